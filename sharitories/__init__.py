@@ -1,0 +1,1 @@
+"""The Sharitories platform: its command line and process supervisor."""

@@ -1,0 +1,139 @@
+"""Bearer JWT verification, shared by every service.
+
+Development: HS256 with `JWT_SECRET`. Production: RS256 tokens from an OIDC provider,
+verified against its JWKS (`JWT_JWKS_URL`: Keycloak, FranceConnect…). Claims: `sub`
+(pseudonymous member id), `roles`, `neighbourhood`, and optionally `verified`, `kind`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+import jwt
+from fastapi import Depends, Request
+
+from libs.common.problems import Forbidden, Unauthorized
+from libs.common.settings import Settings
+
+Role = Literal["resident", "organisation", "reviewer", "staff", "admin"]
+ROLES: tuple[str, ...] = ("resident", "organisation", "reviewer", "staff", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a member id, their roles and their neighbourhood."""
+
+    sub: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    neighbourhood: str | None = None
+    verified: bool = False
+    birthdate: str | None = None  # ISO date, when the identity provider gives it
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles)) or "admin" in self.roles
+
+    @property
+    def is_staff(self) -> bool:
+        return self.has("staff")
+
+
+def mint_token(
+    settings: Settings,
+    *,
+    sub: str,
+    roles: list[str] | tuple[str, ...],
+    neighbourhood: str | None = None,
+    verified: bool = True,
+    ttl: timedelta = timedelta(hours=12),
+    **claims,
+) -> str:
+    """An HS256 token signed with the local secret (dev, tests, the portal)."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles: {sorted(unknown)}")
+    now = datetime.now(UTC)
+    payload = {
+        "sub": sub,
+        "roles": list(roles),
+        "neighbourhood": neighbourhood,
+        "verified": verified,
+        "iss": settings.jwt_issuer,
+        "iat": now,
+        "exp": now + ttl,
+        **claims,
+    }
+    if settings.jwt_audience:
+        payload["aud"] = settings.jwt_audience
+    return jwt.encode(payload, settings.jwt_secret, algorithm="HS256")
+
+
+class TokenVerifier:
+    """Verifies bearer tokens with the configured key material."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+
+    def verify(self, token: str) -> Principal:
+        options = {"require": ["sub", "exp"], "verify_aud": bool(self.settings.jwt_audience)}
+        try:
+            if self._jwks:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=["RS256"],
+                    options=options,
+                    audience=self.settings.jwt_audience,
+                )
+            else:
+                claims = jwt.decode(
+                    token,
+                    self.settings.jwt_secret,
+                    algorithms=["HS256"],
+                    options=options,
+                    audience=self.settings.jwt_audience,
+                    issuer=self.settings.jwt_issuer,
+                )
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"Invalid token: {exc}") from exc
+        roles = claims.get("roles") or claims.get("realm_access", {}).get("roles", [])
+        return Principal(
+            sub=str(claims["sub"]),
+            roles=frozenset(r for r in roles if r in ROLES),
+            neighbourhood=claims.get("neighbourhood"),
+            verified=bool(claims.get("verified", False)),
+            birthdate=claims.get("birthdate"),
+        )
+
+
+def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the authenticated caller, or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Send a bearer token in the Authorization header.")
+    return request.app.state.runtime.verifier.verify(token)
+
+
+def optional_principal(request: Request) -> Principal | None:
+    if not request.headers.get("authorization"):
+        return None
+    return current_principal(request)
+
+
+def require_roles(*roles: str):
+    """FastAPI dependency factory: the caller must hold one of `roles` (admin always may)."""
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.has(*roles):
+            raise Forbidden(f"This action needs one of the roles: {', '.join(roles)}.")
+        return principal
+
+    return check
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

@@ -1,0 +1,234 @@
+"""The event backbone: FastStream on NATS JetStream.
+
+- One stream, `SHARITORIES` (subjects `sharitories.>`, file storage, 2-minute duplicate
+  window), and its dead-letter stream are declared here, once, by `ensure_streams`; every
+  subscriber binds with `declare=False`.
+- Consumers are durable pull consumers with manual acks (`subscribe_events`). A batch is
+  applied in one database transaction together with the inbox rows, then acknowledged.
+  If it fails, each message is retried alone: a failing one is NACKed with a growing
+  delay, and after `max_deliver` deliveries it goes to `deadletter.<consumer>.<subject>`
+  and is acknowledged, so the rest of the stream keeps flowing. FastStream's default
+  (terminate on error) would silently drop an event on a transient database error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from faststream import Context
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.db import Database
+from libs.common.events import (
+    DEAD_LETTER_PREFIX,
+    DEAD_LETTER_STREAM,
+    STREAM,
+    SUBJECT_PREFIX,
+    Envelope,
+)
+from libs.common.inbox import first_delivery
+from libs.common.logs import bound_context, get_logger
+from libs.common.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+
+log = get_logger(__name__)
+
+DUPLICATE_WINDOW_SECONDS = 120
+DEFAULT_BACKOFF = (0.5, 2.0, 5.0, 15.0, 30.0, 60.0)
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+
+def create_broker(url: str, *, name: str = "sharitories") -> NatsBroker:
+    """A broker that keeps reconnecting for ever: NATS going away is an outage, not a crash."""
+    return NatsBroker(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        connect_timeout=2,
+        log_level=logging.DEBUG,
+    )
+
+
+def stream_configs() -> list[StreamConfig]:
+    return [
+        StreamConfig(
+            name=STREAM,
+            subjects=[f"{SUBJECT_PREFIX}.>"],
+            storage=StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        ),
+        StreamConfig(
+            name=DEAD_LETTER_STREAM,
+            subjects=[f"{DEAD_LETTER_PREFIX}.>"],
+            storage=StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        ),
+    ]
+
+
+async def ensure_streams(broker: NatsBroker) -> None:
+    """Declare the platform's streams (idempotent). The only place they are declared."""
+    js = broker.connection.jetstream()
+    for config in stream_configs():
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            await js.update_stream(config)
+
+
+async def publish_event(broker: NatsBroker, subject: str, payload: bytes, msg_id: str) -> None:
+    """Publish to JetStream and wait for its ack; `msg_id` lets JetStream drop duplicates."""
+    js = broker.connection.jetstream()
+    await js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id}, timeout=5)
+
+
+def is_connected(broker: NatsBroker) -> bool:
+    try:
+        return broker.connection is not None and broker.connection.is_connected
+    except Exception:
+        return False
+
+
+class EventConsumer:
+    """Applies events from JetStream to one service's database, exactly once."""
+
+    def __init__(
+        self,
+        *,
+        broker: NatsBroker,
+        db: Database,
+        consumer: str,
+        handle: Handler,
+        max_deliver: int = 5,
+        backoff: Sequence[float] = DEFAULT_BACKOFF,
+    ) -> None:
+        self.broker = broker
+        self.db = db
+        self.consumer = consumer
+        self.handle = handle
+        self.max_deliver = max_deliver
+        self.backoff = tuple(backoff)
+
+    async def process(self, messages: Sequence[Any]) -> None:
+        """Apply a batch of nats-py JetStream messages; every message ends acked or nacked."""
+        parsed: list[tuple[Any, Envelope]] = []
+        for msg in messages:
+            try:
+                parsed.append((msg, Envelope.model_validate_json(msg.data)))
+            except ValidationError as exc:
+                await self._dead_letter(msg, f"malformed envelope: {exc.errors()[:3]}")
+        if not parsed:
+            return
+        try:
+            async with self.db.transaction() as session:
+                for _, envelope in parsed:
+                    await self._apply(session, envelope)
+        except Exception:
+            # Something in the batch failed: isolate it by applying messages one at a time.
+            for msg, envelope in parsed:
+                await self._process_one(msg, envelope)
+            return
+        for msg, _ in parsed:
+            await msg.ack()
+        EVENTS_CONSUMED.labels(self.consumer, "applied").inc(len(parsed))
+
+    async def _apply(self, session: AsyncSession, envelope: Envelope) -> None:
+        with bound_context(event_id=envelope.id, event_type=envelope.type):
+            if await first_delivery(session, self.consumer, envelope.id):
+                await self.handle(session, envelope)
+            else:
+                EVENTS_CONSUMED.labels(self.consumer, "duplicate").inc()
+
+    async def _process_one(self, msg: Any, envelope: Envelope) -> None:
+        try:
+            async with self.db.transaction() as session:
+                await self._apply(session, envelope)
+        except Exception as exc:
+            delivered = msg.metadata.num_delivered
+            if delivered >= self.max_deliver:
+                log.error(
+                    "event exhausted its deliveries",
+                    event_id=envelope.id,
+                    consumer=self.consumer,
+                    deliveries=delivered,
+                    exc_info=exc,
+                )
+                await self._dead_letter(msg, repr(exc))
+            else:
+                delay = self.backoff[min(delivered, len(self.backoff)) - 1]
+                log.warning(
+                    "event handler failed; will retry",
+                    event_id=envelope.id,
+                    consumer=self.consumer,
+                    deliveries=delivered,
+                    retry_in=delay,
+                    error=repr(exc),
+                )
+                await msg.nak(delay=delay)
+                EVENTS_CONSUMED.labels(self.consumer, "retried").inc()
+            return
+        await msg.ack()
+        EVENTS_CONSUMED.labels(self.consumer, "applied").inc()
+
+    async def _dead_letter(self, msg: Any, reason: str) -> None:
+        subject = f"{DEAD_LETTER_PREFIX}.{self.consumer}.{msg.subject}"
+        seq = msg.metadata.sequence.stream
+        headers = {
+            "Nats-Msg-Id": f"{self.consumer}:{seq}",
+            "Sharitories-Consumer": self.consumer,
+            "Sharitories-Original-Subject": msg.subject,
+            "Sharitories-Stream-Sequence": str(seq),
+            "Sharitories-Error": reason[:1000],
+        }
+        js = self.broker.connection.jetstream()
+        await js.publish(subject, msg.data, headers=headers, timeout=5)
+        await msg.ack()  # only after the dead letter is safely stored
+        EVENTS_DEAD_LETTERED.labels(self.consumer).inc()
+
+
+def subscribe_events(
+    broker: NatsBroker,
+    *,
+    db: Database,
+    consumer: str,
+    subject: str,
+    handle: Handler,
+    max_deliver: int = 5,
+    backoff: Sequence[float] = DEFAULT_BACKOFF,
+    batch_size: int = 200,
+    deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+) -> EventConsumer:
+    """Register a durable consumer named `consumer` on `subject`, applying `handle`."""
+    event_consumer = EventConsumer(
+        broker=broker,
+        db=db,
+        consumer=consumer,
+        handle=handle,
+        max_deliver=max_deliver,
+        backoff=backoff,
+    )
+
+    @broker.subscriber(
+        subject,
+        stream=JStream(STREAM, declare=False),
+        durable=consumer,
+        pull_sub=PullSub(batch_size=batch_size, timeout=1.0, batch=True),
+        # Redelivery is bounded by our own max_deliver (then dead-letter), never by the
+        # server silently giving up.
+        config=ConsumerConfig(
+            ack_wait=60, max_deliver=-1, deliver_policy=deliver_policy, max_ack_pending=10_000
+        ),
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def on_batch(body: Any, message: Any = Context("message")) -> None:
+        await event_consumer.process(message.raw_message)
+
+    return event_consumer

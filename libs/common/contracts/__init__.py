@@ -1,0 +1,1 @@
+"""Event contracts, one module per publishing service. The only thing services share."""

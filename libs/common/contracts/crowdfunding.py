@@ -1,0 +1,117 @@
+"""Events published by the crowdfunding service.
+
+Amounts are integer cents. On success, `total_cents = raised_cents + matched_cents`,
+`commission_cents` is computed once on `total_cents` (libs.common.money.apply_rate) and
+`net_cents = total_cents - commission_cents`: they add up exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, model_validator
+
+from libs.common.events import contract
+
+HolderKind = Literal["resident", "organisation", "staff"]
+
+
+class CampaignFacts(BaseModel):
+    campaign_id: str
+    holder_id: str
+    holder_kind: HolderKind
+    category: str
+    neighbourhood: str
+    goal_cents: int
+    deadline: datetime
+
+
+@contract("crowdfunding.campaign.submitted", 1)
+class CampaignSubmitted(CampaignFacts):
+    pass
+
+
+@contract("crowdfunding.campaign.approved", 1)
+class CampaignApproved(CampaignFacts):
+    pass
+
+
+@contract("crowdfunding.campaign.rejected", 1)
+class CampaignRejected(CampaignFacts):
+    reasons: list[str]
+
+
+@contract("crowdfunding.campaign.launched", 1)
+class CampaignLaunched(CampaignFacts):
+    commission_rate: str  # a decimal string, e.g. "0.05"
+
+
+@contract("crowdfunding.campaign.succeeded", 1)
+class CampaignSucceeded(CampaignFacts):
+    raised_cents: int  # captured from backers
+    matched_cents: int  # released from the city's match pools
+    total_cents: int
+    commission_rate: str
+    commission_cents: int
+    net_cents: int  # paid to the holder
+    backers: int
+
+    @model_validator(mode="after")
+    def _adds_up(self):
+        if self.total_cents != self.raised_cents + self.matched_cents:
+            raise ValueError("total_cents must equal raised_cents + matched_cents")
+        if self.net_cents + self.commission_cents != self.total_cents:
+            raise ValueError("net_cents + commission_cents must equal total_cents")
+        return self
+
+
+@contract("crowdfunding.campaign.failed", 1)
+class CampaignFailed(CampaignFacts):
+    pledged_cents: int  # authorised, never captured
+    backers: int
+
+
+@contract("crowdfunding.campaign.paid_out", 1)
+class CampaignPaidOut(CampaignFacts):
+    net_cents: int
+
+
+class PledgeFacts(BaseModel):
+    pledge_id: str
+    campaign_id: str
+    backer_id: str
+    backer_kind: HolderKind
+    backer_neighbourhood: str | None = None
+    amount_cents: int
+    matched_cents: int = 0
+    channel: Literal["online", "desk"] = "online"
+
+
+@contract("crowdfunding.pledge.made", 1)
+class PledgeMade(PledgeFacts):
+    pass
+
+
+@contract("crowdfunding.pledge.cancelled", 1)
+class PledgeCancelled(PledgeFacts):
+    pass
+
+
+@contract("crowdfunding.pledge.captured", 1)
+class PledgeCaptured(PledgeFacts):
+    pass
+
+
+@contract("crowdfunding.pledge.refunded", 1)
+class PledgeRefunded(PledgeFacts):
+    pass
+
+
+@contract("crowdfunding.matchpool.created", 1)
+class MatchPoolCreated(BaseModel):
+    pool_id: str
+    name: str
+    budget_cents: int
+    match_factor: str  # decimal string: "1" means 1:1
+    from_budget_edition: str | None = None

@@ -1,0 +1,77 @@
+"""Alembic migrations, one history per service, run programmatically.
+
+Each service has `services/<name>/migrations/` whose `env.py` calls `run_env(metadata)`.
+On PostgreSQL the service's schema is created first and holds its `alembic_version`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import pool, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from libs.common.db import is_sqlite
+from libs.common.settings import REPO_ROOT, Settings
+
+
+def alembic_config(service: str, url: str, schema: str | None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(REPO_ROOT / "services" / service / "migrations"))
+    config.attributes["url"] = url
+    config.attributes["schema"] = None if is_sqlite(url) else schema
+    return config
+
+
+def upgrade(service: str, url: str, schema: str | None = None, revision: str = "head") -> None:
+    """Bring a service's database to `revision` (blocking; runs its own event loop)."""
+    if is_sqlite(url):
+        from pathlib import Path
+
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(service, url, schema or service), revision)
+
+
+async def upgrade_async(service: str, url: str, schema: str | None = None) -> None:
+    await asyncio.to_thread(upgrade, service, url, schema)
+
+
+def migrate_all(settings: Settings, services: tuple[str, ...]) -> None:
+    for service in services:
+        upgrade(service, settings.database_url_for(service), settings.schema_for(service))
+
+
+def run_env(target_metadata) -> None:
+    """The body of every service's migrations/env.py (online mode, async engine)."""
+    config = context.config
+    url = config.attributes["url"]
+    schema = config.attributes.get("schema")
+
+    def do_migrations(connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            version_table_schema=schema,
+            render_as_batch=is_sqlite(url),
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as connection:
+            if schema:
+                await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                await connection.execute(text(f'SET search_path TO "{schema}"'))
+                await connection.commit()
+            await connection.run_sync(do_migrations)
+            await connection.commit()
+        await engine.dispose()
+
+    asyncio.run(run())

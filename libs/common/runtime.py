@@ -1,0 +1,133 @@
+"""What a running service holds: settings, database, broker, outbox relay, consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.auth import TokenVerifier
+from libs.common.broker import (
+    EventConsumer,
+    Handler,
+    create_broker,
+    ensure_streams,
+    is_connected,
+    publish_event,
+    subscribe_events,
+)
+from libs.common.db import Database
+from libs.common.events import Territory
+from libs.common.logs import get_logger
+from libs.common.metrics import EVENTS_PUBLISHED
+from libs.common.outbox import OutboxRelay
+from libs.common.settings import Settings
+
+log = get_logger(__name__)
+
+
+class ServiceRuntime:
+    """One service's process-wide resources, started and stopped by the app's lifespan."""
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        self.name = name
+        self.settings = settings
+        self.db = Database(settings.database_url_for(name), schema=settings.schema_for(name))
+        self.broker = create_broker(settings.nats_url, name=f"sharitories-{name}")
+        self.verifier = TokenVerifier(settings)
+        self.relay = OutboxRelay(
+            self.db,
+            self._publish,
+            poll_seconds=settings.outbox_poll_seconds,
+            is_connected=lambda: is_connected(self.broker),
+        )
+        self.consumers: list[EventConsumer] = []
+        self.broker_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    def territory(self, neighbourhood: str | None) -> Territory:
+        return Territory(city=self.settings.territory_city, neighbourhood=neighbourhood)
+
+    def consume(
+        self, subject: str, handle: Handler, *, consumer: str | None = None, **options
+    ) -> EventConsumer:
+        """Register a durable, idempotent consumer (before the runtime starts)."""
+        event_consumer = subscribe_events(
+            self.broker,
+            db=self.db,
+            consumer=consumer or self.name,
+            subject=subject,
+            handle=handle,
+            max_deliver=self.settings.consumer_max_deliver,
+            **options,
+        )
+        self.consumers.append(event_consumer)
+        return event_consumer
+
+    async def _publish(self, subject: str, payload: bytes, msg_id: str) -> None:
+        await publish_event(self.broker, subject, payload, msg_id)
+        EVENTS_PUBLISHED.labels(self.name).inc()
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One business transaction; the relay is woken once it has committed."""
+        async with self.db.transaction() as session:
+            yield session
+        self.relay.wake()
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._connect_broker(), name=f"{self.name}-broker"),
+            asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
+        ]
+
+    async def _connect_broker(self) -> None:
+        # NATS may not be up yet (or may be restarting): keep trying, /readyz says 503 meanwhile.
+        delay = 0.2
+        while True:
+            try:
+                await self.broker.connect()
+                await ensure_streams(self.broker)
+                await self.broker.start()
+                self.broker_ready.set()
+                log.info("connected to NATS", url=self.settings.nats_url)
+                return
+            except Exception as exc:
+                log.warning(
+                    "NATS not reachable yet",
+                    url=self.settings.nats_url,
+                    error=repr(exc),
+                    retry_in=delay,
+                )
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def stop(self) -> None:
+        self.relay.stop()
+        for task in self._tasks:
+            if not task.done() and task.get_name().endswith("-broker"):
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=5)
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        await self.db.dispose()
+
+    def nats_connected(self) -> bool:
+        return self.broker_ready.is_set() and is_connected(self.broker)
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+RuntimeFactory = Callable[[Settings], ServiceRuntime]

@@ -1,0 +1,106 @@
+"""The FastAPI shell every service shares: lifespan, request ids, health, metrics, errors."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from libs.common.logs import bound_context, configure_logging, get_logger
+from libs.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_PENDING
+from libs.common.outbox import pending_count
+from libs.common.problems import install_problem_handlers
+from libs.common.runtime import ServiceRuntime
+from libs.common.settings import Settings, get_settings
+
+log = get_logger(__name__)
+
+
+def create_service_app(
+    name: str,
+    *,
+    routers: Iterable[APIRouter] = (),
+    settings: Settings | None = None,
+    wire: Callable[[ServiceRuntime], None] | None = None,
+    title: str | None = None,
+    description: str = "",
+) -> FastAPI:
+    """A service app; `wire(runtime)` registers the service's event consumers."""
+    settings = settings or get_settings()
+    configure_logging(json=settings.json_logs, level=settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runtime = ServiceRuntime(name, settings)
+        if wire:
+            wire(runtime)
+        app.state.runtime = runtime
+        await runtime.start()
+        log.info("service started", service=name)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            log.info("service stopped", service=name)
+
+    app = FastAPI(
+        title=title or f"Sharitories {name}",
+        description=description,
+        lifespan=lifespan,
+        version="0.1.0",
+    )
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next):
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        start = time.perf_counter()
+        with bound_context(request_id=request_id, service=name):
+            response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(name, request.method, path, response.status_code).inc()
+        HTTP_LATENCY.labels(name, request.method, path).observe(time.perf_counter() - start)
+        response.headers["X-Request-ID"] = request_id
+        return response
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict:
+        """The process is alive."""
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Ready to serve: the database answers and NATS is connected."""
+        runtime: ServiceRuntime = request.app.state.runtime
+        checks = {"database": "ok", "nats": "ok"}
+        try:
+            await runtime.db.ping()
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        if not runtime.nats_connected():
+            checks["nats"] = "unreachable"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics."""
+        runtime: ServiceRuntime = request.app.state.runtime
+        try:
+            OUTBOX_PENDING.labels(name).set(await pending_count(runtime.db))
+        except Exception:
+            pass
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,72 @@
+"""The `sharitories` command line."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from libs.common.auth import ROLES, mint_token
+from libs.common.settings import SERVICES, get_settings
+
+app = typer.Typer(
+    help="Sharitories: neighbour exchange, crowdfunding, participatory budget "
+    "and impact, for one territory.",
+    no_args_is_help=True,
+)
+
+
+@app.command()
+def up() -> None:
+    """Start the whole platform (embedded NATS unless NATS_URL answers); Ctrl-C stops it."""
+    from sharitories.supervisor import run
+
+    raise typer.Exit(run(get_settings()))
+
+
+@app.command()
+def migrate(service: list[str] = typer.Argument(None, help="Services (default: all).")) -> None:
+    """Apply every pending database migration."""
+    from libs.common.migrations import migrate_all
+
+    migrate_all(get_settings(), tuple(service or SERVICES))
+    typer.echo("Databases are up to date.")
+
+
+@app.command()
+def token(
+    sub: str = typer.Option(..., help="The member id (subject) of the token."),
+    role: list[str] = typer.Option(["resident"], help=f"Roles: {', '.join(ROLES)}."),
+    neighbourhood: str | None = typer.Option(None, help="Neighbourhood code claim."),
+    hours: int = typer.Option(12, help="Validity in hours."),
+    verified: bool = typer.Option(True, help="Verified resident claim."),
+) -> None:
+    """Mint a development token signed with JWT_SECRET."""
+    from datetime import timedelta
+
+    try:
+        typer.echo(
+            mint_token(
+                get_settings(),
+                sub=sub,
+                roles=role,
+                neighbourhood=neighbourhood,
+                verified=verified,
+                ttl=timedelta(hours=hours),
+            )
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--role") from exc
+
+
+@app.command()
+def contracts() -> None:
+    """List the registered event contracts (type and version)."""
+    from libs.common.events import registered_contracts
+
+    rows = sorted(f"{t} v{v}" for t, v in registered_contracts())
+    typer.echo(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    app()

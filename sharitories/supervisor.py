@@ -1,0 +1,135 @@
+"""`sharitories up`: run the whole platform on one machine.
+
+Starts an embedded nats-server (unless NATS_URL already answers), migrates every
+service, starts each one under uvicorn, prints the URLs and waits. Ctrl-C (or SIGTERM, or
+any child dying) stops every process it started, and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+from libs.common.migrations import migrate_all
+from libs.common.natsserver import NatsServer, answers
+from libs.common.settings import DEFAULT_PORTS, SERVICES, Settings
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    host: str = "127.0.0.1"
+    services: tuple[str, ...] = SERVICES
+    nats: NatsServer | None = None
+    children: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def urls(self) -> dict[str, str]:
+        return {s: f"http://{self.host}:{DEFAULT_PORTS[s]}" for s in self.services}
+
+    def start_nats(self) -> str:
+        if answers(self.settings.nats_url):
+            print(f"Using the NATS server already at {self.settings.nats_url}")
+            return self.settings.nats_url
+        port = int(self.settings.nats_url.rsplit(":", 1)[-1])
+        self.nats = NatsServer(self.settings.var_dir / "nats", port=port).start()
+        print(f"Started embedded nats-server -js at {self.nats.url} (data in var/nats)")
+        return self.nats.url
+
+    def start_services(self, nats_url: str) -> None:
+        env = {**os.environ, "NATS_URL": nats_url}
+        for service in self.services:
+            self.children[service] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    f"services.{service}.app:create_app",
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(DEFAULT_PORTS[service]),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                env=env,
+            )
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        pending = dict(self.urls())
+        while pending and time.monotonic() < deadline:
+            for service, url in list(pending.items()):
+                if self.children[service].poll() is not None:
+                    raise RuntimeError(f"{service} exited during start-up")
+                try:
+                    with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
+                        if r.status == 200:
+                            del pending[service]
+                except OSError:
+                    pass
+            time.sleep(0.3)
+        return not pending
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children.values():
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        self.children.clear()
+        if self.nats:
+            self.nats.stop()
+            self.nats = None
+
+
+def run(settings: Settings, *, after_ready=None) -> int:
+    """Run the platform in the foreground until interrupted; returns an exit code."""
+    platform = Platform(settings)
+    stopping = False
+
+    def on_signal(signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        nats_url = platform.start_nats()
+        print("Migrating databases…")
+        migrate_all(settings, platform.services)
+        platform.start_services(nats_url)
+        if not platform.wait_ready():
+            print("Some services did not become ready in 60 s; see the logs above.")
+            return 1
+        if after_ready:
+            after_ready(platform)
+        print("\nSharitories is running:")
+        for service, url in platform.urls().items():
+            print(f"  {service:<13} {url}   (API docs: {url}/docs)")
+        print("\nPress Ctrl-C to stop.")
+        while not stopping:
+            for service, child in platform.children.items():
+                if child.poll() is not None:
+                    print(
+                        f"{service} stopped unexpectedly (exit {child.returncode}); "
+                        "stopping the platform."
+                    )
+                    return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        print("\nStopping…")
+        platform.stop()
+        print("Stopped.")
