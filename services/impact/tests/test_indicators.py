@@ -1,0 +1,274 @@
+"""Impact indicators: hand-computed formulas, ordered ranges, versioned factors, privacy."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+
+import pytest
+
+from services.impact.catalogue import FACTORS_DIR, ITEM_CATEGORIES, Range, load_catalogue
+from services.impact.indicators import (
+    INDICATORS,
+    CentsRange,
+    campaign_success_rate,
+    car_km_avoided_by_carpool,
+    carpool_passenger_km,
+    co2e_avoided_by_carpool,
+    co2e_avoided_by_loans,
+    co2e_avoided_by_repairs,
+    factor_keys_of,
+    idle_items,
+    median,
+    money_saved_by_borrowers,
+    pb_delivery_rate,
+    pb_envelope_leftover,
+    pb_turnout,
+    present_estimate,
+    present_range,
+    repair_avoided_per_item,
+    round_cents,
+    share,
+    suppress_small_cells,
+    total,
+    waste_avoided_by_loans,
+    waste_avoided_by_repairs,
+)
+
+D = Decimal
+
+
+@pytest.fixture(scope="module")
+def v1():
+    return load_catalogue("v1")
+
+
+def _is_ordered(r: Range | CentsRange) -> bool:
+    return r.low <= r.central <= r.high
+
+
+# --- environment ---------------------------------------------------------------------------------
+
+
+def test_ten_drill_loans_and_two_tent_loans_avoid_hand_computed_co2e(v1):
+    # drill 26.65 (no range); tent 4 kg x 27.09 = 108.36 (2 .. 6 kg); substitution .25 (.1 .. .5)
+    result = co2e_avoided_by_loans({"drill": 10, "tent": 2}, v1)
+    assert result.central == (10 * D("26.65") + 2 * D("108.36")) * D("0.25")  # 120.805
+    assert result.low == (10 * D("26.65") + 2 * D("54.18")) * D("0.10")  # 37.486
+    assert result.high == (10 * D("26.65") + 2 * D("162.54")) * D("0.50")  # 295.79
+
+
+def test_no_loans_avoid_nothing(v1):
+    assert co2e_avoided_by_loans({}, v1) == Range.zero()
+
+
+def test_an_unknown_category_counts_as_other(v1):
+    assert co2e_avoided_by_loans({"kayak": 3}, v1) == co2e_avoided_by_loans({"other": 3}, v1)
+
+
+def test_a_negative_count_is_refused(v1):
+    with pytest.raises(ValueError):
+        co2e_avoided_by_loans({"drill": -1}, v1)
+
+
+def test_every_category_gives_an_ordered_estimate(v1):
+    for category in ITEM_CATEGORIES:
+        assert _is_ordered(co2e_avoided_by_loans({category: 7}, v1)), category
+        assert _is_ordered(waste_avoided_by_loans({category: 7}, v1)), category
+        assert _is_ordered(money_saved_by_borrowers({category: 7}, v1)), category
+        assert _is_ordered(co2e_avoided_by_repairs({category: 7}, v1)), category
+
+
+def test_carpool_passenger_km_become_avoided_car_km_and_co2e(v1):
+    # 1,000 passenger-km x 80 % would have driven alone x 0.14225 kgCO2e per vehicle-km
+    assert car_km_avoided_by_carpool(1000, v1).central == D("800")
+    result = co2e_avoided_by_carpool(1000, v1)
+    assert result.central == D("113.8")
+    assert result.low == 1000 * D("0.70") * D("0.06737")
+    assert result.high == 1000 * D("0.90") * D("0.16971")
+
+
+def test_passenger_km_from_float_route_km_stay_exact():
+    assert carpool_passenger_km([(12.3, 2), (D("7.5"), 1), (4, 3)]) == D("44.1")
+
+
+def test_a_repaired_bike_displaces_half_a_new_bike(v1):
+    per_item = repair_avoided_per_item("bike", v1)
+    assert per_item.central == D("58")  # 116 x 0.5
+    assert per_item.high == D("74.8")  # 149.6 x 0.5
+    assert co2e_avoided_by_repairs({"bike": 3}, v1).central == D("174")
+
+
+def test_waste_avoided_by_loans_and_repairs(v1):
+    # 4 lawn-mower loans x 25 kg x 0.25; a repaired lawn mower keeps its full 25 kg out of the bin
+    assert waste_avoided_by_loans({"lawn_mower": 4}, v1).central == D("25")
+    assert waste_avoided_by_repairs({"lawn_mower": 1}, v1).central == D("25")
+
+
+def test_total_adds_bound_by_bound(v1):
+    loans = co2e_avoided_by_loans({"drill": 10}, v1)
+    carpool = co2e_avoided_by_carpool(1000, v1)
+    combined = total([loans, carpool])
+    assert combined.central == loans.central + carpool.central
+    assert combined.low == loans.low + carpool.low
+
+
+# --- money ---------------------------------------------------------------------------------------
+
+
+def test_money_saved_is_hand_computed_integer_cents(v1):
+    # 10 drills x 60 EUR + 2 tents x 150 EUR = 900 EUR; x 0.25 = 225 EUR
+    saved = money_saved_by_borrowers({"drill": 10, "tent": 2}, v1)
+    # low: (10 x 40 + 2 x 60 EUR) x 0.10 = 52 EUR; high: (10 x 120 + 2 x 300 EUR) x 0.50 = 900 EUR
+    assert saved == CentsRange(low=5200, central=22500, high=90000)
+    assert all(isinstance(v, int) for v in (saved.low, saved.central, saved.high))
+
+
+def test_money_saved_rounds_half_cents_up_once(v1):
+    # 1 book x 1500 cents x 0.25 = 375 cents exactly; 1 book low: 800 x 0.10 = 80
+    assert money_saved_by_borrowers({"books": 1}, v1) == CentsRange(80, 375, 1250)
+    assert round_cents(D("12.5")) == 13
+    assert round_cents(D("-12.5")) == -13
+    assert round_cents(D("12.49")) == 12
+
+
+def test_envelope_leftover_may_be_negative_when_overspent():
+    assert pb_envelope_leftover(9_500_000, 9_000_000) == 500_000
+    assert pb_envelope_leftover(9_500_000, 9_600_000) == -100_000
+
+
+# --- a new catalogue version changes the numbers ------------------------------------------------
+
+
+def test_a_new_catalogue_version_changes_the_numbers(tmp_path, v1):
+    text = (FACTORS_DIR / "catalogue-v1.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    for row in rows:
+        if row["key"] == "loan.purchase_substitution":
+            row.update(value="0.40", low="0.20", high="0.60")
+    with (tmp_path / "catalogue-v2.csv").open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    v2 = load_catalogue("v2", path=tmp_path)
+    loans = {"drill": 10}
+    assert co2e_avoided_by_loans(loans, v1).central == D("66.625")  # 266.5 x 0.25
+    assert co2e_avoided_by_loans(loans, v2).central == D("106.6")  # 266.5 x 0.40
+    assert money_saved_by_borrowers(loans, v2).central == 24000
+    assert co2e_avoided_by_carpool(100, v2) == co2e_avoided_by_carpool(100, v1)
+
+
+# --- rates and medians ---------------------------------------------------------------------------
+
+
+def test_shares_are_exact_and_none_without_a_denominator():
+    assert pb_turnout(1100, 22000) == D("0.05")
+    assert campaign_success_rate(30, 100) == D("0.3")
+    assert pb_delivery_rate(0, 0) is None
+    assert share(0, 5) == 0
+    with pytest.raises(ValueError):
+        share(6, 5)
+
+
+def test_median_of_odd_even_and_empty():
+    assert median([5, 1, 3]) == 3
+    assert median([4, 1, 3, 2]) == D("2.5")
+    assert median([]) is None
+
+
+def test_idle_items_are_listed_but_never_lent():
+    assert idle_items(["a", "b", "c"], ["b", "b", "z"]) == 2
+
+
+# --- privacy -------------------------------------------------------------------------------------
+
+
+def test_cells_under_five_contributors_are_nulled_and_flagged():
+    rows = [
+        {"neighbourhood": "N1", "contributors": 12, "value": 12},
+        {"neighbourhood": "N2", "contributors": 3, "value": 3},
+        {"neighbourhood": "N3", "contributors": 4, "value": 4},
+        {"neighbourhood": "N4", "contributors": 0, "value": 0},
+    ]
+    out = suppress_small_cells(rows)
+    assert [c["suppressed"] for c in out] == [False, True, True, False]
+    assert out[1] == {
+        "neighbourhood": "N2",
+        "contributors": None,
+        "value": None,
+        "suppressed": True,
+    }
+    assert out[0]["value"] == 12
+    assert out[3]["value"] == 0  # a true zero points at nobody
+    assert rows[1]["value"] == 3  # the input is not mutated
+
+
+def test_a_lone_small_cell_takes_the_next_smallest_with_it():
+    rows = [
+        {"kind": "repair", "contributors": 2, "value": 2},
+        {"kind": "carpool", "contributors": 40, "value": 40},
+        {"kind": "gardening", "contributors": 9, "value": 9},
+    ]
+    out = suppress_small_cells(rows)
+    assert [c["suppressed"] for c in out] == [True, False, True]
+
+
+def test_suppression_threshold_and_value_keys_are_configurable():
+    rows = [
+        {"contributors": 6, "raised": 6000},
+        {"contributors": 7, "raised": 7000},
+        {"contributors": 20, "raised": 9000},
+    ]
+    out = suppress_small_cells(rows, k=10, value_keys=("raised",))
+    assert [c["raised"] for c in out] == [None, None, 9000]
+
+
+# --- presentation --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("exact", "shown"),
+    [("1234.5", "1200"), ("17.68", "18"), ("0.7332", "0.73"), ("12345", "12000"), ("0", "0")],
+)
+def test_estimates_are_shown_with_two_significant_figures(exact, shown):
+    assert format(present_estimate(D(exact)), "f") == shown
+
+
+def test_presented_ranges_stay_ordered(v1):
+    presented = present_range(co2e_avoided_by_loans({"drill": 10, "tent": 2}, v1))
+    assert (presented.low, presented.central, presented.high) == (D("37"), D("120"), D("3.0E+2"))
+
+
+# --- registry ------------------------------------------------------------------------------------
+
+
+def test_the_registry_covers_the_sheet_8_families():
+    families = {d.family for d in INDICATORS.values()}
+    assert families == {"participation", "exchange", "money", "environment", "delivery"}
+    for key in (
+        "participation.pb_turnout",
+        "exchange.median_request_to_match",
+        "money.saved_by_borrowers",
+        "environment.co2e_avoided_by_carpool",
+        "delivery.pb_projects_delivered",
+    ):
+        assert key in INDICATORS
+
+
+def test_every_indicator_is_defined_with_key_and_unit():
+    for key, definition in INDICATORS.items():
+        assert definition.key == key
+        assert key.startswith(definition.family + ".")
+        assert definition.definition and definition.unit
+
+
+def test_every_factor_an_indicator_names_is_in_the_catalogue(v1):
+    for definition in INDICATORS.values():
+        for factor_key in factor_keys_of(definition):
+            assert v1.factor(factor_key), (definition.key, factor_key)
+
+
+def test_estimated_indicators_name_their_factors():
+    for definition in INDICATORS.values():
+        if definition.unit in ("kgCO2e", "kg"):
+            assert definition.factor_keys, definition.key
