@@ -39,7 +39,8 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
         return engine
     connect_args = {}
     if schema:
-        connect_args["server_settings"] = {"search_path": schema}
+        # public stays on the path for extensions installed there (btree_gist).
+        connect_args["server_settings"] = {"search_path": f'"{schema}", public'}
     return create_async_engine(
         url,
         connect_args=connect_args,

@@ -68,7 +68,7 @@ def run_env(target_metadata) -> None:
         async with engine.connect() as connection:
             if schema:
                 await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-                await connection.execute(text(f'SET search_path TO "{schema}"'))
+                await connection.execute(text(f'SET search_path TO "{schema}", public'))
                 await connection.commit()
             await connection.run_sync(do_migrations)
             await connection.commit()
