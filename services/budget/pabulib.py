@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from services.budget import tally
+
 SECTIONS = ("meta", "projects", "votes")
 VOTE_TYPES = ("approval", "ordinal", "cumulative", "scoring", "choose-1")
 
@@ -199,3 +201,29 @@ def dumps(election: Election, selected: list[str] | None = None) -> str:
 def dump(election: Election, path: str | Path, selected: list[str] | None = None) -> None:
     """Write an election (and optionally a result) to a ``.pb`` file."""
     Path(path).write_text(dumps(election, selected), encoding="utf-8")
+
+
+def ballot_points(election: Election, vote: Vote) -> dict[str, Fraction]:
+    """Points a vote gives each project: 1 per approval, the points column, or Borda-like ranks."""
+    kind = election.vote_type
+    if kind in ("approval", "choose-1"):
+        return dict.fromkeys(vote.projects, Fraction(1))
+    if vote.points is not None:
+        return dict(zip(vote.projects, vote.points, strict=True))
+    if kind == "ordinal":
+        # Without a points column, the first of k ranked projects gets k points, the last 1.
+        k = len(vote.projects)
+        return {pid: Fraction(k - i) for i, pid in enumerate(vote.projects)}
+    raise ValueError(f"voter {vote.voter_id}: {kind} ballot without points")
+
+
+def to_problem(election: Election) -> tally.Problem:
+    """Convert a parsed election into the tallying model (identical ballots grouped)."""
+    ballots = [tally.Ballot(ballot_points(election, v)) for v in election.votes]
+    threshold = election.meta.get("min_project_score_threshold")
+    return tally.Problem(
+        costs={pid: p.cost for pid, p in election.projects.items()},
+        budget=election.budget,
+        ballots=tally.group_ballots(ballots),
+        threshold=parse_number(threshold) if threshold else None,
+    )
