@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
+from libs.common.money import Cents, round_cents  # the platform's one money-rounding rule
 from services.impact.catalogue import ITEM_CATEGORIES, Catalogue, Range
 
-Cents = int
 Family = Literal["participation", "exchange", "money", "environment", "delivery"]
 
 SMALL_CELL_K = 5  # below 5 contributors a cell can point at a household; suppress it
@@ -491,12 +491,6 @@ def suppress_small_cells(
 
 
 # --- rounding ------------------------------------------------------------------------------------
-
-
-def round_cents(amount: Decimal) -> Cents:
-    """Fractional cents to whole cents, halves away from zero (the platform's money rule)."""
-    sign = -1 if amount < 0 else 1
-    return sign * int(abs(amount).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def present_estimate(value: Decimal) -> Decimal:

@@ -27,7 +27,6 @@ from services.impact.indicators import (
     present_estimate,
     present_range,
     repair_avoided_per_item,
-    round_cents,
     share,
     suppress_small_cells,
     total,
@@ -41,6 +40,20 @@ D = Decimal
 @pytest.fixture(scope="module")
 def v1():
     return load_catalogue("v1")
+
+
+def _catalogue_with(directory, key, value, low, high):
+    """v1 with one factor changed, written as catalogue-v2.csv in `directory` and loaded."""
+    text = (FACTORS_DIR / "catalogue-v1.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    for row in rows:
+        if row["key"] == key:
+            row.update(value=value, low=low, high=high)
+    with (directory / "catalogue-v2.csv").open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return load_catalogue("v2", path=directory)
 
 
 def _is_ordered(r: Range | CentsRange) -> bool:
@@ -124,12 +137,15 @@ def test_money_saved_is_hand_computed_integer_cents(v1):
     assert all(isinstance(v, int) for v in (saved.low, saved.central, saved.high))
 
 
-def test_money_saved_rounds_half_cents_up_once(v1):
-    # 1 book x 1500 cents x 0.25 = 375 cents exactly; 1 book low: 800 x 0.10 = 80
+def test_money_saved_for_one_book(v1):
+    # 1500 cents x 0.25 = 375; low 800 x 0.10 = 80; high 2500 x 0.50 = 1250
     assert money_saved_by_borrowers({"books": 1}, v1) == CentsRange(80, 375, 1250)
-    assert round_cents(D("12.5")) == 13
-    assert round_cents(D("-12.5")) == -13
-    assert round_cents(D("12.49")) == 12
+
+
+def test_money_saved_rounds_fractional_cents_once_half_up(tmp_path, v1):
+    # 3 books x 1500 cents x 0.333 = 1498.5 cents -> 1499 (rounded once, on the total)
+    v2 = _catalogue_with(tmp_path, "loan.purchase_substitution", "0.333", "0.333", "0.333")
+    assert money_saved_by_borrowers({"books": 3}, v2).central == 1499
 
 
 def test_envelope_leftover_may_be_negative_when_overspent():
@@ -141,16 +157,7 @@ def test_envelope_leftover_may_be_negative_when_overspent():
 
 
 def test_a_new_catalogue_version_changes_the_numbers(tmp_path, v1):
-    text = (FACTORS_DIR / "catalogue-v1.csv").read_text(encoding="utf-8")
-    rows = list(csv.DictReader(text.splitlines()))
-    for row in rows:
-        if row["key"] == "loan.purchase_substitution":
-            row.update(value="0.40", low="0.20", high="0.60")
-    with (tmp_path / "catalogue-v2.csv").open("w", encoding="utf-8", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    v2 = load_catalogue("v2", path=tmp_path)
+    v2 = _catalogue_with(tmp_path, "loan.purchase_substitution", "0.40", "0.20", "0.60")
     loans = {"drill": 10}
     assert co2e_avoided_by_loans(loans, v1).central == D("66.625")  # 266.5 x 0.25
     assert co2e_avoided_by_loans(loans, v2).central == D("106.6")  # 266.5 x 0.40
