@@ -501,6 +501,13 @@ def present_estimate(value: Decimal) -> Decimal:
     return value.quantize(quantum, rounding=ROUND_HALF_EVEN)
 
 
+def present_percent(fraction: Decimal | None) -> Decimal | None:
+    """A share as a percentage with one decimal, half to even; None stays "not applicable"."""
+    if fraction is None:
+        return None
+    return (fraction * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+
+
 def present_range(estimate: Range) -> Range:
     """A range rounded for presentation; rounding is monotonic, so the order is kept."""
     return Range(*(present_estimate(v) for v in (estimate.low, estimate.central, estimate.high)))

@@ -25,6 +25,7 @@ from services.impact.indicators import (
     pb_envelope_leftover,
     pb_turnout,
     present_estimate,
+    present_percent,
     present_range,
     repair_avoided_per_item,
     share,
@@ -239,6 +240,12 @@ def test_suppression_threshold_and_value_keys_are_configurable():
 )
 def test_estimates_are_shown_with_two_significant_figures(exact, shown):
     assert format(present_estimate(D(exact)), "f") == shown
+
+
+def test_shares_are_shown_as_percentages_with_one_decimal():
+    assert present_percent(pb_turnout(1100, 22000)) == D("5.0")
+    assert present_percent(share(1, 3)) == D("33.3")
+    assert present_percent(None) is None
 
 
 def test_presented_ranges_stay_ordered(v1):
