@@ -1,8 +1,9 @@
 """Impact indicators: definitions and the pure arithmetic from aggregated counts to values.
 
 Nothing here reads a database or a clock. Callers aggregate events into counts; these functions
-turn counts into indicator values. Estimates are `Range`s (low / central / high) in Decimal;
-money is integer euro cents; rounding happens once, at presentation (`present_estimate`).
+turn counts into indicator values. Estimates are `Range`s (low / central / high) in exact
+Decimal, rounded only at presentation (`present_estimate`); money is integer euro cents, rounded
+once on the total with the platform rule (`libs.common.money.round_cents`).
 """
 
 from __future__ import annotations
