@@ -3,23 +3,29 @@
 - One stream, `SHARITORIES` (subjects `sharitories.>`, file storage, 2-minute duplicate
   window), and its dead-letter stream are declared here, once, by `ensure_streams`; every
   subscriber binds with `declare=False`.
-- Consumers are durable pull consumers with manual acks (`subscribe_events`). A batch is
+- Consumers are durable pull consumers with explicit acks (`EventConsumer`). A batch is
   applied in one database transaction together with the inbox rows, then acknowledged.
   If it fails, each message is retried alone: a failing one is NACKed with a growing
   delay, and after `max_deliver` deliveries it goes to `deadletter.<consumer>.<subject>`
   and is acknowledged, so the rest of the stream keeps flowing. FastStream's default
   (terminate on error) would silently drop an event on a transient database error.
+- The pull loop is ours, on nats-py, rather than FastStream's batch subscriber: FastStream
+  0.7 catches `nats.errors.TimeoutError` while nats-py 2.16 raises `asyncio.TimeoutError`
+  from a partial fetch, so a partly filled batch was dropped and only redelivered after
+  `ack_wait`. The connection, publishing and stream set-up stay FastStream's.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from faststream import Context
-from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
+import nats.errors
+import nats.js.errors
+from faststream.nats import NatsBroker
 from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 from pydantic import ValidationError
@@ -109,13 +115,66 @@ class EventConsumer:
         handle: Handler,
         max_deliver: int = 5,
         backoff: Sequence[float] = DEFAULT_BACKOFF,
+        subject: str = f"{SUBJECT_PREFIX}.>",
+        batch_size: int = 200,
+        deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
     ) -> None:
+        self.subject = subject
+        self.batch_size = batch_size
+        self.deliver_policy = deliver_policy
+        self._task: asyncio.Task | None = None
         self.broker = broker
         self.db = db
         self.consumer = consumer
         self.handle = handle
         self.max_deliver = max_deliver
         self.backoff = tuple(backoff)
+
+    def start(self) -> None:
+        """Start pulling in the background (the broker must be connected)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.run(), name=f"consumer-{self.consumer}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run(self) -> None:
+        """Pull batches for ever; survives NATS outages and a server that lost its state."""
+        subscription = None
+        while True:
+            try:
+                if subscription is None:
+                    subscription = await self.broker.connection.jetstream().pull_subscribe(
+                        self.subject,
+                        durable=self.consumer,
+                        stream=STREAM,
+                        # Redelivery is bounded by our own max_deliver (then dead-letter),
+                        # never by the server silently giving up.
+                        config=ConsumerConfig(
+                            ack_wait=60,
+                            max_deliver=-1,
+                            deliver_policy=self.deliver_policy,
+                            max_ack_pending=20_000,
+                        ),
+                    )
+                try:
+                    messages = await subscription.fetch(self.batch_size, timeout=1.0)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                await self.process(messages)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "consumer pull failed; retrying", consumer=self.consumer, error=repr(exc)
+                )
+                if isinstance(exc, nats.js.errors.NotFoundError):
+                    subscription = None  # the server forgot the stream or the consumer
+                await asyncio.sleep(1.0)
 
     async def process(self, messages: Sequence[Any]) -> None:
         """Apply a batch of nats-py JetStream messages; every message ends acked or nacked."""
@@ -206,29 +265,15 @@ def subscribe_events(
     batch_size: int = 200,
     deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
 ) -> EventConsumer:
-    """Register a durable consumer named `consumer` on `subject`, applying `handle`."""
-    event_consumer = EventConsumer(
+    """A durable consumer named `consumer` on `subject`, applying `handle`; call `.start()`."""
+    return EventConsumer(
         broker=broker,
         db=db,
         consumer=consumer,
         handle=handle,
         max_deliver=max_deliver,
         backoff=backoff,
+        subject=subject,
+        batch_size=batch_size,
+        deliver_policy=deliver_policy,
     )
-
-    @broker.subscriber(
-        subject,
-        stream=JStream(STREAM, declare=False),
-        durable=consumer,
-        pull_sub=PullSub(batch_size=batch_size, timeout=1.0, batch=True),
-        # Redelivery is bounded by our own max_deliver (then dead-letter), never by the
-        # server silently giving up.
-        config=ConsumerConfig(
-            ack_wait=60, max_deliver=-1, deliver_policy=deliver_policy, max_ack_pending=10_000
-        ),
-        ack_policy=AckPolicy.MANUAL,
-    )
-    async def on_batch(body: Any, message: Any = Context("message")) -> None:
-        await event_consumer.process(message.raw_message)
-
-    return event_consumer

@@ -94,6 +94,8 @@ class ServiceRuntime:
                 await self.broker.connect()
                 await ensure_streams(self.broker)
                 await self.broker.start()
+                for event_consumer in self.consumers:
+                    event_consumer.start()
                 self.broker_ready.set()
                 log.info("connected to NATS", url=self.settings.nats_url)
                 return
@@ -111,6 +113,8 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         self.relay.stop()
+        for event_consumer in self.consumers:
+            await event_consumer.stop()
         for task in self._tasks:
             if not task.done() and task.get_name().endswith("-broker"):
                 task.cancel()
