@@ -1,0 +1,117 @@
+"""Tokens: HS256 in development, RS256 from an identity provider's JWKS in production."""
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+
+from libs.common.auth import CurrentPrincipal, TokenVerifier, mint_token, require_roles
+from libs.common.problems import Unauthorized, install_problem_handlers
+from libs.common.settings import Settings
+
+
+def settings(**kw) -> Settings:
+    return Settings(env="test", **kw)
+
+
+def test_dev_token_round_trip_carries_roles_and_neighbourhood():
+    s = settings()
+    token = mint_token(s, sub="m-42", roles=["resident"], neighbourhood="gare")
+    principal = TokenVerifier(s).verify(token)
+    assert principal.sub == "m-42"
+    assert principal.roles == {"resident"}
+    assert principal.neighbourhood == "gare"
+    assert principal.verified
+
+
+def test_tampered_expired_and_foreign_tokens_are_refused():
+    s = settings()
+    verifier = TokenVerifier(s)
+    token = mint_token(s, sub="m", roles=["staff"])
+    with pytest.raises(Unauthorized):
+        verifier.verify(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
+    with pytest.raises(Unauthorized, match="expired"):
+        verifier.verify(mint_token(s, sub="m", roles=["staff"], ttl=timedelta(seconds=-1)))
+    other = settings(jwt_secret="another-secret-of-sufficient-length-1234")
+    with pytest.raises(Unauthorized):
+        verifier.verify(mint_token(other, sub="m", roles=["staff"]))
+    with pytest.raises(ValueError, match="unknown roles"):
+        mint_token(s, sub="m", roles=["mayor"])
+
+
+@pytest.fixture
+def jwks_server():
+    """A local OIDC-style JWKS endpoint serving one RSA public key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update(kid="city-key-1", use="sig", alg="RS256")
+    body = json.dumps({"keys": [jwk]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield key, f"http://127.0.0.1:{server.server_port}/jwks.json"
+    server.shutdown()
+
+
+def test_rs256_token_verified_against_the_providers_jwks(jwks_server):
+    key, url = jwks_server
+    verifier = TokenVerifier(settings(jwt_jwks_url=url))
+    now = datetime.now(UTC)
+    claims = {
+        "sub": "kc-user-1",
+        "exp": now + timedelta(minutes=5),
+        "iat": now,
+        "realm_access": {"roles": ["reviewer", "offline_access"]},
+        "neighbourhood": "port",
+    }
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "city-key-1"})
+    principal = verifier.verify(token)
+    assert principal.sub == "kc-user-1"
+    assert principal.roles == {"reviewer"}
+    hs = mint_token(settings(), sub="x", roles=["admin"])
+    with pytest.raises(Unauthorized):
+        verifier.verify(hs)  # an HS256 dev token is worthless in production
+
+
+def test_roles_are_enforced_with_problem_json():
+    s = settings()
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.state.runtime = type("R", (), {"verifier": TokenVerifier(s)})()
+
+    @app.get("/me")
+    def me(principal: CurrentPrincipal):
+        return {"sub": principal.sub}
+
+    @app.post("/phases", dependencies=[Depends(require_roles("staff"))])
+    def open_phase():
+        return {"ok": True}
+
+    client = TestClient(app)
+    anonymous = client.get("/me")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    resident = {"Authorization": "Bearer " + mint_token(s, sub="r", roles=["resident"])}
+    assert client.get("/me", headers=resident).json() == {"sub": "r"}
+    refused = client.post("/phases", headers=resident)
+    assert refused.status_code == 403
+    assert "staff" in refused.json()["detail"]
+    admin = {"Authorization": "Bearer " + mint_token(s, sub="a", roles=["admin"])}
+    assert client.post("/phases", headers=admin).status_code == 200

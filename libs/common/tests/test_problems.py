@@ -1,0 +1,59 @@
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
+
+from libs.common.problems import Conflict, install_problem_handlers
+
+
+class Pledge(BaseModel):
+    amount_cents: int = Field(gt=0)
+    campaign_id: str
+
+
+@pytest.fixture
+def client():
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/pledges")
+    def pledge(body: Pledge):
+        if body.campaign_id == "closed":
+            raise Conflict("The campaign is closed.")
+        return body
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_validation_error_names_the_field(client):
+    response = client.post("/pledges", json={"amount_cents": -5, "campaign_id": "c"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["errors"][0]["field"] == "body.amount_cents"
+    assert "body.amount_cents" in body["detail"]
+
+
+def test_domain_conflict_is_409(client):
+    response = client.post("/pledges", json={"amount_cents": 5, "campaign_id": "closed"})
+    assert response.status_code == 409
+    assert response.json()["detail"] == "The campaign is closed."
+    assert response.json()["instance"] == "/pledges"
+
+
+def test_unexpected_error_is_a_problem_without_internals(client):
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret" not in response.text
+
+
+def test_malformed_json_is_422_not_500(client):
+    response = client.post(
+        "/pledges", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
