@@ -17,19 +17,19 @@ from dataclasses import dataclass, field
 
 from libs.common.migrations import migrate_all
 from libs.common.natsserver import NatsServer, answers
-from libs.common.settings import DEFAULT_PORTS, SERVICES, Settings
+from libs.common.settings import SERVICES, Settings
 
 
 @dataclass
 class Platform:
     settings: Settings
-    host: str = "127.0.0.1"
     services: tuple[str, ...] = SERVICES
     nats: NatsServer | None = None
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def urls(self) -> dict[str, str]:
-        return {s: f"http://{self.host}:{DEFAULT_PORTS[s]}" for s in self.services}
+        host = self.settings.host
+        return {s: f"http://{host}:{self.settings.port_for(s)}" for s in self.services}
 
     def start_nats(self) -> str:
         if answers(self.settings.nats_url):
@@ -51,14 +51,16 @@ class Platform:
                     "--factory",
                     f"services.{service}.app:create_app",
                     "--host",
-                    self.host,
+                    self.settings.host,
                     "--port",
-                    str(DEFAULT_PORTS[service]),
+                    str(self.settings.port_for(service)),
                     "--log-level",
                     "warning",
                     "--no-access-log",
                 ],
                 env=env,
+                # Children get their own process group: we stop them, in order, ourselves.
+                start_new_session=True,
             )
 
     def wait_ready(self, timeout: float = 60.0) -> bool:

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(0.2, alias="OUTBOX_POLL_SECONDS")
     consumer_max_deliver: int = Field(5, alias="CONSUMER_MAX_DELIVER")
 
+    # Shifts every service port (8001 → 8001 + offset) to run a second platform beside one.
+    port_offset: int = Field(0, alias="SHARITORIES_PORT_OFFSET")
+    host: str = Field("127.0.0.1", alias="SHARITORIES_HOST")
+
     territory_city: str = Field("valmont", alias="TERRITORY_CITY")
 
     @property
@@ -58,6 +62,9 @@ class Settings(BaseSettings):
         if self.database_url:
             return async_url(self.database_url)
         return f"sqlite+aiosqlite:///{self.var_dir / f'{service}.db'}"
+
+    def port_for(self, service: str) -> int:
+        return DEFAULT_PORTS[service] + self.port_offset
 
     def schema_for(self, service: str) -> str:
         return f"{self.database_schema_prefix}{service}"

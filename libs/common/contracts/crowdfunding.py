@@ -3,6 +3,10 @@
 Amounts are integer cents. On success, `total_cents = raised_cents + matched_cents`,
 `commission_cents` is computed once on `total_cents` (libs.common.money.apply_rate) and
 `net_cents = total_cents - commission_cents`: they add up exactly.
+
+`deadline` is fixed when the campaign goes live (launch + its duration). Events sent
+before the launch (drafted, submitted, approved, rejected) carry the deadline the
+campaign would have if it were launched at that moment.
 """
 
 from __future__ import annotations
@@ -115,3 +119,18 @@ class MatchPoolCreated(BaseModel):
     budget_cents: int
     match_factor: str  # decimal string: "1" means 1:1
     from_budget_edition: str | None = None
+
+
+@contract("crowdfunding.pledge.capture_failed", 1)
+class PledgeCaptureFailed(PledgeFacts):
+    """The campaign succeeded but this backer's card refused the capture: nothing taken."""
+
+    reason: str = ""
+
+
+@contract("crowdfunding.campaign.drafted", 1)
+class CampaignDrafted(CampaignFacts):
+    """A campaign draft was opened, e.g. for a feasible but unselected PB proposal."""
+
+    origin_proposal_id: str | None = None
+    origin_edition_id: str | None = None
