@@ -225,5 +225,7 @@ def to_problem(election: Election) -> tally.Problem:
         costs={pid: p.cost for pid, p in election.projects.items()},
         budget=election.budget,
         ballots=tally.group_ballots(ballots),
+        # Point ballots use the points as utilities (what pabutools' reference runs used).
+        utility="cost" if election.vote_type in ("approval", "choose-1") else "points",
         threshold=parse_number(threshold) if threshold else None,
     )

@@ -24,9 +24,11 @@ flip through rounding.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from math import gcd
 
 Number = int | Fraction
 
@@ -207,8 +209,26 @@ def _result(
 # --------------------------------------------------------------------------------------------
 # Method of Equal Shares
 # --------------------------------------------------------------------------------------------
+#
+# Speed. pabutools re-runs MES from scratch for every one-unit raise of the endowment and
+# sorts every supporter's exact fraction for every candidate in every round. Here:
+# - money is an exact integer in units of 1/D (D grows by each price's denominator), so the
+#   hot loops compare ints instead of Fractions;
+# - voters are kept in budget classes (all voters in a class hold the same money); a project's
+#   supporters become a few (class, utility) buckets, counted in C by ``Counter``;
+# - rounds are lazy: a project's price only grows as voters spend, so a stale price is a lower
+#   bound and only the heap top needs re-pricing;
+# - Add1 steps are skipped in certified blocks: with the same winners, more endowment means
+#   more money and lower prices at every round (induction: Σ min(money, ρ·u) = cost). So if
+#   the run at k0 and the run at k1 pick the same winners and, at every round, the k0 winner's
+#   price is below every rival's price lower bound at k1, every endowment in between picks the
+#   same winners too. Blocks double while certification succeeds and halve when it fails.
 
 ZERO = -1  # budget class of voters who have no money left
+
+
+def _lcm(a: int, b: int) -> int:
+    return a * b // gcd(a, b)
 
 
 class _MESModel:
@@ -218,165 +238,197 @@ class _MESModel:
         self.ids = list(problem.costs)
         index = {pid: j for j, pid in enumerate(self.ids)}
         self.costs = [Fraction(problem.costs[pid]) for pid in self.ids]
+        self.budget = Fraction(problem.budget)
         groups = group_ballots(problem.ballots)
         self.weights = [b.weight for b in groups]
         self.num_voters = sum(self.weights)
-        # ballots[g] = [(project index, utility)]; utilities are exact and > 0.
-        self.ballots: list[list[tuple[int, Number]]] = []
+        raw: list[list[tuple[int, Fraction]]] = []
+        den = 1
         for b in groups:
             row = []
             for pid, points in b.scores.items():
                 j = index[pid]
-                u = points * problem.costs[pid] if problem.utility == "cost" else points
+                u = Fraction(points) * (self.costs[j] if problem.utility == "cost" else 1)
                 if u > 0:
-                    row.append((j, _as_number(u)))
-            self.ballots.append(row)
-        self.supporters: list[list[tuple[int, Number]]] = [[] for _ in self.ids]
-        self.total_sat: list[Number] = [0] * len(self.ids)
+                    row.append((j, u))
+                    den = _lcm(den, u.denominator)
+            raw.append(row)
+        # Utilities are scaled to integers by one common factor: prices scale uniformly, so
+        # every comparison between projects is unchanged. ``scale`` converts prices back.
+        self.scale = den
+        self.ballots = [[(j, int(u * den)) for j, u in row] for row in raw]
+        n = len(self.ids)
+        self.supporters: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        # slots[j][u]: supporting groups with utility u, each repeated by its weight, so that
+        # Counter(map(cls.__getitem__, slots)) counts voters per budget class in C.
+        self.slots: list[dict[int, list[int]]] = [{} for _ in range(n)]
+        self.total_sat = [0] * n
         for g, row in enumerate(self.ballots):
+            w = self.weights[g]
             for j, u in row:
                 self.supporters[j].append((g, u))
-                self.total_sat[j] += u * self.weights[g]
+                self.slots[j].setdefault(u, []).extend([g] * w)
+                self.total_sat[j] += u * w
+        self.sort_mult = [0] * n  # key v * (lcm of utilities // u) orders buckets by v/u
+        for j in range(n):
+            lcm_u = 1
+            for u in self.slots[j]:
+                lcm_u = _lcm(lcm_u, u)
+            self.sort_mult[j] = lcm_u
         # pabutools: only projects with positive cost and satisfaction take part in MES;
         # supported projects that cost nothing are funded up front.
-        self.eligible = [j for j in range(len(self.ids)) if self.total_sat[j] > 0 and self.costs[j]]
-        self.free = [j for j in range(len(self.ids)) if self.total_sat[j] > 0 and not self.costs[j]]
+        self.eligible = [j for j in range(n) if self.total_sat[j] > 0 and self.costs[j]]
+        self.free = [j for j in range(n) if self.total_sat[j] > 0 and not self.costs[j]]
+        # Money unit 1/base makes the endowment budget/n + k and every cost an integer.
+        base = self.num_voters * self.budget.denominator if self.num_voters else 1
+        for c in self.costs:
+            base = _lcm(base, c.denominator)
+        self.base = base
+
+    def endowment(self, k: int) -> Fraction:
+        """Per-voter starting money after k one-unit raises."""
+        return self.budget / self.num_voters + k
 
 
 @dataclass
 class _Run:
     """One MES run at a fixed endowment."""
 
-    endowment: Fraction
+    k: int
     order: list[int]  # selected projects, free ones first
-    price: dict[int, Fraction]
-    money_left: dict[int, Fraction]  # eligible unselected project -> supporters' money at the end
+    price: dict[int, Fraction]  # selected project -> price per unit of (scaled) utility
     cost: Fraction
+    certified: bool = False  # same winners as the reference run for every step in between
+    money_left: dict[int, Fraction] = field(default_factory=dict)
 
 
-def _mes_run(model: _MESModel, endowment: Fraction) -> _Run:
-    """Run MES once with every voter starting at ``endowment``."""
-    costs = model.costs
+def _mes_run(model: _MESModel, k: int, reference: _Run | None = None, explain=False) -> _Run:
+    """Run MES at endowment ``model.endowment(k)``; optionally certify the block since reference."""
     weights = model.weights
-    # Voters are tracked by budget class: all voters in a class hold the same money. Classes
-    # with equal money are merged, so a project's supporters are a handful of (class, utility)
-    # buckets instead of thousands of voters.
-    value: dict[int, Fraction] = {0: endowment}
-    class_of_value: dict[Fraction, int] = {endowment: 0}
+    ids = model.ids
+    base = model.base
+    scale_d = base  # current money unit is 1/scale_d
+    val = [int(model.endowment(k) * base)]  # class -> money, in units of 1/D at creation
+    lvl = [0]  # class -> round it was created in
+    mult = [1]  # mult[r]: factor taking round-r units to the current unit
     cls = [0] * len(weights)
-    alive = set(model.eligible)
-    counts: dict[int, dict[tuple[int, Number], int]] = {}
-    for j in model.eligible:
-        bucket: dict[tuple[int, Number], int] = {}
-        for g, u in model.supporters[j]:
-            key = (0, u)
-            bucket[key] = bucket.get(key, 0) + weights[g]
-        counts[j] = bucket
+    cost_units = [int(c * base) for c in model.costs]  # cost in units of 1/base
+    last: dict[int, tuple[int, int, int]] = {}  # project -> (step, numerator, denominator)
+    step = 0
 
-    def rho_of(j: int) -> Fraction | None:
-        """Smallest price per utility unit the supporters can pay, None if they cannot."""
+    def price(j: int) -> Fraction | None:
+        """Exact price per utility unit of j for its supporters now, None if unaffordable."""
         entries = []
         available = 0
         denominator = 0
-        for (c, u), w in counts[j].items():
-            v = value[c]
-            entries.append((v / u, v * w, u * w))
-            available += v * w
-            denominator += u * w
-        cost = costs[j]
+        key_mult = model.sort_mult[j]
+        for u, slots in model.slots[j].items():
+            for c, w in Counter(map(cls.__getitem__, slots)).items():
+                if c == ZERO:
+                    continue
+                v = val[c] * mult[lvl[c]]
+                entries.append((v * (key_mult // u), v, u, w))
+                available += v * w
+                denominator += u * w
+        cost = cost_units[j] * (scale_d // base)
         if available < cost:
             return None
-        # Poorest (money per utility) first: those who cannot pay rho*u pay all they have.
+        # Poorest per utility first: whoever cannot pay rho*u pays all they have.
         entries.sort()
         paid = 0
-        for ratio, money, sat in entries:
-            rho = Fraction(cost - paid) / denominator
-            if rho <= ratio:
-                return rho
-            paid += money
-            denominator -= sat
+        for _, v, u, w in entries:
+            num = cost - paid
+            if num * u <= v * denominator:
+                g = gcd(num, denominator)
+                last[j] = (step, num // g, denominator // g)
+                return Fraction(num, scale_d * denominator)
+            paid += v * w
+            denominator -= u * w
         raise AssertionError("unreachable: available >= cost guarantees a price")
 
-    # Lazy selection: a project's rho only grows as voters spend, so a stale rho is a lower
-    # bound; the heap top is the winner once its rho is fresh. Ties go to the smaller id.
-    heap = [(costs[j] / model.total_sat[j], model.ids[j], j, -1) for j in model.eligible]
+    heap = [(model.costs[j] / model.total_sat[j], ids[j], j, -1) for j in model.eligible]
     heapq.heapify(heap)
     order = list(model.free)
-    price: dict[int, Fraction] = {}
-    step = 0
+    prices: dict[int, Fraction] = {}
+    certified = reference is not None
     while heap:
-        rho, _, j, fresh = heapq.heappop(heap)
+        rho, name, j, fresh = heapq.heappop(heap)
         if fresh != step:
-            new_rho = rho_of(j)
+            new_rho = price(j)
             if new_rho is not None:
-                heapq.heappush(heap, (new_rho, model.ids[j], j, step))
+                heapq.heappush(heap, (new_rho, name, j, step))
             continue
+        if certified:
+            certified = _certify_round(reference, step, j, heap, price, ids)
         order.append(j)
-        price[j] = rho
-        alive.discard(j)
-        del counts[j]
-        _pay(model, j, rho, cls, value, class_of_value, counts, alive)
+        prices[j] = rho
+        _, num, den = last[j]
+        # Rescale every class to the new unit 1/(D*den), then charge the rich num*u each.
+        scale_d *= den
+        for r in range(len(mult)):
+            mult[r] *= den
+        mult.append(1)
         step += 1
-    money_left = {}
-    for j in model.eligible:
-        if j not in price:
-            money_left[j] = sum(
-                (value[cls[g]] * weights[g] for g, _ in model.supporters[j] if cls[g] != ZERO),
-                Fraction(0),
-            )
-    total = sum((costs[j] for j in order), Fraction(0))
-    return _Run(endowment, order, price, money_left, total)
-
-
-def _pay(
-    model: _MESModel,
-    j: int,
-    rho: Fraction,
-    cls: list[int],
-    value: dict[int, Fraction],
-    class_of_value: dict[Fraction, int],
-    counts: dict[int, dict[tuple[int, Number], int]],
-    alive: set[int],
-) -> None:
-    """Charge project j's supporters rho per unit of utility (or all they have) and re-bucket."""
-    moved: dict[tuple[int, Number], int] = {}
-    for g, u in model.supporters[j]:
-        c = cls[g]
-        if c == ZERO:
-            continue
-        nc = moved.get((c, u))
-        if nc is None:
-            left = value[c] - rho * u
-            if left <= 0:
-                nc = ZERO
-            else:
-                nc = class_of_value.get(left)
-                if nc is None:
-                    nc = len(value)
-                    value[nc] = left
-                    class_of_value[left] = nc
-            moved[(c, u)] = nc
-        if nc == c:
-            continue
-        cls[g] = nc
-        w = model.weights[g]
-        for j2, u2 in model.ballots[g]:
-            if j2 in alive:
-                bucket = counts[j2]
-                key = (c, u2)
-                remaining = bucket[key] - w
-                if remaining:
-                    bucket[key] = remaining
+        lvl_now = step
+        moved: dict[tuple[int, int], int] = {}
+        for g, u in model.supporters[j]:
+            c = cls[g]
+            if c == ZERO:
+                continue
+            nc = moved.get((c, u))
+            if nc is None:
+                left = val[c] * mult[lvl[c]] - num * u
+                if left <= 0:
+                    nc = ZERO
                 else:
-                    del bucket[key]
-                if nc != ZERO:
-                    key = (nc, u2)
-                    bucket[key] = bucket.get(key, 0) + w
+                    nc = len(val)
+                    val.append(left)
+                    lvl.append(lvl_now)
+                moved[(c, u)] = nc
+            cls[g] = nc
+    if certified:
+        certified = len(reference.order) == len(order) and reference.order == order
+    run = _Run(k, order, prices, sum((model.costs[j] for j in order), Fraction(0)), certified)
+    if explain:
+        for j in model.eligible:
+            if j not in prices:
+                money = sum(
+                    val[c] * mult[lvl[c]] * w
+                    for slots in model.slots[j].values()
+                    for c, w in Counter(map(cls.__getitem__, slots)).items()
+                    if c != ZERO
+                )
+                run.money_left[j] = Fraction(money, scale_d)
+    return run
 
 
-def _exhaustive(model: _MESModel, run: _Run, budget: Fraction, among: Iterable[int]) -> bool:
+def _certify_round(reference, step, winner, heap, price, ids) -> bool:
+    """At this round, does the reference winner's price beat every rival's bound here?"""
+    free = len(reference.order) - len(reference.price)
+    if free + step >= len(reference.order) or reference.order[free + step] != winner:
+        return False
+    bound = reference.price[winner]
+    name = ids[winner]
+    ok = True
+    kept = []
+    for entry in heap:
+        rho, other, j, _ = entry
+        if ok and (rho < bound or (rho == bound and other < name)):
+            # A stale bound may just be too low: re-price before giving up.
+            new_rho = price(j)
+            if new_rho is None:
+                continue
+            entry = (new_rho, other, j, step)
+            ok = new_rho > bound or (new_rho == bound and other > name)
+        kept.append(entry)
+    heap[:] = kept
+    heapq.heapify(heap)
+    return ok
+
+
+def _exhaustive(model: _MESModel, run: _Run, among: Iterable[int]) -> bool:
     chosen = set(run.order)
-    return not any(j not in chosen and run.cost + model.costs[j] <= budget for j in among)
+    return not any(j not in chosen and run.cost + model.costs[j] <= model.budget for j in among)
 
 
 def _mes_explanations(
@@ -390,42 +442,54 @@ def _mes_explanations(
             SELECTED,
             score[model.ids[j]],
             step=step,
-            remaining_budget=_as_number(Fraction(problem.budget) - spent),
-            price=run.price.get(j, Fraction(0)),
+            remaining_budget=_as_number(model.budget - spent),
+            price=run.price.get(j, Fraction(0)) * model.scale,
         )
     for j, money in run.money_left.items():
         explanations[model.ids[j]] = Explanation(
             SHARES_EXHAUSTED, score[model.ids[j]], supporters_money=money
         )
-    for j, pid in enumerate(model.ids):
+    for pid in model.ids:
         if pid not in explanations:
             explanations[pid] = Explanation(NO_SUPPORTERS, score[pid])
     return explanations
 
 
-def _add1_runs(model: _MESModel, budget: Fraction, exhaustive_stop: bool) -> tuple[_Run, int]:
-    """Raise the per-voter endowment by 1 until overspending (or exhaustiveness, if asked)."""
-    start = budget / model.num_voters
-    previous: _Run | None = None
-    k = 0
-    if not exhaustive_stop:
-        # pabutools stops raising once budget + k*n exceeds budget*(n+1), i.e. after k = budget.
-        limit = int(budget)  # floor; budget >= 0
-        if sum(model.costs[j] for j in model.eligible) <= budget:
-            # Every outcome fits, so the loop runs to the limit, where each voter alone can pay
-            # for any project: the last outcome is the one at the limit.
-            return _mes_run(model, start + limit), limit
+def _add1(model: _MESModel, exhaustive_stop: bool) -> int:
+    """Number of one-unit raises whose outcome pabutools' Add1 loop returns."""
+    budget = model.budget
+    # Without the exhaustive stop pabutools gives up once budget + k*n > budget*(n+1).
+    limit = None if exhaustive_stop else int(budget)
+    if limit is not None and sum(model.costs[j] for j in model.eligible) <= budget:
+        # Every outcome fits, so the loop runs to the limit, where one voter alone can pay for
+        # any project: the outcome there funds every eligible project.
+        return limit
+    current = _mes_run(model, 0)  # budget/n each can never overspend
+    stride = 1
     while True:
-        run = _mes_run(model, start + k)
-        if run.cost > budget:
-            assert previous is not None  # endowment budget/n can never overspend
-            return previous, k - 1
-        if exhaustive_stop and _exhaustive(model, run, budget, model.eligible):
-            return run, k
-        if not exhaustive_stop and k >= limit:
-            return run, k
-        previous = run
-        k += 1
+        if (
+            current.cost <= budget
+            and exhaustive_stop
+            and _exhaustive(model, current, model.eligible)
+        ):
+            return current.k
+        if limit is not None and current.k >= limit:
+            return current.k
+        target = current.k + stride
+        if limit is not None:
+            target = min(target, limit)
+        nxt = _mes_run(model, target, reference=current)
+        if nxt.certified:
+            # Same outcome for every step up to target: it fits and is not exhaustive.
+            current = nxt
+            stride *= 2
+        elif target == current.k + 1:
+            if nxt.cost > budget:
+                return current.k
+            current = nxt
+            stride = 1
+        else:
+            stride = max(1, stride // 4)
 
 
 def mes(problem: Problem) -> TallyResult:
@@ -441,13 +505,15 @@ def mes_add1(problem: Problem) -> TallyResult:
 def _mes(problem: Problem, exhaustive_stop: bool, rule: str) -> TallyResult:
     model = _MESModel(problem)
     score = scores(problem)
-    budget = Fraction(problem.budget)
     if model.num_voters == 0:
-        return _result(rule, problem, [], {p: Explanation(NO_SUPPORTERS, 0) for p in problem.costs})
-    run, steps = _add1_runs(model, budget, exhaustive_stop)
+        explanations = {p: Explanation(NO_SUPPORTERS, 0) for p in problem.costs}
+        return _result(rule, problem, [], explanations)
+    k = _add1(model, exhaustive_stop)
+    run = _mes_run(model, k, explain=True)
     explanations = _mes_explanations(problem, model, run, score)
     chosen = [model.ids[j] for j in run.order]
-    if exhaustive_stop and not _exhaustive(model, run, budget, range(len(model.ids))):
+    if exhaustive_stop and not _exhaustive(model, run, range(len(model.ids))):
         order = _greedy_order(problem, score)
         _greedy_fill(problem, order, chosen, explanations, score, SELECTED_BY_COMPLETION)
-    return _result(rule, problem, chosen, explanations, endowment=run.endowment, add1_steps=steps)
+    endowment = model.endowment(k)
+    return _result(rule, problem, chosen, explanations, endowment=endowment, add1_steps=k)
