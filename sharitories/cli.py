@@ -68,5 +68,35 @@ def contracts() -> None:
     typer.echo(json.dumps(rows, indent=2))
 
 
+deadletter = typer.Typer(help="Inspect and replay events that a consumer could not apply.")
+app.add_typer(deadletter, name="deadletter")
+
+
+@deadletter.command("list")
+def deadletter_list(consumer: str | None = typer.Option(None, help="Only this consumer.")) -> None:
+    """List dead letters: consumer, original subject, error."""
+    import asyncio
+
+    from libs.common.deadletter import list_dead_letters
+
+    letters = asyncio.run(list_dead_letters(get_settings().nats_url, consumer=consumer))
+    for letter in letters:
+        typer.echo(f"#{letter.sequence} {letter.consumer} {letter.subject}: {letter.error}")
+    typer.echo(f"{len(letters)} dead letter(s)")
+
+
+@deadletter.command("replay")
+def deadletter_replay(
+    consumer: str | None = typer.Option(None, help="Only this consumer."),
+) -> None:
+    """Republish dead letters on their original subjects (inboxes drop what was applied)."""
+    import asyncio
+
+    from libs.common.deadletter import replay_dead_letters
+
+    count = asyncio.run(replay_dead_letters(get_settings().nats_url, consumer=consumer))
+    typer.echo(f"replayed {count} dead letter(s)")
+
+
 if __name__ == "__main__":
     app()

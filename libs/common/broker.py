@@ -63,27 +63,29 @@ def create_broker(url: str, *, name: str = "sharitories") -> NatsBroker:
     )
 
 
-def stream_configs() -> list[StreamConfig]:
+def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     return [
         StreamConfig(
             name=STREAM,
             subjects=[f"{SUBJECT_PREFIX}.>"],
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=replicas,
         ),
         StreamConfig(
             name=DEAD_LETTER_STREAM,
             subjects=[f"{DEAD_LETTER_PREFIX}.>"],
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=replicas,
         ),
     ]
 
 
-async def ensure_streams(broker: NatsBroker) -> None:
+async def ensure_streams(broker: NatsBroker, *, replicas: int = 1) -> None:
     """Declare the platform's streams (idempotent). The only place they are declared."""
     js = broker.connection.jetstream()
-    for config in stream_configs():
+    for config in stream_configs(replicas):
         try:
             await js.add_stream(config)
         except BadRequestError:

@@ -92,7 +92,7 @@ class ServiceRuntime:
         while True:
             try:
                 await self.broker.connect()
-                await ensure_streams(self.broker)
+                await ensure_streams(self.broker, replicas=self.settings.nats_stream_replicas)
                 await self.broker.start()
                 for event_consumer in self.consumers:
                     event_consumer.start()

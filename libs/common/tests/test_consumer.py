@@ -195,3 +195,37 @@ async def test_poison_event_goes_to_dead_letter_and_the_rest_flows(projection_db
     assert by_seq[0].subject == "deadletter.projection.sharitories.exchange.item.listed"
     assert "can never be applied" in by_seq[0].headers["Sharitories-Error"]
     assert "malformed envelope" in by_seq[1].headers["Sharitories-Error"]
+
+
+async def test_dead_letter_is_listed_and_replayed_once_the_bug_is_fixed(projection_db, nats_server):
+    from libs.common.deadletter import list_dead_letters, replay_dead_letters
+
+    db = projection_db
+    fixed = False
+
+    async def handle(session, envelope):
+        if envelope.data.get("needs_fix") and not fixed:
+            raise KeyError("missing factor")
+        await increment(session, envelope)
+
+    async with running(nats_server.url, db, handle, max_deliver=2, backoff=(0.05, 0.05)) as broker:
+        await publish(broker, an_event("stuck", needs_fix=True))
+        await publish(broker, an_event("fine"))
+
+        async def one_letter():
+            return len(await list_dead_letters(nats_server.url)) == 1
+
+        await wait_for(one_letter)
+        [letter] = await list_dead_letters(nats_server.url, consumer="projection")
+        assert letter.subject == "sharitories.exchange.item.listed"
+        assert "missing factor" in letter.error
+
+        fixed = True
+        assert await replay_dead_letters(nats_server.url) == 1
+
+        async def replayed():
+            return await count(db, "stuck") == 1
+
+        await wait_for(replayed)
+    assert await list_dead_letters(nats_server.url) == []
+    assert await count(db, "fine") == 1
