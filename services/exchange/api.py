@@ -1,7 +1,424 @@
-"""HTTP API of the exchange service."""
+"""HTTP API of the exchange service: members, items, loans (routes in api_*.py)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, exists, func, or_, select, update
+
+from libs.common.auth import CurrentPrincipal, Principal, require_roles
+from libs.common.contracts.exchange import ItemListed, ItemWithdrawn
+from libs.common.events import make_event
+from libs.common.ids import new_id
+from libs.common.outbox import record
+from libs.common.problems import Conflict, Forbidden, NotFound
+from libs.common.runtime import Runtime
+from services.exchange import loans as loan_flow
+from services.exchange.db import items, loans, ratings
+from services.exchange.domain import CATEGORIES, OCCUPYING, Category, Condition, MemberKind
+from services.exchange.members import (
+    create_member,
+    find_member,
+    get_member,
+    member_for,
+    private_view,
+    public_view,
+    update_profile,
+)
 
 router = APIRouter()
+Staff = Annotated[Principal, Depends(require_roles("staff"))]
+
+
+def today() -> date:
+    """The service's idea of today (UTC); tests override this dependency."""
+    return datetime.now(UTC).date()
+
+
+Today = Annotated[date, Depends(today)]
+
+# ------------------------------------------------------------------------ members
+
+
+class ProfileIn(BaseModel):
+    display_name: str | None = Field(None, max_length=100)
+    address: str | None = Field(None, max_length=500)
+    contact: str | None = Field(None, max_length=200)
+
+
+class MemberIn(ProfileIn):
+    id: str = Field(min_length=1, max_length=100)
+    kind: MemberKind
+    neighbourhood: str = Field(min_length=1, max_length=50)
+
+
+async def rating_summary(session, member_id: str) -> dict:
+    row = (
+        await session.execute(
+            select(func.count(), func.avg(ratings.c.score)).where(ratings.c.ratee_id == member_id)
+        )
+    ).one()
+    return {"count": row[0], "average": round(float(row[1]), 2) if row[1] is not None else None}
+
+
+@router.get("/members/me", tags=["members"])
+async def my_profile(runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    """The caller's member profile (created from the token on first use)."""
+    async with runtime.unit_of_work() as session:
+        me = await member_for(session, runtime=runtime, principal=principal)
+        return {**private_view(me), "ratings": await rating_summary(session, me["id"])}
+
+
+@router.patch("/members/me", tags=["members"])
+async def edit_my_profile(body: ProfileIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    """Name, address and contact: private, shown only to the counterparty of an accepted
+    loan."""
+    async with runtime.unit_of_work() as session:
+        await member_for(session, runtime=runtime, principal=principal)
+        await update_profile(
+            session, member_id=principal.sub, **body.model_dump(exclude_unset=True)
+        )
+        return private_view(await get_member(session, principal.sub))
+
+
+@router.post("/members", status_code=201, tags=["members"])
+async def register_member(body: MemberIn, runtime: Runtime, staff: Staff) -> dict:
+    """Staff register a member (a resident without an account, an organisation)."""
+    async with runtime.unit_of_work() as session:
+        created = await create_member(
+            session,
+            runtime=runtime,
+            member_id=body.id,
+            kind=body.kind,
+            neighbourhood=body.neighbourhood,
+            created_by=staff.sub,
+            display_name=body.display_name,
+            address=body.address,
+            contact=body.contact,
+        )
+        if not created:
+            raise Conflict(f"Member {body.id} already exists.", field="body.id")
+        return private_view(await get_member(session, body.id))
+
+
+@router.get("/members/{member_id}", tags=["members"])
+async def member_profile(member_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    """A member's public profile: kind, neighbourhood and ratings; staff see everything."""
+    async with runtime.db.transaction() as session:
+        member = await find_member(session, member_id)
+        if member is None:
+            raise NotFound(f"No member {member_id}.")
+        view = private_view(member) if principal.is_staff else public_view(member)
+        return {**view, "ratings": await rating_summary(session, member_id)}
+
+
+# -------------------------------------------------------------------------- items
+
+
+@router.get("/categories", tags=["items"])
+async def categories() -> list[str]:
+    """The item categories (keys the impact service maps to emission factors)."""
+    return list(CATEGORIES)
+
+
+class ItemIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    category: Category
+    condition: Condition
+    deposit_cents: int = Field(0, ge=0, le=1_000_000)
+    max_loan_days: int = Field(ge=1, le=365)
+    pickup_notes: str = Field("", max_length=2000)
+
+
+class ItemPatch(BaseModel):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    condition: Condition | None = None
+    deposit_cents: int | None = Field(None, ge=0, le=1_000_000)
+    max_loan_days: int | None = Field(None, ge=1, le=365)
+    pickup_notes: str | None = Field(None, max_length=2000)
+
+
+async def _item(session, item_id: str) -> dict:
+    row = (await session.execute(select(items).where(items.c.id == item_id))).first()
+    if row is None:
+        raise NotFound(f"No item {item_id}.")
+    return row._asdict()
+
+
+@router.post("/items", status_code=201, tags=["items"])
+async def list_item(body: ItemIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    """List an item to lend; it shows the owner's neighbourhood, never their address."""
+    async with runtime.unit_of_work() as session:
+        me = await member_for(session, runtime=runtime, principal=principal)
+        item = {
+            "id": new_id(),
+            "owner_id": me["id"],
+            **body.model_dump(),
+            "neighbourhood": me["neighbourhood"],
+            "listed": True,
+            "created_at": datetime.now(UTC),
+        }
+        await session.execute(items.insert().values(**item))
+        await record(
+            session,
+            make_event(
+                ItemListed(
+                    item_id=item["id"],
+                    owner_id=me["id"],
+                    category=body.category,
+                    neighbourhood=me["neighbourhood"],
+                    deposit_cents=body.deposit_cents,
+                    max_loan_days=body.max_loan_days,
+                ),
+                aggregate_id=item["id"],
+                territory=runtime.territory(me["neighbourhood"]),
+                actor=me["id"],
+            ),
+        )
+        return item
+
+
+@router.get("/items", tags=["items"])
+async def search_items(
+    runtime: Runtime,
+    category: Category | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    neighbourhood: str | None = None,
+    available_from: date | None = None,
+    available_to: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict]:
+    """Search listed items by category, text, neighbourhood and free dates."""
+    query = select(items).where(items.c.listed.is_(True))
+    if category:
+        query = query.where(items.c.category == category)
+    if neighbourhood:
+        query = query.where(items.c.neighbourhood == neighbourhood)
+    if q:
+        pattern = f"%{q}%"
+        query = query.where(or_(items.c.title.ilike(pattern), items.c.description.ilike(pattern)))
+    if available_from or available_to:
+        # A held item is occupied from its loan's first day until it is checked in.
+        last_day = available_to or available_from
+        held = exists().where(
+            and_(
+                loans.c.item_id == items.c.id,
+                loans.c.state.in_([s.value for s in OCCUPYING]),
+                loans.c.starts_on <= last_day,
+            )
+        )
+        query = query.where(~held)
+    query = query.order_by(items.c.created_at.desc(), items.c.id).limit(limit).offset(offset)
+    async with runtime.db.transaction() as session:
+        return [r._asdict() for r in await session.execute(query)]
+
+
+@router.get("/items/{item_id}", tags=["items"])
+async def show_item(item_id: str, runtime: Runtime) -> dict:
+    async with runtime.db.transaction() as session:
+        return await _item(session, item_id)
+
+
+@router.patch("/items/{item_id}", tags=["items"])
+async def edit_item(
+    item_id: str, body: ItemPatch, runtime: Runtime, principal: CurrentPrincipal
+) -> dict:
+    async with runtime.unit_of_work() as session:
+        item = await _item(session, item_id)
+        if item["owner_id"] != principal.sub:
+            raise Forbidden("Only the owner may edit this item.")
+        changes = body.model_dump(exclude_unset=True, exclude_none=True)
+        if changes:
+            await session.execute(update(items).where(items.c.id == item_id).values(**changes))
+        return {**item, **changes}
+
+
+@router.post("/items/{item_id}/withdraw", tags=["items"])
+async def withdraw_item(item_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    """Take an item off the listings (owner or staff); not while it is lent or promised."""
+    async with runtime.unit_of_work() as session:
+        item = await _item(session, item_id)
+        if item["owner_id"] != principal.sub and not principal.is_staff:
+            raise Forbidden("Only the owner or staff may withdraw this item.")
+        if not item["listed"]:
+            raise Conflict("This item is already withdrawn.")
+        held = await session.scalar(
+            select(func.count())
+            .select_from(loans)
+            .where(loans.c.item_id == item_id, loans.c.state.in_([s.value for s in OCCUPYING]))
+        )
+        if held:
+            raise Conflict("This item is lent or promised; it can be withdrawn once returned.")
+        await session.execute(update(items).where(items.c.id == item_id).values(listed=False))
+        await record(
+            session,
+            make_event(
+                ItemWithdrawn(
+                    item_id=item_id, category=item["category"], neighbourhood=item["neighbourhood"]
+                ),
+                aggregate_id=item_id,
+                territory=runtime.territory(item["neighbourhood"]),
+                actor=principal.sub,
+            ),
+        )
+        return {**item, "listed": False}
+
+
+# -------------------------------------------------------------------------- loans
+
+
+class LoanIn(BaseModel):
+    item_id: str = Field(min_length=1, max_length=36)
+    starts_on: date
+    due_on: date
+    message: str = Field("", max_length=2000)
+
+
+class ReturnIn(BaseModel):
+    condition: Condition
+    notes: str = Field("", max_length=2000)
+
+
+class NoteIn(BaseModel):
+    note: str = Field("", max_length=2000)
+
+
+@router.post("/loans", status_code=201, tags=["loans"])
+async def request_loan(
+    body: LoanIn, runtime: Runtime, principal: CurrentPrincipal, today: Today
+) -> dict:
+    """Ask to borrow an item for a period (both days included)."""
+    async with runtime.unit_of_work() as session:
+        me = await member_for(session, runtime=runtime, principal=principal)
+        loan = await loan_flow.request_loan(
+            session,
+            runtime=runtime,
+            borrower_id=me["id"],
+            item_id=body.item_id,
+            starts_on=body.starts_on,
+            due_on=body.due_on,
+            message=body.message,
+            today=today,
+        )
+        return loan
+
+
+@router.get("/loans", tags=["loans"])
+async def my_loans(
+    runtime: Runtime,
+    principal: CurrentPrincipal,
+    role: Literal["lender", "borrower"] | None = None,
+    state: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[dict]:
+    """The caller's loans, as lender and/or borrower."""
+    mine = {
+        "lender": loans.c.lender_id == principal.sub,
+        "borrower": loans.c.borrower_id == principal.sub,
+    }
+    where = mine[role] if role else or_(*mine.values())
+    query = select(loans).where(where)
+    if state:
+        query = query.where(loans.c.state == state)
+    query = query.order_by(loans.c.requested_at.desc()).limit(limit)
+    async with runtime.db.transaction() as session:
+        return [r._asdict() for r in await session.execute(query)]
+
+
+@router.get("/loans/{loan_id}", tags=["loans"])
+async def show_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    """A loan with its history; the counterparty's address and contact once accepted."""
+    async with runtime.db.transaction() as session:
+        loan = await loan_flow.get_loan(session, loan_id)
+        return await loan_flow.loan_view(session, loan=loan, principal=principal)
+
+
+async def _act(runtime, principal, loan_id, action, today, **extra) -> dict:
+    async with runtime.unit_of_work() as session:
+        loan = await loan_flow.transition(
+            session,
+            runtime=runtime,
+            principal=principal,
+            loan_id=loan_id,
+            action=action,
+            today=today,
+            **extra,
+        )
+        return await loan_flow.loan_view(session, loan=loan, principal=principal)
+
+
+@router.post("/loans/{loan_id}/accept", tags=["loans"])
+async def accept_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
+    """Lender: accept a request. 409 if the item is already held for an overlapping time."""
+    return await _act(runtime, principal, loan_id, "accept", today)
+
+
+@router.post("/loans/{loan_id}/decline", tags=["loans"])
+async def decline_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
+    """Lender: decline a request."""
+    return await _act(runtime, principal, loan_id, "decline", today)
+
+
+@router.post("/loans/{loan_id}/cancel", tags=["loans"])
+async def cancel_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
+    """Either party, before pick-up (staff: a disputed loan whose item never left)."""
+    return await _act(runtime, principal, loan_id, "cancel", today)
+
+
+@router.post("/loans/{loan_id}/pick-up", tags=["loans"])
+async def pick_up_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
+    """Either party: the item changed hands."""
+    return await _act(runtime, principal, loan_id, "pick_up", today)
+
+
+@router.post("/loans/{loan_id}/overdue", tags=["loans"])
+async def mark_overdue(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
+    """Lender or staff: the item is still out after its due date."""
+    return await _act(runtime, principal, loan_id, "mark_overdue", today)
+
+
+@router.post("/loans/{loan_id}/dispute", tags=["loans"])
+async def dispute_loan(
+    loan_id: str, body: NoteIn, runtime: Runtime, principal: CurrentPrincipal, today: Today
+):
+    """Either party or staff: something went wrong; the item stays held until returned."""
+    return await _act(runtime, principal, loan_id, "dispute", today, note=body.note)
+
+
+@router.post("/loans/{loan_id}/return", tags=["loans"])
+async def return_loan(
+    loan_id: str, body: ReturnIn, runtime: Runtime, principal: CurrentPrincipal, today: Today
+):
+    """Lender (or staff): check the item in, with a condition report. Frees the item."""
+    return await _act(
+        runtime, principal, loan_id, "return", today, condition=body.condition, note=body.notes
+    )
+
+
+@router.post("/loans/overdue-sweep", tags=["loans"])
+async def sweep_overdue(runtime: Runtime, staff: Staff, today: Today) -> dict:
+    """Staff (or a scheduler with a staff token): mark every past-due loan overdue."""
+    async with runtime.db.transaction() as session:
+        due = await loan_flow.overdue_loans(session, today=today)
+    marked = []
+    for loan_id in due:
+        try:
+            async with runtime.unit_of_work() as session:
+                await loan_flow.transition(
+                    session,
+                    runtime=runtime,
+                    principal=staff,
+                    loan_id=loan_id,
+                    action="mark_overdue",
+                    today=today,
+                )
+            marked.append(loan_id)
+        except Conflict:
+            pass  # returned or disputed meanwhile
+    return {"marked_overdue": marked}

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from libs.common.runtime import ServiceRuntime
 from libs.common.settings import Settings
 from libs.common.web import create_service_app
-from services.exchange.api import router
+from services.exchange import api, api_credits, api_feedback
 
 NAME = "exchange"
 
@@ -18,5 +18,9 @@ def wire(runtime: ServiceRuntime) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
-        NAME, routers=[router], settings=settings, wire=wire, title="Sharitories exchange"
+        NAME,
+        routers=[api.router, api_credits.router, api_feedback.router],
+        settings=settings,
+        wire=wire,
+        title="Sharitories exchange",
     )

@@ -1,0 +1,370 @@
+"""HTTP API of the time bank: accounts, transfers, corrections, services and completions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import insert, or_, select, update
+
+from libs.common.auth import CurrentPrincipal
+from libs.common.contracts.exchange import ServiceCompleted, ServiceKind, ServiceListed
+from libs.common.events import make_event
+from libs.common.ids import new_id
+from libs.common.outbox import record
+from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
+from libs.common.runtime import Runtime
+from services.exchange import ledger
+from services.exchange.api import Staff
+from services.exchange.db import accounts, completions, services
+from services.exchange.domain import Category
+from services.exchange.members import get_member, member_for
+
+router = APIRouter()
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=200,
+        description="A fresh random key per intended transfer; resend it on retry.",
+    ),
+]
+
+# ------------------------------------------------------------------------ accounts
+
+
+@router.get("/accounts/me", tags=["time credits"])
+async def my_account(runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    """The caller's time account: balance and limits in minutes, recent entries."""
+    async with runtime.unit_of_work() as session:
+        me = await member_for(session, runtime=runtime, principal=principal)
+        return await ledger.account_view(session, account_id=me["id"])
+
+
+@router.get("/accounts/{account_id}", tags=["time credits"])
+async def show_account(account_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    if account_id != principal.sub and not principal.is_staff:
+        raise Forbidden("Only the account's owner and staff may see it.")
+    async with runtime.db.transaction() as session:
+        return await ledger.account_view(session, account_id=account_id)
+
+
+class LimitsIn(BaseModel):
+    debit_limit: int = Field(ge=0, le=1_000_000)
+    credit_limit: int = Field(ge=0, le=1_000_000)
+
+
+@router.put("/accounts/{account_id}/limits", tags=["time credits"])
+async def set_limits(account_id: str, body: LimitsIn, runtime: Runtime, staff: Staff) -> dict:
+    """Staff: change an account's limits (never below what its balance already uses)."""
+    async with runtime.unit_of_work() as session:
+        locked = await ledger.lock_accounts(session, [account_id])
+        balance = locked[account_id].balance
+        if balance < -body.debit_limit or balance > body.credit_limit:
+            raise Conflict(f"The balance ({balance} minutes) is outside these limits.")
+        await session.execute(
+            update(accounts).where(accounts.c.id == account_id).values(**body.model_dump())
+        )
+        return await ledger.account_view(session, account_id=account_id)
+
+
+# ----------------------------------------------------------------------- transfers
+
+
+class TransferIn(BaseModel):
+    to_member: str = Field(min_length=1, max_length=100)
+    minutes: int = Field(gt=0, le=100_000)
+    memo: str = Field("", max_length=500)
+    reason: Literal["gift", "service"] = "gift"
+    on_behalf_of: str | None = Field(
+        None, max_length=100, description="Staff only: the resident whose paper slip this is."
+    )
+
+
+class CorrectionIn(BaseModel):
+    memo: str = Field(min_length=1, max_length=500)
+
+
+def _transfer_response(response: Response, result: tuple[dict, bool]) -> dict:
+    transfer, created = result
+    response.status_code = 201 if created else 200
+    return {**transfer, "replayed": not created}
+
+
+@router.post("/transfers", status_code=201, tags=["time credits"])
+async def make_transfer(
+    body: TransferIn,
+    idempotency_key: IdempotencyKey,
+    response: Response,
+    runtime: Runtime,
+    principal: CurrentPrincipal,
+) -> dict:
+    """Pay minutes to another member. Resending the same Idempotency-Key never pays twice
+    (200 with the first transfer); reusing it for a different transfer is a 409.
+
+    Staff enter a paper transfer with `on_behalf_of` (the payer) and reason "paper"."""
+
+    async def work(session):
+        if body.on_behalf_of:
+            if not principal.is_staff:
+                raise Forbidden("Only staff may enter a transfer on someone's behalf.")
+            payer, reason, entered_by = body.on_behalf_of, "paper", principal.sub
+            await get_member(session, payer)
+        else:
+            payer = (await member_for(session, runtime=runtime, principal=principal))["id"]
+            reason, entered_by = body.reason, None
+        await get_member(session, body.to_member)
+        return await ledger.transfer(
+            session,
+            runtime=runtime,
+            initiator_id=principal.sub,
+            idempotency_key=idempotency_key,
+            from_account=payer,
+            to_account=body.to_member,
+            minutes=body.minutes,
+            reason=reason,
+            memo=body.memo,
+            entered_by=entered_by,
+        )
+
+    return _transfer_response(response, await ledger.retrying_idempotency_race(runtime, work))
+
+
+@router.get("/transfers/{transfer_id}", tags=["time credits"])
+async def show_transfer(transfer_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    async with runtime.db.transaction() as session:
+        transfer = await ledger.get_transfer(session, transfer_id)
+    parties = {transfer["from_account"], transfer["to_account"], transfer["initiator_id"]}
+    if principal.sub not in parties and not principal.is_staff:
+        raise Forbidden("Only the parties and staff may see this transfer.")
+    return transfer
+
+
+@router.post("/transfers/{transfer_id}/reverse", status_code=201, tags=["time credits"])
+async def reverse_transfer(
+    transfer_id: str, body: CorrectionIn, response: Response, runtime: Runtime, staff: Staff
+) -> dict:
+    """Staff: correct a transfer with a reversing entry (the original is never edited)."""
+
+    async def work(session):
+        return await ledger.reverse(
+            session, runtime=runtime, staff_id=staff.sub, transfer_id=transfer_id, memo=body.memo
+        )
+
+    return _transfer_response(response, await ledger.retrying_idempotency_race(runtime, work))
+
+
+# ------------------------------------------------------------------------ services
+
+
+class ServiceIn(BaseModel):
+    kind: ServiceKind
+    direction: Literal["offer", "request"]
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    minutes_estimate: int | None = Field(None, gt=0, le=100_000)
+    route_km: float | None = Field(None, gt=0, le=1000, description="Carpooling: route length.")
+
+
+@router.post("/services", status_code=201, tags=["services"])
+async def list_service(body: ServiceIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    """Offer or request a service (repair, gardening, carpool with its route km, ...)."""
+    if body.kind == "carpool" and body.route_km is None:
+        raise Invalid("A carpool needs its route length in km.", field="body.route_km")
+    async with runtime.unit_of_work() as session:
+        me = await member_for(session, runtime=runtime, principal=principal)
+        row = {
+            "id": new_id(),
+            "member_id": me["id"],
+            **body.model_dump(),
+            "neighbourhood": me["neighbourhood"],
+            "open": True,
+            "created_at": datetime.now(UTC),
+        }
+        await session.execute(insert(services).values(**row))
+        await record(
+            session,
+            make_event(
+                ServiceListed(
+                    service_id=row["id"],
+                    member_id=me["id"],
+                    kind=body.kind,
+                    direction=body.direction,
+                    neighbourhood=me["neighbourhood"],
+                ),
+                aggregate_id=row["id"],
+                territory=runtime.territory(me["neighbourhood"]),
+                actor=me["id"],
+            ),
+        )
+        return row
+
+
+@router.get("/services", tags=["services"])
+async def search_services(
+    runtime: Runtime,
+    kind: ServiceKind | None = None,
+    direction: Literal["offer", "request"] | None = None,
+    neighbourhood: str | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[dict]:
+    query = select(services).where(services.c.open.is_(True))
+    if kind:
+        query = query.where(services.c.kind == kind)
+    if direction:
+        query = query.where(services.c.direction == direction)
+    if neighbourhood:
+        query = query.where(services.c.neighbourhood == neighbourhood)
+    if q:
+        pattern = f"%{q}%"
+        query = query.where(
+            or_(services.c.title.ilike(pattern), services.c.description.ilike(pattern))
+        )
+    query = query.order_by(services.c.created_at.desc()).limit(limit)
+    async with runtime.db.transaction() as session:
+        return [r._asdict() for r in await session.execute(query)]
+
+
+async def _service(session, service_id: str) -> dict:
+    row = (await session.execute(select(services).where(services.c.id == service_id))).first()
+    if row is None:
+        raise NotFound(f"No service {service_id}.")
+    return row._asdict()
+
+
+@router.get("/services/{service_id}", tags=["services"])
+async def show_service(service_id: str, runtime: Runtime) -> dict:
+    async with runtime.db.transaction() as session:
+        return await _service(session, service_id)
+
+
+@router.post("/services/{service_id}/close", tags=["services"])
+async def close_service(service_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    async with runtime.unit_of_work() as session:
+        service = await _service(session, service_id)
+        if service["member_id"] != principal.sub and not principal.is_staff:
+            raise Forbidden("Only the member who listed this service or staff may close it.")
+        await session.execute(
+            update(services).where(services.c.id == service_id).values(open=False)
+        )
+        return {**service, "open": False}
+
+
+class CompletionIn(BaseModel):
+    provider_id: str | None = Field(
+        None, max_length=100, description="For a request: the member who did it."
+    )
+    minutes: int = Field(gt=0, le=100_000)
+    km: float | None = Field(None, gt=0, le=1000, description="Carpooling: km travelled.")
+    passengers: int | None = Field(None, ge=1, le=8)
+    repaired_category: Category | None = None
+    settle_in_credits: bool = True
+
+
+@router.post("/services/{service_id}/completions", status_code=201, tags=["services"])
+async def complete_service(
+    service_id: str,
+    body: CompletionIn,
+    idempotency_key: IdempotencyKey,
+    response: Response,
+    runtime: Runtime,
+    principal: CurrentPrincipal,
+) -> dict:
+    """The member who received the service confirms it, optionally paying in minutes.
+
+    For an offer the caller is the receiver and the lister the provider; for a request the
+    lister (the caller) is the receiver and names the provider."""
+
+    async def work(session):
+        service = await _service(session, service_id)
+        me = await member_for(session, runtime=runtime, principal=principal)
+        if service["direction"] == "offer":
+            provider_id = service["member_id"]
+            if me["id"] == provider_id:
+                raise Forbidden("The provider cannot confirm their own service.")
+        else:
+            if me["id"] != service["member_id"]:
+                raise Forbidden("Only the member who made this request may confirm it.")
+            if not body.provider_id:
+                raise Invalid("Name the member who provided the service.", field="body.provider_id")
+            provider_id = body.provider_id
+            if provider_id == me["id"]:
+                raise Forbidden("You cannot provide a service to yourself.")
+        provider = await get_member(session, provider_id)
+        km = body.km if body.km is not None else service["route_km"]
+        previous = (
+            await session.execute(
+                select(completions).where(
+                    completions.c.receiver_id == me["id"],
+                    completions.c.idempotency_key == idempotency_key,
+                )
+            )
+        ).first()
+        if previous is not None:
+            same = (previous.service_id, previous.provider_id, previous.minutes) == (
+                service_id,
+                provider_id,
+                body.minutes,
+            )
+            if not same:
+                raise Conflict("This Idempotency-Key was already used for another completion.")
+            return previous._asdict(), False
+        transfer_id = None
+        if body.settle_in_credits:
+            transfer, _ = await ledger.transfer(
+                session,
+                runtime=runtime,
+                initiator_id=me["id"],
+                idempotency_key=f"completion:{idempotency_key}",
+                from_account=me["id"],
+                to_account=provider_id,
+                minutes=body.minutes,
+                reason="service",
+                memo=service["title"][:500],
+                service_id=service_id,
+            )
+            transfer_id = transfer["id"]
+        row = {
+            "id": new_id(),
+            "service_id": service_id,
+            "provider_id": provider_id,
+            "receiver_id": me["id"],
+            "minutes": body.minutes,
+            "km": km if service["kind"] == "carpool" else None,
+            "passengers": body.passengers if service["kind"] == "carpool" else None,
+            "repaired_category": body.repaired_category if service["kind"] == "repair" else None,
+            "transfer_id": transfer_id,
+            "idempotency_key": idempotency_key,
+            "created_at": datetime.now(UTC),
+        }
+        await session.execute(insert(completions).values(**row))
+        await record(
+            session,
+            make_event(
+                ServiceCompleted(
+                    service_id=service_id,
+                    kind=service["kind"],
+                    provider_id=provider_id,
+                    receiver_id=me["id"],
+                    provider_neighbourhood=provider["neighbourhood"],
+                    receiver_neighbourhood=me["neighbourhood"],
+                    minutes=body.minutes,
+                    km=row["km"],
+                    passengers=row["passengers"],
+                    repaired_category=row["repaired_category"],
+                    settled_in_credits=transfer_id is not None,
+                ),
+                aggregate_id=service_id,
+                territory=runtime.territory(service["neighbourhood"]),
+                actor=me["id"],
+            ),
+        )
+        return row, True
+
+    completion, created = await ledger.retrying_idempotency_race(runtime, work)
+    response.status_code = 201 if created else 200
+    return {**completion, "replayed": not created}

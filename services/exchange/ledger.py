@@ -1,0 +1,255 @@
+"""The time-credit ledger in the database: double entry, idempotent, limits under locks.
+
+A transfer locks both accounts in a fixed order (account id; SELECT ... FOR UPDATE on
+PostgreSQL, the BEGIN IMMEDIATE write lock on SQLite), then looks up its idempotency key,
+checks the limits with domain.check_transfer and writes one transfer row, two entries and
+both balances. The accounts table's CHECK constraints are a last guard on the limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.contracts.exchange import CreditsTransferred
+from libs.common.events import make_event
+from libs.common.ids import new_id
+from libs.common.outbox import record
+from libs.common.problems import Conflict, NotFound
+from libs.common.runtime import ServiceRuntime
+from services.exchange.db import accounts, entries, members, transfers
+from services.exchange.domain import LedgerRuleBroken, Limits, check_transfer
+
+T = TypeVar("T")
+
+
+def request_hash(**body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def retrying_idempotency_race(
+    runtime: ServiceRuntime, work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """Run `work` in a unit of work; if a concurrent twin with the same idempotency key
+    committed first (unique violation), run it once more: it then finds the twin."""
+    try:
+        async with runtime.unit_of_work() as session:
+            return await work(session)
+    except IntegrityError:
+        async with runtime.unit_of_work() as session:
+            return await work(session)
+
+
+async def lock_accounts(session: AsyncSession, account_ids: list[str]) -> dict[str, Any]:
+    """Lock the accounts in id order (deadlock-free) and return them by id."""
+    rows = await session.execute(
+        select(accounts)
+        .where(accounts.c.id.in_(account_ids))
+        .order_by(accounts.c.id)
+        .with_for_update()
+    )
+    found = {r.id: r for r in rows}
+    for account_id in account_ids:
+        if account_id not in found:
+            raise NotFound(f"No time account for member {account_id}.")
+    return found
+
+
+async def get_transfer(session: AsyncSession, transfer_id: str) -> dict[str, Any]:
+    row = (await session.execute(select(transfers).where(transfers.c.id == transfer_id))).first()
+    if row is None:
+        raise NotFound(f"No transfer {transfer_id}.")
+    return row._asdict()
+
+
+async def transfer(
+    session: AsyncSession,
+    *,
+    runtime: ServiceRuntime,
+    initiator_id: str,
+    idempotency_key: str,
+    from_account: str,
+    to_account: str,
+    minutes: int,
+    reason: str,
+    memo: str = "",
+    reverses: str | None = None,
+    service_id: str | None = None,
+    entered_by: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Move minutes between two accounts; returns (transfer, created).
+
+    The same idempotency key with the same body returns the first transfer (created is
+    False); with a different body it is a 409.
+    """
+    fingerprint = request_hash(
+        from_account=from_account,
+        to_account=to_account,
+        minutes=minutes,
+        reason=reason,
+        memo=memo,
+        reverses=reverses,
+        service_id=service_id,
+    )
+    if from_account == to_account:
+        raise Conflict("An account cannot pay itself.")
+    locked = await lock_accounts(session, sorted({from_account, to_account}))
+    existing = (
+        await session.execute(
+            select(transfers).where(
+                transfers.c.initiator_id == initiator_id,
+                transfers.c.idempotency_key == idempotency_key,
+            )
+        )
+    ).first()
+    if existing is not None:
+        if existing.request_hash != fingerprint:
+            raise Conflict(
+                "This Idempotency-Key was already used for a different transfer; "
+                "use a new key for a new transfer."
+            )
+        return existing._asdict(), False
+    try:
+        after_from, after_to = check_transfer(
+            minutes=minutes,
+            source=from_account,
+            target=to_account,
+            balances={a: r.balance for a, r in locked.items()},
+            limits={a: Limits(r.debit_limit, r.credit_limit) for a, r in locked.items()},
+        )
+    except LedgerRuleBroken as exc:
+        raise Conflict(str(exc)) from exc
+    row = {
+        "id": new_id(),
+        "initiator_id": initiator_id,
+        "idempotency_key": idempotency_key,
+        "request_hash": fingerprint,
+        "from_account": from_account,
+        "to_account": to_account,
+        "minutes": minutes,
+        "reason": reason,
+        "memo": memo,
+        "reverses": reverses,
+        "service_id": service_id,
+        "entered_by": entered_by,
+        "created_at": datetime.now(UTC),
+    }
+    await session.execute(insert(transfers).values(**row))
+    await session.execute(
+        insert(entries),
+        [
+            {
+                "id": new_id(),
+                "transfer_id": row["id"],
+                "account_id": from_account,
+                "minutes": -minutes,
+                "balance_after": after_from,
+            },
+            {
+                "id": new_id(),
+                "transfer_id": row["id"],
+                "account_id": to_account,
+                "minutes": minutes,
+                "balance_after": after_to,
+            },
+        ],
+    )
+    for account_id, balance in ((from_account, after_from), (to_account, after_to)):
+        await session.execute(
+            update(accounts).where(accounts.c.id == account_id).values(balance=balance)
+        )
+    hoods = dict(
+        (
+            await session.execute(
+                select(members.c.id, members.c.neighbourhood).where(
+                    members.c.id.in_([from_account, to_account])
+                )
+            )
+        ).all()
+    )
+    await record(
+        session,
+        make_event(
+            CreditsTransferred(
+                transfer_id=row["id"],
+                minutes=minutes,
+                from_account=from_account,
+                to_account=to_account,
+                from_neighbourhood=hoods.get(from_account),
+                to_neighbourhood=hoods.get(to_account),
+                reason=reason,
+                reverses=reverses,
+            ),
+            aggregate_id=row["id"],
+            territory=runtime.territory(hoods.get(from_account)),
+            actor=entered_by or initiator_id,
+        ),
+    )
+    return row, True
+
+
+async def reverse(
+    session: AsyncSession,
+    *,
+    runtime: ServiceRuntime,
+    staff_id: str,
+    transfer_id: str,
+    memo: str,
+) -> tuple[dict[str, Any], bool]:
+    """A correction: a new transfer the other way, naming the one it reverses."""
+    original = await get_transfer(session, transfer_id)
+    if original["reason"] == "correction":
+        raise Conflict("A correction cannot itself be reversed; enter a new transfer.")
+    already = (
+        await session.execute(select(transfers).where(transfers.c.reverses == transfer_id))
+    ).first()
+    if already is not None and already.initiator_id != staff_id:
+        raise Conflict(f"Transfer {transfer_id} was already reversed by {already.id}.")
+    return await transfer(
+        session,
+        runtime=runtime,
+        initiator_id=staff_id,
+        idempotency_key=f"reverse:{transfer_id}",
+        from_account=original["to_account"],
+        to_account=original["from_account"],
+        minutes=original["minutes"],
+        reason="correction",
+        memo=memo,
+        reverses=transfer_id,
+        entered_by=staff_id,
+    )
+
+
+async def account_view(session: AsyncSession, *, account_id: str, limit: int = 50) -> dict:
+    row = (await session.execute(select(accounts).where(accounts.c.id == account_id))).first()
+    if row is None:
+        raise NotFound(f"No time account for member {account_id}.")
+    recent = await session.execute(
+        select(
+            entries.c.transfer_id,
+            entries.c.minutes,
+            entries.c.balance_after,
+            transfers.c.reason,
+            transfers.c.memo,
+            transfers.c.created_at,
+        )
+        .join(transfers, transfers.c.id == entries.c.transfer_id)
+        .where(entries.c.account_id == account_id)
+        .order_by(transfers.c.created_at.desc(), entries.c.id.desc())
+        .limit(limit)
+    )
+    return {
+        "id": row.id,
+        "owner_id": row.owner_id,
+        "balance": row.balance,
+        "debit_limit": row.debit_limit,
+        "credit_limit": row.credit_limit,
+        "entries": [r._asdict() for r in recent],
+    }

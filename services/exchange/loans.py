@@ -1,0 +1,306 @@
+"""Loans: the database side of the state machine in domain.py.
+
+Every transition is a conditional update (`WHERE state = <the state we decided from>`),
+records who made it and when, and writes its `exchange.loan.*` event to the outbox in the
+same transaction. No double booking: see `_ensure_item_free` and the PostgreSQL exclusion
+constraint created by migration 0002.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.auth import Principal
+from libs.common.contracts import exchange as contracts
+from libs.common.events import make_event
+from libs.common.ids import new_id
+from libs.common.outbox import record
+from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
+from libs.common.runtime import ServiceRuntime
+from services.exchange.db import items, loan_transitions, loans, members
+from services.exchange.domain import (
+    CONTACT_VISIBLE,
+    OCCUPYING,
+    LoanRuleBroken,
+    LoanState,
+    check_request,
+    days_lent,
+    loan_days,
+    next_state,
+    parties_of,
+)
+from services.exchange.members import get_member, private_view
+
+EVENTS = {
+    LoanState.REQUESTED: contracts.LoanRequested,
+    LoanState.ACCEPTED: contracts.LoanAccepted,
+    LoanState.DECLINED: contracts.LoanDeclined,
+    LoanState.CANCELLED: contracts.LoanCancelled,
+    LoanState.PICKED_UP: contracts.LoanPickedUp,
+    LoanState.OVERDUE: contracts.LoanOverdue,
+    LoanState.DISPUTED: contracts.LoanDisputed,
+    LoanState.RETURNED: contracts.LoanReturned,
+}
+DOUBLE_BOOKED = (
+    "This item is already lent or promised for an overlapping period: it is occupied "
+    "from {start} until it is checked in. Another request for it was accepted first."
+)
+
+
+def _problem(exc: LoanRuleBroken) -> Exception:
+    return Forbidden(str(exc)) if exc.forbidden else Conflict(str(exc))
+
+
+async def get_loan(session: AsyncSession, loan_id: str) -> dict[str, Any]:
+    row = (await session.execute(select(loans).where(loans.c.id == loan_id))).first()
+    if row is None:
+        raise NotFound(f"No loan {loan_id}.")
+    return row._asdict()
+
+
+async def _event(
+    session: AsyncSession,
+    *,
+    runtime: ServiceRuntime,
+    loan: dict[str, Any],
+    state: LoanState,
+    actor: str,
+) -> None:
+    item = await session.execute(select(items.c.category).where(items.c.id == loan["item_id"]))
+    category = item.scalar_one()
+    hoods = dict(
+        (
+            await session.execute(
+                select(members.c.id, members.c.neighbourhood).where(
+                    members.c.id.in_([loan["lender_id"], loan["borrower_id"]])
+                )
+            )
+        ).all()
+    )
+    facts = {
+        "loan_id": loan["id"],
+        "item_id": loan["item_id"],
+        "category": category,
+        "lender_id": loan["lender_id"],
+        "borrower_id": loan["borrower_id"],
+        "lender_neighbourhood": hoods[loan["lender_id"]],
+        "borrower_neighbourhood": hoods[loan["borrower_id"]],
+        "starts_on": loan["starts_on"],
+        "due_on": loan["due_on"],
+        "days": loan_days(loan["starts_on"], loan["due_on"]),
+        "requested_at": loan["requested_at"],
+    }
+    if state is LoanState.RETURNED:
+        facts["days_lent"] = days_lent(loan["picked_up_on"], loan["returned_on"])
+        facts["condition"] = loan["return_condition"]
+    await record(
+        session,
+        make_event(
+            EVENTS[state](**facts),
+            aggregate_id=loan["id"],
+            territory=runtime.territory(hoods[loan["lender_id"]]),
+            actor=actor,
+        ),
+    )
+
+
+async def _log(session, *, loan_id, from_state, to_state, actor_id, note=None, at=None) -> None:
+    await session.execute(
+        insert(loan_transitions).values(
+            id=new_id(),
+            loan_id=loan_id,
+            from_state=from_state,
+            to_state=to_state,
+            actor_id=actor_id,
+            at=at or datetime.now(UTC),
+            note=note,
+        )
+    )
+
+
+async def request_loan(
+    session: AsyncSession,
+    *,
+    runtime: ServiceRuntime,
+    borrower_id: str,
+    item_id: str,
+    starts_on: date,
+    due_on: date,
+    message: str,
+    today: date,
+) -> dict[str, Any]:
+    item = (await session.execute(select(items).where(items.c.id == item_id))).first()
+    if item is None:
+        raise NotFound(f"No item {item_id}.", field="body.item_id")
+    try:
+        check_request(
+            borrower_id=borrower_id,
+            owner_id=item.owner_id,
+            item_listed=item.listed,
+            starts_on=starts_on,
+            due_on=due_on,
+            max_loan_days=item.max_loan_days,
+            today=today,
+        )
+    except LoanRuleBroken as exc:
+        raise _problem(exc) from exc
+    except ValueError as exc:
+        field = "body.starts_on" if "starts_on is in the past" in str(exc) else "body.due_on"
+        raise Invalid(f"Invalid loan period: {exc}.", field=field) from exc
+    now = datetime.now(UTC)
+    loan = {
+        "id": new_id(),
+        "item_id": item_id,
+        "lender_id": item.owner_id,
+        "borrower_id": borrower_id,
+        "state": LoanState.REQUESTED.value,
+        "starts_on": starts_on,
+        "due_on": due_on,
+        "message": message,
+        "requested_at": now,
+        "updated_at": now,
+        "picked_up_on": None,
+        "returned_on": None,
+        "return_condition": None,
+        "return_notes": None,
+    }
+    await session.execute(insert(loans).values(**loan))
+    await _log(
+        session,
+        loan_id=loan["id"],
+        from_state=None,
+        to_state=loan["state"],
+        actor_id=borrower_id,
+        at=now,
+    )
+    await _event(session, runtime=runtime, loan=loan, state=LoanState.REQUESTED, actor=borrower_id)
+    return loan
+
+
+async def _ensure_item_free(session: AsyncSession, *, loan: dict[str, Any]) -> None:
+    """Refuse to occupy an item another loan already holds.
+
+    On SQLite this check and the update that follows run in one BEGIN IMMEDIATE
+    transaction, so no other writer can slip between them. On PostgreSQL it only gives
+    the clear message early; the exclusion constraint is what actually decides.
+    """
+    holder = (
+        await session.execute(
+            select(loans.c.id, loans.c.starts_on)
+            .where(
+                loans.c.item_id == loan["item_id"],
+                loans.c.id != loan["id"],
+                loans.c.state.in_([s.value for s in OCCUPYING]),
+            )
+            .limit(1)
+        )
+    ).first()
+    if holder is not None:
+        raise Conflict(DOUBLE_BOOKED.format(start=holder.starts_on.isoformat()))
+
+
+async def transition(
+    session: AsyncSession,
+    *,
+    runtime: ServiceRuntime,
+    principal: Principal,
+    loan_id: str,
+    action: str,
+    today: date,
+    condition: str | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Make `action` on the loan as `principal`; 403/409 when the rules say no."""
+    loan = await get_loan(session, loan_id)
+    state = LoanState(loan["state"])
+    try:
+        target = next_state(
+            action=action,
+            state=state,
+            parties=parties_of(
+                actor_id=principal.sub,
+                lender_id=loan["lender_id"],
+                borrower_id=loan["borrower_id"],
+                is_staff=principal.is_staff,
+            ),
+            today=today,
+            due_on=loan["due_on"],
+            picked_up=loan["picked_up_on"] is not None,
+        )
+    except LoanRuleBroken as exc:
+        raise _problem(exc) from exc
+    now = datetime.now(UTC)
+    changes: dict[str, Any] = {"state": target.value, "updated_at": now}
+    if target is LoanState.PICKED_UP:
+        changes["picked_up_on"] = today
+    if target is LoanState.RETURNED:
+        changes["returned_on"] = today
+        changes["return_condition"] = condition
+        changes["return_notes"] = note
+    if target is LoanState.ACCEPTED:
+        await _ensure_item_free(session, loan=loan)
+    try:
+        result = await session.execute(
+            update(loans)
+            .where(and_(loans.c.id == loan_id, loans.c.state == state.value))
+            .values(**changes)
+        )
+    except IntegrityError as exc:
+        # PostgreSQL's exclusion constraint: a concurrent accept of the same item won.
+        raise Conflict(DOUBLE_BOOKED.format(start=loan["starts_on"].isoformat())) from exc
+    if result.rowcount != 1:
+        raise Conflict("This loan changed meanwhile; reload it and try again.")
+    loan.update(changes)
+    await _log(
+        session,
+        loan_id=loan_id,
+        from_state=state.value,
+        to_state=target.value,
+        actor_id=principal.sub,
+        note=note,
+        at=now,
+    )
+    await _event(session, runtime=runtime, loan=loan, state=target, actor=principal.sub)
+    return loan
+
+
+async def overdue_loans(session: AsyncSession, *, today: date) -> list[str]:
+    rows = await session.execute(
+        select(loans.c.id).where(loans.c.state == LoanState.PICKED_UP.value, loans.c.due_on < today)
+    )
+    return list(rows.scalars())
+
+
+async def loan_view(
+    session: AsyncSession, *, loan: dict[str, Any], principal: Principal
+) -> dict[str, Any]:
+    """A loan as its parties (and staff) see it; contact details only once accepted."""
+    is_lender = principal.sub == loan["lender_id"]
+    is_borrower = principal.sub == loan["borrower_id"]
+    if not (is_lender or is_borrower or principal.is_staff):
+        raise Forbidden("Only the lender, the borrower and staff may see this loan.")
+    history = await session.execute(
+        select(
+            loan_transitions.c.from_state,
+            loan_transitions.c.to_state,
+            loan_transitions.c.actor_id,
+            loan_transitions.c.at,
+        )
+        .where(loan_transitions.c.loan_id == loan["id"])
+        .order_by(loan_transitions.c.at, loan_transitions.c.id)
+    )
+    view = {
+        **loan,
+        "days": loan_days(loan["starts_on"], loan["due_on"]),
+        "history": [r._asdict() for r in history],
+        "counterparty": None,
+    }
+    if LoanState(loan["state"]) in CONTACT_VISIBLE and (is_lender or is_borrower):
+        other = loan["borrower_id"] if is_lender else loan["lender_id"]
+        view["counterparty"] = private_view(await get_member(session, other))
+    return view

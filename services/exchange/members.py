@@ -1,0 +1,132 @@
+"""Members: created from the caller's token on first use, or by staff; each has an account."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.auth import Principal
+from libs.common.contracts.exchange import MemberJoined
+from libs.common.events import make_event
+from libs.common.outbox import record
+from libs.common.problems import Invalid, NotFound
+from libs.common.runtime import ServiceRuntime
+from services.exchange.db import accounts, members
+from services.exchange.domain import (
+    DEFAULT_LIMITS,
+    ORGANISATION_LIMITS,
+    MemberKind,
+    member_kind_for,
+)
+
+
+def _insert_ignoring_duplicates(session: AsyncSession, table):
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+async def find_member(session: AsyncSession, member_id: str) -> dict[str, Any] | None:
+    row = (await session.execute(select(members).where(members.c.id == member_id))).first()
+    return row._asdict() if row else None
+
+
+async def get_member(session: AsyncSession, member_id: str) -> dict[str, Any]:
+    member = await find_member(session, member_id)
+    if member is None:
+        raise NotFound(f"No member {member_id}.")
+    return member
+
+
+async def create_member(
+    session: AsyncSession,
+    *,
+    runtime: ServiceRuntime,
+    member_id: str,
+    kind: MemberKind,
+    neighbourhood: str,
+    created_by: str,
+    display_name: str | None = None,
+    address: str | None = None,
+    contact: str | None = None,
+) -> bool:
+    """Insert the member and its time account; False if it already existed (a no-op)."""
+    result = await session.execute(
+        _insert_ignoring_duplicates(session, members).values(
+            id=member_id,
+            kind=kind,
+            neighbourhood=neighbourhood,
+            display_name=display_name,
+            address=address,
+            contact=contact,
+            created_at=datetime.now(UTC),
+            created_by=created_by,
+        )
+    )
+    if result.rowcount != 1:
+        return False
+    limits = ORGANISATION_LIMITS if kind == "organisation" else DEFAULT_LIMITS
+    await session.execute(
+        insert(accounts).values(
+            id=member_id,
+            owner_id=member_id,
+            balance=0,
+            debit_limit=limits.debit_limit,
+            credit_limit=limits.credit_limit,
+        )
+    )
+    await record(
+        session,
+        make_event(
+            MemberJoined(member_id=member_id, kind=kind, neighbourhood=neighbourhood),
+            aggregate_id=member_id,
+            territory=runtime.territory(neighbourhood),
+            actor=created_by,
+        ),
+    )
+    return True
+
+
+async def member_for(
+    session: AsyncSession, *, runtime: ServiceRuntime, principal: Principal
+) -> dict[str, Any]:
+    """The caller's member row, created from the token's claims on first use."""
+    member = await find_member(session, principal.sub)
+    if member is not None:
+        return member
+    if not principal.neighbourhood:
+        raise Invalid(
+            "Your token carries no neighbourhood; ask staff to register you as a member.",
+            field="token.neighbourhood",
+        )
+    await create_member(
+        session,
+        runtime=runtime,
+        member_id=principal.sub,
+        kind=member_kind_for(principal.roles),
+        neighbourhood=principal.neighbourhood,
+        created_by=principal.sub,
+    )
+    return await get_member(session, principal.sub)
+
+
+async def update_profile(session: AsyncSession, *, member_id: str, **values: Any) -> None:
+    if values:
+        await session.execute(update(members).where(members.c.id == member_id).values(**values))
+
+
+def public_view(member: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may see of a member: no name, no address, no contact."""
+    return {"id": member["id"], "kind": member["kind"], "neighbourhood": member["neighbourhood"]}
+
+
+def private_view(member: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **public_view(member),
+        "display_name": member["display_name"],
+        "address": member["address"],
+        "contact": member["contact"],
+    }
