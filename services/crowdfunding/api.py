@@ -1,7 +1,440 @@
-"""HTTP API of the crowdfunding service."""
+"""HTTP API of the crowdfunding service: thin translations to the use cases."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from decimal import Decimal
+from typing import Annotated, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field, field_validator
+
+from libs.common.auth import CurrentPrincipal, Principal, require_roles
+from libs.common.problems import Forbidden, NotFound
+from libs.common.runtime import Runtime
+from services.crowdfunding import campaigns, config, domain, matching, pledges, settlement
+from services.crowdfunding.campaigns import campaign_view
+from services.crowdfunding.matching import pool_view
+from services.crowdfunding.payments import SandboxProvider
+from services.crowdfunding.pledges import Crowdfunding, pledge_view
+
+router = APIRouter(tags=["crowdfunding"])
+Staff = Annotated[Principal, Depends(require_roles("staff"))]
+Reviewer = Annotated[Principal, Depends(require_roles("reviewer"))]
+Holder = Annotated[Principal, Depends(require_roles("resident", "organisation", "staff"))]
+
+
+def get_cf(runtime: Runtime) -> Crowdfunding:
+    return runtime.crowdfunding  # type: ignore[attr-defined]
+
+
+CF = Annotated[Crowdfunding, Depends(get_cf)]
+Cents = Annotated[int, Field(gt=0, le=10_000_000_00)]
+
+
+class CampaignIn(BaseModel):
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field("", max_length=20_000)
+    category: str = Field(min_length=2, max_length=50)
+    neighbourhood: str | None = Field(None, max_length=50)
+    goal_cents: Cents
+    duration_days: int = Field(ge=1, le=365)
+
+
+class CampaignEdit(BaseModel):
+    title: str | None = Field(None, min_length=3, max_length=200)
+    description: str | None = Field(None, max_length=20_000)
+    category: str | None = Field(None, min_length=2, max_length=50)
+    neighbourhood: str | None = Field(None, max_length=50)
+    goal_cents: Cents | None = None
+    duration_days: int | None = Field(None, ge=1, le=365)
+
+
+class RewardIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    min_cents: Cents
+    stock: int | None = Field(None, ge=1, le=1_000_000)
+
+
+class ReviewIn(BaseModel):
+    note: str = Field("", max_length=5_000)
+
+
+class PledgeIn(BaseModel):
+    amount_cents: Cents
+    reward_id: str | None = None
+    card_token: str = Field(min_length=3, max_length=100)
+
+
+class DeskPledgeIn(BaseModel):
+    backer_id: str = Field(min_length=1, max_length=100)
+    backer_kind: Literal["resident", "organisation"] = "resident"
+    verified_resident: bool = False
+    backer_neighbourhood: str | None = Field(None, max_length=50)
+    amount_cents: Cents
+    method: Literal["cash", "cheque"]
+    reward_id: str | None = None
+
+
+class PayoutIn(BaseModel):
+    reference: str = Field(min_length=1, max_length=200)
+
+
+class RateIn(BaseModel):
+    rate: str
+
+    @field_validator("rate")
+    @classmethod
+    def _bounded(cls, value: str) -> str:
+        return str(domain.parse_rate(value))
+
+
+class PoolIn(BaseModel):
+    name: str = Field(min_length=3, max_length=200)
+    budget_cents: Cents
+    match_factor: str = "1"
+    cap_per_pledge_cents: Cents | None = None
+    cap_per_project_cents: Cents | None = None
+    cap_per_backer_cents: Cents | None = None
+    residents_only: bool = False
+    neighbourhoods: list[str] | None = None
+    categories: list[str] | None = None
+
+    @field_validator("match_factor")
+    @classmethod
+    def _factor(cls, value: str) -> str:
+        return str(domain.parse_factor(value))
+
+
+class PoolFromLeftoverIn(BaseModel):
+    name: str = Field(min_length=3, max_length=200)
+    match_factor: str = "1"
+    cap_per_pledge_cents: Cents | None = None
+    cap_per_project_cents: Cents | None = None
+    cap_per_backer_cents: Cents | None = None
+    residents_only: bool = False
+    categories: list[str] | None = None
+
+    @field_validator("match_factor")
+    @classmethod
+    def _factor(cls, value: str) -> str:
+        return str(domain.parse_factor(value))
+
+
+class AttachIn(BaseModel):
+    pool_id: str
+
+
+# --- campaigns --------------------------------------------------------------------------
+
+
+@router.post("/campaigns", status_code=201)
+async def create_campaign(body: CampaignIn, principal: Holder, runtime: Runtime) -> dict:
+    """Open a campaign draft (residents, organisations, or staff for a public project)."""
+    async with runtime.unit_of_work() as session:
+        row = await campaigns.create_campaign(
+            session, runtime=runtime, principal=principal, now=config.now(), **body.model_dump()
+        )
+        return campaign_view(row)
+
+
+@router.get("/campaigns")
+async def list_campaigns(runtime: Runtime, state: str | None = None) -> list[dict]:
+    from sqlalchemy import select
+
+    from services.crowdfunding.db import campaigns as table
+
+    async with runtime.db.transaction() as session:
+        query = select(table).order_by(table.c.created_at)
+        if state:
+            query = query.where(table.c.state == state)
+        return [campaign_view(r) for r in (await session.execute(query)).all()]
+
+
+@router.get("/campaigns/{campaign_id}")
+async def get_campaign(campaign_id: str, runtime: Runtime) -> dict:
+    async with runtime.db.transaction() as session:
+        view = campaign_view(await campaigns.get_campaign(session, campaign_id))
+        view["rewards"] = await campaigns.list_rewards(session, campaign_id)
+        return view
+
+
+@router.patch("/campaigns/{campaign_id}")
+async def edit_campaign(
+    campaign_id: str, body: CampaignEdit, principal: CurrentPrincipal, runtime: Runtime
+) -> dict:
+    async with runtime.unit_of_work() as session:
+        row = await campaigns.edit_draft(
+            session,
+            campaign_id=campaign_id,
+            principal=principal,
+            changes=body.model_dump(exclude_unset=True, exclude_none=True),
+        )
+        return campaign_view(row)
+
+
+@router.post("/campaigns/{campaign_id}/rewards", status_code=201)
+async def add_reward(
+    campaign_id: str, body: RewardIn, principal: CurrentPrincipal, runtime: Runtime
+) -> dict:
+    async with runtime.unit_of_work() as session:
+        return await campaigns.add_reward(
+            session, campaign_id=campaign_id, principal=principal, **body.model_dump()
+        )
+
+
+@router.post("/campaigns/{campaign_id}/submit")
+async def submit(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
+    async with runtime.unit_of_work() as session:
+        row = await campaigns.submit(
+            session, runtime=runtime, campaign_id=campaign_id, principal=principal, now=config.now()
+        )
+        return campaign_view(row)
+
+
+@router.post("/campaigns/{campaign_id}/review")
+async def review(campaign_id: str, body: ReviewIn, reviewer: Reviewer, runtime: Runtime) -> dict:
+    """Check the fixed criteria (eligibility, coherent amount, 20–90 days); record why."""
+    async with runtime.unit_of_work() as session:
+        return await campaigns.review(
+            session,
+            runtime=runtime,
+            campaign_id=campaign_id,
+            reviewer=reviewer,
+            note=body.note,
+            now=config.now(),
+        )
+
+
+@router.get("/campaigns/{campaign_id}/reviews")
+async def reviews(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime) -> list[dict]:
+    async with runtime.db.transaction() as session:
+        row = await campaigns.get_campaign(session, campaign_id)
+        if row.holder_id != principal.sub and not principal.has("staff", "reviewer"):
+            raise Forbidden("Reviews are shown to the holder, reviewers and staff.")
+        return await campaigns.list_reviews(session, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/launch")
+async def launch(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
+    """Go live: the goal, the deadline and the commission rate are frozen."""
+    async with runtime.unit_of_work() as session:
+        row = await campaigns.launch(
+            session, runtime=runtime, campaign_id=campaign_id, principal=principal, now=config.now()
+        )
+        return campaign_view(row)
+
+
+@router.post("/campaigns/{campaign_id}/payout")
+async def payout(campaign_id: str, body: PayoutIn, staff: Staff, runtime: Runtime) -> dict:
+    """Record the transfer of the net amount to the holder of a succeeded campaign."""
+    async with runtime.unit_of_work() as session:
+        row = await campaigns.pay_out(
+            session,
+            runtime=runtime,
+            campaign_id=campaign_id,
+            principal=staff,
+            reference=body.reference,
+            now=config.now(),
+        )
+        return campaign_view(row)
+
+
+@router.post("/campaigns/{campaign_id}/match-pool")
+async def attach_pool(campaign_id: str, body: AttachIn, staff: Staff, runtime: Runtime) -> dict:
+    async with runtime.unit_of_work() as session:
+        await matching.attach(session, campaign_id=campaign_id, pool_id=body.pool_id)
+        return campaign_view(await campaigns.get_campaign(session, campaign_id))
+
+
+# --- pledges ----------------------------------------------------------------------------
+
+
+@router.post("/campaigns/{campaign_id}/pledges", status_code=201)
+async def make_pledge(
+    campaign_id: str, body: PledgeIn, principal: CurrentPrincipal, cf: CF
+) -> dict:
+    """Pledge: stock and match are reserved, the card is authorised (captured on success)."""
+    row = await pledges.pledge(
+        cf,
+        campaign_id=campaign_id,
+        principal=principal,
+        amount_cents=body.amount_cents,
+        reward_id=body.reward_id,
+        card_token=body.card_token,
+    )
+    return pledge_view(row)
+
+
+@router.post("/campaigns/{campaign_id}/desk-pledges", status_code=201)
+async def desk_pledge(campaign_id: str, body: DeskPledgeIn, staff: Staff, cf: CF) -> dict:
+    """Staff record a cash or cheque pledge handed in at the town hall."""
+    row = await pledges.record_desk_pledge(
+        cf,
+        campaign_id=campaign_id,
+        staff=staff,
+        backer_id=body.backer_id,
+        backer_kind=body.backer_kind,
+        backer_is_resident=body.backer_kind == "resident" and body.verified_resident,
+        backer_neighbourhood=body.backer_neighbourhood,
+        amount_cents=body.amount_cents,
+        method=body.method,
+        reward_id=body.reward_id,
+    )
+    return pledge_view(row)
+
+
+@router.get("/campaigns/{campaign_id}/pledges")
+async def campaign_pledges(
+    campaign_id: str, principal: CurrentPrincipal, runtime: Runtime
+) -> list[dict]:
+    from sqlalchemy import select
+
+    from services.crowdfunding.db import pledges as table
+
+    async with runtime.db.transaction() as session:
+        row = await campaigns.get_campaign(session, campaign_id)
+        if row.holder_id != principal.sub and not principal.has("staff"):
+            raise Forbidden("Pledges are shown to the holder and staff.")
+        result = await session.execute(
+            select(table).where(table.c.campaign_id == campaign_id).order_by(table.c.created_at)
+        )
+        return [pledge_view(r) for r in result.all()]
+
+
+@router.get("/pledges/{pledge_id}")
+async def get_pledge(pledge_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
+    async with runtime.db.transaction() as session:
+        row = await pledges.get_pledge(session, pledge_id)
+        if row.backer_id != principal.sub and not principal.has("staff"):
+            raise NotFound(f"No pledge {pledge_id}.")
+        return pledge_view(row)
+
+
+@router.post("/pledges/{pledge_id}/cancel")
+async def cancel_pledge(pledge_id: str, principal: CurrentPrincipal, cf: CF) -> dict:
+    """Cancel until 24 h before the deadline: the hold is voided."""
+    return pledge_view(await pledges.cancel(cf, pledge_id=pledge_id, principal=principal))
+
+
+# --- settlement -------------------------------------------------------------------------
+
+
+@router.post("/settlement/run")
+async def run_settlement(staff: Staff, cf: CF) -> dict:
+    """Settle every campaign past its deadline (exactly once; safe to call any time)."""
+    return {"settled": await settlement.settle_due(cf)}
+
+
+# --- match pools and budget leftovers ---------------------------------------------------
+
+
+@router.post("/match-pools", status_code=201)
+async def create_pool(body: PoolIn, staff: Staff, runtime: Runtime) -> dict:
+    values = body.model_dump()
+    values["match_factor"] = Decimal(values["match_factor"])
+    async with runtime.unit_of_work() as session:
+        row = await matching.create_pool(
+            session, runtime=runtime, principal=staff, now=config.now(), **values
+        )
+        return pool_view(row)
+
+
+@router.get("/match-pools")
+async def list_pools(runtime: Runtime) -> list[dict]:
+    from sqlalchemy import select
+
+    from services.crowdfunding.db import match_pools
+
+    async with runtime.db.transaction() as session:
+        rows = await session.execute(select(match_pools).order_by(match_pools.c.created_at))
+        return [pool_view(r) for r in rows.all()]
+
+
+@router.get("/match-pools/{pool_id}")
+async def get_pool(pool_id: str, runtime: Runtime) -> dict:
+    async with runtime.db.transaction() as session:
+        return pool_view(await matching.get_pool(session, pool_id))
+
+
+@router.get("/budget-leftovers")
+async def leftovers(staff: Staff, runtime: Runtime) -> list[dict]:
+    async with runtime.db.transaction() as session:
+        return await matching.list_leftovers(session)
+
+
+@router.post("/budget-leftovers/{edition_id}/{envelope_id}/match-pool", status_code=201)
+async def pool_from_leftover(
+    edition_id: str, envelope_id: str, body: PoolFromLeftoverIn, staff: Staff, runtime: Runtime
+) -> dict:
+    """Turn a participatory budget's leftover into a match pool (once)."""
+    async with runtime.unit_of_work() as session:
+        leftover = await matching.get_leftover(
+            session, edition_id=edition_id, envelope_id=envelope_id
+        )
+        values = body.model_dump()
+        values["match_factor"] = Decimal(values["match_factor"])
+        row = await matching.create_pool(
+            session,
+            runtime=runtime,
+            principal=staff,
+            now=config.now(),
+            budget_cents=leftover.leftover_cents,
+            neighbourhoods=[leftover.district] if leftover.district else None,
+            from_budget_edition=edition_id,
+            **values,
+        )
+        await matching.claim_leftover(
+            session, edition_id=edition_id, envelope_id=envelope_id, pool_id=row.id
+        )
+        return pool_view(row)
+
+
+# --- platform ---------------------------------------------------------------------------
+
+
+@router.get("/platform/commission-rate")
+async def commission_rate(runtime: Runtime) -> dict:
+    async with runtime.db.transaction() as session:
+        return {"rate": str(await campaigns.platform_rate(session))}
+
+
+@router.put("/platform/commission-rate")
+async def set_commission_rate(body: RateIn, staff: Staff, runtime: Runtime) -> dict:
+    """The rate applies to campaigns launched from now on; live ones keep theirs."""
+    async with runtime.unit_of_work() as session:
+        await campaigns.set_platform_rate(
+            session, rate=Decimal(body.rate), principal=staff, now=config.now()
+        )
+    return {"rate": body.rate}
+
+
+# --- payments ---------------------------------------------------------------------------
+
+
+@router.post("/payments/webhooks/{provider}")
+async def payment_webhook(provider: str, request: Request, cf: CF) -> dict:
+    """Signed provider notifications; duplicates and stale ones change nothing."""
+    if provider != cf.provider.name:
+        raise NotFound(f"No payment provider {provider!r} here.")
+    return await pledges.handle_webhook(cf, body=await request.body(), headers=request.headers)
+
+
+def _sandbox(cf: Crowdfunding) -> SandboxProvider:
+    if not isinstance(cf.provider, SandboxProvider):
+        raise NotFound("The sandbox payment provider is not in use.")
+    return cf.provider
+
+
+@router.get("/sandbox/webhooks", tags=["sandbox"])
+async def sandbox_webhooks(staff: Staff, cf: CF, undelivered: bool = True) -> list[dict]:
+    """The sandbox's webhooks, signed now (to replay them by hand in dev and tests)."""
+    return await _sandbox(cf).signed_webhooks(undelivered_only=undelivered)
+
+
+@router.post("/sandbox/webhooks/dispatch", tags=["sandbox"])
+async def dispatch_sandbox_webhooks(staff: Staff, cf: CF) -> dict:
+    """Deliver the sandbox's pending webhooks now (the background loop does it in dev)."""
+    sent = await _sandbox(cf).dispatch_webhooks(
+        lambda body, headers: pledges.handle_webhook(cf, body=body, headers=headers)
+    )
+    return {"delivered": sent}

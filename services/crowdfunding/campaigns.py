@@ -1,0 +1,344 @@
+"""Campaign use cases: drafts, rewards, review, launch, payout. One transaction each."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.auth import Principal
+from libs.common.contracts.crowdfunding import (
+    CampaignApproved,
+    CampaignDrafted,
+    CampaignLaunched,
+    CampaignPaidOut,
+    CampaignRejected,
+    CampaignSubmitted,
+)
+from libs.common.events import make_event
+from libs.common.ids import new_id
+from libs.common.outbox import record
+from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
+from libs.common.runtime import ServiceRuntime
+from services.crowdfunding import domain
+from services.crowdfunding.db import campaigns, platform_settings, reviews, rewards, utc
+
+COMMISSION_KEY = "commission_rate"
+
+
+def campaign_view(row: Any) -> dict:
+    data = dict(row._mapping)
+    for key in ("launched_at", "deadline", "created_at", "settled_at", "paid_out_at"):
+        data[key] = utc(data[key])
+    data.pop("settle_lease_until", None)
+    return data
+
+
+def facts(row: Any, *, now: datetime) -> dict:
+    deadline = utc(row.deadline) or now + timedelta(days=row.duration_days)
+    return {
+        "campaign_id": row.id,
+        "holder_id": row.holder_id,
+        "holder_kind": row.holder_kind,
+        "category": row.category,
+        "neighbourhood": row.neighbourhood,
+        "goal_cents": row.goal_cents,
+        "deadline": deadline,
+    }
+
+
+async def get_campaign(session: AsyncSession, campaign_id: str, *, share_lock: bool = False):
+    query = select(campaigns).where(campaigns.c.id == campaign_id)
+    if share_lock and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        raise NotFound(f"No campaign {campaign_id}.")
+    return row
+
+
+def ensure_holder(row: Any, principal: Principal) -> None:
+    if row.holder_id != principal.sub and not principal.has("staff"):
+        raise Forbidden("Only the campaign's holder (or staff) may do this.")
+
+
+async def _emit(session, runtime: ServiceRuntime, row, contract, *, actor, now, **extra):
+    event = make_event(
+        contract(**facts(row, now=now), **extra),
+        aggregate_id=row.id,
+        territory=runtime.territory(row.neighbourhood),
+        actor=actor,
+    )
+    await record(session, event)
+
+
+async def _move(session, campaign_id: str, *, current: str, target: str, **values) -> None:
+    """The conditional state change: it only happens from the state we read."""
+    domain.ensure_transition(current, target)
+    result = await session.execute(
+        update(campaigns)
+        .where(campaigns.c.id == campaign_id, campaigns.c.state == current)
+        .values(state=target, **values)
+    )
+    if result.rowcount != 1:
+        raise Conflict("The campaign changed meanwhile; reload it and try again.")
+
+
+async def create_campaign(
+    session: AsyncSession,
+    *,
+    runtime: ServiceRuntime,
+    principal: Principal,
+    title: str,
+    description: str,
+    category: str,
+    neighbourhood: str | None,
+    goal_cents: int,
+    duration_days: int,
+    now: datetime,
+    origin: tuple[str, str] | None = None,
+    holder_id: str | None = None,
+    holder_kind: str | None = None,
+) -> Any:
+    campaign_id = new_id()
+    if not (neighbourhood or principal.neighbourhood):
+        raise Invalid("Say in which neighbourhood the project happens.", field="body.neighbourhood")
+    await session.execute(
+        insert(campaigns).values(
+            id=campaign_id,
+            holder_id=holder_id or principal.sub,
+            holder_kind=holder_kind or domain.holder_kind(principal.roles),
+            holder_verified=principal.verified or principal.has("organisation", "staff"),
+            title=title,
+            description=description,
+            category=category,
+            neighbourhood=neighbourhood or principal.neighbourhood,
+            goal_cents=goal_cents,
+            duration_days=duration_days,
+            state=domain.DRAFT,
+            origin_edition_id=origin[0] if origin else None,
+            origin_proposal_id=origin[1] if origin else None,
+            created_at=now,
+        )
+    )
+    row = await get_campaign(session, campaign_id)
+    await _emit(
+        session,
+        runtime,
+        row,
+        CampaignDrafted,
+        actor=row.holder_id,
+        now=now,
+        origin_edition_id=row.origin_edition_id,
+        origin_proposal_id=row.origin_proposal_id,
+    )
+    return row
+
+
+async def edit_draft(
+    session: AsyncSession, *, campaign_id: str, principal: Principal, changes: dict
+) -> Any:
+    row = await get_campaign(session, campaign_id)
+    ensure_holder(row, principal)
+    if row.state not in (domain.DRAFT, domain.REJECTED):
+        raise Conflict(
+            f"A {row.state} campaign cannot be edited: goal and duration are locked.",
+            state=row.state,
+        )
+    if changes:
+        values = dict(changes)
+        if row.state == domain.REJECTED:  # editing a rejected campaign reopens the draft
+            domain.ensure_transition(row.state, domain.DRAFT)
+            values["state"] = domain.DRAFT
+        await session.execute(
+            update(campaigns)
+            .where(campaigns.c.id == campaign_id, campaigns.c.state == row.state)
+            .values(**values)
+        )
+    return await get_campaign(session, campaign_id)
+
+
+async def add_reward(
+    session: AsyncSession,
+    *,
+    campaign_id: str,
+    principal: Principal,
+    title: str,
+    min_cents: int,
+    stock: int | None,
+) -> dict:
+    row = await get_campaign(session, campaign_id)
+    ensure_holder(row, principal)
+    if row.state != domain.DRAFT:
+        raise Conflict("Rewards are set while the campaign is a draft.", state=row.state)
+    reward = {
+        "id": new_id(),
+        "campaign_id": campaign_id,
+        "title": title,
+        "min_cents": min_cents,
+        "stock": stock,
+        "remaining": stock,
+    }
+    await session.execute(insert(rewards).values(**reward))
+    return reward
+
+
+async def list_rewards(session: AsyncSession, campaign_id: str) -> list[dict]:
+    rows = await session.execute(
+        select(rewards).where(rewards.c.campaign_id == campaign_id).order_by(rewards.c.min_cents)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def submit(
+    session, *, runtime: ServiceRuntime, campaign_id: str, principal: Principal, now: datetime
+):
+    row = await get_campaign(session, campaign_id)
+    ensure_holder(row, principal)
+    await _move(session, campaign_id, current=row.state, target=domain.SUBMITTED)
+    await _emit(session, runtime, row, CampaignSubmitted, actor=row.holder_id, now=now)
+    return await get_campaign(session, campaign_id)
+
+
+async def review(
+    session,
+    *,
+    runtime: ServiceRuntime,
+    campaign_id: str,
+    reviewer: Principal,
+    note: str,
+    now: datetime,
+) -> dict:
+    """Check the criteria fixed in advance; record the review and its reasons."""
+    row = await get_campaign(session, campaign_id)
+    if row.holder_id == reviewer.sub:
+        raise Forbidden("Nobody reviews their own campaign.")
+    minimums = tuple(r["min_cents"] for r in await list_rewards(session, campaign_id))
+    verdict = domain.review(
+        domain.CampaignDraft(
+            holder_kind=row.holder_kind,
+            holder_verified=row.holder_verified,
+            category=row.category,
+            goal_cents=row.goal_cents,
+            duration_days=row.duration_days,
+            reward_minimums_cents=minimums,
+        )
+    )
+    target = domain.APPROVED if verdict.approved else domain.REJECTED
+    await _move(session, campaign_id, current=row.state, target=target)
+    review_row = {
+        "id": new_id(),
+        "campaign_id": campaign_id,
+        "reviewer_id": reviewer.sub,
+        "approved": verdict.approved,
+        "checks": verdict.checks,
+        "reasons": verdict.reasons,
+        "note": note,
+        "reviewed_at": now,
+    }
+    await session.execute(insert(reviews).values(**review_row))
+    if verdict.approved:
+        await _emit(session, runtime, row, CampaignApproved, actor=reviewer.sub, now=now)
+    else:
+        await _emit(
+            session,
+            runtime,
+            row,
+            CampaignRejected,
+            actor=reviewer.sub,
+            now=now,
+            reasons=verdict.reasons,
+        )
+    return review_row
+
+
+async def list_reviews(session, campaign_id: str) -> list[dict]:
+    rows = await session.execute(
+        select(reviews).where(reviews.c.campaign_id == campaign_id).order_by(reviews.c.reviewed_at)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def platform_rate(session) -> Decimal:
+    value = await session.scalar(
+        select(platform_settings.c.value).where(platform_settings.c.key == COMMISSION_KEY)
+    )
+    return Decimal(value) if value is not None else domain.DEFAULT_COMMISSION_RATE
+
+
+async def set_platform_rate(session, *, rate: Decimal, principal: Principal, now: datetime):
+    updated = await session.execute(
+        update(platform_settings)
+        .where(platform_settings.c.key == COMMISSION_KEY)
+        .values(value=str(rate), updated_by=principal.sub, updated_at=now)
+    )
+    if updated.rowcount == 0:
+        await session.execute(
+            insert(platform_settings).values(
+                key=COMMISSION_KEY, value=str(rate), updated_by=principal.sub, updated_at=now
+            )
+        )
+
+
+async def launch(
+    session, *, runtime: ServiceRuntime, campaign_id: str, principal: Principal, now: datetime
+):
+    """Go live: the deadline and the platform's commission rate are frozen now."""
+    row = await get_campaign(session, campaign_id)
+    ensure_holder(row, principal)
+    rate = await platform_rate(session)
+    deadline = domain.deadline_for(now, row.duration_days)
+    await _move(
+        session,
+        campaign_id,
+        current=row.state,
+        target=domain.LIVE,
+        launched_at=now,
+        deadline=deadline,
+        commission_rate=str(rate),
+    )
+    row = await get_campaign(session, campaign_id)
+    await _emit(
+        session,
+        runtime,
+        row,
+        CampaignLaunched,
+        actor=principal.sub,
+        now=now,
+        commission_rate=str(rate),
+    )
+    return row
+
+
+async def pay_out(
+    session,
+    *,
+    runtime: ServiceRuntime,
+    campaign_id: str,
+    principal: Principal,
+    reference: str,
+    now: datetime,
+):
+    """Staff record the transfer of the net amount to the holder."""
+    row = await get_campaign(session, campaign_id)
+    await _move(
+        session,
+        campaign_id,
+        current=row.state,
+        target=domain.PAID_OUT,
+        payout_reference=reference,
+        paid_out_at=now,
+    )
+    await _emit(
+        session,
+        runtime,
+        row,
+        CampaignPaidOut,
+        actor=principal.sub,
+        now=now,
+        net_cents=row.net_cents,
+    )
+    return await get_campaign(session, campaign_id)

@@ -1,0 +1,274 @@
+"""Rules of local crowdfunding: campaigns, pledges, matchfunding and settlement. No I/O.
+
+Money is integer cents. The one rounding rule is the platform's (libs.common.money):
+`apply_rate` rounds half away from zero. The commission is computed ONCE, on the settled
+total (captured pledges + released match), never per pledge, so that
+`commission + net == total` exactly and nobody loses a cent to per-line rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from libs.common.money import apply_rate
+from libs.common.problems import Conflict, Invalid
+
+# --- campaigns -------------------------------------------------------------------------
+
+DRAFT, SUBMITTED, APPROVED, REJECTED = "draft", "submitted", "approved", "rejected"
+LIVE, SETTLING, SUCCEEDED, FAILED, PAID_OUT = "live", "settling", "succeeded", "failed", "paid_out"
+
+CAMPAIGN_TRANSITIONS: dict[str, frozenset[str]] = {
+    DRAFT: frozenset({SUBMITTED}),
+    SUBMITTED: frozenset({APPROVED, REJECTED}),
+    REJECTED: frozenset({DRAFT}),  # the holder may fix the draft and submit it again
+    APPROVED: frozenset({LIVE}),
+    LIVE: frozenset({SETTLING}),
+    SETTLING: frozenset({SUCCEEDED, FAILED}),
+    SUCCEEDED: frozenset({PAID_OUT}),
+    FAILED: frozenset(),
+    PAID_OUT: frozenset(),
+}
+
+CATEGORIES = frozenset(
+    {
+        "culture",
+        "environment",
+        "solidarity",
+        "sport",
+        "local-business",
+        "education",
+        "public-space",
+        "participatory-budget",
+    }
+)
+MIN_DURATION_DAYS, MAX_DURATION_DAYS = 20, 90
+MIN_GOAL_CENTS, MAX_GOAL_CENTS = 100_00, 500_000_00
+CANCEL_NOTICE = timedelta(hours=24)
+
+DEFAULT_COMMISSION_RATE = Decimal("0.05")
+MAX_COMMISSION_RATE = Decimal("0.10")
+
+
+def ensure_transition(current: str, target: str) -> None:
+    """Refuse (409) a campaign transition the lifecycle does not allow."""
+    if target not in CAMPAIGN_TRANSITIONS.get(current, frozenset()):
+        raise Conflict(f"A campaign that is {current} cannot become {target}.", state=current)
+
+
+def holder_kind(roles: Iterable[str]) -> str:
+    roles = set(roles)
+    if roles & {"staff", "admin"}:
+        return "staff"
+    if "organisation" in roles:
+        return "organisation"
+    return "resident"
+
+
+@dataclass(frozen=True)
+class CampaignDraft:
+    """What a reviewer looks at."""
+
+    holder_kind: str
+    holder_verified: bool
+    category: str
+    goal_cents: int
+    duration_days: int
+    reward_minimums_cents: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Review:
+    approved: bool
+    checks: dict[str, bool]
+    reasons: list[str] = field(default_factory=list)
+
+
+def review(draft: CampaignDraft) -> Review:
+    """Check a submitted campaign against the criteria fixed in advance."""
+    reasons: list[str] = []
+    eligible = draft.category in CATEGORIES and (
+        draft.holder_kind in ("organisation", "staff") or draft.holder_verified
+    )
+    if draft.category not in CATEGORIES:
+        reasons.append(f"eligibility: category {draft.category!r} is not one the city funds")
+    elif not eligible:
+        reasons.append("eligibility: the holder is not a verified resident or an organisation")
+    coherent = MIN_GOAL_CENTS <= draft.goal_cents <= MAX_GOAL_CENTS and all(
+        0 < m <= draft.goal_cents for m in draft.reward_minimums_cents
+    )
+    if not coherent:
+        reasons.append(
+            f"amount: the goal must be between {MIN_GOAL_CENTS // 100} and "
+            f"{MAX_GOAL_CENTS // 100} euros, and no reward may cost more than the goal"
+        )
+    duration_ok = MIN_DURATION_DAYS <= draft.duration_days <= MAX_DURATION_DAYS
+    if not duration_ok:
+        reasons.append(
+            f"duration: {draft.duration_days} days is outside "
+            f"{MIN_DURATION_DAYS}–{MAX_DURATION_DAYS} days"
+        )
+    checks = {"eligibility": eligible, "coherent_amount": coherent, "duration": duration_ok}
+    return Review(approved=all(checks.values()), checks=checks, reasons=reasons)
+
+
+def deadline_for(launched_at: datetime, duration_days: int) -> datetime:
+    """The deadline is fixed at launch: launch instant + duration (timezone-aware)."""
+    require_aware(launched_at)
+    return launched_at + timedelta(days=duration_days)
+
+
+def require_aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("datetimes must be timezone-aware")
+    return moment
+
+
+def ensure_pledging_open(*, state: str, now: datetime, deadline: datetime | None) -> None:
+    if state != LIVE:
+        raise Conflict(f"This campaign is {state}: it does not take pledges.", state=state)
+    if deadline is None or now >= deadline:
+        raise Conflict("The deadline has passed: pledges are closed.", state=state)
+
+
+def ensure_cancellable(*, now: datetime, deadline: datetime) -> None:
+    if now > deadline - CANCEL_NOTICE:
+        raise Conflict("Pledges can be cancelled only until 24 hours before the deadline.")
+
+
+def parse_rate(text: str | Decimal, *, field_name: str = "body.rate") -> Decimal:
+    """A commission rate: a decimal between 0 and 0.10 inclusive."""
+    try:
+        rate = Decimal(str(text))
+    except InvalidOperation as exc:
+        raise Invalid("The rate must be a decimal such as 0.05.", field=field_name) from exc
+    if not rate.is_finite() or not Decimal(0) <= rate <= MAX_COMMISSION_RATE:
+        raise Invalid("The commission rate must be between 0 and 0.10.", field=field_name)
+    return rate
+
+
+# --- pledges ---------------------------------------------------------------------------
+
+PENDING, ACTIVE, CANCELLED, DECLINED = "pending", "active", "cancelled", "declined"
+CAPTURED, CAPTURE_FAILED, VOIDED, REFUNDED = "captured", "capture_failed", "voided", "refunded"
+
+# Pledge statuses only move forward: a late or duplicate message can never undo a step.
+PLEDGE_TRANSITIONS: dict[str, frozenset[str]] = {
+    PENDING: frozenset({ACTIVE, DECLINED, CANCELLED, VOIDED}),
+    ACTIVE: frozenset({CANCELLED, CAPTURED, CAPTURE_FAILED, VOIDED, REFUNDED}),
+    CAPTURED: frozenset({REFUNDED}),
+    DECLINED: frozenset(),
+    CANCELLED: frozenset(),
+    CAPTURE_FAILED: frozenset(),
+    VOIDED: frozenset(),
+    REFUNDED: frozenset(),
+}
+# Outcomes after which the reserved match goes back to the pool and the reward to stock.
+RELEASING = frozenset({DECLINED, CANCELLED, CAPTURE_FAILED, VOIDED})
+
+
+def pledge_sources(target: str) -> frozenset[str]:
+    """The statuses from which a pledge may move to `target`."""
+    return frozenset(s for s, nexts in PLEDGE_TRANSITIONS.items() if target in nexts)
+
+
+def release_on_settlement(*, channel: str) -> str:
+    """What happens to an open pledge of a failed campaign."""
+    return REFUNDED if channel == "desk" else VOIDED
+
+
+# --- matchfunding ----------------------------------------------------------------------
+
+
+def parse_factor(text: str | Decimal, *, field_name: str = "body.match_factor") -> Decimal:
+    try:
+        factor = Decimal(str(text))
+    except InvalidOperation as exc:
+        raise Invalid(
+            "The match factor must be a decimal such as 1 or 0.5.", field=field_name
+        ) from exc
+    if not factor.is_finite() or not Decimal(0) < factor <= Decimal(10):
+        raise Invalid("The match factor must be above 0 and at most 10.", field=field_name)
+    return factor
+
+
+def match_wanted(amount_cents: int, *, factor: Decimal, cap_per_pledge_cents: int | None) -> int:
+    """The match a pledge asks of a pool, before the pool's, project's and backer's caps."""
+    wanted = apply_rate(amount_cents, factor)
+    if cap_per_pledge_cents is not None:
+        wanted = min(wanted, cap_per_pledge_cents)
+    return max(wanted, 0)
+
+
+def grant(wanted: int, *, cap: int, used: int) -> int:
+    """What a counter at `used` of `cap` can still give: the rule the SQL updates apply."""
+    return max(0, min(wanted, cap - used))
+
+
+# --- settlement ------------------------------------------------------------------------
+
+
+def campaign_reaches_goal(*, goal_cents: int, pledged_cents: int, matched_cents: int) -> bool:
+    """Decided at the deadline on authorised pledges; matched money counts toward the goal."""
+    return pledged_cents + matched_cents >= goal_cents
+
+
+@dataclass(frozen=True)
+class Settlement:
+    raised_cents: int
+    matched_cents: int
+    total_cents: int
+    commission_rate: Decimal
+    commission_cents: int
+    net_cents: int
+
+
+def settle(*, raised_cents: int, matched_cents: int, rate: Decimal) -> Settlement:
+    """Figures of a succeeded campaign: one commission on the total, one rounding."""
+    total = raised_cents + matched_cents
+    commission = apply_rate(total, rate)
+    return Settlement(
+        raised_cents=raised_cents,
+        matched_cents=matched_cents,
+        total_cents=total,
+        commission_rate=rate,
+        commission_cents=commission,
+        net_cents=total - commission,
+    )
+
+
+@dataclass(frozen=True)
+class PledgeAtDeadline:
+    amount_cents: int
+    matched_cents: int = 0
+    channel: str = "online"
+    capture_succeeds: bool = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    succeeded: bool
+    statuses: list[str]
+    settlement: Settlement | None
+
+
+def outcome_of(pledges: list[PledgeAtDeadline], *, goal_cents: int, rate: Decimal) -> Outcome:
+    """The whole settlement of open pledges, as the service applies it step by step."""
+    succeeded = campaign_reaches_goal(
+        goal_cents=goal_cents,
+        pledged_cents=sum(p.amount_cents for p in pledges),
+        matched_cents=sum(p.matched_cents for p in pledges),
+    )
+    if not succeeded:
+        return Outcome(False, [release_on_settlement(channel=p.channel) for p in pledges], None)
+    statuses = [CAPTURED if p.capture_succeeds else CAPTURE_FAILED for p in pledges]
+    captured = [p for p, s in zip(pledges, statuses, strict=True) if s == CAPTURED]
+    figures = settle(
+        raised_cents=sum(p.amount_cents for p in captured),
+        matched_cents=sum(p.matched_cents for p in captured),
+        rate=rate,
+    )
+    return Outcome(True, statuses, figures)
