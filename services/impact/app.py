@@ -8,12 +8,15 @@ from libs.common.runtime import ServiceRuntime
 from libs.common.settings import Settings
 from libs.common.web import create_service_app
 from services.impact.api import router
+from services.impact.handlers import apply
 
 NAME = "impact"
+CONSUMER = "impact"
 
 
 def wire(runtime: ServiceRuntime) -> None:
-    """Register this service's event consumers."""
+    """The impact service listens to every event of the platform."""
+    runtime.consume("sharitories.>", apply, consumer=CONSUMER)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,7 +1,111 @@
-"""Tables of the impact service."""
+"""Tables of the impact service: per-event facts, member activity, and parked events.
+
+Every row is a pure function of ONE event (its id is part of the primary key), so the
+projection is the *set* of facts of the events seen: the order in which events arrive cannot
+change it, and a duplicate cannot add to it (the inbox skips it, and the primary key would
+refuse it anyway). Indicators are queries over these sets plus the factor catalogue, so a
+report can be recomputed under another catalogue version from the same events.
+
+- `impact_fact`: one or more rows per event (most events give one; a results publication gives
+  one per envelope, selected project and turnout line). Measures are integers: cents, minutes,
+  days, seconds, passenger-metres (exact; km x passengers x 1000).
+- `impact_activity`: one row per (event, pseudonymous member) who did something, with that
+  member's neighbourhood: the base of active members, backers and small-cell contributor counts.
+- `impact_parked`: events of an unknown type or version, or whose data does not validate,
+  kept whole so that a later version of the service can re-apply them.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
+
+ID = String(64)
+CODE = String(64)
+
+
+def fact_table(name: str, meta: MetaData = metadata) -> Table:
+    """The facts table (also built under another name by `rebuild` for a fresh projection)."""
+    return Table(
+        name,
+        meta,
+        Column("event_id", String(36), primary_key=True),
+        Column("part", Integer, primary_key=True, default=0),
+        Column("type", String(80), nullable=False),
+        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("day", Date, nullable=False),  # UTC day of occurred_at: the period anchor
+        Column("neighbourhood", CODE),
+        Column("category", CODE),  # item category, service kind, member kind, part kind...
+        Column("subcategory", CODE),  # repaired category, channel, phase, status...
+        Column("edition", ID),
+        Column("entity", ID),  # loan, item, campaign, pledge, proposal, transfer id
+        Column("ref", ID),  # a second id: the loan's item, the pledge's campaign...
+        Column("ref_day", Date),  # loans: the day the loan was requested (cohort of requests)
+        Column("flag", Boolean),
+        Column("quantity", BigInteger),  # voters, backers, days planned...
+        Column("total", BigInteger),  # eligible residents...
+        Column("days", Integer),
+        Column("minutes", BigInteger),
+        Column("seconds", BigInteger),
+        Column("passenger_m", BigInteger),
+        Column("cents", BigInteger),
+        Column("matched_cents", BigInteger),
+        Column("commission_cents", BigInteger),
+        Column("goal_cents", BigInteger),
+        Index(f"ix_{name}_type_day", "type", "day"),
+        Index(f"ix_{name}_day_nbhd", "day", "neighbourhood"),
+        Index(f"ix_{name}_entity", "entity"),
+        Index(f"ix_{name}_ref", "ref"),
+        Index(f"ix_{name}_edition", "edition"),
+    )
+
+
+def activity_table(name: str, meta: MetaData = metadata) -> Table:
+    """Who did something, when and where (pseudonymous ids only)."""
+    return Table(
+        name,
+        meta,
+        Column("event_id", String(36), primary_key=True),
+        Column("member_id", ID, primary_key=True),
+        Column("role", String(20), primary_key=True),  # lender, borrower, backer, author...
+        Column("type", String(80), nullable=False),
+        Column("day", Date, nullable=False),
+        Column("neighbourhood", CODE),
+        Column("category", CODE),  # the loan's item category, the service's kind
+        Index(f"ix_{name}_day_member", "day", "member_id"),
+        Index(f"ix_{name}_role_day", "role", "day"),
+    )
+
+
+def parked_table(name: str, meta: MetaData = metadata) -> Table:
+    return Table(
+        name,
+        meta,
+        Column("event_id", String(36), primary_key=True),
+        Column("type", String(80), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("reason", Text, nullable=False),
+        Column("envelope", Text, nullable=False),  # the whole envelope as JSON
+        Column("parked_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+facts = fact_table("impact_fact")
+activity = activity_table("impact_activity")
+parked_events = parked_table("impact_parked")
+
+PROJECTION_TABLES = (facts, activity, parked_events)

@@ -1,0 +1,94 @@
+"""Event handlers of the impact service: one `apply(session, envelope)` for every event.
+
+The consumer (libs.common.broker) calls `apply` inside its transaction, after the inbox has
+recorded the event id, so a redelivered or re-published event is never applied twice. `apply`
+dispatches on (type, version) through `facts.PROJECTORS`:
+
+- a known event becomes its fact and activity rows (facts.py);
+- an unknown type or version, or data that does not validate against its contract, is PARKED
+  whole in `impact_parked` with the reason, and acknowledged: the stream keeps flowing, and a
+  later version of this service can re-apply parked events (`reapply_parked`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from sqlalchemy import Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.events import Envelope
+from libs.common.logs import get_logger
+from services.impact import db
+from services.impact.facts import EventFacts, Unprojectable, facts_of
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The tables one projection writes to: the live ones, or fresh ones during a rebuild."""
+
+    facts: Table
+    activity: Table
+    parked: Table
+
+    async def apply(self, session: AsyncSession, envelope: Envelope) -> None:
+        """Project one event (already de-duplicated by the caller)."""
+        try:
+            rows = facts_of(envelope)
+        except Unprojectable as exc:
+            await self.park(session, envelope, str(exc))
+            return
+        except ValidationError as exc:
+            await self.park(session, envelope, f"data does not match its contract: {exc}")
+            return
+        await self.write(session, rows)
+
+    async def write(self, session: AsyncSession, rows: EventFacts) -> None:
+        if rows.facts:
+            await session.execute(self.facts.insert(), rows.facts)
+        if rows.activity:
+            await session.execute(self.activity.insert(), rows.activity)
+
+    async def park(self, session: AsyncSession, envelope: Envelope, reason: str) -> None:
+        log.warning("event parked", event_id=envelope.id, event_type=envelope.type, reason=reason)
+        await session.execute(
+            self.parked.insert().values(
+                event_id=envelope.id,
+                type=envelope.type,
+                version=envelope.version,
+                occurred_at=envelope.occurred_at,
+                reason=reason[:2000],
+                envelope=envelope.model_dump_json(),
+                parked_at=datetime.now(UTC),
+            )
+        )
+
+
+LIVE = Projection(db.facts, db.activity, db.parked_events)
+
+
+async def apply(session: AsyncSession, envelope: Envelope) -> None:
+    """The impact consumer's handler: project `envelope` into the live tables."""
+    await LIVE.apply(session, envelope)
+
+
+async def reapply_parked(session: AsyncSession, *, projection: Projection = LIVE) -> int:
+    """Re-apply parked events this version now understands; returns how many were applied."""
+    applied = 0
+    for row in (await session.execute(select(projection.parked))).mappings().all():
+        envelope = Envelope.model_validate(json.loads(row["envelope"]))
+        try:
+            rows = facts_of(envelope)
+        except (Unprojectable, ValidationError):
+            continue
+        await session.execute(
+            delete(projection.parked).where(projection.parked.c.event_id == row["event_id"])
+        )
+        await projection.write(session, rows)
+        applied += 1
+    return applied

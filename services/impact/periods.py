@@ -1,0 +1,102 @@
+"""Periods: a year, a month, an ISO week, a day, or a participatory-budget edition.
+
+Days are UTC days (an event's `occurred_at` in UTC). A window is inclusive at both ends.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+Kind = Literal["day", "week", "month", "year", "edition", "all"]
+KINDS: tuple[str, ...] = ("day", "week", "month", "year", "edition")
+
+_YEAR = re.compile(r"^\d{4}$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A labelled, inclusive range of UTC days (or one PB edition)."""
+
+    kind: Kind
+    label: str
+    start: date
+    end: date
+    edition: str | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "label": self.label,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "edition": self.edition,
+        }
+
+
+ALL_TIME = Window("all", "all", date(1970, 1, 1), date(9999, 12, 31))
+
+
+def parse_period(text: str) -> Window:
+    """'2026', '2026-03', '2026-W10', '2026-03-15', 'edition:<id>' or 'all'; ValueError else."""
+    text = text.strip()
+    if text == "all":
+        return ALL_TIME
+    if text.startswith("edition:") and len(text) > len("edition:"):
+        # The days are resolved against the edition's events by the report engine.
+        return Window("edition", text, ALL_TIME.start, ALL_TIME.end, edition=text[8:])
+    if _YEAR.match(text):
+        year = int(text)
+        return Window("year", text, date(year, 1, 1), date(year, 12, 31))
+    if m := _MONTH.match(text):
+        return month_window(date(int(m.group(1)), int(m.group(2)), 1))
+    if m := _WEEK.match(text):
+        start = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+        return week_window(start)
+    if _DAY.match(text):
+        day = date.fromisoformat(text)
+        return Window("day", text, day, day)
+    raise ValueError(f"not a period: {text!r} (2026, 2026-03, 2026-W10, 2026-03-15, edition:<id>)")
+
+
+def month_window(day: date) -> Window:
+    start = day.replace(day=1)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return Window("month", start.strftime("%Y-%m"), start, following - timedelta(days=1))
+
+
+def week_window(day: date) -> Window:
+    start = day - timedelta(days=day.weekday())
+    year, week, _ = start.isocalendar()
+    return Window("week", f"{year}-W{week:02d}", start, start + timedelta(days=6))
+
+
+def buckets(kind: str, start: date, end: date, *, limit: int = 400) -> list[Window]:
+    """The consecutive windows of `kind` covering start..end (at most `limit` of them)."""
+    if start > end:
+        raise ValueError("from must not be after to")
+    out: list[Window] = []
+    cursor = start
+    while cursor <= end:
+        if kind == "day":
+            window = Window("day", cursor.isoformat(), cursor, cursor)
+        elif kind == "week":
+            window = week_window(cursor)
+        elif kind == "month":
+            window = month_window(cursor)
+        elif kind == "year":
+            window = Window(
+                "year", str(cursor.year), date(cursor.year, 1, 1), date(cursor.year, 12, 31)
+            )
+        else:
+            raise ValueError(f"cannot bucket by {kind!r}")
+        out.append(window)
+        if len(out) > limit:
+            raise ValueError(f"more than {limit} {kind}s between {start} and {end}")
+        cursor = window.end + timedelta(days=1)
+    return out
