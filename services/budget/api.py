@@ -1,7 +1,358 @@
-"""HTTP API of the budget service."""
+"""HTTP API of the budget service: thin translations to the service functions."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from libs.common.auth import CurrentPrincipal, Principal, require_roles
+from libs.common.problems import Invalid
+from libs.common.runtime import Runtime
+from services.budget import domain, editions, results, voting
+from services.budget.db import editions as editions_table
+from services.budget.schemas import (
+    AssessmentIn,
+    BallotIn,
+    DeskProposalIn,
+    EditionIn,
+    MilestoneIn,
+    PaperBallotIn,
+    PhaseIn,
+    ProposalEditIn,
+    ProposalIn,
+    ReceiptIn,
+)
 
 router = APIRouter()
+Staff = Annotated[Principal, Depends(require_roles("staff"))]
+Reviewer = Annotated[Principal, Depends(require_roles("reviewer", "staff"))]
+
+
+# --- editions and phases ----------------------------------------------------------------
+
+
+@router.post("/editions", status_code=201, tags=["editions"])
+async def create_edition(body: EditionIn, runtime: Runtime, staff: Staff) -> dict:
+    """Open a new edition with its envelopes, ballot format, rule and eligibility."""
+    async with runtime.unit_of_work() as session:
+        return await editions.create_edition(
+            session, body=body, actor=staff, territory=runtime.territory(None)
+        )
+
+
+@router.get("/editions", tags=["editions"])
+async def list_editions(runtime: Runtime) -> list[dict]:
+    import sqlalchemy as sa
+
+    async with runtime.db.transaction() as session:
+        rows = await session.execute(
+            sa.select(editions_table.c.id).order_by(editions_table.c.created_at.desc())
+        )
+        return [
+            editions.edition_view(
+                await editions.get_edition(session, eid),
+                await editions.edition_envelopes(session, eid),
+            )
+            for (eid,) in rows.all()
+        ]
+
+
+@router.get("/editions/{edition_id}", tags=["editions"])
+async def get_edition(edition_id: str, runtime: Runtime) -> dict:
+    async with runtime.db.transaction() as session:
+        edition = await editions.get_edition(session, edition_id)
+        return editions.edition_view(edition, await editions.edition_envelopes(session, edition_id))
+
+
+@router.post("/editions/{edition_id}/phase", tags=["editions"])
+async def change_phase(edition_id: str, body: PhaseIn, runtime: Runtime, staff: Staff) -> dict:
+    """Move the edition to its next phase (staff control; no skipping, no going back)."""
+    async with runtime.unit_of_work() as session:
+        return await editions.change_phase(
+            session,
+            edition_id=edition_id,
+            target=body.phase,
+            actor=staff,
+            territory=runtime.territory(None),
+        )
+
+
+# --- proposals --------------------------------------------------------------------------
+
+
+@router.post("/editions/{edition_id}/proposals", status_code=201, tags=["proposals"])
+async def submit_proposal(
+    edition_id: str, body: ProposalIn, runtime: Runtime, principal: CurrentPrincipal
+) -> dict:
+    """A resident's proposal, online."""
+    async with runtime.unit_of_work() as session:
+        return await editions.submit_proposal(
+            session,
+            edition_id=edition_id,
+            body=body,
+            actor=principal,
+            runtime_territory=runtime.territory,
+        )
+
+
+@router.post("/editions/{edition_id}/desk/proposals", status_code=201, tags=["proposals"])
+async def enter_paper_proposal(
+    edition_id: str, body: DeskProposalIn, runtime: Runtime, staff: Staff
+) -> dict:
+    """A paper proposal handed in at the town hall, typed in by staff."""
+    async with runtime.unit_of_work() as session:
+        return await editions.submit_proposal(
+            session,
+            edition_id=edition_id,
+            body=body,
+            actor=staff,
+            runtime_territory=runtime.territory,
+            desk=True,
+        )
+
+
+@router.get("/editions/{edition_id}/proposals", tags=["proposals"])
+async def list_proposals(edition_id: str, runtime: Runtime) -> list[dict]:
+    async with runtime.db.transaction() as session:
+        return await editions.list_proposals(session, edition_id=edition_id)
+
+
+@router.get("/editions/{edition_id}/proposals/{proposal_id}", tags=["proposals"])
+async def get_proposal(edition_id: str, proposal_id: str, runtime: Runtime) -> dict:
+    async with runtime.db.transaction() as session:
+        return editions.proposal_view(await editions.get_proposal(session, edition_id, proposal_id))
+
+
+@router.patch("/editions/{edition_id}/proposals/{proposal_id}", tags=["proposals"])
+async def edit_proposal(
+    edition_id: str,
+    proposal_id: str,
+    body: ProposalEditIn,
+    runtime: Runtime,
+    principal: CurrentPrincipal,
+) -> dict:
+    """The author edits their proposal until assessment starts; every version is kept."""
+    async with runtime.unit_of_work() as session:
+        return await editions.edit_proposal(
+            session, edition_id=edition_id, proposal_id=proposal_id, body=body, actor=principal
+        )
+
+
+@router.get("/editions/{edition_id}/proposals/{proposal_id}/history", tags=["proposals"])
+async def proposal_history(edition_id: str, proposal_id: str, runtime: Runtime) -> list[dict]:
+    async with runtime.db.transaction() as session:
+        return await editions.proposal_history(
+            session, edition_id=edition_id, proposal_id=proposal_id
+        )
+
+
+@router.post("/editions/{edition_id}/proposals/{proposal_id}/supports", tags=["proposals"])
+async def support_proposal(
+    edition_id: str, proposal_id: str, runtime: Runtime, principal: CurrentPrincipal
+) -> dict:
+    """Support a proposal during pre-selection (once per resident)."""
+    async with runtime.unit_of_work() as session:
+        return await editions.support_proposal(
+            session,
+            edition_id=edition_id,
+            proposal_id=proposal_id,
+            actor=principal,
+            territory=runtime.territory(principal.neighbourhood),
+        )
+
+
+@router.post("/editions/{edition_id}/proposals/{proposal_id}/assessment", tags=["proposals"])
+async def assess_proposal(
+    edition_id: str, proposal_id: str, body: AssessmentIn, runtime: Runtime, reviewer: Reviewer
+) -> dict:
+    """A reviewer marks a proposal feasible (with its cost) or unfeasible, with a reason."""
+    async with runtime.unit_of_work() as session:
+        return await editions.assess_proposal(
+            session,
+            edition_id=edition_id,
+            proposal_id=proposal_id,
+            body=body,
+            actor=reviewer,
+            territory=runtime.territory(None),
+        )
+
+
+# --- voting -----------------------------------------------------------------------------
+
+
+@router.post("/editions/{edition_id}/ballots", status_code=201, tags=["voting"])
+async def vote_online(
+    edition_id: str, body: BallotIn, runtime: Runtime, principal: CurrentPrincipal
+) -> dict:
+    """Cast (or, where allowed, replace) the caller's ballot in one envelope. The answer
+    carries a receipt token, shown once: keep it to look the ballot up later."""
+    voter = domain.Voter(
+        verified=principal.verified,
+        neighbourhood=principal.neighbourhood,
+        birthdate=domain.parse_birthdate(principal.birthdate),
+    )
+    async with runtime.unit_of_work() as session:
+        return await voting.cast_ballot(
+            session,
+            edition_id=edition_id,
+            envelope_id=body.envelope_id,
+            projects=body.projects,
+            points=body.points,
+            voter_id=principal.sub,
+            voter=voter,
+            channel="online",
+            checked_in_by=None,
+            secret=voting.ballot_secret(runtime.settings),
+            territory=runtime.territory(None),
+            today=date.today(),
+        )
+
+
+@router.post("/editions/{edition_id}/desk/ballots", status_code=201, tags=["voting"])
+async def vote_on_paper(
+    edition_id: str, body: PaperBallotIn, runtime: Runtime, staff: Staff
+) -> dict:
+    """A paper ballot, entered by staff at the desk after checking the voter in."""
+    voter = domain.Voter(
+        verified=True, neighbourhood=body.voter.neighbourhood, birthdate=body.voter.birthdate
+    )
+    async with runtime.unit_of_work() as session:
+        return await voting.cast_ballot(
+            session,
+            edition_id=edition_id,
+            envelope_id=body.envelope_id,
+            projects=body.projects,
+            points=body.points,
+            voter_id=body.voter.voter_id,
+            voter=voter,
+            channel="paper",
+            checked_in_by=staff.sub,
+            secret=voting.ballot_secret(runtime.settings),
+            territory=runtime.territory(None),
+            today=date.today(),
+        )
+
+
+@router.get("/editions/{edition_id}/participation/me", tags=["voting"])
+async def my_participation(edition_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    """Where the caller has voted (not what)."""
+    async with runtime.db.transaction() as session:
+        await editions.get_edition(session, edition_id)
+        return {
+            "envelopes": await voting.participation_of(
+                session, edition_id=edition_id, voter_id=principal.sub
+            )
+        }
+
+
+@router.get("/editions/{edition_id}/desk/voters/{voter_id}", tags=["voting"])
+async def desk_check(edition_id: str, voter_id: str, runtime: Runtime, staff: Staff) -> dict:
+    """At the desk: has this person already voted (online or on paper), and where?"""
+    async with runtime.db.transaction() as session:
+        await editions.get_edition(session, edition_id)
+        return {
+            "voter_id": voter_id,
+            "envelopes": await voting.participation_of(
+                session, edition_id=edition_id, voter_id=voter_id
+            ),
+        }
+
+
+@router.post("/receipts/lookup", tags=["voting"])
+async def lookup_receipt(body: ReceiptIn, runtime: Runtime) -> dict:
+    """A voter's ballot and the fate of the projects on it, found by their receipt token
+    (sent in the body, not the URL, so that it never lands in access logs)."""
+    async with runtime.db.transaction() as session:
+        return await voting.lookup_receipt(session, receipt=body.receipt)
+
+
+# --- results and delivery ---------------------------------------------------------------
+
+
+@router.post("/editions/{edition_id}/results", status_code=201, tags=["results"])
+async def publish_results(edition_id: str, runtime: Runtime, staff: Staff) -> dict:
+    """Tally every envelope with the edition's rule and publish the explained results."""
+    async with runtime.unit_of_work() as session:
+        return await results.publish_results(
+            session, edition_id=edition_id, actor=staff, territory=runtime.territory(None)
+        )
+
+
+@router.get("/editions/{edition_id}/results", tags=["results"])
+async def get_results(edition_id: str, runtime: Runtime) -> dict:
+    async with runtime.db.transaction() as session:
+        edition = await editions.get_edition(session, edition_id)
+    if edition["results"] is None:
+        from libs.common.problems import NotFound
+
+        raise NotFound("The results of this edition are not published yet.")
+    return {"edition_id": edition_id, **edition["results"]}
+
+
+@router.post(
+    "/editions/{edition_id}/proposals/{proposal_id}/milestones",
+    status_code=201,
+    tags=["delivery"],
+)
+async def add_milestone(
+    edition_id: str, proposal_id: str, body: MilestoneIn, runtime: Runtime, staff: Staff
+) -> dict:
+    async with runtime.unit_of_work() as session:
+        return await results.add_milestone(
+            session,
+            edition_id=edition_id,
+            proposal_id=proposal_id,
+            status=body.status,
+            on=body.on,
+            note=body.note,
+            actor=staff,
+            territory_for=runtime.territory,
+        )
+
+
+@router.get("/editions/{edition_id}/proposals/{proposal_id}/delivery", tags=["delivery"])
+async def project_delivery(edition_id: str, proposal_id: str, runtime: Runtime) -> dict:
+    async with runtime.db.transaction() as session:
+        return await results.project_delivery(
+            session, edition_id=edition_id, proposal_id=proposal_id
+        )
+
+
+# --- pabulib ----------------------------------------------------------------------------
+
+
+@router.post("/editions/import", status_code=201, tags=["pabulib"])
+async def import_pb(
+    request: Request,
+    runtime: Runtime,
+    staff: Staff,
+    rule: Annotated[Literal["greedy", "mes", "mes-add1"], Query()] = "mes",
+) -> dict:
+    """Import a pabulib `.pb` file (request body, text) as a closed edition."""
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid("The .pb file must be UTF-8 text.", field="body") from exc
+    async with runtime.unit_of_work() as session:
+        return await results.import_pb(
+            session, text=text, rule=rule, actor=staff, territory=runtime.territory(None)
+        )
+
+
+@router.get("/editions/{edition_id}/export.pb", response_class=PlainTextResponse, tags=["pabulib"])
+async def export_pb(
+    edition_id: str, runtime: Runtime, envelope_id: Annotated[str | None, Query()] = None
+) -> PlainTextResponse:
+    """A closed edition's envelope (default: city-wide) as a pabulib file: projects,
+    anonymous ballots and the result. Recompute it with pabutools."""
+    async with runtime.db.transaction() as session:
+        text = await results.export_pb(session, edition_id=edition_id, envelope_id=envelope_id)
+    return PlainTextResponse(
+        text,
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{edition_id}.pb"'},
+    )

@@ -1,0 +1,331 @@
+"""Participatory-budget rules, without I/O: phases, proposals, eligibility, ballots, results.
+
+An edition belongs to the territory and holds envelopes (one city-wide, optional district
+envelopes), each with its own amount in integer cents. Staff move an edition through its
+phases one step at a time:
+
+    information → proposals → pre_selection → assessment → voting → results → delivery
+
+Every action names the phases in which it is allowed (`require_phase`); outside them it is
+refused with 409. Ballot validation and eligibility are pure functions that return the
+reason a ballot or a voter is refused (or None).
+
+Ballot → points (what the tally sees):
+- approval and knapsack: 1 point per chosen project;
+- cumulative: the points the voter gave;
+- ranking: of k ranked projects the first gets k points, the last 1 (as pabulib's ordinal
+  files without a points column).
+
+Tallying runs in currency units (euros, exact fractions of cents) so that MES's Add1 step
+raises each voter's endowment by one euro, exactly as pabutools does on the exported file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+from typing import Literal
+
+from libs.common.problems import Conflict, Invalid
+from services.budget import tally
+
+PHASES: tuple[str, ...] = (
+    "information",
+    "proposals",
+    "pre_selection",
+    "assessment",
+    "voting",
+    "results",
+    "delivery",
+)
+CLOSED_PHASES = ("results", "delivery")
+RULES = ("greedy", "mes", "mes-add1")
+BALLOT_KINDS = ("approval", "knapsack", "cumulative", "ranking")
+MILESTONES = ("planned", "in_progress", "delivered")
+
+BallotKind = Literal["approval", "knapsack", "cumulative", "ranking"]
+
+
+class PhaseViolation(Conflict):
+    """An action attempted outside the phases that allow it."""
+
+
+# --- phases -----------------------------------------------------------------------------
+
+
+def require_phase(current: str, *allowed: str, action: str) -> None:
+    """Refuse `action` (409) unless the edition is in one of the `allowed` phases."""
+    if current not in allowed:
+        raise PhaseViolation(
+            f"Cannot {action} while the edition is in phase '{current}'; "
+            f"allowed in: {', '.join(allowed)}.",
+            phase=current,
+            allowed_phases=list(allowed),
+        )
+
+
+def next_phase(current: str, target: str) -> str:
+    """The phase staff may move to: only the next one (no going back, no skipping)."""
+    if target not in PHASES:
+        raise Invalid(f"Unknown phase '{target}'.", field="body.phase")
+    index = PHASES.index(current)
+    if index + 1 >= len(PHASES) or PHASES[index + 1] != target:
+        expected = PHASES[index + 1] if index + 1 < len(PHASES) else None
+        raise PhaseViolation(
+            f"An edition in phase '{current}' can only move to "
+            f"{repr(expected) if expected else 'no other phase'}, not '{target}'.",
+            phase=current,
+        )
+    return target
+
+
+# --- ballot formats ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BallotFormat:
+    """How residents vote in an edition."""
+
+    kind: BallotKind = "approval"
+    min_projects: int = 1
+    max_projects: int | None = None
+    total_points: int | None = None  # cumulative: points to distribute (at most)
+    max_points_per_project: int | None = None  # cumulative
+
+
+@dataclass(frozen=True)
+class BallotInput:
+    """What a voter submitted: chosen (or ranked) projects, or points per project."""
+
+    projects: tuple[str, ...] = ()
+    points: Mapping[str, int] | None = None
+
+
+def ballot_problem(
+    fmt: BallotFormat, ballot: BallotInput, *, costs: Mapping[str, int], amount_cents: int
+) -> str | None:
+    """Why this ballot is invalid, or None. `costs` are the projects on the ballot paper."""
+    if fmt.kind == "cumulative":
+        return _cumulative_problem(fmt, ballot, costs)
+    if ballot.points:
+        return f"A {fmt.kind} ballot lists projects, it does not give points."
+    chosen = ballot.projects
+    if len(set(chosen)) != len(chosen):
+        return "A project appears more than once on the ballot."
+    unknown = sorted(set(chosen) - set(costs))
+    if unknown:
+        return f"Not on this ballot paper: {', '.join(unknown)}."
+    if len(chosen) < fmt.min_projects:
+        return f"Choose at least {fmt.min_projects} project(s); this ballot has {len(chosen)}."
+    if fmt.max_projects is not None and len(chosen) > fmt.max_projects:
+        return f"Choose at most {fmt.max_projects} project(s); this ballot has {len(chosen)}."
+    if fmt.kind == "knapsack":
+        total = sum(costs[p] for p in chosen)
+        if total > amount_cents:
+            return (
+                f"The chosen projects cost {total} cents in total, more than the envelope's "
+                f"{amount_cents} cents."
+            )
+    return None
+
+
+def _cumulative_problem(
+    fmt: BallotFormat, ballot: BallotInput, costs: Mapping[str, int]
+) -> str | None:
+    if ballot.projects and not ballot.points:
+        return "A cumulative ballot gives points to projects; send 'points'."
+    points = dict(ballot.points or {})
+    unknown = sorted(set(points) - set(costs))
+    if unknown:
+        return f"Not on this ballot paper: {', '.join(unknown)}."
+    if any(p < 0 for p in points.values()):
+        return "Points cannot be negative."
+    given = {p: n for p, n in points.items() if n > 0}
+    if len(given) < fmt.min_projects:
+        return f"Give points to at least {fmt.min_projects} project(s)."
+    if fmt.max_projects is not None and len(given) > fmt.max_projects:
+        return f"Give points to at most {fmt.max_projects} project(s)."
+    if fmt.max_points_per_project is not None and any(
+        n > fmt.max_points_per_project for n in given.values()
+    ):
+        return f"At most {fmt.max_points_per_project} points per project."
+    if fmt.total_points is not None and sum(given.values()) > fmt.total_points:
+        return f"{sum(given.values())} points given, more than the {fmt.total_points} allowed."
+    return None
+
+
+def ballot_points(fmt: BallotFormat, contents: Mapping) -> dict[str, int]:
+    """Points per project that a stored ballot gives, for the tally."""
+    if fmt.kind == "cumulative":
+        return {p: int(n) for p, n in (contents.get("points") or {}).items() if n}
+    projects = list(contents.get("projects") or [])
+    if fmt.kind == "ranking":
+        k = len(projects)
+        return {p: k - i for i, p in enumerate(projects)}
+    return dict.fromkeys(projects, 1)
+
+
+# --- eligibility ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Voter:
+    """What eligibility looks at: verified residency, age and neighbourhood."""
+
+    verified: bool
+    neighbourhood: str | None
+    birthdate: date | None
+
+
+def age_on(birthdate: date, today: date) -> int:
+    before_birthday = (today.month, today.day) < (birthdate.month, birthdate.day)
+    return today.year - birthdate.year - before_birthday
+
+
+def eligibility_problem(
+    voter: Voter, *, min_age: int | None, district: str | None, today: date
+) -> str | None:
+    """Why this voter may not vote in an envelope of `district` (None: city-wide)."""
+    if not voter.verified:
+        return "Only verified residents can vote."
+    if min_age:
+        if voter.birthdate is None:
+            return f"Voting needs a known date of birth (minimum age {min_age})."
+        if age_on(voter.birthdate, today) < min_age:
+            return f"Voters must be at least {min_age} years old."
+    if district is not None and voter.neighbourhood != district:
+        return f"This envelope is open only to residents of '{district}'."
+    return None
+
+
+def parse_birthdate(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+# --- pre-selection and assessment -------------------------------------------------------
+
+
+def promoted(supports: Mapping[str, int], *, threshold: int | None, top_n: int | None) -> set[str]:
+    """Proposals that go on: at least `threshold` supports, or among the `top_n` most
+    supported (ties broken by proposal id, ascending). With neither set, all go on."""
+    if threshold is None and top_n is None:
+        return set(supports)
+    chosen: set[str] = set()
+    if threshold is not None:
+        chosen |= {p for p, n in supports.items() if n >= threshold}
+    if top_n is not None:
+        ordered = sorted(supports, key=lambda p: (-supports[p], p))
+        chosen |= set(ordered[:top_n])
+    return chosen
+
+
+def assessment_problem(*, feasible: bool, reason: str, cost_cents: int | None) -> str | None:
+    if not reason.strip():
+        return "An assessment needs a written reason."
+    if feasible and (cost_cents is None or cost_cents <= 0):
+        return "A feasible proposal needs an estimated cost (positive, in cents)."
+    return None
+
+
+# --- delivery ---------------------------------------------------------------------------
+
+
+def milestone_allowed(previous: str | None, status: str) -> bool:
+    """Milestones move forward: planned → in_progress → delivered (repeats allowed)."""
+    if previous is None:
+        return True
+    return MILESTONES.index(status) >= MILESTONES.index(previous)
+
+
+# --- results ----------------------------------------------------------------------------
+
+REASONS = {
+    tally.SELECTED: "won: selected",
+    tally.SELECTED_BY_COMPLETION: "won: selected when the leftover budget was completed",
+    tally.NOT_ENOUGH_BUDGET: "lost: not enough budget left when its turn came",
+    tally.SHARES_EXHAUSTED: "lost: its supporters' shares of the budget were exhausted",
+    tally.BELOW_THRESHOLD: "lost: below the support threshold",
+    tally.NO_SUPPORTERS: "lost: no voter supported it",
+}
+
+
+@dataclass(frozen=True)
+class ProjectOutcome:
+    project_id: str
+    selected: bool
+    status: str
+    reason: str
+    score: str
+    step: int | None
+
+
+@dataclass(frozen=True)
+class EnvelopeOutcome:
+    selected: list[str]
+    allocated_cents: int
+    leftover_cents: int
+    projects: list[ProjectOutcome]
+    voters: int
+
+
+def to_units(cents: int) -> Fraction:
+    """Cents → euros, exactly: the currency unit the tally (and the .pb export) uses."""
+    return Fraction(cents, 100)
+
+
+def tally_envelope(
+    *,
+    rule: str,
+    fmt: BallotFormat,
+    costs: Mapping[str, int],
+    amount_cents: int,
+    ballots: Iterable[Mapping],
+) -> EnvelopeOutcome:
+    """Run `rule` on one envelope's feasible projects and stored ballots, with reasons."""
+    if rule not in RULES:
+        raise Invalid(f"Unknown rule '{rule}'; expected one of {', '.join(RULES)}.")
+    points = [ballot_points(fmt, b) for b in ballots]
+    problem = tally.Problem(
+        costs={p: to_units(c) for p, c in costs.items()},
+        budget=to_units(amount_cents),
+        ballots=tally.group_ballots(tally.Ballot(p) for p in points if p),
+    )
+    result = tally.tally(problem, rule)
+    allocated = sum(costs[p] for p in result.selected)
+    outcomes = []
+    for pid in sorted(costs, key=_order_key(result)):
+        why = result.explanations.get(pid)
+        status = why.status if why else tally.NO_SUPPORTERS
+        outcomes.append(
+            ProjectOutcome(
+                project_id=pid,
+                selected=pid in result.selected,
+                status=status,
+                reason=REASONS.get(status, status),
+                score=str(why.score) if why else "0",
+                step=why.step if why else None,
+            )
+        )
+    return EnvelopeOutcome(
+        selected=list(result.selected),
+        allocated_cents=allocated,
+        leftover_cents=amount_cents - allocated,
+        projects=outcomes,
+        voters=len(points),
+    )
+
+
+def _order_key(result: tally.TallyResult):
+    order = {p: i for i, p in enumerate(result.selected)}
+
+    def key(pid: str):
+        return (order.get(pid, len(order)), pid)
+
+    return key

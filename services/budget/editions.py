@@ -1,0 +1,504 @@
+"""Editions, phases, proposals, supports and assessments: the civic workflow before the vote."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.auth import Principal
+from libs.common.contracts.budget import (
+    EditionCreated,
+    EnvelopeFacts,
+    PhaseChanged,
+    ProposalAssessed,
+    ProposalSubmitted,
+    ProposalSupported,
+)
+from libs.common.events import Territory, make_event
+from libs.common.ids import new_id
+from libs.common.outbox import record
+from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
+from services.budget import domain
+from services.budget.db import editions, envelopes, proposal_revisions, proposals, supports
+from services.budget.schemas import (
+    AssessmentIn,
+    DeskProposalIn,
+    EditionIn,
+    ProposalEditIn,
+    ProposalIn,
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def get_edition(session: AsyncSession, edition_id: str, *, lock: bool = False) -> dict:
+    query = sa.select(editions).where(editions.c.id == edition_id)
+    if lock and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await session.execute(query)).mappings().first()
+    if row is None:
+        raise NotFound(f"No edition '{edition_id}'.")
+    return dict(row)
+
+
+async def edition_envelopes(session: AsyncSession, edition_id: str) -> list[dict]:
+    rows = await session.execute(
+        sa.select(envelopes)
+        .where(envelopes.c.edition_id == edition_id)
+        .order_by(envelopes.c.district.is_not(None), envelopes.c.district)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def get_envelope(session: AsyncSession, edition_id: str, envelope_id: str | None) -> dict:
+    for envelope in await edition_envelopes(session, edition_id):
+        if envelope["id"] == envelope_id or (envelope_id is None and envelope["district"] is None):
+            return envelope
+    raise Invalid(f"No envelope '{envelope_id}' in this edition.", field="body.envelope_id")
+
+
+def edition_view(edition: dict, envelope_rows: list[dict]) -> dict[str, Any]:
+    return {
+        "id": edition["id"],
+        "name": edition["name"],
+        "city": edition["city"],
+        "phase": edition["phase"],
+        "rule": edition["rule"],
+        "ballot_format": edition["ballot_format"],
+        "allow_replacement": edition["allow_replacement"],
+        "min_age": edition["min_age"],
+        "preselection": edition["preselection"],
+        "eligible_population": edition["eligible_population"],
+        "phase_dates": edition["phase_dates"],
+        "envelopes": [
+            {
+                "id": e["id"],
+                "name": e["name"],
+                "district": e["district"],
+                "amount_cents": e["amount_cents"],
+            }
+            for e in envelope_rows
+        ],
+        "results_published": edition["results"] is not None,
+    }
+
+
+def ballot_format(edition: dict) -> domain.BallotFormat:
+    return domain.BallotFormat(**edition["ballot_format"])
+
+
+async def create_edition(
+    session: AsyncSession,
+    *,
+    body: EditionIn,
+    actor: Principal,
+    territory: Territory,
+    phase: str = "information",
+    source_meta: dict | None = None,
+) -> dict[str, Any]:
+    edition_id = new_id()
+    await session.execute(
+        sa.insert(editions).values(
+            id=edition_id,
+            name=body.name,
+            city=territory.city,
+            phase=phase,
+            rule=body.rule,
+            ballot_format=body.ballot_format.model_dump(),
+            allow_replacement=body.allow_replacement,
+            min_age=body.min_age,
+            preselection=body.preselection.model_dump(),
+            eligible_population=body.eligible_population,
+            phase_dates=body.model_dump(mode="json")["phase_dates"],
+            results=None,
+            source_meta=source_meta,
+            created_at=now(),
+            created_by=actor.sub,
+        )
+    )
+    rows = [
+        {
+            "id": new_id(),
+            "edition_id": edition_id,
+            "name": e.name,
+            "district": e.district,
+            "amount_cents": e.amount_cents,
+        }
+        for e in body.envelopes
+    ]
+    await session.execute(sa.insert(envelopes), rows)
+    facts = [
+        EnvelopeFacts(
+            envelope_id=r["id"],
+            name=r["name"],
+            district=r["district"],
+            amount_cents=r["amount_cents"],
+        )
+        for r in rows
+    ]
+    await record(
+        session,
+        make_event(
+            EditionCreated(edition_id=edition_id, name=body.name, envelopes=facts),
+            aggregate_id=edition_id,
+            territory=territory,
+            actor=actor.sub,
+        ),
+    )
+    edition = await get_edition(session, edition_id)
+    return edition_view(edition, await edition_envelopes(session, edition_id))
+
+
+async def change_phase(
+    session: AsyncSession, *, edition_id: str, target: str, actor: Principal, territory: Territory
+) -> dict[str, Any]:
+    edition = await get_edition(session, edition_id, lock=True)
+    domain.next_phase(edition["phase"], target)
+    if target == "assessment":
+        await _close_preselection(session, edition=edition)
+    if target == "voting":
+        pending = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(proposals)
+            .where(proposals.c.edition_id == edition_id, proposals.c.status == "promoted")
+        )
+        if pending:
+            raise Conflict(f"{pending} proposal(s) still await their assessment.")
+    if target == "delivery" and edition["results"] is None:
+        raise Conflict("Publish the results before moving to delivery.")
+    # Conditional update: two staff members clicking at once move the edition once.
+    moved = await session.execute(
+        sa.update(editions)
+        .where(editions.c.id == edition_id, editions.c.phase == edition["phase"])
+        .values(phase=target)
+    )
+    if moved.rowcount != 1:
+        raise Conflict("The edition changed phase meanwhile; reload and retry.")
+    await record(
+        session,
+        make_event(
+            PhaseChanged(edition_id=edition_id, phase=target),
+            aggregate_id=edition_id,
+            territory=territory,
+            actor=actor.sub,
+        ),
+    )
+    edition["phase"] = target
+    return edition_view(edition, await edition_envelopes(session, edition_id))
+
+
+async def _close_preselection(session: AsyncSession, *, edition: dict) -> None:
+    rows = await session.execute(
+        sa.select(proposals.c.id, proposals.c.supports).where(
+            proposals.c.edition_id == edition["id"], proposals.c.status == "submitted"
+        )
+    )
+    counts = {pid: n for pid, n in rows.all()}
+    rules = edition["preselection"] or {}
+    going_on = domain.promoted(counts, threshold=rules.get("threshold"), top_n=rules.get("top_n"))
+    for pid in counts:
+        await session.execute(
+            sa.update(proposals)
+            .where(proposals.c.id == pid)
+            .values(status="promoted" if pid in going_on else "not_promoted")
+        )
+
+
+# --- proposals --------------------------------------------------------------------------
+
+
+def proposal_view(row: dict, *, public: bool = True) -> dict[str, Any]:
+    view = {
+        "id": row["id"],
+        "edition_id": row["edition_id"],
+        "envelope_id": row["envelope_id"],
+        "external_id": row["external_id"],
+        "author_id": row["author_id"],
+        "channel": row["channel"],
+        "title": row["title"],
+        "description": row["description"],
+        "neighbourhood": row["neighbourhood"],
+        "proposed_cost_cents": row["proposed_cost_cents"],
+        "version": row["version"],
+        "status": row["status"],
+        "supports": row["supports"],
+        "assessment": None
+        if row["feasible"] is None
+        else {
+            "feasible": row["feasible"],
+            "reason": row["assessment_reason"],
+            "cost_cents": row["cost_cents"],
+        },
+    }
+    if not public:
+        view["entered_by"] = row["entered_by"]
+        view["assessed_by"] = row["assessed_by"]
+    return view
+
+
+async def get_proposal(session: AsyncSession, edition_id: str, proposal_id: str) -> dict:
+    row = (
+        (
+            await session.execute(
+                sa.select(proposals).where(
+                    proposals.c.id == proposal_id, proposals.c.edition_id == edition_id
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"No proposal '{proposal_id}' in this edition.")
+    return dict(row)
+
+
+async def submit_proposal(
+    session: AsyncSession,
+    *,
+    edition_id: str,
+    body: ProposalIn,
+    actor: Principal,
+    runtime_territory,
+    desk: bool = False,
+) -> dict[str, Any]:
+    edition = await get_edition(session, edition_id)
+    domain.require_phase(edition["phase"], "proposals", action="submit a proposal")
+    envelope = await get_envelope(session, edition_id, body.envelope_id)
+    if desk:
+        assert isinstance(body, DeskProposalIn)
+        author, neighbourhood, channel, entered_by = (
+            body.author_id,
+            body.neighbourhood,
+            "desk",
+            actor.sub,
+        )
+    else:
+        if not actor.verified:
+            raise Forbidden("Only verified residents can submit proposals.")
+        author, neighbourhood, channel, entered_by = actor.sub, actor.neighbourhood, "online", None
+    if envelope["district"] is not None and neighbourhood != envelope["district"]:
+        raise Forbidden(
+            f"The '{envelope['district']}' envelope takes proposals from its residents."
+        )
+    proposal_id = new_id()
+    at = now()
+    values = {
+        "id": proposal_id,
+        "edition_id": edition_id,
+        "envelope_id": envelope["id"],
+        "external_id": None,
+        "author_id": author,
+        "channel": channel,
+        "entered_by": entered_by,
+        "title": body.title,
+        "description": body.description,
+        "neighbourhood": neighbourhood,
+        "proposed_cost_cents": body.proposed_cost_cents,
+        "version": 1,
+        "status": "submitted",
+        "supports": 0,
+        "created_at": at,
+        "updated_at": at,
+    }
+    await session.execute(sa.insert(proposals).values(**values))
+    await _revision(session, values, edited_by=entered_by or author or actor.sub, at=at)
+    await record(
+        session,
+        make_event(
+            ProposalSubmitted(
+                proposal_id=proposal_id,
+                edition_id=edition_id,
+                author_id=author or f"desk:{proposal_id}",
+                neighbourhood=neighbourhood,
+                channel=channel,
+                estimated_cost_cents=body.proposed_cost_cents,
+            ),
+            aggregate_id=proposal_id,
+            territory=runtime_territory(neighbourhood),
+            actor=author,
+        ),
+    )
+    return proposal_view(await get_proposal(session, edition_id, proposal_id))
+
+
+async def _revision(session: AsyncSession, values: dict, *, edited_by: str, at: datetime) -> None:
+    await session.execute(
+        sa.insert(proposal_revisions).values(
+            proposal_id=values["id"],
+            version=values["version"],
+            title=values["title"],
+            description=values["description"],
+            proposed_cost_cents=values["proposed_cost_cents"],
+            edited_by=edited_by,
+            edited_at=at,
+        )
+    )
+
+
+async def edit_proposal(
+    session: AsyncSession,
+    *,
+    edition_id: str,
+    proposal_id: str,
+    body: ProposalEditIn,
+    actor: Principal,
+) -> dict[str, Any]:
+    edition = await get_edition(session, edition_id)
+    domain.require_phase(edition["phase"], "proposals", "pre_selection", action="edit a proposal")
+    proposal = await get_proposal(session, edition_id, proposal_id)
+    is_author = proposal["author_id"] is not None and proposal["author_id"] == actor.sub
+    if not (is_author or actor.is_staff):
+        raise Forbidden("Only the author (or staff, for paper proposals) can edit a proposal.")
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise Invalid("Nothing to change.", field="body")
+    values = {**proposal, **changes, "version": proposal["version"] + 1}
+    at = now()
+    # Optimistic concurrency: the version we read must still be the current one.
+    updated = await session.execute(
+        sa.update(proposals)
+        .where(proposals.c.id == proposal_id, proposals.c.version == proposal["version"])
+        .values(**changes, version=values["version"], updated_at=at)
+    )
+    if updated.rowcount != 1:
+        raise Conflict("The proposal was edited meanwhile; reload and retry.")
+    await _revision(session, values, edited_by=actor.sub, at=at)
+    return proposal_view(await get_proposal(session, edition_id, proposal_id))
+
+
+async def proposal_history(
+    session: AsyncSession, *, edition_id: str, proposal_id: str
+) -> list[dict[str, Any]]:
+    await get_proposal(session, edition_id, proposal_id)
+    rows = await session.execute(
+        sa.select(proposal_revisions)
+        .where(proposal_revisions.c.proposal_id == proposal_id)
+        .order_by(proposal_revisions.c.version)
+    )
+    return [
+        {
+            "version": r["version"],
+            "title": r["title"],
+            "description": r["description"],
+            "proposed_cost_cents": r["proposed_cost_cents"],
+            "edited_by": r["edited_by"],
+            "edited_at": r["edited_at"].isoformat() if r["edited_at"] else None,
+        }
+        for r in rows.mappings()
+    ]
+
+
+async def list_proposals(session: AsyncSession, *, edition_id: str) -> list[dict[str, Any]]:
+    await get_edition(session, edition_id)
+    rows = await session.execute(
+        sa.select(proposals)
+        .where(proposals.c.edition_id == edition_id)
+        .order_by(proposals.c.created_at, proposals.c.id)
+    )
+    return [proposal_view(dict(r)) for r in rows.mappings()]
+
+
+async def support_proposal(
+    session: AsyncSession,
+    *,
+    edition_id: str,
+    proposal_id: str,
+    actor: Principal,
+    territory: Territory,
+) -> dict[str, Any]:
+    edition = await get_edition(session, edition_id)
+    domain.require_phase(edition["phase"], "pre_selection", action="support a proposal")
+    if not actor.verified:
+        raise Forbidden("Only verified residents can support proposals.")
+    proposal = await get_proposal(session, edition_id, proposal_id)
+    envelope = await get_envelope(session, edition_id, proposal["envelope_id"])
+    if envelope["district"] is not None and actor.neighbourhood != envelope["district"]:
+        raise Forbidden(f"Only residents of '{envelope['district']}' can support this proposal.")
+    dialect = session.bind.dialect.name
+    insert = _insert_ignore(dialect, supports)
+    added = await session.execute(insert.values(proposal_id=proposal_id, supporter_id=actor.sub))
+    if added.rowcount == 1:
+        await session.execute(
+            sa.update(proposals)
+            .where(proposals.c.id == proposal_id)
+            .values(supports=proposals.c.supports + 1)
+        )
+        await record(
+            session,
+            make_event(
+                ProposalSupported(
+                    proposal_id=proposal_id,
+                    edition_id=edition_id,
+                    neighbourhood=actor.neighbourhood,
+                ),
+                aggregate_id=proposal_id,
+                territory=territory,
+                actor=actor.sub,
+            ),
+        )
+    return {"proposal_id": proposal_id, "supported": True, "new": added.rowcount == 1}
+
+
+def _insert_ignore(dialect: str, table: sa.Table):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
+insert_ignore = _insert_ignore
+
+
+async def assess_proposal(
+    session: AsyncSession,
+    *,
+    edition_id: str,
+    proposal_id: str,
+    body: AssessmentIn,
+    actor: Principal,
+    territory: Territory,
+) -> dict[str, Any]:
+    edition = await get_edition(session, edition_id)
+    domain.require_phase(edition["phase"], "assessment", action="assess a proposal")
+    problem = domain.assessment_problem(
+        feasible=body.feasible, reason=body.reason, cost_cents=body.cost_cents
+    )
+    if problem:
+        raise Invalid(problem, field="body.cost_cents" if body.reason.strip() else "body.reason")
+    proposal = await get_proposal(session, edition_id, proposal_id)
+    if proposal["status"] not in ("promoted", "feasible", "unfeasible"):
+        raise Conflict(f"A proposal in status '{proposal['status']}' is not assessed.")
+    await session.execute(
+        sa.update(proposals)
+        .where(proposals.c.id == proposal_id)
+        .values(
+            status="feasible" if body.feasible else "unfeasible",
+            feasible=body.feasible,
+            assessment_reason=body.reason,
+            cost_cents=body.cost_cents,
+            assessed_by=actor.sub,
+            updated_at=now(),
+        )
+    )
+    await record(
+        session,
+        make_event(
+            ProposalAssessed(
+                proposal_id=proposal_id,
+                edition_id=edition_id,
+                feasible=body.feasible,
+                cost_cents=body.cost_cents,
+            ),
+            aggregate_id=proposal_id,
+            territory=territory,
+            actor=actor.sub,
+        ),
+    )
+    return proposal_view(await get_proposal(session, edition_id, proposal_id))
