@@ -125,6 +125,7 @@ class EventConsumer:
         self.batch_size = batch_size
         self.deliver_policy = deliver_policy
         self._task: asyncio.Task | None = None
+        self._subscription = None
         self.broker = broker
         self.db = db
         self.consumer = consumer
@@ -143,14 +144,18 @@ class EventConsumer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._subscription is not None:
+            # An open pull subscription would hold the connection's drain for its timeout.
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+            self._subscription = None
 
     async def run(self) -> None:
         """Pull batches for ever; survives NATS outages and a server that lost its state."""
-        subscription = None
         while True:
             try:
-                if subscription is None:
-                    subscription = await self.broker.connection.jetstream().pull_subscribe(
+                if self._subscription is None:
+                    self._subscription = await self.broker.connection.jetstream().pull_subscribe(
                         self.subject,
                         durable=self.consumer,
                         stream=STREAM,
@@ -164,7 +169,7 @@ class EventConsumer:
                         ),
                     )
                 try:
-                    messages = await subscription.fetch(self.batch_size, timeout=1.0)
+                    messages = await self._subscription.fetch(self.batch_size, timeout=1.0)
                 except (TimeoutError, nats.errors.TimeoutError):
                     continue
                 await self.process(messages)
@@ -175,7 +180,7 @@ class EventConsumer:
                     "consumer pull failed; retrying", consumer=self.consumer, error=repr(exc)
                 )
                 if isinstance(exc, nats.js.errors.NotFoundError):
-                    subscription = None  # the server forgot the stream or the consumer
+                    self._subscription = None  # the server forgot the stream or the consumer
                 await asyncio.sleep(1.0)
 
     async def process(self, messages: Sequence[Any]) -> None:
