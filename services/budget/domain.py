@@ -287,17 +287,30 @@ def tally_envelope(
     costs: Mapping[str, int],
     amount_cents: int,
     ballots: Iterable[Mapping],
+    labels: Mapping[str, str] | None = None,
 ) -> EnvelopeOutcome:
-    """Run `rule` on one envelope's feasible projects and stored ballots, with reasons."""
+    """Run `rule` on one envelope's feasible projects and stored ballots, with reasons.
+
+    Ties are broken by project label, as strings (pabutools' rule): `labels` maps a project
+    to its label (its id in an imported .pb file); by default the project id itself, a
+    UUIDv7, so that among equals the earlier proposal wins."""
     if rule not in RULES:
         raise Invalid(f"Unknown rule '{rule}'; expected one of {', '.join(RULES)}.")
-    points = [ballot_points(fmt, b) for b in ballots]
+    label = {p: (labels or {}).get(p, p) for p in costs}
+    back = {v: k for k, v in label.items()}
+    points = [{label[p]: n for p, n in ballot_points(fmt, b).items()} for b in ballots]
     problem = tally.Problem(
-        costs={p: to_units(c) for p, c in costs.items()},
+        costs={label[p]: to_units(c) for p, c in costs.items()},
         budget=to_units(amount_cents),
-        ballots=tally.group_ballots(tally.Ballot(p) for p in points if p),
+        ballots=tally.group_ballots(tally.Ballot(p) for p in points),
     )
-    result = tally.tally(problem, rule)
+    labelled = tally.tally(problem, rule)
+    result = tally.TallyResult(
+        rule=labelled.rule,
+        selected=[back[p] for p in labelled.selected],
+        cost=labelled.cost,
+        explanations={back[p]: e for p, e in labelled.explanations.items()},
+    )
     allocated = sum(costs[p] for p in result.selected)
     outcomes = []
     for pid in sorted(costs, key=_order_key(result)):

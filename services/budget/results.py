@@ -82,6 +82,7 @@ async def publish_results(
             costs={pid: p["cost_cents"] for pid, p in projects.items()},
             amount_cents=envelope["amount_cents"],
             ballots=await envelope_ballots(session, envelope_id=envelope["id"]),
+            labels={pid: p["external_id"] for pid, p in projects.items() if p["external_id"]},
         )
         for pid in projects:
             await session.execute(
