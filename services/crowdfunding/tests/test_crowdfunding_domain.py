@@ -1,5 +1,6 @@
 """Pure rules of crowdfunding: lifecycle, review, deadlines, matchfunding and settlement."""
 
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 
 def test_campaign_lifecycle_allows_only_forward_steps():
     path = ["draft", "submitted", "approved", "live", "settling", "succeeded", "paid_out"]
-    for current, target in zip(path, path[1:], strict=False):
+    for current, target in itertools.pairwise(path):
         domain.ensure_transition(current, target)
     with pytest.raises(Conflict):
         domain.ensure_transition("draft", "live")
