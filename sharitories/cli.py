@@ -68,6 +68,17 @@ def contracts() -> None:
     typer.echo(json.dumps(rows, indent=2))
 
 
+def _mount_service_commands() -> None:
+    # Each service ships its own commands; the platform CLI only mounts them.
+    from services.budget.cli import app as budget_app
+    from services.impact.cli import app as impact_app
+
+    app.add_typer(budget_app, name="budget")
+    app.add_typer(impact_app, name="impact")
+
+
+_mount_service_commands()
+
 deadletter = typer.Typer(help="Inspect and replay events that a consumer could not apply.")
 app.add_typer(deadletter, name="deadletter")
 
