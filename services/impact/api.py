@@ -1,7 +1,176 @@
-"""HTTP API of the impact service."""
+"""HTTP API of the impact service: indicator definitions, indicator series, the full report.
+
+Everything here is public open data: no personal data leaves, small cells are suppressed
+(k = IMPACT_MIN_CELL, default 5), and every figure names its catalogue version.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from sqlalchemy import func, select
+
+from libs.common.problems import Invalid, NotFound
+from libs.common.runtime import Runtime
+from services.impact import indicators as ind
+from services.impact.catalogue import Catalogue, available_versions, load_catalogue
+from services.impact.config import get_impact_settings, territory_from
+from services.impact.engine import gather
+from services.impact.handlers import LIVE
+from services.impact.periods import Window, buckets, parse_period
+from services.impact.render import report_csv, report_html
+from services.impact.report import build_report, indicator_entries
+
+router = APIRouter(tags=["impact"])
+
+
+@lru_cache
+def catalogue_of(version: str) -> Catalogue:
+    return load_catalogue(version)
+
+
+def _catalogue(version: str | None) -> Catalogue:
+    version = version or get_impact_settings().catalogue_version
+    if version not in available_versions():
+        raise Invalid(
+            f"unknown catalogue version {version!r}; available: {available_versions()}",
+            field="query.catalogue",
+        )
+    return catalogue_of(version)
+
+
+def _territory():
+    return territory_from(str(get_impact_settings().territory_file))
+
+
+@router.get("/indicators")
+async def list_indicators() -> dict:
+    """The catalogue of indicator definitions (keys are stable)."""
+    return {
+        "catalogue_versions": available_versions(),
+        "current_catalogue": get_impact_settings().catalogue_version,
+        "min_cell": get_impact_settings().min_cell,
+        "indicators": [
+            {
+                "key": d.key,
+                "family": d.family,
+                "definition": d.definition,
+                "unit": d.unit,
+                "breakdown": d.breakdown,
+                "small_cells": d.small_cells,
+                "factors": ind.factor_keys_of(d),
+            }
+            for d in ind.INDICATORS.values()
+        ],
+    }
+
+
+@router.get("/indicators/{key}")
+async def indicator_series(
+    runtime: Runtime,
+    key: str,
+    neighbourhood: str | None = None,
+    period: Literal["day", "week", "month", "year", "edition"] = "month",
+    from_: date | None = Query(None, alias="from"),
+    to: date | None = None,
+    catalogue: str | None = None,
+) -> dict:
+    """One indicator per period (day, week, month, year or PB edition) between from and to."""
+    if key not in ind.INDICATORS:
+        raise NotFound(f"no indicator {key!r}; see GET /indicators")
+    cat = _catalogue(catalogue)
+    settings = get_impact_settings()
+    territory = _territory()
+    definition = ind.INDICATORS[key]
+    needs_editions = definition.breakdown == "edition"
+    async with runtime.db.transaction() as session:
+        if period == "edition":
+            names = await session.scalars(
+                select(LIVE.facts.c.edition)
+                .where(LIVE.facts.c.edition.is_not(None), LIVE.facts.c.type.like("budget.%"))
+                .group_by(LIVE.facts.c.edition)
+                .order_by(func.min(LIVE.facts.c.day))
+            )
+            windows = [parse_period(f"edition:{n}") for n in names]
+        else:
+            first, last = await _span(session)
+            start, end = from_ or first, to or last
+            try:
+                windows = buckets(period, start, end, limit=400)
+            except ValueError as exc:
+                raise Invalid(str(exc), field="query.from") from exc
+        series = []
+        for window in windows:
+            data = await gather(
+                session, window, neighbourhood=neighbourhood, with_editions=needs_editions
+            )
+            entry = indicator_entries(
+                data,
+                catalogue=cat,
+                population=territory.population_of(neighbourhood),
+                min_cell=settings.min_cell,
+            )[key]
+            series.append({"period": data.window.as_json(), **entry})
+    return {
+        "key": key,
+        "definition": definition.definition,
+        "unit": definition.unit,
+        "catalogue_version": cat.version,
+        "neighbourhood": neighbourhood,
+        "period": period,
+        "series": series,
+    }
+
+
+async def _span(session) -> tuple[date, date]:
+    f = LIVE.facts
+    first, last = (await session.execute(select(func.min(f.c.day), func.max(f.c.day)))).one()
+    today = datetime.now(UTC).date()
+    as_date = lambda v: v if isinstance(v, date) else date.fromisoformat(str(v))  # noqa: E731
+    return (as_date(first) if first else today, as_date(last) if last else today)
+
+
+@router.get("/report", response_model=None)
+async def report(
+    runtime: Runtime,
+    period: str = "all",
+    format: Literal["json", "csv", "html"] = "json",
+    catalogue: str | None = None,
+    neighbourhood: str | None = None,
+) -> dict | PlainTextResponse | HTMLResponse:
+    """The full report: JSON, CSV (open data) or printable HTML with a methodology appendix."""
+    try:
+        window: Window = parse_period(period)
+    except ValueError as exc:
+        raise Invalid(str(exc), field="query.period") from exc
+    data = await report_data(
+        runtime, window=window, catalogue=_catalogue(catalogue), neighbourhood=neighbourhood
+    )
+    if format == "csv":
+        name = f"sharitories-impact-{window.label}-{data['catalogue']['version']}.csv"
+        return PlainTextResponse(
+            report_csv(data),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    if format == "html":
+        return HTMLResponse(report_html(data))
+    return data
+
+
+async def report_data(
+    runtime, *, window: Window, catalogue: Catalogue, neighbourhood: str | None = None
+) -> dict:
+    async with runtime.db.transaction() as session:
+        return await build_report(
+            session,
+            window=window,
+            catalogue=catalogue,
+            territory=_territory(),
+            min_cell=get_impact_settings().min_cell,
+            neighbourhood=neighbourhood,
+        )

@@ -273,7 +273,8 @@ async def editions_of(
     else:
         names = list(
             await session.scalars(
-                select(distinct(f.c.edition))
+                select(f.c.edition)
+                .distinct()
                 .where(
                     f.c.edition.is_not(None),
                     f.c.type.like("budget.%"),
@@ -332,7 +333,9 @@ async def _edition(session: AsyncSession, name: str, neighbourhood: str | None, 
     )
     delivered_ids = set(
         await session.scalars(
-            select(distinct(f.c.entity)).where(
+            select(f.c.entity)
+            .distinct()
+            .where(
                 f.c.edition == name,
                 f.c.type == "budget.project.milestone",
                 f.c.subcategory == "delivered",

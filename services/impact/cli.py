@@ -1,0 +1,85 @@
+"""`sharitories impact ...`: rebuild the projections from the stream, print a report.
+
+The platform CLI mounts this app: `app.add_typer(services.impact.cli.app, name="impact")`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Literal
+
+import typer
+
+app = typer.Typer(
+    help="The impact service: projections and the impact report.", no_args_is_help=True
+)
+
+
+@app.command()
+def rebuild(
+    dry_run: bool = typer.Option(False, help="Rebuild and compare only; do not swap."),
+) -> None:
+    """Recompute every projection from stream sequence 1, compare with live, swap."""
+    from libs.common.settings import get_settings
+    from services.impact.rebuild import run
+
+    settings = get_settings()
+    outcome = run(
+        settings.database_url_for("impact"),
+        settings.schema_for("impact"),
+        settings.nats_url,
+        dry_run=dry_run,
+    )
+    typer.echo(json.dumps(outcome, indent=2))
+
+
+def render_report(
+    period: str, fmt: Literal["json", "csv", "html"], catalogue: str | None = None
+) -> str:
+    """The report as text, read straight from the impact database (no HTTP needed)."""
+    from libs.common.db import Database
+    from libs.common.settings import get_settings
+    from services.impact.api import _catalogue, _territory
+    from services.impact.config import get_impact_settings
+    from services.impact.periods import parse_period
+    from services.impact.render import report_csv, report_html, report_json
+    from services.impact.report import build_report
+
+    settings = get_settings()
+
+    async def main() -> dict:
+        database = Database(
+            settings.database_url_for("impact"), schema=settings.schema_for("impact")
+        )
+        try:
+            async with database.transaction() as session:
+                return await build_report(
+                    session,
+                    window=parse_period(period),
+                    catalogue=_catalogue(catalogue),
+                    territory=_territory(),
+                    min_cell=get_impact_settings().min_cell,
+                )
+        finally:
+            await database.dispose()
+
+    data = asyncio.run(main())
+    return {"json": report_json, "csv": report_csv, "html": report_html}[fmt](data)
+
+
+@app.command()
+def report(
+    period: str = typer.Option(
+        "all", help="2026, 2026-03, 2026-W10, 2026-03-15, edition:<id>, all"
+    ),
+    format: str = typer.Option("json", help="json, csv or html"),
+    catalogue: str | None = typer.Option(None, help="Factor catalogue version (default: current)."),
+) -> None:
+    """Print the impact report of a period."""
+    if format not in ("json", "csv", "html"):
+        raise typer.BadParameter("json, csv or html", param_hint="--format")
+    try:
+        typer.echo(render_report(period, format, catalogue))  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--period") from exc
