@@ -1,0 +1,141 @@
+"""Ballot casting under 100 concurrent voters, as a ratio to a bare FastAPI endpoint.
+
+    python -m bench.bench_budget [--ops 2000] [--concurrency 100] [--database-url URL]
+
+Each operation is one distinct, verified resident casting an approval ballot (3 of 8
+projects) online: JWT check, eligibility, ballot validation against the feasible
+proposals, the participation row (the one-ballot-per-voter key), the secret ballot row
+and its outbox event, in one write transaction. The edition is taken to the voting phase
+through the API before the clock starts. The bare endpoint is measured by the same client,
+in the same run, on the same machine. Target: ballots/s at least 25 % of the bare
+endpoint's requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python bench/bench_budget.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.harness import BenchEnv, ping, report, run_load, serve_app
+from libs.common.auth import mint_token
+
+TARGET = 0.25
+PROJECTS = 8
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, default=2000, help="ballots to cast")
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite)")
+    return parser.parse_args(argv)
+
+
+def _bearer(settings, sub: str, *roles: str) -> dict[str, str]:
+    token = mint_token(settings, sub=sub, roles=list(roles), neighbourhood="centre")
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _open_voting(url: str, settings) -> tuple[str, str, list[str]]:
+    import httpx
+
+    staff = _bearer(settings, "clerk", "staff")
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
+        async def call(method: str, path: str, **kw):
+            response = await client.request(method, path, **kw)
+            response.raise_for_status()
+            return response.json()
+
+        edition = await call(
+            "POST",
+            "/editions",
+            headers=staff,
+            json={
+                "name": "Bench edition",
+                "envelopes": [{"name": "City", "amount_cents": 1_000_000_00}],
+                "rule": "mes",
+                "ballot_format": {"kind": "approval", "min_projects": 1, "max_projects": 5},
+            },
+        )
+        eid = edition["id"]
+
+        async def phase(name: str):
+            await call("POST", f"/editions/{eid}/phase", headers=staff, json={"phase": name})
+
+        await phase("proposals")
+        ids = []
+        for n in range(PROJECTS):
+            author = _bearer(settings, f"author{n}", "resident")
+            proposal = await call(
+                "POST", f"/editions/{eid}/proposals", headers=author, json={"title": f"P{n}"}
+            )
+            ids.append(proposal["id"])
+        await phase("pre_selection")
+        await phase("assessment")
+        for n, pid in enumerate(ids):
+            await call(
+                "POST",
+                f"/editions/{eid}/proposals/{pid}/assessment",
+                headers=staff,
+                json={"feasible": True, "reason": "ok", "cost_cents": (n + 1) * 50_000_00},
+            )
+        await phase("voting")
+        return eid, edition["envelopes"][0]["id"], ids
+
+
+async def _bench(url: str, settings, *, ops: int, concurrency: int):
+    eid, envelope_id, ids = await _open_voting(url, settings)
+    voters = [_bearer(settings, f"voter{n}", "resident") for n in range(ops)]
+
+    async def cast(client, n):
+        choice = [ids[n % PROJECTS], ids[(n + 3) % PROJECTS], ids[(n + 5) % PROJECTS]]
+        response = await client.post(
+            f"/editions/{eid}/ballots",
+            json={"envelope_id": envelope_id, "projects": choice},
+            headers=voters[n],
+        )
+        response.raise_for_status()
+        return 1
+
+    return await run_load(url, cast, total=ops, concurrency=concurrency, name="cast ballot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv if argv is not None else sys.argv[1:])
+    with BenchEnv(database_url=args.database_url) as env:
+        env.migrate("budget")
+        with serve_app("bench.harness:bare_app") as url:
+            asyncio.run(run_load(url, ping, total=300, concurrency=args.concurrency))  # warm-up
+            bare = asyncio.run(
+                run_load(
+                    url,
+                    ping,
+                    total=args.ops * 2,
+                    concurrency=args.concurrency,
+                    name="bare GET /ping",
+                )
+            )
+        with env.serve("services.budget.app:create_app", ready_path="/readyz") as url:
+            ballots = asyncio.run(
+                _bench(url, env.settings(), ops=args.ops, concurrency=args.concurrency)
+            )
+    backend = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"budget on {backend}, {args.concurrency} concurrent voters, uvicorn subprocesses")
+    print(report([ballots], baseline=bare))
+    ratio = ballots.requests_per_second / bare.requests_per_second
+    verdict = "meets" if ratio >= TARGET else "MISSES"
+    print(
+        f"cast ballot: {ratio:.0%} of the bare endpoint's requests/s ({verdict} the "
+        f"{TARGET:.0%} target); p99 {ballots.p99_ms:.1f} ms vs {bare.p99_ms:.1f} ms bare"
+    )
+    return 0 if ballots.errors == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
