@@ -280,3 +280,28 @@ async def test_events_reach_jetstream_through_the_outbox(service, nats_server, c
         "crowdfunding.pledge.captured",
         "crowdfunding.campaign.succeeded",
     ]
+
+
+async def test_background_loop_confirms_authorisations_and_settles(
+    service_factory, monkeypatch, clock
+):
+    monkeypatch.setenv("CROWDFUNDING_SANDBOX_DELIVERY_INTERVAL", "0.2")
+    monkeypatch.setenv("CROWDFUNDING_SETTLEMENT_INTERVAL", "0.2")
+    from services.crowdfunding.app import create_app
+
+    running = await service_factory("crowdfunding", create_app, env="dev")
+    campaign = await launch(running, await live_campaign(running, goal=100_00))
+    made = (await pledge(running, campaign["id"], "ann", 150_00, token="tok_3ds")).json()
+    assert made["status"] == "pending"
+    async with asyncio.timeout(10):
+        while True:
+            view = await running.client.get(f"/pledges/{made['id']}", headers=running.auth("ann"))
+            if view.json()["status"] == "active":
+                break
+            await asyncio.sleep(0.1)
+    clock.advance(days=31)
+    async with asyncio.timeout(10):
+        while (await running.client.get(f"/campaigns/{campaign['id']}")).json()["state"] != (
+            "succeeded"
+        ):
+            await asyncio.sleep(0.1)
