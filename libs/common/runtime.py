@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -49,6 +49,7 @@ class ServiceRuntime:
         self.consumers: list[EventConsumer] = []
         self.broker_ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
 
     def territory(self, neighbourhood: str | None) -> Territory:
         return Territory(city=self.settings.territory_city, neighbourhood=neighbourhood)
@@ -69,6 +70,10 @@ class ServiceRuntime:
         self.consumers.append(event_consumer)
         return event_consumer
 
+    def add_task(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run `run()` in the background from start to stop (e.g. a settlement loop)."""
+        self._background.append((name, run))
+
     async def _publish(self, subject: str, payload: bytes, msg_id: str) -> None:
         await publish_event(self.broker, subject, payload, msg_id)
         EVENTS_PUBLISHED.labels(self.name).inc()
@@ -84,6 +89,10 @@ class ServiceRuntime:
         self._tasks = [
             asyncio.create_task(self._connect_broker(), name=f"{self.name}-broker"),
             asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
+            *(
+                asyncio.create_task(run(), name=f"{self.name}-{name}")
+                for name, run in self._background
+            ),
         ]
 
     async def _connect_broker(self) -> None:
@@ -116,7 +125,7 @@ class ServiceRuntime:
         for event_consumer in self.consumers:
             await event_consumer.stop()
         for task in self._tasks:
-            if not task.done() and task.get_name().endswith("-broker"):
+            if not task.done() and task.get_name() != f"{self.name}-outbox-relay":
                 task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):

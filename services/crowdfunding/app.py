@@ -9,7 +9,6 @@ and `python -m services.crowdfunding.app settle` do the same pass on demand (cro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 
 from fastapi import FastAPI
@@ -42,16 +41,7 @@ def wire(runtime: ServiceRuntime) -> None:
     runtime.consume(RESULTS_SUBJECT, results_handler(runtime))
     if runtime.settings.env == "test" or cf.settings.settlement_interval <= 0:
         return
-    task = asyncio.get_running_loop().create_task(background(cf), name=f"{NAME}-background")
-    stop = runtime.stop
-
-    async def stop_with_loop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await stop()
-
-    runtime.stop = stop_with_loop  # type: ignore[method-assign]
+    runtime.add_task("background", lambda: background(cf))
 
 
 async def background(cf: Crowdfunding) -> None:
