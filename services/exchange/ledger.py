@@ -26,6 +26,7 @@ from libs.common.problems import Conflict, NotFound
 from libs.common.runtime import ServiceRuntime
 from services.exchange.db import accounts, entries, members, transfers
 from services.exchange.domain import LedgerRuleBroken, Limits, check_transfer
+from services.exchange.uow import unit_of_work
 
 T = TypeVar("T")
 
@@ -40,10 +41,10 @@ async def retrying_idempotency_race(
     """Run `work` in a unit of work; if a concurrent twin with the same idempotency key
     committed first (unique violation), run it once more: it then finds the twin."""
     try:
-        async with runtime.unit_of_work() as session:
+        async with unit_of_work(runtime) as session:
             return await work(session)
     except IntegrityError:
-        async with runtime.unit_of_work() as session:
+        async with unit_of_work(runtime) as session:
             return await work(session)
 
 

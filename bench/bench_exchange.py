@@ -1,0 +1,116 @@
+"""Loan request+accept under 50 concurrent clients, as a ratio to a bare FastAPI endpoint.
+
+    python -m bench.bench_exchange [--ops 1500] [--concurrency 50] [--database-url URL]
+
+Each operation is one borrower asking for a loan (POST /loans) and the lender accepting
+it (POST /loans/{id}/accept): two write transactions, two outbox events, JWT checks.
+Items are listed before the clock starts (one per operation, so every accept wins).
+The bare endpoint is measured by the same client, in the same run, on the same machine.
+Target: exchange requests/s at least 25 % of the bare endpoint's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python bench/bench_exchange.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.harness import BenchEnv, ping, report, run_load, serve_app
+from libs.common.auth import mint_token
+from services.exchange.testkit import ITEM
+
+TARGET = 0.25
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, default=1500, help="request+accept operations")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite)")
+    return parser.parse_args(argv)
+
+
+async def _bench(url: str, settings, *, ops: int, concurrency: int):
+    lender = {
+        "Authorization": "Bearer "
+        + mint_token(settings, sub="lena", roles=["resident"], neighbourhood="north")
+    }
+    borrowers = [
+        {
+            "Authorization": "Bearer "
+            + mint_token(settings, sub=f"b{n}", roles=["resident"], neighbourhood="south")
+        }
+        for n in range(concurrency)
+    ]
+    item_ids: list[str] = []
+
+    async def list_item(client, n):
+        response = await client.post("/items", json={**ITEM, "title": f"Drill {n}"}, headers=lender)
+        response.raise_for_status()
+        item_ids.append(response.json()["id"])
+        return 1
+
+    async def warm_up(client, n):  # members exist before timing starts
+        (await client.get("/members/me", headers=borrowers[n])).raise_for_status()
+        return 1
+
+    await run_load(url, list_item, total=ops, concurrency=concurrency)
+    await run_load(url, warm_up, total=concurrency, concurrency=concurrency)
+    start = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+    due = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
+
+    async def request_and_accept(client, n):
+        asked = await client.post(
+            "/loans",
+            json={"item_id": item_ids[n], "starts_on": start, "due_on": due},
+            headers=borrowers[n % concurrency],
+        )
+        asked.raise_for_status()
+        accepted = await client.post(f"/loans/{asked.json()['id']}/accept", headers=lender)
+        accepted.raise_for_status()
+        return 2
+
+    return await run_load(
+        url, request_and_accept, total=ops, concurrency=concurrency, name="loan request+accept"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv if argv is not None else sys.argv[1:])
+    with BenchEnv(database_url=args.database_url) as env:
+        env.migrate("exchange")
+        with serve_app("bench.harness:bare_app") as url:
+            asyncio.run(run_load(url, ping, total=300, concurrency=args.concurrency))  # warm-up
+            bare = asyncio.run(
+                run_load(
+                    url,
+                    ping,
+                    total=args.ops * 2,
+                    concurrency=args.concurrency,
+                    name="bare GET /ping",
+                )
+            )
+        with env.serve("services.exchange.app:create_app", ready_path="/readyz") as url:
+            loans = asyncio.run(
+                _bench(url, env.settings(), ops=args.ops, concurrency=args.concurrency)
+            )
+    backend = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"exchange on {backend}, {args.concurrency} concurrent clients, uvicorn subprocesses")
+    print(report([loans], baseline=bare))
+    ratio = loans.requests_per_second / bare.requests_per_second
+    verdict = "meets" if ratio >= TARGET else "MISSES"
+    pairs = loans.ops_per_second / bare.requests_per_second
+    print(
+        f"loan request+accept: {ratio:.0%} of the bare endpoint's requests/s "
+        f"({verdict} the {TARGET:.0%} target); {pairs:.0%} counting a request+accept pair as one"
+    )
+    return 0 if loans.errors == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""Reusable bench harness: serve an app on a free port, drive it with concurrent clients.
+
+    with BenchEnv() as env:                       # temp dir, SQLite files, nats-server
+        env.migrate("exchange")
+        with env.serve("services.exchange.app:create_app") as url:
+            result = asyncio.run(run_load(url, scenario, total=2000, concurrency=50))
+        with serve_app("bench.harness:bare_app") as url:   # the baseline, same client
+            base = asyncio.run(run_load(url, ping, total=2000, concurrency=50))
+    print(report([base, result]))
+
+An app runs under uvicorn either as a subprocess (default: the load generator and the
+server do not share an event loop or the GIL) or in-process in a background thread.
+A scenario is `async def scenario(client: httpx.AsyncClient, n: int) -> int` that makes
+one logical operation (it may send several requests) and returns the request count;
+latency is measured per operation. Throughput, p50 and p99 come out of `LoadResult`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from libs.common.natsserver import NatsServer, free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+Scenario = Callable[[httpx.AsyncClient, int], Awaitable[int]]
+
+
+def bare_app():
+    """The baseline: a FastAPI app with one trivial JSON endpoint and nothing else."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/ping")
+    async def ping() -> dict:
+        return {"ok": True}
+
+    return app
+
+
+async def ping(client: httpx.AsyncClient, n: int) -> int:
+    """Baseline scenario: one GET of the bare endpoint."""
+    response = await client.get("/ping")
+    response.raise_for_status()
+    return 1
+
+
+def _wait_until_up(url: str, path: str, timeout: float, process=None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the app exited with code {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + path, timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url}{path} did not answer 200 within {timeout} s")
+
+
+@contextlib.contextmanager
+def serve_app(
+    factory: str,
+    *,
+    env: dict[str, str] | None = None,
+    mode: str = "subprocess",
+    ready_path: str = "/ping",
+    timeout: float = 30.0,
+) -> Iterator[str]:
+    """Serve `module:callable` (an app factory) under uvicorn on a free port; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    environment = {**os.environ, **(env or {})}
+    if mode == "subprocess":
+        command = [sys.executable, "-m", "uvicorn", "--factory", factory]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        command += ["--no-access-log", "--lifespan", "on"]
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment)
+        try:
+            _wait_until_up(url, ready_path, timeout, process)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return
+    if mode != "inprocess":
+        raise ValueError(f"unknown mode {mode!r}")
+    import importlib
+
+    import uvicorn
+
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    module, _, name = factory.partition(":")
+    app = getattr(importlib.import_module(module), name)()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    config.access_log = False
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        _wait_until_up(url, ready_path, timeout)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class BenchEnv(contextlib.ExitStack):
+    """A temp dir with SQLite files (or DATABASE_URL if given), and an embedded nats-server."""
+
+    def __init__(self, *, database_url: str | None = None) -> None:
+        super().__init__()
+        self.database_url = database_url
+
+    def __enter__(self) -> BenchEnv:
+        super().__enter__()
+        self.tmp = Path(self.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        self.nats = NatsServer(self.tmp / "nats").start()
+        self.callback(self.nats.stop)
+        self.schema_prefix = f"bench{os.getpid()}_" if self.database_url else ""
+        self.env = {
+            "SHARITORIES_ENV": "dev",
+            "SHARITORIES_VAR_DIR": str(self.tmp / "var"),
+            "NATS_URL": self.nats.url,
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_SCHEMA_PREFIX": self.schema_prefix,
+        }
+        if self.database_url:
+            self.env["DATABASE_URL"] = self.database_url
+        return self
+
+    def settings(self):
+        from libs.common.settings import Settings
+
+        return Settings(
+            env="dev",
+            var_dir=self.tmp / "var",
+            nats_url=self.nats.url,
+            database_url=self.database_url,
+            database_schema_prefix=self.schema_prefix,
+        )
+
+    def migrate(self, service: str) -> None:
+        from libs.common.migrations import upgrade
+
+        settings = self.settings()
+        upgrade(service, settings.database_url_for(service), settings.schema_for(service))
+        if self.database_url:
+            self.callback(self._drop_schema, settings.schema_for(service))
+
+    def _drop_schema(self, schema: str) -> None:
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        async def drop() -> None:
+            engine = create_async_engine(self.settings().database_url_for("bench"))
+            async with engine.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            await engine.dispose()
+
+        with contextlib.suppress(Exception):
+            asyncio.run(drop())
+
+    def serve(self, factory: str, **kw):
+        return serve_app(factory, env=self.env, **kw)
+
+
+@dataclass
+class LoadResult:
+    name: str
+    operations: int
+    requests: int
+    seconds: float
+    latencies: list[float] = field(repr=False)
+    errors: int = 0
+
+    @property
+    def ops_per_second(self) -> float:
+        return self.operations / self.seconds
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(self.latencies) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentile(99) * 1000
+
+
+async def run_load(
+    base_url: str,
+    scenario: Scenario,
+    *,
+    total: int,
+    concurrency: int = 50,
+    name: str = "",
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
+    """Run `total` operations of `scenario` from `concurrency` concurrent clients.
+
+    Each client is its own httpx.AsyncClient with one keep-alive connection (one shared
+    pool of 50 connections costs httpx more than the server it measures)."""
+    latencies: list[float] = []
+    counter = iter(range(total))
+    requests = errors = 0
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal requests, errors
+        for n in counter:
+            start = time.perf_counter()
+            try:
+                sent = await scenario(client, n)
+            except Exception:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - start)
+            requests += sent
+
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=base_url,
+                    limits=httpx.Limits(max_connections=1),
+                    timeout=60,
+                    headers=headers,
+                )
+            )
+            for _ in range(concurrency)
+        ]
+        # Open every connection before the clock starts (any answer will do).
+        await asyncio.gather(*(c.get("/healthz") for c in clients), return_exceptions=True)
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(c) for c in clients))
+        seconds = time.perf_counter() - start
+    return LoadResult(
+        name or scenario.__name__, len(latencies), requests, seconds, latencies, errors
+    )
+
+
+def report(results: list[LoadResult], *, baseline: LoadResult) -> str:
+    lines = [
+        f"{'scenario':<28}{'ops':>7}{'req/s':>9}{'ops/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{'req/s vs bare':>15}"
+    ]
+    for r in [baseline, *results]:
+        ratio = r.requests_per_second / baseline.requests_per_second
+        lines.append(
+            f"{r.name:<28}{r.operations:>7}{r.requests_per_second:>9.0f}{r.ops_per_second:>9.0f}"
+            f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.errors:>8}{ratio:>14.0%}"
+        )
+    return "\n".join(lines)
