@@ -67,6 +67,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_seconds: float = 0.2,
         lease_seconds: float = 30.0,
+        linger_seconds: float = 0.01,
         is_connected: Callable[[], bool] = lambda: True,
     ) -> None:
         self.db = db
@@ -75,6 +76,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.lease = timedelta(seconds=lease_seconds)
+        self.linger = linger_seconds
         self.is_connected = is_connected
         self.published_ids: list[str] = []  # kept for tests and metrics, bounded below
         self._wake = asyncio.Event()
@@ -96,6 +98,9 @@ class OutboxRelay:
                 try:
                     async with asyncio.timeout(self.poll_seconds):
                         await self._wake.wait()
+                    # Under load many commits wake us at once: linger a moment so that one
+                    # pass publishes them together instead of one write transaction each.
+                    await asyncio.sleep(self.linger)
                 except TimeoutError:
                     pass
 
