@@ -301,6 +301,7 @@ async def request_loan(
             session,
             runtime=runtime,
             borrower_id=me["id"],
+            borrower_neighbourhood=me["neighbourhood"],
             item_id=body.item_id,
             starts_on=body.starts_on,
             due_on=body.due_on,
@@ -351,7 +352,7 @@ async def _act(runtime, principal, loan_id, action, today, **extra) -> dict:
             today=today,
             **extra,
         )
-        return await loan_flow.loan_view(session, loan=loan, principal=principal)
+        return await loan_flow.loan_view(session, loan=loan, principal=principal, history=False)
 
 
 @router.post("/loans/{loan_id}/accept", tags=["loans"])

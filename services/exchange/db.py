@@ -69,6 +69,10 @@ loans = Table(
     Column("item_id", Id, ForeignKey("items.id"), nullable=False),
     Column("lender_id", String(100), ForeignKey("members.id"), nullable=False),
     Column("borrower_id", String(100), ForeignKey("members.id"), nullable=False),
+    # Facts every loan event carries, fixed when the loan is requested.
+    Column("category", String(40), nullable=False),
+    Column("lender_neighbourhood", String(50), nullable=False),
+    Column("borrower_neighbourhood", String(50), nullable=False),
     Column("state", String(20), nullable=False),
     Column("starts_on", Date, nullable=False),
     Column("due_on", Date, nullable=False),

@@ -71,25 +71,14 @@ async def _event(
     state: LoanState,
     actor: str,
 ) -> None:
-    item = await session.execute(select(items.c.category).where(items.c.id == loan["item_id"]))
-    category = item.scalar_one()
-    hoods = dict(
-        (
-            await session.execute(
-                select(members.c.id, members.c.neighbourhood).where(
-                    members.c.id.in_([loan["lender_id"], loan["borrower_id"]])
-                )
-            )
-        ).all()
-    )
     facts = {
         "loan_id": loan["id"],
         "item_id": loan["item_id"],
-        "category": category,
+        "category": loan["category"],
         "lender_id": loan["lender_id"],
         "borrower_id": loan["borrower_id"],
-        "lender_neighbourhood": hoods[loan["lender_id"]],
-        "borrower_neighbourhood": hoods[loan["borrower_id"]],
+        "lender_neighbourhood": loan["lender_neighbourhood"],
+        "borrower_neighbourhood": loan["borrower_neighbourhood"],
         "starts_on": loan["starts_on"],
         "due_on": loan["due_on"],
         "days": loan_days(loan["starts_on"], loan["due_on"]),
@@ -103,7 +92,7 @@ async def _event(
         make_event(
             EVENTS[state](**facts),
             aggregate_id=loan["id"],
-            territory=runtime.territory(hoods[loan["lender_id"]]),
+            territory=runtime.territory(loan["lender_neighbourhood"]),
             actor=actor,
         ),
     )
@@ -128,13 +117,20 @@ async def request_loan(
     *,
     runtime: ServiceRuntime,
     borrower_id: str,
+    borrower_neighbourhood: str,
     item_id: str,
     starts_on: date,
     due_on: date,
     message: str,
     today: date,
 ) -> dict[str, Any]:
-    item = (await session.execute(select(items).where(items.c.id == item_id))).first()
+    item = (
+        await session.execute(
+            select(items, members.c.neighbourhood.label("lender_neighbourhood"))
+            .join(members, members.c.id == items.c.owner_id)
+            .where(items.c.id == item_id)
+        )
+    ).first()
     if item is None:
         raise NotFound(f"No item {item_id}.", field="body.item_id")
     try:
@@ -158,6 +154,9 @@ async def request_loan(
         "item_id": item_id,
         "lender_id": item.owner_id,
         "borrower_id": borrower_id,
+        "category": item.category,
+        "lender_neighbourhood": item.lender_neighbourhood,
+        "borrower_neighbourhood": borrower_neighbourhood,
         "state": LoanState.REQUESTED.value,
         "starts_on": starts_on,
         "due_on": due_on,
@@ -277,27 +276,31 @@ async def overdue_loans(session: AsyncSession, *, today: date) -> list[str]:
 
 
 async def loan_view(
-    session: AsyncSession, *, loan: dict[str, Any], principal: Principal
+    session: AsyncSession, *, loan: dict[str, Any], principal: Principal, history: bool = True
 ) -> dict[str, Any]:
     """A loan as its parties (and staff) see it; contact details only once accepted."""
     is_lender = principal.sub == loan["lender_id"]
     is_borrower = principal.sub == loan["borrower_id"]
     if not (is_lender or is_borrower or principal.is_staff):
         raise Forbidden("Only the lender, the borrower and staff may see this loan.")
-    history = await session.execute(
-        select(
-            loan_transitions.c.from_state,
-            loan_transitions.c.to_state,
-            loan_transitions.c.actor_id,
-            loan_transitions.c.at,
+    moves = (
+        []
+        if not history
+        else await session.execute(
+            select(
+                loan_transitions.c.from_state,
+                loan_transitions.c.to_state,
+                loan_transitions.c.actor_id,
+                loan_transitions.c.at,
+            )
+            .where(loan_transitions.c.loan_id == loan["id"])
+            .order_by(loan_transitions.c.at, loan_transitions.c.id)
         )
-        .where(loan_transitions.c.loan_id == loan["id"])
-        .order_by(loan_transitions.c.at, loan_transitions.c.id)
     )
     view = {
         **loan,
         "days": loan_days(loan["starts_on"], loan["due_on"]),
-        "history": [r._asdict() for r in history],
+        "history": [r._asdict() for r in moves] if history else None,
         "counterparty": None,
     }
     if LoanState(loan["state"]) in CONTACT_VISIBLE and (is_lender or is_borrower):
