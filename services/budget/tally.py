@@ -28,7 +28,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import accumulate, repeat
 from math import gcd
+from operator import mul
 
 Number = int | Fraction
 
@@ -262,11 +264,13 @@ class _MESModel:
         # slots[j][u]: supporting groups with utility u, each repeated by its weight, so that
         # Counter(map(cls.__getitem__, slots)) counts voters per budget class in C.
         self.slots: list[dict[int, list[int]]] = [{} for _ in range(n)]
+        self.groups: list[dict[int, list[int]]] = [{} for _ in range(n)]  # distinct, by u
         self.total_sat = [0] * n
         for g, row in enumerate(self.ballots):
             w = self.weights[g]
             for j, u in row:
                 self.supporters[j].append((g, u))
+                self.groups[j].setdefault(u, []).append(g)
                 self.slots[j].setdefault(u, []).extend([g] * w)
                 self.total_sat[j] += u * w
         self.sort_mult = [0] * n  # key v * (lcm of utilities // u) orders buckets by v/u
@@ -304,47 +308,67 @@ class _Run:
 
 def _mes_run(model: _MESModel, k: int, reference: _Run | None = None, explain=False) -> _Run:
     """Run MES at endowment ``model.endowment(k)``; optionally certify the block since reference."""
-    weights = model.weights
     ids = model.ids
     base = model.base
     scale_d = base  # current money unit is 1/scale_d
-    val = [int(model.endowment(k) * base)]  # class -> money, in units of 1/D at creation
+    val = [int(model.endowment(k) * base)]  # class -> money, in units current at its creation
     lvl = [0]  # class -> round it was created in
     mult = [1]  # mult[r]: factor taking round-r units to the current unit
-    cls = [0] * len(weights)
+    cls = [0] * len(model.weights)
+    cls_of, val_of, lvl_of, mult_of = (x.__getitem__ for x in (cls, val, lvl, mult))
     cost_units = [int(c * base) for c in model.costs]  # cost in units of 1/base
-    last: dict[int, tuple[int, int, int]] = {}  # project -> (step, numerator, denominator)
+    last: dict[int, tuple] = {}  # project -> (step, numerator, denominator, classes by utility)
     step = 0
+
+    def buckets(j: int):
+        """Per utility u: the budget classes among j's supporters, their money and head count."""
+        for u, slots in model.slots[j].items():
+            counts = Counter(map(cls_of, slots))
+            counts.pop(ZERO, None)
+            keys = list(counts)
+            money = list(map(mul, map(val_of, keys), map(mult_of, map(lvl_of, keys))))
+            yield u, keys, money, list(counts.values())
 
     def price(j: int) -> Fraction | None:
         """Exact price per utility unit of j for its supporters now, None if unaffordable."""
-        entries = []
-        available = 0
-        denominator = 0
-        key_mult = model.sort_mult[j]
-        for u, slots in model.slots[j].items():
-            for c, w in Counter(map(cls.__getitem__, slots)).items():
-                if c == ZERO:
-                    continue
-                v = val[c] * mult[lvl[c]]
-                entries.append((v * (key_mult // u), v, u, w))
-                available += v * w
-                denominator += u * w
         cost = cost_units[j] * (scale_d // base)
-        if available < cost:
+        classes = {}
+        if len(model.slots[j]) == 1:  # approval: one utility, buckets sort by money alone
+            ((u, keys, money, heads),) = buckets(j)
+            classes[u] = keys
+            pairs = sorted(zip(money, heads, strict=True))
+            vs = [v for v, _ in pairs]
+            us = [u] * len(pairs)
+            paid = [0, *accumulate(map(mul, vs, (w for _, w in pairs)))]
+            sats = [0, *accumulate(u * w for _, w in pairs)]
+        else:
+            entries = []
+            lcm_u = model.sort_mult[j]
+            for u, keys, money, heads in buckets(j):
+                classes[u] = keys
+                factor = lcm_u // u  # money * factor orders buckets by money / u
+                entries.extend(zip((m * factor for m in money), money, repeat(u), heads))
+            entries.sort()
+            vs = [v for _, v, _, _ in entries]
+            us = [u for _, _, u, _ in entries]
+            paid = [0, *accumulate(v * w for _, v, _, w in entries)]
+            sats = [0, *accumulate(u * w for _, _, u, w in entries)]
+        if paid[-1] < cost:
             return None
-        # Poorest per utility first: whoever cannot pay rho*u pays all they have.
-        entries.sort()
-        paid = 0
-        for _, v, u, w in entries:
-            num = cost - paid
-            if num * u <= v * denominator:
-                g = gcd(num, denominator)
-                last[j] = (step, num // g, denominator // g)
-                return Fraction(num, scale_d * denominator)
-            paid += v * w
-            denominator -= u * w
-        raise AssertionError("unreachable: available >= cost guarantees a price")
+        total = sats[-1]
+        # Poorest per utility first: the first bucket whose voters can pay price * u fixes
+        # the price; everyone before it pays all they have. The test is monotone, so bisect.
+        lo, hi = 0, len(vs) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if (cost - paid[mid]) * us[mid] <= vs[mid] * (total - sats[mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        num, den = cost - paid[lo], total - sats[lo]
+        g = gcd(num, den)
+        last[j] = (step, num // g, den // g, classes)
+        return Fraction(num, scale_d * den)
 
     heap = [(model.costs[j] / model.total_sat[j], ids[j], j, -1) for j in model.eligible]
     heapq.heapify(heap)
@@ -362,42 +386,33 @@ def _mes_run(model: _MESModel, k: int, reference: _Run | None = None, explain=Fa
             certified = _certify_round(reference, step, j, heap, price, ids)
         order.append(j)
         prices[j] = rho
-        _, num, den = last[j]
+        _, num, den, classes = last[j]
         # Rescale every class to the new unit 1/(D*den), then charge the rich num*u each.
         scale_d *= den
         for r in range(len(mult)):
             mult[r] *= den
         mult.append(1)
         step += 1
-        lvl_now = step
-        moved: dict[tuple[int, int], int] = {}
-        for g, u in model.supporters[j]:
-            c = cls[g]
-            if c == ZERO:
-                continue
-            nc = moved.get((c, u))
-            if nc is None:
+        for u, keys in classes.items():
+            move = {ZERO: ZERO}
+            for c in keys:
                 left = val[c] * mult[lvl[c]] - num * u
                 if left <= 0:
-                    nc = ZERO
+                    move[c] = ZERO
                 else:
-                    nc = len(val)
+                    move[c] = len(val)
                     val.append(left)
-                    lvl.append(lvl_now)
-                moved[(c, u)] = nc
-            cls[g] = nc
+                    lvl.append(step)
+            moved = move.__getitem__
+            for g in model.groups[j][u]:
+                cls[g] = moved(cls[g])
     if certified:
-        certified = len(reference.order) == len(order) and reference.order == order
+        certified = reference.order == order
     run = _Run(k, order, prices, sum((model.costs[j] for j in order), Fraction(0)), certified)
     if explain:
         for j in model.eligible:
             if j not in prices:
-                money = sum(
-                    val[c] * mult[lvl[c]] * w
-                    for slots in model.slots[j].values()
-                    for c, w in Counter(map(cls.__getitem__, slots)).items()
-                    if c != ZERO
-                )
+                money = sum(sum(map(mul, m, w)) for _, _, m, w in buckets(j))
                 run.money_left[j] = Fraction(money, scale_d)
     return run
 
@@ -465,31 +480,30 @@ def _add1(model: _MESModel, exhaustive_stop: bool) -> int:
         # any project: the outcome there funds every eligible project.
         return limit
     current = _mes_run(model, 0)  # budget/n each can never overspend
-    stride = 1
+    jump = 2
+    cooldown = 0
     while True:
-        if (
-            current.cost <= budget
-            and exhaustive_stop
-            and _exhaustive(model, current, model.eligible)
-        ):
+        if exhaustive_stop and _exhaustive(model, current, model.eligible):
             return current.k
         if limit is not None and current.k >= limit:
             return current.k
-        target = current.k + stride
+        target = current.k + (jump if cooldown == 0 else 1)
         if limit is not None:
             target = min(target, limit)
-        nxt = _mes_run(model, target, reference=current)
-        if nxt.certified:
-            # Same outcome for every step up to target: it fits and is not exhaustive.
-            current = nxt
-            stride *= 2
-        elif target == current.k + 1:
-            if nxt.cost > budget:
-                return current.k
-            current = nxt
-            stride = 1
-        else:
-            stride = max(1, stride // 4)
+        if target > current.k + 1:
+            nxt = _mes_run(model, target, reference=current)
+            if nxt.certified:  # same outcome at every step up to target: fits, not exhaustive
+                current = nxt
+                jump *= 2
+            else:  # wasted probe: walk step by step for a while before probing again
+                jump = 2
+                cooldown = 8
+            continue
+        cooldown = max(0, cooldown - 1)
+        nxt = _mes_run(model, target)
+        if nxt.cost > budget:
+            return current.k
+        current = nxt
 
 
 def mes(problem: Problem) -> TallyResult:
