@@ -236,7 +236,8 @@ def _lcm(a: int, b: int) -> int:
 class _MESModel:
     """Everything about a problem that does not depend on the voters' endowment."""
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, extra_denominator: int = 1) -> None:
+        self.runs: dict[Fraction, _Run] = {}  # plain runs by k, shared by mes and mes-add1
         self.ids = list(problem.costs)
         index = {pid: j for j, pid in enumerate(self.ids)}
         self.costs = [Fraction(problem.costs[pid]) for pid in self.ids]
@@ -285,11 +286,12 @@ class _MESModel:
         self.free = [j for j in range(n) if self.total_sat[j] > 0 and not self.costs[j]]
         # Money unit 1/base makes the endowment budget/n + k and every cost an integer.
         base = self.num_voters * self.budget.denominator if self.num_voters else 1
+        base = _lcm(base, extra_denominator)
         for c in self.costs:
             base = _lcm(base, c.denominator)
         self.base = base
 
-    def endowment(self, k: int) -> Fraction:
+    def endowment(self, k: Number) -> Fraction:
         """Per-voter starting money after k one-unit raises."""
         return self.budget / self.num_voters + k
 
@@ -298,7 +300,7 @@ class _MESModel:
 class _Run:
     """One MES run at a fixed endowment."""
 
-    k: int
+    k: Number
     order: list[int]  # selected projects, free ones first
     price: dict[int, Fraction]  # selected project -> price per unit of (scaled) utility
     cost: Fraction
@@ -306,7 +308,7 @@ class _Run:
     money_left: dict[int, Fraction] = field(default_factory=dict)
 
 
-def _mes_run(model: _MESModel, k: int, reference: _Run | None = None, explain=False) -> _Run:
+def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain=False) -> _Run:
     """Run MES at endowment ``model.endowment(k)``; optionally certify the block since reference."""
     ids = model.ids
     base = model.base
@@ -417,6 +419,13 @@ def _mes_run(model: _MESModel, k: int, reference: _Run | None = None, explain=Fa
     return run
 
 
+def _plain_run(model: _MESModel, k: int) -> _Run:
+    run = model.runs.get(k)
+    if run is None:
+        run = model.runs[k] = _mes_run(model, k)
+    return run
+
+
 def _certify_round(reference, step, winner, heap, price, ids) -> bool:
     """At this round, does the reference winner's price beat every rival's bound here?"""
     free = len(reference.order) - len(reference.price)
@@ -447,10 +456,12 @@ def _exhaustive(model: _MESModel, run: _Run, among: Iterable[int]) -> bool:
 
 
 def _mes_explanations(
-    problem: Problem, model: _MESModel, run: _Run, score: Mapping[str, Number]
+    problem: Problem, model: _MESModel, run: _Run | None, score: Mapping[str, Number]
 ) -> dict[str, Explanation]:
     explanations: dict[str, Explanation] = {}
     spent = Fraction(0)
+    if run is None:
+        return {pid: Explanation(NO_SUPPORTERS, score[pid]) for pid in model.ids}
     for step, j in enumerate(run.order, start=1):
         spent += model.costs[j]
         explanations[model.ids[j]] = Explanation(
@@ -479,7 +490,7 @@ def _add1(model: _MESModel, exhaustive_stop: bool) -> int:
         # Every outcome fits, so the loop runs to the limit, where one voter alone can pay for
         # any project: the outcome there funds every eligible project.
         return limit
-    current = _mes_run(model, 0)  # budget/n each can never overspend
+    current = _plain_run(model, 0)  # budget/n each can never overspend
     jump = 2
     cooldown = 0
     while True:
@@ -500,7 +511,7 @@ def _add1(model: _MESModel, exhaustive_stop: bool) -> int:
                 cooldown = 8
             continue
         cooldown = max(0, cooldown - 1)
-        nxt = _mes_run(model, target)
+        nxt = _plain_run(model, target)
         if nxt.cost > budget:
             return current.k
         current = nxt
@@ -508,20 +519,46 @@ def _add1(model: _MESModel, exhaustive_stop: bool) -> int:
 
 def mes(problem: Problem) -> TallyResult:
     """Method of Equal Shares, Add1 with exhaustive stop, completed by greedy."""
-    return _mes(problem, exhaustive_stop=True, rule="mes")
+    return _mes(problem, _MESModel(problem), exhaustive_stop=True, rule="mes")
 
 
 def mes_add1(problem: Problem) -> TallyResult:
     """MES, Add1 raised while the outcome fits the budget; no completion."""
-    return _mes(problem, exhaustive_stop=False, rule="mes-add1")
+    return _mes(problem, _MESModel(problem), exhaustive_stop=False, rule="mes-add1")
 
 
-def _mes(problem: Problem, exhaustive_stop: bool, rule: str) -> TallyResult:
-    model = _MESModel(problem)
+def tally_many(problem: Problem, rules: Iterable[str] = RULES) -> dict[str, TallyResult]:
+    """Run several rules; mes and mes-add1 share their MES runs."""
+    model = None
+    results = {}
+    for rule in rules:
+        if rule in ("mes", "mes-add1"):
+            model = model or _MESModel(problem)
+            results[rule] = _mes(problem, model, rule == "mes", rule)
+        else:
+            results[rule] = tally(problem, rule)
+    return results
+
+
+def equal_shares(problem: Problem, endowment: Number | None = None) -> TallyResult:
+    """One plain MES run (no Add1, no completion), each voter starting with ``endowment``."""
+    if endowment is None:
+        endowment = Fraction(problem.budget) / max(1, sum(b.weight for b in problem.ballots))
+    endowment = Fraction(endowment)
+    model = _MESModel(problem, extra_denominator=endowment.denominator)
     score = scores(problem)
     if model.num_voters == 0:
-        explanations = {p: Explanation(NO_SUPPORTERS, 0) for p in problem.costs}
-        return _result(rule, problem, [], explanations)
+        return _result("mes-plain", problem, [], _mes_explanations(problem, model, None, score))
+    run = _mes_run(model, endowment - model.endowment(0), explain=True)
+    chosen = [model.ids[j] for j in run.order]
+    explanations = _mes_explanations(problem, model, run, score)
+    return _result("mes-plain", problem, chosen, explanations, endowment=endowment)
+
+
+def _mes(problem: Problem, model: _MESModel, exhaustive_stop: bool, rule: str) -> TallyResult:
+    score = scores(problem)
+    if model.num_voters == 0:
+        return _result(rule, problem, [], _mes_explanations(problem, model, None, score))
     k = _add1(model, exhaustive_stop)
     run = _mes_run(model, k, explain=True)
     explanations = _mes_explanations(problem, model, run, score)
