@@ -1,0 +1,78 @@
+"""The Valmont demo, loaded over HTTP into a running platform, shows up in the impact report,
+and loading it again changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+
+from sharitories.demo import MARKER_EDITION, load_demo_sync
+from tests.e2e_platform import running_platform, settled_report, value
+
+
+def demo_ready(rep: dict) -> bool:
+    return (
+        value(rep, "exchange.loans_by_category") > 0
+        and value(rep, "participation.pb_turnout") is not None
+        and rep["indicators"]["participation.pb_turnout"]["cells"] != []
+    )
+
+
+def test_demo_loads_through_the_apis_and_is_idempotent(tmp_path):
+    year = str(datetime.now(UTC).year)
+    with running_platform(tmp_path) as platform:
+        summary = load_demo_sync(platform.urls, platform.settings)
+        assert summary["already_loaded"] is False
+        assert summary["residents"] >= 30 and summary["organisations"] == 3
+        assert summary["items"] >= 40
+        assert summary["pb_current"]["phase"] == "voting"
+        assert summary["pb_current"]["assessed"] >= 12
+        rep = settled_report(platform.urls["impact"], year, ready=demo_ready)
+
+        returned = summary["loans"]["returned"]
+        assert value(rep, "exchange.loans_by_category") == returned
+        # Real time: each demo loan is picked up and returned on the same day (1 day lent).
+        assert value(rep, "exchange.days_lent") == returned
+        co2e = value(rep, "environment.co2e_avoided")
+        assert Decimal(co2e["exact"]["central"]) > 0 and co2e["central"] > 0
+        assert Decimal(value(rep, "environment.co2e_avoided_by_loans")["exact"]["low"]) > 0
+        assert value(rep, "exchange.carpool_passenger_km") > 0
+        assert Decimal(value(rep, "environment.co2e_avoided_by_repairs")["exact"]["central"]) > 0
+        assert value(rep, "exchange.time_credit_minutes") > 0
+
+        ballots = sum(e["ballots_counted"] for e in rep["editions"])
+        expected_ballots = summary["pb_previous"]["ballots"] + summary["pb_current"]["ballots"]
+        assert ballots == expected_ballots > 0
+        turnout = value(rep, "participation.pb_turnout")
+        assert turnout is not None and Decimal(turnout["fraction"]) > 0
+        assert rep["indicators"]["participation.pb_turnout"]["voters"] > 0
+        assert value(rep, "delivery.pb_projects_selected") > 0
+        assert value(rep, "delivery.pb_projects_delivered") > 0
+        assert value(rep, "participation.active_members") >= 30
+
+        # Money: pledges on the live campaigns are visible (backers), but `money.raised`
+        # counts settled campaigns only, and no campaign can settle in real time (20-90 days).
+        assert value(rep, "money.backers_by_neighbourhood") > 0
+        assert summary["crowdfunding"]["pledged_cents"] > 0
+        assert value(rep, "money.raised") == 0 or value(rep, "money.campaigns_succeeded") > 0
+        # Not asserted: parked_events. crowdfunding.campaign.drafted has no projector in
+        # services/impact/facts.py yet, so each demo campaign draft is parked (5 of them).
+
+        # Second load: nothing new anywhere.
+        editions = httpx.get(f"{platform.urls['budget']}/editions").json()
+        items = httpx.get(f"{platform.urls['exchange']}/items", params={"limit": 200}).json()
+        campaigns = httpx.get(f"{platform.urls['crowdfunding']}/campaigns").json()
+        again = load_demo_sync(platform.urls, platform.settings)
+        assert again["already_loaded"] is True
+        assert again["items"] == summary["items"]
+        assert httpx.get(f"{platform.urls['budget']}/editions").json() == editions
+        assert [e["name"] for e in editions].count(MARKER_EDITION) == 1
+        assert (
+            httpx.get(f"{platform.urls['exchange']}/items", params={"limit": 200}).json() == items
+        )
+        assert httpx.get(f"{platform.urls['crowdfunding']}/campaigns").json() == campaigns
+        after = settled_report(platform.urls["impact"], year, quiet_polls=2)
+        assert after["projection"] == rep["projection"]
+        assert value(after, "exchange.loans_by_category") == returned
