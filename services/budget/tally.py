@@ -338,28 +338,38 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
         if len(model.slots[j]) == 1:  # approval: one utility, buckets sort by money alone
             ((u, keys, money, heads),) = buckets(j)
             classes[u] = keys
-            pairs = sorted(zip(money, heads, strict=True))
-            vs = [v for v, _ in pairs]
-            us = [u] * len(pairs)
-            paid = [0, *accumulate(map(mul, vs, (w for _, w in pairs)))]
-            sats = [0, *accumulate(u * w for _, w in pairs)]
-        else:
-            entries = []
-            lcm_u = model.sort_mult[j]
-            for u, keys, money, heads in buckets(j):
-                classes[u] = keys
-                factor = lcm_u // u  # money * factor orders buckets by money / u
-                entries.extend(zip((m * factor for m in money), money, repeat(u), heads))
-            entries.sort()
-            vs = [v for _, v, _, _ in entries]
-            us = [u for _, _, u, _ in entries]
-            paid = [0, *accumulate(v * w for _, v, _, w in entries)]
-            sats = [0, *accumulate(u * w for _, _, u, w in entries)]
+            if not keys:
+                return None
+            vs, ws = zip(*sorted(zip(money, heads, strict=True)), strict=True)
+            paid = [0, *accumulate(map(mul, vs, ws))]
+            if paid[-1] < cost:
+                return None
+            # Poorest first: the first bucket whose voters can pay price * u fixes the price;
+            # everyone before it pays all they have. The test is monotone, so bisect.
+            heads_before = [0, *accumulate(ws)]
+            total = heads_before[-1]
+            lo, hi = 0, len(vs) - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if cost - paid[mid] <= vs[mid] * (total - heads_before[mid]):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            return _found(j, cost - paid[lo], u * (total - heads_before[lo]), classes)
+        entries = []
+        lcm_u = model.sort_mult[j]
+        for u, keys, money, heads in buckets(j):
+            classes[u] = keys
+            factor = lcm_u // u  # money * factor orders buckets by money / u
+            entries.extend(zip((m * factor for m in money), money, repeat(u), heads))
+        entries.sort()
+        vs = [v for _, v, _, _ in entries]
+        us = [u for _, _, u, _ in entries]
+        paid = [0, *accumulate(v * w for _, v, _, w in entries)]
+        sats = [0, *accumulate(u * w for _, _, u, w in entries)]
         if paid[-1] < cost:
             return None
         total = sats[-1]
-        # Poorest per utility first: the first bucket whose voters can pay price * u fixes
-        # the price; everyone before it pays all they have. The test is monotone, so bisect.
         lo, hi = 0, len(vs) - 1
         while lo < hi:
             mid = (lo + hi) // 2
@@ -367,7 +377,10 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
                 hi = mid
             else:
                 lo = mid + 1
-        num, den = cost - paid[lo], total - sats[lo]
+        return _found(j, cost - paid[lo], total - sats[lo], classes)
+
+    def _found(j: int, num: int, den: int, classes: dict) -> Fraction:
+        """Remember j's price num / den (in current money units) for paying it."""
         g = gcd(num, den)
         last[j] = (step, num // g, den // g, classes)
         return Fraction(num, scale_d * den)
