@@ -1,0 +1,132 @@
+"""Wiring of the portal: the pages residents, reviewers and the city use (port 8000).
+
+Server-rendered (Jinja2), progressively enhanced by one small script, French by default.
+The portal keeps only accounts in its own database; everything else it asks the services
+for over HTTP, with a JWT it mints per call.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from libs.common.logs import get_logger
+from libs.common.runtime import ServiceRuntime
+from libs.common.settings import Settings, get_settings
+from libs.common.web import create_service_app
+from services.portal import (
+    accounts,
+    pages_budget,
+    pages_exchange,
+    pages_funding,
+    pages_impact,
+    pages_public,
+    pages_staff,
+)
+from services.portal.backends import Backends
+from services.portal.config import PortalSettings, get_portal_settings
+from services.portal.territory import directory
+from services.portal.web import install_page_handlers
+
+NAME = "portal"
+STATIC = Path(__file__).parent / "static"
+log = get_logger(__name__)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+async def bootstrap_staff(runtime: ServiceRuntime, spec: str | None) -> None:
+    """Create the first staff account from PORTAL_BOOTSTRAP_STAFF="email:password"."""
+    if not spec or ":" not in spec:
+        return
+    email, password = spec.split(":", 1)
+    async with runtime.db.transaction() as session:
+        if await accounts.find_by_email(session, email=email):
+            return
+        first_street = directory().street_names[0]
+        await accounts.sign_up(
+            session,
+            directory=directory(),
+            email=email,
+            display_name="Staff",
+            password=password,
+            address=f"1 {first_street}",
+            roles=("staff", "reviewer"),
+            status=accounts.VERIFIED,
+        )
+    log.info("bootstrap staff account created", email=email)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    portal: PortalSettings | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    portal = portal or get_portal_settings()
+
+    def wire(runtime: ServiceRuntime) -> None:
+        backends = Backends(settings, portal, transport=transport)
+        app.state.backends = backends
+        start, stop = runtime.start, runtime.stop
+
+        async def start_portal() -> None:
+            await start()
+            await bootstrap_staff(runtime, portal.bootstrap_staff)
+
+        async def stop_portal() -> None:
+            await backends.close()
+            await stop()
+
+        runtime.start = start_portal  # type: ignore[method-assign]
+        runtime.stop = stop_portal  # type: ignore[method-assign]
+
+    app = create_service_app(
+        NAME,
+        routers=[
+            pages_public.router,
+            pages_exchange.router,
+            pages_funding.router,
+            pages_budget.router,
+            pages_impact.router,
+            pages_staff.router,
+        ],
+        settings=settings,
+        wire=wire,
+        title="Sharitories portal",
+        description="The pages residents, reviewers and the city use.",
+    )
+    app.state.portal_settings = portal
+    install_page_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        return response
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=portal.session_secret,
+        session_cookie="sharitories_session",
+        max_age=int(timedelta(hours=portal.session_hours).total_seconds()),
+        same_site="lax",
+        https_only=portal.secure_cookies,
+    )
+    return app

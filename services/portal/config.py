@@ -1,0 +1,67 @@
+"""Settings of the portal (environment variables, documented in services/portal/README.md).
+
+- `PORTAL_EXCHANGE_URL`, `PORTAL_CROWDFUNDING_URL`, `PORTAL_BUDGET_URL`, `PORTAL_IMPACT_URL`:
+  base URLs of the services (default http://127.0.0.1:<port + SHARITORIES_PORT_OFFSET>).
+- `PORTAL_SESSION_SECRET`: key that signs the session cookie (set it in production).
+- `PORTAL_SESSION_HOURS` (8), `PORTAL_SECURE_COOKIES` (false in dev).
+- `PORTAL_TOKEN_MINUTES` (5): lifetime of the JWTs the portal mints per service call.
+- `PORTAL_BOOTSTRAP_STAFF`: "email:password" of a staff account created at start-up if
+  absent (first deployment, demo).
+- `PORTAL_OIDC_ISSUER`, `PORTAL_OIDC_CLIENT_ID`, `PORTAL_OIDC_CLIENT_SECRET`,
+  `PORTAL_OIDC_REDIRECT_URL`, `PORTAL_OIDC_ONLY`: log in with a city's identity provider
+  (Keycloak, FranceConnect…) instead of, or beside, local passwords.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from libs.common.settings import Settings
+
+BACKENDS: tuple[str, ...] = ("exchange", "crowdfunding", "budget", "impact")
+
+
+class PortalSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    exchange_url: str | None = Field(None, alias="PORTAL_EXCHANGE_URL")
+    crowdfunding_url: str | None = Field(None, alias="PORTAL_CROWDFUNDING_URL")
+    budget_url: str | None = Field(None, alias="PORTAL_BUDGET_URL")
+    impact_url: str | None = Field(None, alias="PORTAL_IMPACT_URL")
+
+    session_secret: str = Field(
+        "sharitories-portal-dev-session-secret-change-me", alias="PORTAL_SESSION_SECRET"
+    )
+    session_hours: int = Field(8, alias="PORTAL_SESSION_HOURS", ge=1, le=24 * 30)
+    secure_cookies: bool = Field(False, alias="PORTAL_SECURE_COOKIES")
+    token_minutes: int = Field(5, alias="PORTAL_TOKEN_MINUTES", ge=1, le=60)
+    service_timeout: float = Field(10.0, alias="PORTAL_SERVICE_TIMEOUT")
+    bootstrap_staff: str | None = Field(None, alias="PORTAL_BOOTSTRAP_STAFF")
+
+    oidc_issuer: str | None = Field(None, alias="PORTAL_OIDC_ISSUER")
+    oidc_client_id: str | None = Field(None, alias="PORTAL_OIDC_CLIENT_ID")
+    oidc_client_secret: str | None = Field(None, alias="PORTAL_OIDC_CLIENT_SECRET")
+    oidc_redirect_url: str | None = Field(None, alias="PORTAL_OIDC_REDIRECT_URL")
+    oidc_scopes: str = Field("openid email profile", alias="PORTAL_OIDC_SCOPES")
+    # True: local passwords are switched off, every log-in goes through the provider.
+    oidc_only: bool = Field(False, alias="PORTAL_OIDC_ONLY")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    def base_url(self, service: str, settings: Settings) -> str:
+        """The base URL of a backend service, configured or derived from its port."""
+        explicit = getattr(self, f"{service}_url")
+        if explicit:
+            return explicit.rstrip("/")
+        host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        return f"http://{host}:{settings.port_for(service)}"
+
+
+@lru_cache
+def get_portal_settings() -> PortalSettings:
+    return PortalSettings()

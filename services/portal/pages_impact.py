@@ -1,0 +1,154 @@
+"""The collectivity's pages: the impact dashboard, its methodology, report downloads."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from services.portal.backends import BackendDown, BackendProblem
+from services.portal.web import Services, Viewer, render
+
+router = APIRouter(include_in_schema=False)
+HEADLINES = (
+    "participation.active_members",
+    "exchange.loans_by_category",
+    "exchange.services_by_kind",
+    "exchange.time_credit_minutes",
+    "money.raised",
+    "money.campaigns_succeeded",
+    "environment.co2e_avoided",
+    "environment.waste_avoided",
+)
+
+
+def shown(entry: dict[str, Any] | None) -> Any:
+    """The number to print for an indicator entry (None when suppressed or absent)."""
+    if not entry or entry.get("suppressed"):
+        return None
+    value = entry.get("value")
+    if isinstance(value, dict):
+        if "central" in value:
+            return value["central"]
+        if "percent" in value:
+            return value["percent"]
+        if "total" in value:
+            return value["total"]
+        return None
+    return value
+
+
+def bars(rows: list[dict], label: str, value: str, *, width: int = 640) -> dict:
+    """Geometry of a horizontal bar chart (SVG attributes only: no inline styles, CSP-safe)."""
+    height_per = 26
+    numbers = [r.get(value) or 0 for r in rows]
+    top = max(numbers, default=0) or 1
+    chart_w = width - 200
+    return {
+        "width": width,
+        "height": height_per * len(rows) + 10,
+        "rows": [
+            {
+                "label": r.get(label),
+                "value": r.get(value),
+                "y": i * height_per + 5,
+                "w": round(chart_w * (r.get(value) or 0) / top, 1),
+            }
+            for i, r in enumerate(rows)
+        ],
+    }
+
+
+def columns(rows: list[dict], label: str, value: str, *, height: int = 180) -> dict:
+    """Geometry of a vertical bar chart over time."""
+    step = 48
+    numbers = [r.get(value) or 0 for r in rows]
+    top = max(numbers, default=0) or 1
+    return {
+        "width": max(step * len(rows) + 20, 200),
+        "height": height + 40,
+        "base": height,
+        "rows": [
+            {
+                "label": r.get(label),
+                "value": r.get(value),
+                "x": i * step + 10,
+                "h": round((height - 20) * (r.get(value) or 0) / top, 1),
+            }
+            for i, r in enumerate(rows)
+        ],
+    }
+
+
+@router.get("/impact")
+async def impact_page(
+    request: Request, me: Viewer, services: Services, period: str = "all", neighbourhood: str = ""
+):
+    try:
+        report, catalogue = await asyncio.gather(
+            services.get(
+                "impact",
+                "/report",
+                params={"period": period, "neighbourhood": neighbourhood or None},
+            ),
+            services.get("impact", "/indicators"),
+        )
+    except BackendProblem as exc:
+        if exc.status != 422:
+            raise
+        report, catalogue = None, None
+        period = "all"
+    if report is None:
+        report = await services.get("impact", "/report", params={"period": "all"})
+        catalogue = await services.get("impact", "/indicators")
+    this_year = datetime.now(UTC).year
+    indicators = report.get("indicators", {})
+    headlines = [(key, shown(indicators.get(key)), indicators.get(key)) for key in HEADLINES]
+    hoods = report.get("neighbourhoods") or []
+    monthly = report.get("monthly") or []
+    for row in monthly:
+        row["co2e"] = (row.get("co2e_avoided_kg") or {}).get("central")
+    return render(
+        request,
+        "impact/dashboard.html",
+        report=report,
+        headlines=headlines,
+        editions=report.get("editions") or [],
+        hoods=hoods,
+        loans_chart=bars(hoods, "name", "loans"),
+        members_chart=bars(hoods, "name", "active_members"),
+        monthly_loans=columns(monthly, "month", "loans"),
+        monthly_co2e=columns(monthly, "month", "co2e"),
+        definitions=catalogue.get("indicators", []),
+        period=period,
+        periods=[("all", "all")]
+        + [(f"year:{y}", str(y)) for y in range(this_year, this_year - 3, -1)],
+        neighbourhood=neighbourhood,
+    )
+
+
+@router.get("/impact/report.{fmt}")
+async def impact_download(request: Request, fmt: str, services: Services, period: str = "all"):
+    """The report as printable HTML (print it to PDF) or as CSV open data."""
+    if fmt not in ("html", "csv"):
+        return render(request, "error.html", status=404, message_key="impact.no_format")
+    try:
+        upstream = await services.get(
+            "impact", "/report", params={"period": period, "format": fmt}, raw=True
+        )
+    except (BackendProblem, BackendDown):
+        raise
+    headers = {}
+    if "content-disposition" in upstream.headers:
+        headers["Content-Disposition"] = upstream.headers["content-disposition"]
+    if fmt == "html":
+        # The report is a standalone document with its own inline styles.
+        headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        )
+    return Response(
+        upstream.content, media_type=upstream.headers.get("content-type"), headers=headers
+    )

@@ -1,0 +1,211 @@
+"""Public pages: home, sign-up, log-in/out, language, the account page, OIDC log-in."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+
+from libs.common.problems import Conflict, Invalid
+from services.portal import accounts, oidc
+from services.portal.backends import BackendDown, BackendProblem
+from services.portal.i18n import LANGUAGES, translate
+from services.portal.territory import directory
+from services.portal.web import (
+    Form,
+    Services,
+    Viewer,
+    flash,
+    language,
+    redirect,
+    render,
+    runtime,
+    safe_next,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _quietly(coro) -> Any:
+    """A figure for the home page; a service that is down just leaves it out."""
+    try:
+        return await coro
+    except (BackendDown, BackendProblem):
+        return None
+
+
+@router.get("/")
+async def home(request: Request, me: Viewer, services: Services):
+    near = me.neighbourhood if me else None
+    items, campaigns, editions = await asyncio.gather(
+        _quietly(services.get("exchange", "/items", params={"neighbourhood": near, "limit": 6})),
+        _quietly(services.get("crowdfunding", "/campaigns", params={"state": "live"})),
+        _quietly(services.get("budget", "/editions")),
+    )
+    return render(
+        request,
+        "home.html",
+        items=items,
+        campaigns=(campaigns or [])[:3] if campaigns is not None else None,
+        edition=(editions or [None])[0] if editions is not None else None,
+    )
+
+
+def _login_options(request: Request) -> dict:
+    portal = request.app.state.portal_settings
+    return {"oidc": portal.oidc_enabled, "local": not portal.oidc_only}
+
+
+@router.get("/signup")
+async def signup_page(request: Request, me: Viewer):
+    return render(request, "signup.html", values={}, errors={}, **_login_options(request))
+
+
+@router.post("/signup")
+async def signup(request: Request, form: Form):
+    if request.app.state.portal_settings.oidc_only:
+        return redirect("/login")
+    values = {k: form.get(k, "") for k in ("email", "display_name", "address")}
+    try:
+        async with runtime(request).db.transaction() as session:
+            account = await accounts.sign_up(
+                session,
+                directory=directory(),
+                password=form.get("password", ""),
+                language=language(request),
+                **values,
+            )
+    except (Invalid, Conflict) as exc:
+        field = (exc.extra.get("errors") or [{}])[0].get("field", "body.").split(".")[-1]
+        errors = {field: translate(language(request), f"signup.error.{field}")}
+        status = 409 if isinstance(exc, Conflict) else 422
+        return render(
+            request,
+            "signup.html",
+            status=status,
+            values=values,
+            errors=errors,
+            **_login_options(request),
+        )
+    _start_session(request, account)
+    flash(request, translate(language(request), "signup.done"), "success")
+    return redirect("/account")
+
+
+def _start_session(request: Request, account: accounts.Account) -> None:
+    """A fresh session on log-in (no fixation): only the language survives."""
+    lang = request.session.get("lang")
+    request.session.clear()
+    request.session["account_id"] = account.id
+    request.session["csrf"] = secrets.token_urlsafe(24)
+    request.session["lang"] = lang or account.language
+
+
+@router.get("/login")
+async def login_page(request: Request, me: Viewer, next: str = "/"):
+    return render(
+        request, "login.html", next=safe_next(next), error=None, **_login_options(request)
+    )
+
+
+@router.post("/login")
+async def login(request: Request, form: Form):
+    target = safe_next(form.get("next"))
+    if request.app.state.portal_settings.oidc_only:
+        return redirect("/login")
+    async with runtime(request).db.transaction() as session:
+        account = await accounts.authenticate(
+            session, email=form.get("email", ""), password=form.get("password", "")
+        )
+    if account is None:
+        return render(
+            request,
+            "login.html",
+            status=401,
+            next=target,
+            error="login.failed",
+            email=form.get("email", ""),
+            **_login_options(request),
+        )
+    _start_session(request, account)
+    return redirect(target)
+
+
+@router.post("/logout")
+async def logout(request: Request, form: Form):
+    lang = request.session.get("lang")
+    request.session.clear()
+    if lang:
+        request.session["lang"] = lang
+    return redirect("/")
+
+
+@router.post("/lang")
+async def choose_language(request: Request, form: Form, me: Viewer):
+    lang = form.get("lang")
+    if lang in LANGUAGES:
+        request.session["lang"] = lang
+        if me:
+            async with runtime(request).db.transaction() as session:
+                await accounts.set_language(session, account_id=me.id, language=lang)
+    return redirect(safe_next(form.get("next")))
+
+
+@router.get("/account")
+async def account_page(request: Request, me: Viewer):
+    if me is None:
+        return redirect("/login?next=/account")
+    return render(request, "account.html")
+
+
+# --- OIDC (a city's Keycloak, FranceConnect…) -----------------------------------------------
+
+
+@router.get("/auth/oidc/login")
+async def oidc_login(request: Request, next: str = "/"):
+    portal = request.app.state.portal_settings
+    if not portal.oidc_enabled:
+        return render(request, "error.html", status=404, message_key="oidc.disabled")
+    state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    request.session["oidc"] = {"state": state, "nonce": nonce, "next": safe_next(next)}
+    config = await oidc.discover(request.app.state.backends.client, portal.oidc_issuer)
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": portal.oidc_client_id,
+            "redirect_uri": portal.oidc_redirect_url or str(request.url_for("oidc_callback")),
+            "scope": portal.oidc_scopes,
+            "state": state,
+            "nonce": nonce,
+        }
+    )
+    return redirect(f"{config['authorization_endpoint']}?{query}")
+
+
+@router.get("/auth/oidc/callback", name="oidc_callback")
+async def oidc_callback(request: Request, code: str = "", state: str = ""):
+    portal = request.app.state.portal_settings
+    pending = request.session.pop("oidc", None)
+    if (
+        not portal.oidc_enabled
+        or not pending
+        or not secrets.compare_digest(state, pending["state"])
+    ):
+        return render(request, "error.html", status=400, message_key="oidc.failed")
+    try:
+        claims = await oidc.exchange_code(
+            request.app.state.backends.client,
+            portal,
+            code=code,
+            nonce=pending["nonce"],
+            redirect_uri=portal.oidc_redirect_url or str(request.url_for("oidc_callback")),
+        )
+    except oidc.OidcError:
+        return render(request, "error.html", status=400, message_key="oidc.failed")
+    async with runtime(request).db.transaction() as session:
+        account = await accounts.oidc_account(session, **oidc.account_fields(claims))
+    _start_session(request, account)
+    return redirect(pending["next"])

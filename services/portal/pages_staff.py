@@ -1,0 +1,516 @@
+"""Reviewer and staff pages: verification, review queues, desk mode, moderation, phases,
+match pools. Every action is re-checked by the service that owns it (roles in the JWT)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+
+from libs.common.ids import new_id
+from libs.common.money import parse_euros
+from libs.common.problems import Conflict, Invalid, NotFound
+from services.portal import accounts
+from services.portal.backends import BackendDown, BackendProblem, Caller
+from services.portal.i18n import translate
+from services.portal.pages_budget import PHASES
+from services.portal.web import (
+    Form,
+    Reviewer,
+    Services,
+    Staff,
+    back_with_problem,
+    caller,
+    flash,
+    language,
+    redirect,
+    render,
+    runtime,
+)
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+ASSIGNABLE = ("resident", "organisation", "reviewer")  # staff and admin: only an admin
+
+
+def done(request: Request, key: str, url: str, **values):
+    flash(request, translate(language(request), key, **values), "success")
+    return redirect(url)
+
+
+async def _safely(coro, default=None):
+    try:
+        return await coro
+    except (BackendProblem, BackendDown):
+        return default
+
+
+@router.get("")
+async def staff_home(request: Request, me: Reviewer):
+    async with runtime(request).db.transaction() as session:
+        pending = await accounts.verification_queue(session)
+    return render(request, "staff/home.html", pending=len(pending))
+
+
+# --- residents ---------------------------------------------------------------------------
+
+
+@router.get("/residents")
+async def residents_page(request: Request, me: Staff, q: str = ""):
+    async with runtime(request).db.transaction() as session:
+        pending = await accounts.verification_queue(session)
+        found = await accounts.search_accounts(session, query=q) if q.strip() else []
+    assignable = (
+        ("resident", "organisation", "reviewer", "staff", "admin")
+        if me.has("admin") and "admin" in me.roles
+        else ASSIGNABLE
+    )
+    return render(
+        request, "staff/residents.html", pending=pending, found=found, q=q, assignable=assignable
+    )
+
+
+@router.post("/residents/{account_id}/decide")
+async def decide(request: Request, account_id: str, me: Staff, form: Form, services: Services):
+    verified = form.get("decision") == "verify"
+    try:
+        async with runtime(request).db.transaction() as session:
+            account = await accounts.decide(
+                session,
+                account_id=account_id,
+                staff_id=me.id,
+                verified=verified,
+                note=form.get("note", ""),
+            )
+    except (Conflict, NotFound) as exc:
+        flash(request, exc.detail, "error")
+        return redirect("/staff/residents")
+    if verified:
+        # The exchange shows a lender's name and address to the borrower once a loan is
+        # accepted: give it the profile now (best effort; it is retried at next log-in).
+        await _safely(
+            services.request(
+                "exchange",
+                "PATCH",
+                "/members/me",
+                caller=Caller.of(account),
+                json={
+                    "display_name": account.display_name,
+                    "address": account.address,
+                    "contact": account.email,
+                },
+            )
+        )
+    key = "staff.verified" if verified else "staff.rejected"
+    return done(request, key, "/staff/residents", name=account.display_name)
+
+
+@router.post("/residents/{account_id}/roles")
+async def change_roles(request: Request, account_id: str, me: Staff, form: Form):
+    roles = form.get("roles") or []
+    roles = [roles] if isinstance(roles, str) else list(roles)
+    allowed = set(ASSIGNABLE) | ({"staff", "admin"} if "admin" in me.roles else set())
+    if set(roles) - allowed:
+        flash(request, translate(language(request), "error.forbidden"), "error")
+        return redirect("/staff/residents")
+    try:
+        async with runtime(request).db.transaction() as session:
+            account = await accounts.set_roles(session, account_id=account_id, roles=roles)
+    except (Invalid, NotFound) as exc:
+        flash(request, exc.detail, "error")
+        return redirect("/staff/residents")
+    return done(request, "staff.roles_saved", f"/staff/residents?q={account.email}")
+
+
+# --- campaigns ---------------------------------------------------------------------------
+
+
+@router.get("/campaigns")
+async def campaign_queue(request: Request, me: Reviewer, services: Services):
+    rows = await services.get("crowdfunding", "/campaigns")
+    pools = await _safely(services.get("crowdfunding", "/match-pools"), [])
+    by_state: dict[str, list] = {}
+    for c in rows:
+        by_state.setdefault(c["state"], []).append(c)
+    return render(request, "staff/campaigns.html", by_state=by_state, pools=pools)
+
+
+@router.post("/campaigns/{campaign_id}/review")
+async def review_campaign(
+    request: Request, campaign_id: str, me: Reviewer, form: Form, services: Services
+):
+    try:
+        result = await services.post(
+            "crowdfunding",
+            f"/campaigns/{campaign_id}/review",
+            caller=caller(me),
+            json={"note": form.get("note", "")},
+        )
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/campaigns", exc)
+    key = "staff.campaign_approved" if result.get("approved") else "staff.campaign_rejected"
+    return done(request, key, "/staff/campaigns")
+
+
+@router.post("/campaigns/{campaign_id}/pool")
+async def attach_pool(
+    request: Request, campaign_id: str, me: Staff, form: Form, services: Services
+):
+    try:
+        await services.post(
+            "crowdfunding",
+            f"/campaigns/{campaign_id}/match-pool",
+            caller=caller(me),
+            json={"pool_id": form.get("pool_id", "")},
+        )
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/campaigns", exc)
+    return done(request, "staff.pool_attached", "/staff/campaigns")
+
+
+@router.post("/campaigns/{campaign_id}/payout")
+async def payout(request: Request, campaign_id: str, me: Staff, form: Form, services: Services):
+    try:
+        await services.post(
+            "crowdfunding",
+            f"/campaigns/{campaign_id}/payout",
+            caller=caller(me),
+            json={"reference": form.get("reference", "")},
+        )
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/campaigns", exc)
+    return done(request, "staff.paid_out", "/staff/campaigns")
+
+
+@router.post("/settlement")
+async def run_settlement(request: Request, me: Staff, form: Form, services: Services):
+    try:
+        result = await services.post("crowdfunding", "/settlement/run", caller=caller(me))
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/campaigns", exc)
+    return done(request, "staff.settled", "/staff/campaigns", n=len(result.get("settled", [])))
+
+
+# --- match pools -------------------------------------------------------------------------
+
+
+@router.get("/match-pools")
+async def pools_page(request: Request, me: Staff, services: Services):
+    pools, leftovers = await asyncio.gather(
+        services.get("crowdfunding", "/match-pools"),
+        _safely(services.get("crowdfunding", "/budget-leftovers", caller=caller(me)), []),
+    )
+    return render(request, "staff/pools.html", pools=pools, leftovers=leftovers, values={})
+
+
+@router.post("/match-pools")
+async def create_pool(request: Request, me: Staff, form: Form, services: Services):
+    try:
+        body = {
+            "name": form.get("name", ""),
+            "budget_cents": parse_euros(form.get("budget") or "0"),
+            "match_factor": form.get("match_factor") or "1",
+            "cap_per_project_cents": parse_euros(form["cap_project"])
+            if form.get("cap_project")
+            else None,
+            "residents_only": form.get("residents_only") == "on",
+            "neighbourhoods": [form["neighbourhood"]] if form.get("neighbourhood") else None,
+        }
+        await services.post("crowdfunding", "/match-pools", caller=caller(me), json=body)
+    except (ValueError, BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/match-pools", exc)
+    return done(request, "staff.pool_created", "/staff/match-pools")
+
+
+# --- proposals and editions -----------------------------------------------------------------
+
+
+@router.get("/proposals")
+async def proposal_queue(request: Request, me: Reviewer, services: Services):
+    editions = await services.get("budget", "/editions")
+    open_editions = [e for e in editions if e["phase"] == "assessment"]
+    queues = []
+    for edition in open_editions:
+        proposals = await services.get("budget", f"/editions/{edition['id']}/proposals")
+        queues.append(
+            (
+                edition,
+                [p for p in proposals if p["status"] in ("promoted", "feasible", "unfeasible")],
+            )
+        )
+    return render(request, "staff/proposals.html", queues=queues, editions=editions)
+
+
+@router.post("/proposals/{edition_id}/{proposal_id}/assess")
+async def assess(
+    request: Request, edition_id: str, proposal_id: str, me: Reviewer, form: Form,
+    services: Services,
+):  # fmt: skip
+    try:
+        feasible = form.get("feasible") == "yes"
+        body = {
+            "feasible": feasible,
+            "reason": form.get("reason", ""),
+            "cost_cents": parse_euros(form["cost"]) if feasible and form.get("cost") else None,
+        }
+        await services.post(
+            "budget",
+            f"/editions/{edition_id}/proposals/{proposal_id}/assessment",
+            caller=caller(me),
+            json=body,
+        )
+    except (ValueError, BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/proposals", exc)
+    return done(request, "staff.assessed", "/staff/proposals")
+
+
+@router.get("/editions")
+async def editions_page(request: Request, me: Staff, services: Services):
+    editions = await services.get("budget", "/editions")
+    selected = {}
+    for e in editions:
+        if e["phase"] in ("results", "delivery"):
+            proposals = await _safely(services.get("budget", f"/editions/{e['id']}/proposals"), [])
+            selected[e["id"]] = [p for p in proposals if p["status"] == "selected"]
+    return render(
+        request,
+        "staff/editions.html",
+        editions=editions,
+        phases=PHASES,
+        selected=selected,
+        today=datetime.now(UTC).date().isoformat(),
+    )
+
+
+@router.post("/editions")
+async def create_edition(request: Request, me: Staff, form: Form, services: Services):
+    try:
+        envelopes = [
+            {
+                "name": form.get("city_envelope_name") or "Ville",
+                "district": None,
+                "amount_cents": parse_euros(form.get("city_amount") or "0"),
+            }
+        ]
+        for code in (form.get("district_codes") or "").split(","):
+            if code.strip():
+                envelopes.append(
+                    {
+                        "name": code.strip(),
+                        "district": code.strip(),
+                        "amount_cents": parse_euros(form.get("district_amount") or "0"),
+                    }
+                )
+        kind = form.get("ballot_kind") or "knapsack"
+        body = {
+            "name": form.get("name", ""),
+            "envelopes": envelopes,
+            "rule": form.get("rule") or "greedy",
+            "ballot_format": {"kind": kind},
+        }
+        await services.post("budget", "/editions", caller=caller(me), json=body)
+    except (ValueError, BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/editions", exc)
+    return done(request, "staff.edition_created", "/staff/editions")
+
+
+@router.post("/editions/{edition_id}/phase")
+async def change_phase(request: Request, edition_id: str, me: Staff, form: Form,
+                       services: Services):  # fmt: skip
+    try:
+        await services.post(
+            "budget",
+            f"/editions/{edition_id}/phase",
+            caller=caller(me),
+            json={"phase": form.get("phase", "")},
+        )
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/editions", exc)
+    return done(request, "staff.phase_changed", "/staff/editions")
+
+
+@router.post("/editions/{edition_id}/results")
+async def publish_results(request: Request, edition_id: str, me: Staff, form: Form,
+                          services: Services):  # fmt: skip
+    try:
+        await services.post("budget", f"/editions/{edition_id}/results", caller=caller(me))
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/editions", exc)
+    return done(request, "staff.results_published", "/staff/editions")
+
+
+@router.post("/editions/{edition_id}/proposals/{proposal_id}/milestone")
+async def add_milestone(request: Request, edition_id: str, proposal_id: str, me: Staff,
+                        form: Form, services: Services):  # fmt: skip
+    try:
+        await services.post(
+            "budget",
+            f"/editions/{edition_id}/proposals/{proposal_id}/milestones",
+            caller=caller(me),
+            json={"status": form.get("status"), "on": form.get("on"), "note": form.get("note", "")},
+        )
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/editions", exc)
+    return done(request, "staff.milestone_added", "/staff/editions")
+
+
+# --- moderation --------------------------------------------------------------------------
+
+
+@router.get("/reports")
+async def reports_page(request: Request, me: Staff, services: Services, status: str = "open"):
+    status = status if status in ("open", "closed") else "open"
+    rows = await services.get(
+        "exchange", "/staff/reports", caller=caller(me), params={"status": status}
+    )
+    return render(request, "staff/reports.html", reports=rows, status=status)
+
+
+@router.post("/reports/{report_id}/close")
+async def close_report(request: Request, report_id: str, me: Staff, form: Form,
+                       services: Services):  # fmt: skip
+    try:
+        await services.post(
+            "exchange",
+            f"/staff/reports/{report_id}/close",
+            caller=caller(me),
+            json={"resolution": form.get("resolution", "")},
+        )
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/reports", exc)
+    return done(request, "staff.report_closed", "/staff/reports")
+
+
+# --- desk mode ---------------------------------------------------------------------------
+
+
+async def _resident(request: Request, email: str) -> accounts.Account | None:
+    if not email.strip():
+        return None
+    async with runtime(request).db.transaction() as session:
+        return await accounts.find_by_email(session, email=email)
+
+
+@router.get("/desk")
+async def desk_page(request: Request, me: Staff, services: Services):
+    editions, campaigns = await asyncio.gather(
+        _safely(services.get("budget", "/editions"), []),
+        _safely(services.get("crowdfunding", "/campaigns", params={"state": "live"}), []),
+    )
+    voting = [e for e in editions if e["phase"] == "voting"]
+    proposing = [e for e in editions if e["phase"] == "proposals"]
+    ballots = {}
+    for edition in voting:
+        proposals = await _safely(
+            services.get("budget", f"/editions/{edition['id']}/proposals"), []
+        )
+        ballots[edition["id"]] = [p for p in proposals if p["status"] == "feasible"]
+    return render(
+        request,
+        "staff/desk.html",
+        voting=voting,
+        proposing=proposing,
+        ballots=ballots,
+        campaigns=campaigns,
+    )
+
+
+@router.post("/desk/ballot")
+async def desk_ballot(request: Request, me: Staff, form: Form, services: Services):
+    resident = await _resident(request, form.get("email", ""))
+    voter_id = resident.id if resident else (form.get("voter_id") or "").strip()
+    neighbourhood = resident.neighbourhood if resident else (form.get("neighbourhood") or None)
+    picked = form.get("projects") or []
+    picked = [picked] if isinstance(picked, str) else list(picked)
+    edition_id = form.get("edition_id", "")
+    try:
+        if not voter_id:
+            raise ValueError(translate(language(request), "desk.need_voter"))
+        receipt = await services.post(
+            "budget",
+            f"/editions/{edition_id}/desk/ballots",
+            caller=caller(me),
+            json={
+                "envelope_id": form.get("envelope_id", ""),
+                "projects": picked,
+                "voter": {
+                    "voter_id": voter_id,
+                    "neighbourhood": neighbourhood,
+                    "birthdate": form.get("birthdate") or None,
+                },
+            },
+        )
+    except (ValueError, BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/desk", exc)
+    return done(request, "desk.ballot_done", "/staff/desk", receipt=receipt.get("receipt", ""))
+
+
+@router.post("/desk/pledge")
+async def desk_pledge(request: Request, me: Staff, form: Form, services: Services):
+    resident = await _resident(request, form.get("email", ""))
+    try:
+        backer = resident.id if resident else (form.get("backer_id") or "").strip()
+        if not backer:
+            backer = f"desk-{new_id()}"
+        await services.post(
+            "crowdfunding",
+            f"/campaigns/{form.get('campaign_id', '')}/desk-pledges",
+            caller=caller(me),
+            json={
+                "backer_id": backer,
+                "backer_kind": "resident",
+                "verified_resident": bool(resident and resident.verified),
+                "backer_neighbourhood": resident.neighbourhood if resident else None,
+                "amount_cents": parse_euros(form.get("amount") or "0"),
+                "method": "cheque" if form.get("method") == "cheque" else "cash",
+            },
+        )
+    except (ValueError, BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/desk", exc)
+    return done(request, "desk.pledge_done", "/staff/desk")
+
+
+@router.post("/desk/transfer")
+async def desk_transfer(request: Request, me: Staff, form: Form, services: Services):
+    payer = await _resident(request, form.get("from_email", ""))
+    payee = await _resident(request, form.get("to_email", ""))
+    try:
+        if payer is None or payee is None:
+            raise ValueError(translate(language(request), "credits.unknown_member"))
+        await services.post(
+            "exchange",
+            "/transfers",
+            caller=caller(me),
+            idempotency_key=form.get("idem") or new_id(),
+            json={
+                "to_member": payee.id,
+                "minutes": int(form.get("minutes") or 0),
+                "memo": form.get("memo", ""),
+                "on_behalf_of": payer.id,
+            },
+        )
+    except (ValueError, BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/desk", exc)
+    return done(request, "desk.transfer_done", "/staff/desk")
+
+
+@router.post("/desk/proposal")
+async def desk_proposal(request: Request, me: Staff, form: Form, services: Services):
+    resident = await _resident(request, form.get("email", ""))
+    try:
+        cost = form.get("cost")
+        await services.post(
+            "budget",
+            f"/editions/{form.get('edition_id', '')}/desk/proposals",
+            caller=caller(me),
+            json={
+                "title": form.get("title", ""),
+                "description": form.get("description", ""),
+                "proposed_cost_cents": parse_euros(cost) if cost else None,
+                "author_id": resident.id if resident else None,
+                "neighbourhood": resident.neighbourhood if resident else None,
+            },
+        )
+    except (ValueError, BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/staff/desk", exc)
+    return done(request, "desk.proposal_done", "/staff/desk")

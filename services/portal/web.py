@@ -1,0 +1,228 @@
+"""What every page shares: templates, the session's account, CSRF, flash messages, errors."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from libs.common.ids import new_id
+from services.portal import accounts as accounts_mod
+from services.portal.accounts import Account
+from services.portal.backends import BackendDown, BackendProblem, Backends, Caller
+from services.portal.i18n import (
+    LANGUAGES,
+    format_cents,
+    format_minutes,
+    pick_language,
+    translate,
+)
+from services.portal.territory import directory
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class LoginRequired(Exception):
+    pass
+
+
+class NotAllowed(Exception):
+    def __init__(self, key: str = "error.forbidden") -> None:
+        self.key = key
+
+
+class FormInvalid(Exception):
+    """A form field is wrong: the page is shown again with the message beside the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+
+
+def language(request: Request) -> str:
+    return pick_language(
+        session_lang=request.session.get("lang"),
+        accept_language=request.headers.get("accept-language"),
+    )
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+def flash(request: Request, message: str, kind: str = "info") -> None:
+    request.session.setdefault("flash", []).append([kind, message])
+
+
+def backends(request: Request) -> Backends:
+    return request.app.state.backends
+
+
+def runtime(request: Request):
+    return request.app.state.runtime
+
+
+async def viewer(request: Request) -> Account | None:
+    """The logged-in account (read fresh each request: roles and status apply at once)."""
+    if "account" in request.state._state:
+        return request.state.account
+    account_id = request.session.get("account_id")
+    account = None
+    if account_id:
+        async with runtime(request).db.transaction() as session:
+            account = await accounts_mod.find_account(session, account_id=account_id)
+        if account is None:
+            request.session.pop("account_id", None)
+    request.state.account = account
+    return account
+
+
+async def member(account: Annotated[Account | None, Depends(viewer)]) -> Account:
+    if account is None:
+        raise LoginRequired()
+    return account
+
+
+async def staff(account: Annotated[Account, Depends(member)]) -> Account:
+    if not account.is_staff:
+        raise NotAllowed()
+    return account
+
+
+async def reviewer(account: Annotated[Account, Depends(member)]) -> Account:
+    if not account.is_reviewer:
+        raise NotAllowed()
+    return account
+
+
+Viewer = Annotated[Account | None, Depends(viewer)]
+Member = Annotated[Account, Depends(member)]
+Staff = Annotated[Account, Depends(staff)]
+Reviewer = Annotated[Account, Depends(reviewer)]
+Services = Annotated[Backends, Depends(backends)]
+
+
+async def form_data(request: Request) -> dict[str, Any]:
+    """The posted form, after checking its CSRF token (403 page otherwise)."""
+    form = await request.form()
+    sent = form.get("csrf", "")
+    expected = request.session.get("csrf", "")
+    if not expected or not secrets.compare_digest(str(sent), expected):
+        raise NotAllowed("error.csrf")
+    data: dict[str, Any] = {}
+    for key in form:
+        values = form.getlist(key)
+        data[key] = values if len(values) > 1 or key.endswith("[]") else values[0]
+    return data
+
+
+Form = Annotated[dict[str, Any], Depends(form_data)]
+
+
+def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = language(request)
+    account = getattr(request.state, "account", None)
+
+    def t(key: str, **values: Any) -> str:
+        return translate(lang, key, **values)
+
+    html = TEMPLATES.get_template(template).render(
+        request=request,
+        lang=lang,
+        languages=LANGUAGES,
+        t=t,
+        me=account,
+        csrf=csrf_token(request),
+        flashes=request.session.pop("flash", []),
+        euros=lambda cents: format_cents(cents, lang),
+        minutes=lambda m: format_minutes(m, lang),
+        day=lambda value: format_day(value, lang),
+        nbhd=directory().name_of,
+        directory=directory(),
+        path=request.url.path,
+        new_key=new_id,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def format_day(value: Any, lang: str) -> str:
+    if not value:
+        return "–"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                return value
+    if isinstance(value, datetime):
+        value = value.date()
+    return value.strftime("%d/%m/%Y") if lang == "fr" else value.isoformat()
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_next(url: str | None, default: str = "/") -> str:
+    """Only same-site paths, never //host or a scheme (no open redirect)."""
+    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
+        return url
+    return default
+
+
+def caller(account: Account) -> Caller:
+    return Caller.of(account)
+
+
+def problem_text(request: Request, exc: Exception) -> str:
+    lang = language(request)
+    if isinstance(exc, BackendDown):
+        return translate(lang, "error.backend_down", service=translate(lang, f"svc.{exc.service}"))
+    if isinstance(exc, BackendProblem):
+        return translate(lang, "error.backend_said", detail=str(exc))
+    return str(exc)
+
+
+def install_page_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return redirect(f"/login?next={quote(target)}")
+
+    @app.exception_handler(NotAllowed)
+    async def _forbidden(request: Request, exc: NotAllowed) -> Response:
+        await viewer(request)
+        return render(request, "error.html", status=403, message_key=exc.key)
+
+    @app.exception_handler(BackendDown)
+    async def _down(request: Request, exc: BackendDown) -> Response:
+        await viewer(request)
+        return render(request, "error.html", status=503, message=problem_text(request, exc))
+
+    @app.exception_handler(BackendProblem)
+    async def _problem(request: Request, exc: BackendProblem) -> Response:
+        await viewer(request)
+        status = exc.status if exc.status in (401, 403, 404, 409, 422) else 502
+        return render(request, "error.html", status=status, message=problem_text(request, exc))
+
+
+def back_with_problem(request: Request, url: str, exc: Exception) -> RedirectResponse:
+    """After a refused action: back to the page, with the reason shown on top."""
+    flash(request, problem_text(request, exc), "error")
+    return redirect(url)
