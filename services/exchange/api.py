@@ -28,7 +28,6 @@ from services.exchange.members import (
     public_view,
     update_profile,
 )
-from services.exchange.uow import unit_of_work
 
 router = APIRouter()
 Staff = Annotated[Principal, Depends(require_roles("staff"))]
@@ -68,7 +67,7 @@ async def rating_summary(session, member_id: str) -> dict:
 @router.get("/members/me", tags=["members"])
 async def my_profile(runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """The caller's member profile (created from the token on first use)."""
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         me = await member_for(session, runtime=runtime, principal=principal)
         return {**private_view(me), "ratings": await rating_summary(session, me["id"])}
 
@@ -77,7 +76,7 @@ async def my_profile(runtime: Runtime, principal: CurrentPrincipal) -> dict:
 async def edit_my_profile(body: ProfileIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Name, address and contact: private, shown only to the counterparty of an accepted
     loan."""
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         await member_for(session, runtime=runtime, principal=principal)
         await update_profile(
             session, member_id=principal.sub, **body.model_dump(exclude_unset=True)
@@ -88,7 +87,7 @@ async def edit_my_profile(body: ProfileIn, runtime: Runtime, principal: CurrentP
 @router.post("/members", status_code=201, tags=["members"])
 async def register_member(body: MemberIn, runtime: Runtime, staff: Staff) -> dict:
     """Staff register a member (a resident without an account, an organisation)."""
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         created = await create_member(
             session,
             runtime=runtime,
@@ -154,7 +153,7 @@ async def _item(session, item_id: str) -> dict:
 @router.post("/items", status_code=201, tags=["items"])
 async def list_item(body: ItemIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """List an item to lend; it shows the owner's neighbourhood, never their address."""
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         me = await member_for(session, runtime=runtime, principal=principal)
         item = {
             "id": new_id(),
@@ -230,7 +229,7 @@ async def show_item(item_id: str, runtime: Runtime) -> dict:
 async def edit_item(
     item_id: str, body: ItemPatch, runtime: Runtime, principal: CurrentPrincipal
 ) -> dict:
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         item = await _item(session, item_id)
         if item["owner_id"] != principal.sub:
             raise Forbidden("Only the owner may edit this item.")
@@ -243,7 +242,7 @@ async def edit_item(
 @router.post("/items/{item_id}/withdraw", tags=["items"])
 async def withdraw_item(item_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Take an item off the listings (owner or staff); not while it is lent or promised."""
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         item = await _item(session, item_id)
         if item["owner_id"] != principal.sub and not principal.is_staff:
             raise Forbidden("Only the owner or staff may withdraw this item.")
@@ -295,7 +294,7 @@ async def request_loan(
     body: LoanIn, runtime: Runtime, principal: CurrentPrincipal, today: Today
 ) -> dict:
     """Ask to borrow an item for a period (both days included)."""
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         me = await member_for(session, runtime=runtime, principal=principal)
         loan = await loan_flow.request_loan(
             session,
@@ -342,7 +341,7 @@ async def show_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal)
 
 
 async def _act(runtime, principal, loan_id, action, today, **extra) -> dict:
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         loan = await loan_flow.transition(
             session,
             runtime=runtime,
@@ -411,7 +410,7 @@ async def sweep_overdue(runtime: Runtime, staff: Staff, today: Today) -> dict:
     marked = []
     for loan_id in due:
         try:
-            async with unit_of_work(runtime) as session:
+            async with runtime.unit_of_work() as session:
                 await loan_flow.transition(
                     session,
                     runtime=runtime,

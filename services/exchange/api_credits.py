@@ -21,7 +21,6 @@ from services.exchange.api import Staff
 from services.exchange.db import accounts, completions, services
 from services.exchange.domain import Category
 from services.exchange.members import get_member, member_for
-from services.exchange.uow import unit_of_work
 
 router = APIRouter()
 IdempotencyKey = Annotated[
@@ -40,7 +39,7 @@ IdempotencyKey = Annotated[
 @router.get("/accounts/me", tags=["time credits"])
 async def my_account(runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """The caller's time account: balance and limits in minutes, recent entries."""
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         me = await member_for(session, runtime=runtime, principal=principal)
         return await ledger.account_view(session, account_id=me["id"])
 
@@ -61,7 +60,7 @@ class LimitsIn(BaseModel):
 @router.put("/accounts/{account_id}/limits", tags=["time credits"])
 async def set_limits(account_id: str, body: LimitsIn, runtime: Runtime, staff: Staff) -> dict:
     """Staff: change an account's limits (never below what its balance already uses)."""
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         locked = await ledger.lock_accounts(session, [account_id])
         balance = locked[account_id].balance
         if balance < -body.debit_limit or balance > body.credit_limit:
@@ -175,7 +174,7 @@ async def list_service(body: ServiceIn, runtime: Runtime, principal: CurrentPrin
     """Offer or request a service (repair, gardening, carpool with its route km, ...)."""
     if body.kind == "carpool" and body.route_km is None:
         raise Invalid("A carpool needs its route length in km.", field="body.route_km")
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         me = await member_for(session, runtime=runtime, principal=principal)
         row = {
             "id": new_id(),
@@ -245,7 +244,7 @@ async def show_service(service_id: str, runtime: Runtime) -> dict:
 
 @router.post("/services/{service_id}/close", tags=["services"])
 async def close_service(service_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         service = await _service(session, service_id)
         if service["member_id"] != principal.sub and not principal.is_staff:
             raise Forbidden("Only the member who listed this service or staff may close it.")

@@ -18,7 +18,6 @@ from services.exchange.api import Staff
 from services.exchange.db import completions, ratings, reports
 from services.exchange.domain import LoanState
 from services.exchange.members import member_for
-from services.exchange.uow import unit_of_work
 
 router = APIRouter()
 RATEABLE = {LoanState.RETURNED, LoanState.DISPUTED, LoanState.OVERDUE}
@@ -58,7 +57,7 @@ async def rate_loan(
     loan_id: str, body: RatingIn, runtime: Runtime, principal: CurrentPrincipal
 ) -> dict:
     """Either party rates the other, once, after the item came back (or went wrong)."""
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         loan = await loan_flow.get_loan(session, loan_id)
         parties = {loan["lender_id"]: loan["borrower_id"], loan["borrower_id"]: loan["lender_id"]}
         if principal.sub not in parties:
@@ -80,7 +79,7 @@ async def rate_completion(
     completion_id: str, body: RatingIn, runtime: Runtime, principal: CurrentPrincipal
 ) -> dict:
     """Provider and receiver of a completed service rate each other, once."""
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         row = (
             await session.execute(select(completions).where(completions.c.id == completion_id))
         ).first()
@@ -113,7 +112,7 @@ class ResolutionIn(BaseModel):
 @router.post("/reports", status_code=201, tags=["feedback"])
 async def report_problem(body: ReportIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Report a problem; it goes to the staff queue."""
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         me = await member_for(session, runtime=runtime, principal=principal)
         if body.subject_type == "loan":
             loan = await loan_flow.get_loan(session, body.subject_id)
@@ -153,7 +152,7 @@ async def report_queue(
 
 @router.post("/staff/reports/{report_id}/close", tags=["feedback"])
 async def close_report(report_id: str, body: ResolutionIn, runtime: Runtime, staff: Staff) -> dict:
-    async with unit_of_work(runtime) as session:
+    async with runtime.unit_of_work() as session:
         result = await session.execute(
             update(reports)
             .where(reports.c.id == report_id, reports.c.status == "open")

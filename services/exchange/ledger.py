@@ -26,7 +26,6 @@ from libs.common.problems import Conflict, NotFound
 from libs.common.runtime import ServiceRuntime
 from services.exchange.db import accounts, entries, members, transfers
 from services.exchange.domain import LedgerRuleBroken, Limits, check_transfer
-from services.exchange.uow import unit_of_work
 
 T = TypeVar("T")
 
@@ -41,10 +40,10 @@ async def retrying_idempotency_race(
     """Run `work` in a unit of work; if a concurrent twin with the same idempotency key
     committed first (unique violation), run it once more: it then finds the twin."""
     try:
-        async with unit_of_work(runtime) as session:
+        async with runtime.unit_of_work() as session:
             return await work(session)
     except IntegrityError:
-        async with unit_of_work(runtime) as session:
+        async with runtime.unit_of_work() as session:
             return await work(session)
 
 
