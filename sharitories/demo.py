@@ -24,8 +24,10 @@ Limits of "history" in real time (see the report of `tests/test_demo.py`):
 - a crowdfunding campaign runs 20-90 days and settles at its deadline, so no demo campaign can
   have succeeded yet: the report's `money.raised` stays 0 until one does.
 
-Idempotent: the 2026 edition is the marker. When the budget service already has it, nothing is
-loaded again and the summary of the first load (var/demo.json) is returned.
+Idempotent: the 2026 edition, created last, is the marker. When the budget service already has
+it, nothing is loaded again and the summary of the first load (var/demo.json) is returned. A
+load that stopped midway (the demo's staff member exists, the marker does not) is refused with
+DemoError rather than loaded twice.
 """
 
 from __future__ import annotations
@@ -165,6 +167,22 @@ DECLINED_LOANS: list[tuple[int, str, int]] = [(14, "vlm-r30", 7)]
 REQUESTED_LOANS: list[tuple[int, str, int]] = [(22, "vlm-r03", 2)]
 
 CAMPAIGN_NEIGHBOURHOOD = "gare"
+# Population per neighbourhood, as in services/impact/territory.toml (the impact service's file).
+POPULATION = {
+    "centre": 7200,
+    "gare": 5400,
+    "riviere": 4800,
+    "colline": 6100,
+    "faubourg": 6900,
+    "plateau": 5600,
+    "vergers": 4300,
+    "zone-est": 4700,
+}
+
+
+def eligible_population_of() -> dict[str, int]:
+    """Residents aged 16+ per neighbourhood: ~80 % of its population (a demo assumption)."""
+    return {code: n * 8 // 10 for code, n in POPULATION.items()}
 
 
 @dataclass
@@ -471,18 +489,7 @@ class Demo:
     # --- participatory budget ------------------------------------------------------------
 
     def eligible_population(self) -> dict[str, int]:
-        """Residents aged 16+ per neighbourhood (~80 % of the population in territory.toml)."""
-        population = {
-            "centre": 7200,
-            "gare": 5400,
-            "riviere": 4800,
-            "colline": 6100,
-            "faubourg": 6900,
-            "plateau": 5600,
-            "vergers": 4300,
-            "zone-est": 4700,
-        }
-        return {code: n * 8 // 10 for code, n in population.items()}
+        return eligible_population_of()
 
     async def edition(self, name: str, city_cents: int, district_cents: int) -> dict:
         return await self.api.call(
@@ -904,7 +911,19 @@ class Demo:
 
     async def already_loaded(self) -> bool:
         editions = await self.api.call("budget", "GET", "/editions", who={})
-        return any(e["name"] == MARKER_EDITION for e in editions)
+        if any(e["name"] == MARKER_EDITION for e in editions):
+            return True
+        staff = await self.api.call(
+            "exchange", "GET", f"/members/{STAFF}", who=self.staff, expect=(200, 404)
+        )
+        if staff.get("id") == STAFF:
+            # People exist but not the last step: an earlier load stopped midway. Loading
+            # again would list every item twice; refuse rather than duplicate.
+            raise DemoError(
+                "An earlier demo load stopped before its end (the demo's members exist but not "
+                f"the edition {MARKER_EDITION!r}). Empty the databases (var/) and start again."
+            )
+        return False
 
     async def load(self) -> dict[str, Any]:
         await self.people()

@@ -3,13 +3,18 @@ and loading it again changes nothing."""
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 
+from services.exchange.domain import CATEGORIES
 from sharitories.demo import MARKER_EDITION, load_demo_sync
 from tests.e2e_platform import running_platform, settled_report, value
+
+TERRITORY = Path(__file__).parents[1] / "services/impact/territory.toml"
 
 
 def demo_ready(summary: dict):
@@ -82,3 +87,31 @@ def test_demo_loads_through_the_apis_and_is_idempotent(tmp_path):
         after = settled_report(platform.urls["impact"], year, quiet_polls=2)
         assert after["projection"] == rep["projection"]
         assert value(after, "exchange.loans_by_category") == returned
+
+
+def test_demo_data_obeys_the_services_rules():
+    """Cheap checks of the demo tables, so that a typo fails here and not mid-load."""
+    from sharitories import demo
+
+    people = {m for m, _, _ in demo.RESIDENTS + demo.ORGANISATIONS}
+    codes = set(tomllib.loads(TERRITORY.read_text())["neighbourhoods"])
+    assert {n for _, _, n in demo.RESIDENTS + demo.ORGANISATIONS} <= codes
+    assert set(demo.eligible_population_of()) == codes
+    assert len(demo.RESIDENTS) >= 30 and len(demo.ITEMS) >= 40
+    assert {owner for owner, *_ in demo.ITEMS} <= people
+    loans = [
+        *((i, b, d) for i, b, d, _ in demo.COMPLETED_LOANS),
+        *demo.ACTIVE_LOANS,
+        *demo.ACCEPTED_LOANS,
+        *demo.DECLINED_LOANS,
+        *demo.REQUESTED_LOANS,
+    ]
+    for index, borrower, days in loans:
+        owner, _, category, _, max_days, _ = demo.ITEMS[index]
+        assert borrower in people and borrower != owner, (index, borrower)
+        assert 1 <= days <= max_days, (index, days, max_days)
+        assert category in CATEGORIES
+    held = [i for i, _, _ in demo.ACTIVE_LOANS + demo.ACCEPTED_LOANS + demo.REQUESTED_LOANS]
+    assert len(held) == len(set(held)), "one open loan per item (all start today)"
+    populations = tomllib.loads(TERRITORY.read_text())["neighbourhoods"]
+    assert demo.POPULATION == {code: n["population"] for code, n in populations.items()}
