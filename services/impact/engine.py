@@ -93,6 +93,7 @@ class WindowData:
     loans_met: int = 0
     match_seconds: list[int] = field(default_factory=list)
     idle_items: int = 0
+    refunded_after_success_cents: int = 0
     members_by_profile: dict[str | None, int] = field(default_factory=dict)
     editions: list[EditionData] = field(default_factory=list)
 
@@ -193,6 +194,18 @@ async def gather(
         )
     )
     data.idle_items = await _idle_items(session, window, neighbourhood, projection)
+    # Refunds reduce money raised only for campaigns that succeeded (a failed campaign's
+    # pledges were never raised, so voiding or refunding them changes nothing).
+    data.refunded_after_success_cents = int(
+        await session.scalar(
+            select(func.coalesce(func.sum(f.c.cents), 0)).where(
+                *in_window,
+                f.c.type == "crowdfunding.pledge.refunded",
+                f.c.ref.in_(succeeded_campaigns(f)),
+            )
+        )
+        or 0
+    )
     profile_cond = [f.c.type == "exchange.member.joined", f.c.day <= window.end]
     if neighbourhood is not None:
         profile_cond.append(f.c.neighbourhood == neighbourhood)
@@ -207,6 +220,11 @@ async def gather(
             session, window, neighbourhood=neighbourhood, projection=projection
         )
     return data
+
+
+def succeeded_campaigns(f):
+    """The ids of campaigns that succeeded (at any time): a subquery."""
+    return select(f.c.entity).where(f.c.type == "crowdfunding.campaign.succeeded")
 
 
 async def resolve_edition(

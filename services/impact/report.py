@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.impact import indicators as ind
@@ -32,6 +32,7 @@ from services.impact.engine import (
     gather,
     loans_by_category,
     passenger_km,
+    succeeded_campaigns,
 )
 from services.impact.handlers import LIVE, Projection
 from services.impact.periods import ALL_TIME, Window, buckets, month_window
@@ -270,7 +271,7 @@ def indicator_entries(
     # money
     succeeded = data.total(SUCCEEDED)
     failed = data.total(FAILED)
-    put("money.raised", succeeded.cents - data.total(REFUNDED).cents)
+    put("money.raised", succeeded.cents - data.refunded_after_success_cents)
     put("money.matched", succeeded.matched_cents)
     put("money.commission", succeeded.commission_cents)
     put("money.campaigns_succeeded", succeeded.count)
@@ -432,6 +433,7 @@ async def monthly_series(
         f.c.day >= start,
         f.c.day <= end,
         f.c.type.in_([RETURNED, COMPLETED, SUCCEEDED, REFUNDED]),
+        or_(f.c.type != REFUNDED, f.c.ref.in_(succeeded_campaigns(f))),
     ]
     if neighbourhood is not None:
         conditions.append(f.c.neighbourhood == neighbourhood)

@@ -150,6 +150,36 @@ async def test_published_scenario_gives_the_hand_computed_report(impact):
     assert [s["value"] for s in series.json()["series"]] == [1, 1]
 
 
+async def test_refunds_reduce_money_raised_only_for_succeeded_campaigns(impact):
+    from libs.common.contracts import crowdfunding as cf
+    from libs.common.events import make_event
+    from services.impact.scenario import at
+
+    events = hand_computed_scenario()
+    for campaign, pledge, amount in (("C1", "P1", 40_000), ("C2", "P9", 1_000)):
+        events.append(
+            make_event(
+                cf.PledgeRefunded(
+                    pledge_id=pledge,
+                    campaign_id=campaign,
+                    backer_id="m-b1",
+                    backer_kind="resident",
+                    backer_neighbourhood="centre",
+                    amount_cents=amount,
+                ),
+                aggregate_id=campaign,
+                territory=Territory(city="valmont", neighbourhood="centre"),
+                occurred_at=at(7, 2),
+            )
+        )
+    for envelope in events:
+        await publish(impact, envelope)
+    await until_applied(impact, len(events))
+    rep = await report(impact)
+    assert value(rep, "money.raised") == 100_000 - 40_000  # C2 failed: its refund is no change
+    assert {m["month"]: m["money_raised"] for m in rep["monthly"]}["2026-07"] == -40_000
+
+
 async def test_small_cells_are_suppressed_with_the_default_k(impact, monkeypatch):
     monkeypatch.setenv("IMPACT_MIN_CELL", "5")
     get_impact_settings.cache_clear()
