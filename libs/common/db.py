@@ -69,7 +69,9 @@ def _serialise_sqlite_writes(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (Database.read) take a WAL snapshot and no lock; everything else writes.
+        reading = conn.get_execution_options().get("sharitories_read", False)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -80,6 +82,9 @@ class Database:
         self.schema = None if is_sqlite(url) else schema
         self.engine = create_engine(url, schema=self.schema, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(
+            self.engine.execution_options(sharitories_read=True), expire_on_commit=False
+        )
         # SQLite has one writer at a time. Queue this process's transactions on an asyncio
         # lock, woken in order on release, rather than on SQLite's busy handler, which
         # sleeps with back-off and starves throughput under contention. Other processes
@@ -98,6 +103,16 @@ class Database:
                 yield session
             return
         async with self._sqlite_writer, self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only snapshot: on SQLite it neither waits for nor blocks the writer.
+
+        Anything decided from it must be re-checked (or guarded by a constraint) in the
+        write transaction that acts on it.
+        """
+        async with self.read_sessions() as session, session.begin():
             yield session
 
     async def ping(self, timeout: float = 2.0) -> None:

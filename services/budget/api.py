@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 from libs.common.auth import CurrentPrincipal, Principal, require_roles
 from libs.common.problems import Invalid
-from libs.common.runtime import Runtime
+from libs.common.runtime import Runtime, ServiceRuntime
 from services.budget import domain, editions, results, voting
 from services.budget.db import editions as editions_table
 from services.budget.schemas import (
@@ -183,6 +183,39 @@ async def assess_proposal(
 # --- voting -----------------------------------------------------------------------------
 
 
+async def cast(
+    runtime: ServiceRuntime,
+    *,
+    edition_id: str,
+    body: BallotIn,
+    voter_id: str,
+    voter: domain.Voter,
+    channel: str,
+    checked_in_by: str | None,
+) -> dict:
+    # Check the ballot against a snapshot, then hold the write lock only to count it.
+    async with runtime.db.read() as session:
+        paper = await voting.ballot_paper(
+            session, edition_id=edition_id, envelope_id=body.envelope_id
+        )
+    voting.check_ballot(
+        paper, voter=voter, projects=body.projects, points=body.points, today=date.today()
+    )
+    async with runtime.unit_of_work() as session:
+        return await voting.cast_ballot(
+            session,
+            paper=paper,
+            projects=body.projects,
+            points=body.points,
+            voter_id=voter_id,
+            voter=voter,
+            channel=channel,
+            checked_in_by=checked_in_by,
+            secret=voting.ballot_secret(runtime.settings),
+            territory=runtime.territory(None),
+        )
+
+
 @router.post("/editions/{edition_id}/ballots", status_code=201, tags=["voting"])
 async def vote_online(
     edition_id: str, body: BallotIn, runtime: Runtime, principal: CurrentPrincipal
@@ -194,21 +227,15 @@ async def vote_online(
         neighbourhood=principal.neighbourhood,
         birthdate=domain.parse_birthdate(principal.birthdate),
     )
-    async with runtime.unit_of_work() as session:
-        return await voting.cast_ballot(
-            session,
-            edition_id=edition_id,
-            envelope_id=body.envelope_id,
-            projects=body.projects,
-            points=body.points,
-            voter_id=principal.sub,
-            voter=voter,
-            channel="online",
-            checked_in_by=None,
-            secret=voting.ballot_secret(runtime.settings),
-            territory=runtime.territory(None),
-            today=date.today(),
-        )
+    return await cast(
+        runtime,
+        edition_id=edition_id,
+        body=body,
+        voter_id=principal.sub,
+        voter=voter,
+        channel="online",
+        checked_in_by=None,
+    )
 
 
 @router.post("/editions/{edition_id}/desk/ballots", status_code=201, tags=["voting"])
@@ -219,21 +246,15 @@ async def vote_on_paper(
     voter = domain.Voter(
         verified=True, neighbourhood=body.voter.neighbourhood, birthdate=body.voter.birthdate
     )
-    async with runtime.unit_of_work() as session:
-        return await voting.cast_ballot(
-            session,
-            edition_id=edition_id,
-            envelope_id=body.envelope_id,
-            projects=body.projects,
-            points=body.points,
-            voter_id=body.voter.voter_id,
-            voter=voter,
-            channel="paper",
-            checked_in_by=staff.sub,
-            secret=voting.ballot_secret(runtime.settings),
-            territory=runtime.territory(None),
-            today=date.today(),
-        )
+    return await cast(
+        runtime,
+        edition_id=edition_id,
+        body=body,
+        voter_id=body.voter.voter_id,
+        voter=voter,
+        channel="paper",
+        checked_in_by=staff.sub,
+    )
 
 
 @router.get("/editions/{edition_id}/participation/me", tags=["voting"])

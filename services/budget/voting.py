@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -35,7 +36,7 @@ from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
 from libs.common.settings import Settings
 from services.budget import domain
-from services.budget.db import ballots, milestones, participations, proposals
+from services.budget.db import ballots, editions, milestones, participations, proposals
 from services.budget.editions import ballot_format, get_edition, get_envelope, insert_ignore
 
 SECRET_ENV = "BUDGET_BALLOT_SECRET"
@@ -72,11 +73,54 @@ async def feasible_costs(session: AsyncSession, *, envelope_id: str) -> dict[str
     return {pid: cost for pid, cost in rows.all()}
 
 
+@dataclass(frozen=True)
+class BallotPaper:
+    """What a ballot is checked against: fixed once voting opens."""
+
+    edition: dict[str, Any]
+    envelope: dict[str, Any]
+    costs: dict[str, int]
+
+
+async def ballot_paper(
+    session: AsyncSession, *, edition_id: str, envelope_id: str | None
+) -> BallotPaper:
+    """Read an envelope's ballot paper (a snapshot read: no write lock needed)."""
+    edition = await get_edition(session, edition_id)
+    domain.require_phase(edition["phase"], "voting", action="vote")
+    envelope = await get_envelope(session, edition_id, envelope_id)
+    costs = await feasible_costs(session, envelope_id=envelope["id"])
+    return BallotPaper(edition=edition, envelope=envelope, costs=costs)
+
+
+def check_ballot(
+    paper: BallotPaper,
+    *,
+    voter: domain.Voter,
+    projects: list[str],
+    points: dict[str, int] | None,
+    today: date,
+) -> None:
+    """Refuse an ineligible voter (403) or an invalid ballot (422, with the reason)."""
+    edition, envelope = paper.edition, paper.envelope
+    refusal = domain.eligibility_problem(
+        voter, min_age=edition["min_age"], district=envelope["district"], today=today
+    )
+    if refusal:
+        raise Forbidden(refusal)
+    fmt = ballot_format(edition)
+    ballot = domain.BallotInput(projects=tuple(projects), points=points)
+    invalid = domain.ballot_problem(
+        fmt, ballot, costs=paper.costs, amount_cents=envelope["amount_cents"]
+    )
+    if invalid:
+        raise Invalid(invalid, field="body.points" if fmt.kind == "cumulative" else "body.projects")
+
+
 async def cast_ballot(
     session: AsyncSession,
     *,
-    edition_id: str,
-    envelope_id: str,
+    paper: BallotPaper,
     projects: list[str],
     points: dict[str, int] | None,
     voter_id: str,
@@ -85,22 +129,13 @@ async def cast_ballot(
     checked_in_by: str | None,
     secret: bytes,
     territory: Territory,
-    today: date,
 ) -> dict[str, Any]:
-    edition = await get_edition(session, edition_id)
-    domain.require_phase(edition["phase"], "voting", action="vote")
-    envelope = await get_envelope(session, edition_id, envelope_id)
-    refusal = domain.eligibility_problem(
-        voter, min_age=edition["min_age"], district=envelope["district"], today=today
-    )
-    if refusal:
-        raise Forbidden(refusal)
+    """Count a checked ballot, in the write transaction; voting may have closed meanwhile."""
+    edition, envelope = paper.edition, paper.envelope
+    edition_id = edition["id"]
+    phase = await session.scalar(sa.select(editions.c.phase).where(editions.c.id == edition_id))
+    domain.require_phase(phase, "voting", action="vote")
     fmt = ballot_format(edition)
-    ballot = domain.BallotInput(projects=tuple(projects), points=points)
-    costs = await feasible_costs(session, envelope_id=envelope["id"])
-    invalid = domain.ballot_problem(fmt, ballot, costs=costs, amount_cents=envelope["amount_cents"])
-    if invalid:
-        raise Invalid(invalid, field="body.points" if fmt.kind == "cumulative" else "body.projects")
 
     joined = await session.execute(
         insert_ignore(session.bind.dialect.name, participations).values(

@@ -44,3 +44,17 @@ async def test_service_migrations_create_outbox_and_inbox(settings_factory):
             tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
         assert {"outbox", "inbox", "alembic_version"} <= set(tables), service
         await db.dispose()
+
+
+async def test_sqlite_reads_do_not_wait_for_the_writer(tmp_path):
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(md.create_all)
+    async with db.transaction() as writer:
+        await writer.execute(insert(seats).values(who="w"))
+        # The writer holds the write lock; a snapshot read still answers, without the row.
+        async with asyncio.timeout(2), db.read() as reader:
+            assert await reader.scalar(select(func.count()).select_from(seats)) == 0
+    async with db.read() as reader:
+        assert await reader.scalar(select(func.count()).select_from(seats)) == 1
+    await db.dispose()
