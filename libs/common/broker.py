@@ -39,7 +39,7 @@ from libs.common.events import (
     SUBJECT_PREFIX,
     Envelope,
 )
-from libs.common.inbox import first_delivery
+from libs.common.inbox import first_deliveries, first_delivery
 from libs.common.logs import bound_context, get_logger
 from libs.common.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 
@@ -195,8 +195,14 @@ class EventConsumer:
             return
         try:
             async with self.db.transaction() as session:
+                fresh = await first_deliveries(session, self.consumer, [e.id for _, e in parsed])
+                applied = 0
                 for _, envelope in parsed:
-                    await self._apply(session, envelope)
+                    if envelope.id in fresh:
+                        fresh.discard(envelope.id)  # a twin later in this batch is a duplicate
+                        with bound_context(event_id=envelope.id, event_type=envelope.type):
+                            await self.handle(session, envelope)
+                        applied += 1
         except Exception:
             # Something in the batch failed: isolate it by applying messages one at a time.
             for msg, envelope in parsed:
@@ -204,7 +210,8 @@ class EventConsumer:
             return
         for msg, _ in parsed:
             await msg.ack()
-        EVENTS_CONSUMED.labels(self.consumer, "applied").inc(len(parsed))
+        EVENTS_CONSUMED.labels(self.consumer, "applied").inc(applied)
+        EVENTS_CONSUMED.labels(self.consumer, "duplicate").inc(len(parsed) - applied)
 
     async def _apply(self, session: AsyncSession, envelope: Envelope) -> None:
         with bound_context(event_id=envelope.id, event_type=envelope.type):

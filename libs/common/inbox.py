@@ -26,3 +26,20 @@ async def first_delivery(session: AsyncSession, consumer: str, event_id: str) ->
     )
     result = await session.execute(statement)
     return result.rowcount == 1
+
+
+async def first_deliveries(session: AsyncSession, consumer: str, event_ids: list[str]) -> set[str]:
+    """The ids among `event_ids` that `consumer` sees for the first time (one statement)."""
+    unique = list(dict.fromkeys(event_ids))
+    if not unique:
+        return set()
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = datetime.now(UTC)
+    statement = (
+        insert(inbox)
+        .values([{"consumer": consumer, "event_id": i, "processed_at": now} for i in unique])
+        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+        .returning(inbox.c.event_id)
+    )
+    return set((await session.scalars(statement)).all())
