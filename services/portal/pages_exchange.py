@@ -116,7 +116,7 @@ async def new_item(request: Request, me: Member, form: Form, services: Services)
 @router.get("/items/{item_id}")
 async def item_page(request: Request, item_id: str, me: Viewer, services: Services):
     item = await services.get("exchange", f"/items/{item_id}")
-    start = today() + timedelta(days=1)
+    start = today()
     return render(
         request,
         "exchange/item.html",

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 
 from libs.common.problems import Conflict, Invalid
 from services.portal import accounts, oidc
-from services.portal.backends import BackendDown, BackendProblem
+from services.portal.backends import BackendDown, BackendProblem, Caller
 from services.portal.i18n import LANGUAGES, translate
 from services.portal.territory import directory
 from services.portal.web import (
@@ -131,7 +131,27 @@ async def login(request: Request, form: Form):
             **_login_options(request),
         )
     _start_session(request, account)
+    if account.verified:
+        await sync_profile(request.app.state.backends, account)
     return redirect(target)
+
+
+async def sync_profile(services, account: accounts.Account) -> None:
+    """Give the exchange the name, address and contact it shows to a loan's counterparty
+    once the loan is accepted (best effort: a service that is down is retried next time)."""
+    await _quietly(
+        services.request(
+            "exchange",
+            "PATCH",
+            "/members/me",
+            caller=Caller.of(account),
+            json={
+                "display_name": account.display_name,
+                "address": account.address,
+                "contact": account.email,
+            },
+        )
+    )
 
 
 @router.post("/logout")

@@ -12,9 +12,10 @@ from libs.common.ids import new_id
 from libs.common.money import parse_euros
 from libs.common.problems import Conflict, Invalid, NotFound
 from services.portal import accounts
-from services.portal.backends import BackendDown, BackendProblem, Caller
+from services.portal.backends import BackendDown, BackendProblem
 from services.portal.i18n import translate
 from services.portal.pages_budget import PHASES
+from services.portal.pages_public import sync_profile
 from services.portal.web import (
     Form,
     Reviewer,
@@ -86,21 +87,7 @@ async def decide(request: Request, account_id: str, me: Staff, form: Form, servi
         flash(request, exc.detail, "error")
         return redirect("/staff/residents")
     if verified:
-        # The exchange shows a lender's name and address to the borrower once a loan is
-        # accepted: give it the profile now (best effort; it is retried at next log-in).
-        await _safely(
-            services.request(
-                "exchange",
-                "PATCH",
-                "/members/me",
-                caller=Caller.of(account),
-                json={
-                    "display_name": account.display_name,
-                    "address": account.address,
-                    "contact": account.email,
-                },
-            )
-        )
+        await sync_profile(services, account)
     key = "staff.verified" if verified else "staff.rejected"
     return done(request, key, "/staff/residents", name=account.display_name)
 
