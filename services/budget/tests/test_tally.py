@@ -148,7 +148,8 @@ def test_no_voters_means_nothing_is_funded_by_mes():
 # Real elections (pabulib): outcomes computed by pabutools 1.2.3, official results
 # ------------------------------------------------------------------------------------------
 
-# Our MES on these takes more than a few seconds each; run them with SHARITORIES_SLOW_TESTS=1.
+# MES on these takes 15-60 s each (greedy is fast and always runs); run them with
+# SHARITORIES_SLOW_TESTS=1.
 SLOW_FILES = {
     "France_Toulouse_2022.pb",
     "Poland_Warszawa_2019_Ursynow.pb",
@@ -165,7 +166,7 @@ def _expected() -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _files():
+def _files(slow):
     folder = Path(os.environ.get("SHARITORIES_SHARED", REPO.parent / "shared")) / "pabulib"
     try:
         names = sorted(json.loads((folder / "expected.json").read_text(encoding="utf-8")))
@@ -175,31 +176,48 @@ def _files():
         pytest.param(
             name,
             marks=pytest.mark.skipif(not RUN_SLOW, reason="slow: set SHARITORIES_SLOW_TESTS=1")
-            if name in SLOW_FILES
+            if name in slow
             else (),
         )
         for name in names
     ]
 
 
-@pytest.mark.parametrize("name", _files())
-def test_outcomes_match_pabutools_and_official_results(name):
-    expected = _expected()[name]
+def _problem(name):
     election = pabulib.load(shared_pabulib() / name)
-    problem = pabulib.to_problem(election)
-    rules = [rule for rule, key in KEYS.items() if key in expected]
-    official_rule = OFFICIAL.get(election.rule)
-    if official_rule and official_rule not in rules:
-        rules.append(official_rule)
+    return election, pabulib.to_problem(election)
+
+
+@pytest.mark.parametrize("name", _files(slow=set()))
+def test_greedy_outcomes_match_pabutools_and_official_results(name):
+    expected = _expected()[name]
+    election, problem = _problem(name)
+    result = tally.greedy(problem)
+    assert natural(result.selected) == expected["greedy"]
+    assert result.cost <= election.budget
+    assert set(result.explanations) == set(election.projects)
+    official = OFFICIAL.get(election.rule)
+    if official in ("greedy", "greedy-threshold") and "real_selected" in expected:
+        assert natural(tally.tally(problem, official).selected) == expected["real_selected"]
+
+
+@pytest.mark.parametrize("name", _files(slow=SLOW_FILES))
+def test_mes_outcomes_match_pabutools_and_official_results(name):
+    expected = _expected()[name]
+    election, problem = _problem(name)
+    rules = [rule for rule in ("mes", "mes-add1") if KEYS[rule] in expected]
+    official = OFFICIAL.get(election.rule)
+    if official == "mes-add1" and official not in rules:
+        rules.append(official)
     results = tally.tally_many(problem, rules)
-    for rule, key in KEYS.items():
-        if key in expected:
-            assert natural(results[rule].selected) == expected[key], rule
-    if official_rule and "real_selected" in expected:
-        assert natural(results[official_rule].selected) == expected["real_selected"]
-    for result in results.values():
-        assert result.cost <= election.budget
-        assert set(result.explanations) == set(election.projects)
+    for rule in rules:
+        if KEYS[rule] in expected:
+            assert natural(results[rule].selected) == expected[KEYS[rule]], rule
+        assert results[rule].cost <= election.budget
+        assert set(results[rule].explanations) == set(election.projects)
+        assert results[rule].endowment >= election.budget / len(election.votes)
+    if official == "mes-add1" and "real_selected" in expected:
+        assert natural(results[official].selected) == expected["real_selected"]
 
 
 # ------------------------------------------------------------------------------------------
