@@ -355,7 +355,8 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
                     hi = mid
                 else:
                     lo = mid + 1
-            return _found(j, cost - paid[lo], u * (total - heads_before[lo]), classes)
+            # Price per voter num/den; per utility unit it is num/(den*u).
+            return _found(j, cost - paid[lo], total - heads_before[lo], classes, u)
         entries = []
         lcm_u = model.sort_mult[j]
         for u, keys, money, heads in buckets(j):
@@ -377,13 +378,14 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
                 hi = mid
             else:
                 lo = mid + 1
-        return _found(j, cost - paid[lo], total - sats[lo], classes)
+        return _found(j, cost - paid[lo], total - sats[lo], classes, 1)
 
-    def _found(j: int, num: int, den: int, classes: dict) -> Fraction:
-        """Remember j's price num / den (in current money units) for paying it."""
+    def _found(j: int, num: int, den: int, classes: dict, unit: int) -> Fraction:
+        """Remember j's price: a voter with utility u pays (num/den) * (u/unit) money units."""
         g = gcd(num, den)
-        last[j] = (step, num // g, den // g, classes)
-        return Fraction(num, scale_d * den)
+        # Keeping the utility unit out of den keeps the money unit (and the ints) small.
+        last[j] = (step, num // g, den // g, classes, unit)
+        return Fraction(num, scale_d * den * unit)
 
     heap = [(model.costs[j] / model.total_sat[j], ids[j], j, -1) for j in model.eligible]
     heapq.heapify(heap)
@@ -401,7 +403,7 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
             certified = _certify_round(reference, step, j, heap, price, ids)
         order.append(j)
         prices[j] = rho
-        _, num, den, classes = last[j]
+        _, num, den, classes, unit = last[j]
         # Rescale every class to the new unit 1/(D*den), then charge the rich num*u each.
         scale_d *= den
         for r in range(len(mult)):
@@ -411,7 +413,7 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
         for u, keys in classes.items():
             move = {ZERO: ZERO}
             for c in keys:
-                left = val[c] * mult[lvl[c]] - num * u
+                left = val[c] * mult[lvl[c]] - num * (u // unit)
                 if left <= 0:
                     move[c] = ZERO
                 else:
