@@ -105,6 +105,10 @@ async def impact_page(
         report = await services.get("impact", "/report", params={"period": "all"})
         catalogue = await services.get("impact", "/indicators")
     this_year = datetime.now(UTC).year
+    try:
+        edition_names = {e["id"]: e["name"] for e in await services.get("budget", "/editions")}
+    except (BackendProblem, BackendDown):
+        edition_names = {}
     indicators = report.get("indicators", {})
     headlines = [(key, shown(indicators.get(key)), indicators.get(key)) for key in HEADLINES]
     hoods = report.get("neighbourhoods") or []
@@ -127,6 +131,7 @@ async def impact_page(
         periods=[("all", "all")]
         + [(f"year:{y}", str(y)) for y in range(this_year, this_year - 3, -1)],
         neighbourhood=neighbourhood,
+        edition_names=edition_names,
     )
 
 

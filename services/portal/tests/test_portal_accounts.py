@@ -141,11 +141,13 @@ async def test_staff_verify_a_pending_resident_from_the_queue(portal):
     assert decided.verified
     assert "cleo@example.org" not in (await portal.client.get("/staff/residents")).text
     # The exchange got the resident's profile with a token minted for the resident.
-    [call] = [c for c in portal.fake.calls if c.url.path == "/members/me"]
-    claims = jwt.decode(
-        call.headers["authorization"].split()[1], options={"verify_signature": False}
-    )
-    assert claims["sub"] == pending.id and claims["verified"] is True
+    profiles = [
+        jwt.decode(c.headers["authorization"].split()[1], options={"verify_signature": False})
+        for c in portal.fake.calls
+        if c.url.path == "/members/me"
+    ]
+    [claims] = [c for c in profiles if c["sub"] == pending.id]
+    assert claims["verified"] is True
     again = await portal.client.post(
         f"/staff/residents/{pending.id}/decide", data={"decision": "verify", "csrf": token}
     )
