@@ -17,6 +17,9 @@ Tie-breaking: whenever two projects are equally good (same total points for gree
 per unit of utility ``rho`` for MES), the one whose project id is smaller *as a string*
 (plain code-point order, so "10" < "9") wins. This is pabutools' lexicographic tie-breaking.
 
+For point ballots (cumulative, scoring, ordinal) MES uses the points as utilities
+(``Problem.utility = "points"``), for approval ballots the project cost ("cost").
+
 All arithmetic is exact (``fractions.Fraction`` and ints), like pabutools, so no comparison can
 flip through rounding.
 """
@@ -214,17 +217,21 @@ def _result(
 #
 # Speed. pabutools re-runs MES from scratch for every one-unit raise of the endowment and
 # sorts every supporter's exact fraction for every candidate in every round. Here:
-# - money is an exact integer in units of 1/D (D grows by each price's denominator), so the
-#   hot loops compare ints instead of Fractions;
+# - money is an exact integer in units of 1/D, where D grows by the denominator of each
+#   per-voter share, so the hot loops add and compare ints instead of Fractions;
 # - voters are kept in budget classes (all voters in a class hold the same money); a project's
-#   supporters become a few (class, utility) buckets, counted in C by ``Counter``;
+#   supporters become (class, utility) buckets, counted in C by ``Counter``, and its price is
+#   found by bisecting prefix sums over the buckets sorted by money per utility;
 # - rounds are lazy: a project's price only grows as voters spend, so a stale price is a lower
 #   bound and only the heap top needs re-pricing;
 # - Add1 steps are skipped in certified blocks: with the same winners, more endowment means
 #   more money and lower prices at every round (induction: Σ min(money, ρ·u) = cost). So if
 #   the run at k0 and the run at k1 pick the same winners and, at every round, the k0 winner's
 #   price is below every rival's price lower bound at k1, every endowment in between picks the
-#   same winners too. Blocks double while certification succeeds and halve when it fails.
+#   same winners too. Probes double while certification succeeds; after a failed probe we
+#   walk one step at a time for a while. (On the big Warsaw files near-ties make most probes
+#   fail, so there the gain comes from the cheaper runs.)
+# - mes and mes-add1 share the runs they have in common (``tally_many``).
 
 ZERO = -1  # budget class of voters who have no money left
 
@@ -274,6 +281,14 @@ class _MESModel:
                 self.groups[j].setdefault(u, []).append(g)
                 self.slots[j].setdefault(u, []).extend([g] * w)
                 self.total_sat[j] += u * w
+        # overlap[j]: projects sharing a supporter with j; only their prices move when j is paid.
+        row_mask = [sum(1 << j for j, _ in row) for row in self.ballots]
+        self.overlap = []
+        for j in range(n):
+            mask = 0
+            for g, _ in self.supporters[j]:
+                mask |= row_mask[g]
+            self.overlap.append([i for i in range(n) if mask >> i & 1])
         self.sort_mult = [0] * n  # key v * (lcm of utilities // u) orders buckets by v/u
         for j in range(n):
             lcm_u = 1
@@ -319,7 +334,8 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
     cls = [0] * len(model.weights)
     cls_of, val_of, lvl_of, mult_of = (x.__getitem__ for x in (cls, val, lvl, mult))
     cost_units = [int(c * base) for c in model.costs]  # cost in units of 1/base
-    last: dict[int, tuple] = {}  # project -> (step, numerator, denominator, classes by utility)
+    last: dict[int, tuple] = {}  # project -> its last pricing, see _found
+    changed_at = [-1] * len(ids)  # project -> last step at which one of its supporters paid
     step = 0
 
     def buckets(j: int):
@@ -384,7 +400,7 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
         """Remember j's price: a voter with utility u pays (num/den) * (u/unit) money units."""
         g = gcd(num, den)
         # Keeping the utility unit out of den keeps the money unit (and the ints) small.
-        last[j] = (step, num // g, den // g, classes, unit)
+        last[j] = (step, num // g, den // g, classes, unit, scale_d)
         return Fraction(num, scale_d * den * unit)
 
     heap = [(model.costs[j] / model.total_sat[j], ids[j], j, -1) for j in model.eligible]
@@ -394,7 +410,8 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
     certified = reference is not None
     while heap:
         rho, name, j, fresh = heapq.heappop(heap)
-        if fresh != step:
+        # A price is still exact if no supporter of j has paid since it was computed.
+        if fresh != step and (fresh < 0 or changed_at[j] >= fresh):
             new_rho = price(j)
             if new_rho is not None:
                 heapq.heappush(heap, (new_rho, name, j, step))
@@ -403,7 +420,10 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
             certified = _certify_round(reference, step, j, heap, price, ids)
         order.append(j)
         prices[j] = rho
-        _, num, den, classes, unit = last[j]
+        _, num, den, classes, unit, scale_then = last[j]
+        num *= scale_d // scale_then  # the price may have been computed a few payments ago
+        for other in model.overlap[j]:
+            changed_at[other] = step
         # Rescale every class to the new unit 1/(D*den), then charge the rich num*u each.
         scale_d *= den
         for r in range(len(mult)):
