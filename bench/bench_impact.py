@@ -40,6 +40,7 @@ from libs.common.migrations import upgrade_async
 from libs.common.natsserver import NatsServer
 from libs.common.settings import Settings
 from services.impact import db as tables
+from services.impact.app import BATCH_SIZE
 from services.impact.facts import facts_of
 from services.impact.handlers import apply
 from services.impact.scenario import synthetic_events
@@ -82,7 +83,7 @@ async def raw_consume(url: str, count: int) -> float:
     return elapsed
 
 
-async def impact_consume(url: str, database: Database, count: int) -> float:
+async def impact_consume(url: str, database: Database, count: int, batch_size: int) -> float:
     broker = create_broker(url, name="bench-impact")
     await broker.connect()
     await ensure_streams(broker)
@@ -101,7 +102,12 @@ async def impact_consume(url: str, database: Database, count: int) -> float:
         info["bench_applied"] = info.get("bench_applied", 0) + 1
 
     consumer = subscribe_events(
-        broker, db=database, consumer="impact", subject="sharitories.>", handle=counting
+        broker,
+        db=database,
+        consumer="impact",
+        subject="sharitories.>",
+        handle=counting,
+        batch_size=batch_size,
     )
     await broker.start()
     started = time.perf_counter()
@@ -119,7 +125,7 @@ async def impact_consume(url: str, database: Database, count: int) -> float:
     return elapsed
 
 
-async def bench_ingestion(workdir: Path, events: int) -> None:
+async def bench_ingestion(workdir: Path, events: int, batch_size: int) -> None:
     server = NatsServer(workdir / "nats").start()
     try:
         broker = create_broker(server.url)
@@ -135,7 +141,7 @@ async def bench_ingestion(workdir: Path, events: int) -> None:
         url = f"sqlite+aiosqlite:///{workdir / 'ingest.db'}"
         await upgrade_async("impact", url, None)
         database = Database(url)
-        ingested = await impact_consume(server.url, database, events)
+        ingested = await impact_consume(server.url, database, events, batch_size)
         await database.dispose()
         raw_rate, impact_rate = events / raw, events / ingested
         print(f"raw nats-py JetStream consumption : {raw_rate:10.0f} events/s ({raw:.2f}s)")
@@ -236,10 +242,11 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--facts", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=BATCH_SIZE, help="consumer batch size")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-impact-") as tmp:
         workdir = Path(tmp)
-        await bench_ingestion(workdir, args.events)
+        await bench_ingestion(workdir, args.events, args.batch)
         if args.facts:
             await bench_queries(workdir, args.facts, args.queries)
 

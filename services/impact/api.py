@@ -19,7 +19,7 @@ from libs.common.runtime import Runtime
 from services.impact import indicators as ind
 from services.impact.catalogue import Catalogue, available_versions, load_catalogue
 from services.impact.config import get_impact_settings, territory_from
-from services.impact.engine import gather
+from services.impact.engine import day_span, gather
 from services.impact.handlers import LIVE
 from services.impact.periods import Window, buckets, parse_period
 from services.impact.render import report_csv, report_html
@@ -87,7 +87,8 @@ async def indicator_series(
     territory = _territory()
     definition = ind.INDICATORS[key]
     needs_editions = definition.breakdown == "edition"
-    async with runtime.db.transaction() as session:
+    # A snapshot read: a long series never waits for, nor blocks, the live consumer.
+    async with runtime.db.read() as session:
         if period == "edition":
             names = await session.scalars(
                 select(LIVE.facts.c.edition)
@@ -127,11 +128,9 @@ async def indicator_series(
 
 
 async def _span(session) -> tuple[date, date]:
-    f = LIVE.facts
-    first, last = (await session.execute(select(func.min(f.c.day), func.max(f.c.day)))).one()
+    first, last = await day_span(session)
     today = datetime.now(UTC).date()
-    as_date = lambda v: v if isinstance(v, date) else date.fromisoformat(str(v))  # noqa: E731
-    return (as_date(first) if first else today, as_date(last) if last else today)
+    return (first or today, last or today)
 
 
 @router.get("/report", response_model=None)
@@ -165,7 +164,7 @@ async def report(
 async def report_data(
     runtime, *, window: Window, catalogue: Catalogue, neighbourhood: str | None = None
 ) -> dict:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:  # a snapshot: never blocks the consumer
         return await build_report(
             session,
             window=window,

@@ -53,7 +53,7 @@ def render_report(
             settings.database_url_for("impact"), schema=settings.schema_for("impact")
         )
         try:
-            async with database.transaction() as session:
+            async with database.read() as session:
                 return await build_report(
                     session,
                     window=parse_period(period),

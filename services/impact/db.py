@@ -13,6 +13,19 @@ report can be recomputed under another catalogue version from the same events.
   member's neighbourhood: the base of active members, backers and small-cell contributor counts.
 - `impact_parked`: events of an unknown type or version, or whose data does not validate,
   kept whole so that a later version of the service can re-apply them.
+
+Pre-aggregated tables, maintained in the consumer's transaction from the same rows (and
+recomputed from them by `rebuild`), so that a report never scans the per-event rows:
+- `impact_sums`: count and sums of facts per (grain, day, type, neighbourhood, category,
+  subcategory); grain "d" = one UTC day, "m" = the month starting at `day`. Updated with a
+  commutative UPSERT (x = x + excluded.x): order-independent, like the facts.
+- `impact_members`: distinct-member sets per (grain, day, scope, neighbourhood, category);
+  grain "m" = month, "y" = year. Scope "active" (any role; category NONE) counts active
+  members; "<role>|<type>|n" / "|c" / "|nc" count the people of one role and event type by
+  neighbourhood, by category, and by both (used with a neighbourhood filter).
+- `impact_loans`: one row per (loan, request day, neighbourhood) with whether it was met:
+  the cohort of loan requests.
+Key columns of these tables hold NONE ("") for a missing value (a NULL never conflicts).
 """
 
 from __future__ import annotations
@@ -29,9 +42,21 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
+
+# The summed measures of a fact (impact_sums keeps one sum of each).
+SUM_COLUMNS = (
+    "quantity",
+    "days",
+    "minutes",
+    "passenger_m",
+    "cents",
+    "matched_cents",
+    "commission_cents",
+)
 
 ID = String(64)
 CODE = String(64)
@@ -66,7 +91,16 @@ def fact_table(name: str, meta: MetaData = metadata) -> Table:
         Column("commission_cents", BigInteger),
         Column("goal_cents", BigInteger),
         Index(f"ix_{name}_type_day", "type", "day"),
-        Index(f"ix_{name}_day_nbhd", "day", "neighbourhood"),
+        # request-to-match waits in order (only accepted loans carry seconds)
+        Index(
+            f"ix_{name}_waits",
+            "type",
+            "seconds",
+            "day",
+            "neighbourhood",
+            sqlite_where=text("seconds IS NOT NULL"),
+            postgresql_where=text("seconds IS NOT NULL"),
+        ),
         Index(f"ix_{name}_entity", "entity"),
         Index(f"ix_{name}_ref", "ref"),
         Index(f"ix_{name}_edition", "edition"),
@@ -85,8 +119,11 @@ def activity_table(name: str, meta: MetaData = metadata) -> Table:
         Column("day", Date, nullable=False),
         Column("neighbourhood", CODE),
         Column("category", CODE),  # the loan's item category, the service's kind
-        Index(f"ix_{name}_day_member", "day", "member_id"),
-        Index(f"ix_{name}_role_day", "role", "day"),
+        # partial months of the member counts read these rows directly (covering)
+        Index(f"ix_{name}_day_nbhd_member", "day", "neighbourhood", "member_id"),
+        Index(
+            f"ix_{name}_role_day", "role", "type", "day", "neighbourhood", "category", "member_id"
+        ),
     )
 
 
@@ -104,8 +141,53 @@ def parked_table(name: str, meta: MetaData = metadata) -> Table:
     )
 
 
+NONE = ""  # a missing key value in the aggregate tables
+
+
+def sums_table(name: str, meta: MetaData = metadata) -> Table:
+    return Table(
+        name,
+        meta,
+        Column("grain", String(1), primary_key=True),
+        Column("day", Date, primary_key=True),
+        Column("type", String(80), primary_key=True),
+        Column("neighbourhood", CODE, primary_key=True),
+        Column("category", CODE, primary_key=True),
+        Column("subcategory", CODE, primary_key=True),
+        Column("count", BigInteger, nullable=False),
+        *(Column(c, BigInteger, nullable=False) for c in SUM_COLUMNS),
+    )
+
+
+def members_table(name: str, meta: MetaData = metadata) -> Table:
+    return Table(
+        name,
+        meta,
+        Column("grain", String(1), primary_key=True),
+        Column("day", Date, primary_key=True),
+        Column("scope", String(120), primary_key=True),
+        Column("neighbourhood", CODE, primary_key=True),
+        Column("category", CODE, primary_key=True),
+        Column("member_id", ID, primary_key=True),
+    )
+
+
+def loans_table(name: str, meta: MetaData = metadata) -> Table:
+    return Table(
+        name,
+        meta,
+        Column("ref_day", Date, primary_key=True),
+        Column("neighbourhood", CODE, primary_key=True),
+        Column("entity", ID, primary_key=True),
+        Column("met", Integer, nullable=False),
+    )
+
+
 facts = fact_table("impact_fact")
 activity = activity_table("impact_activity")
 parked_events = parked_table("impact_parked")
+sums = sums_table("impact_sums")
+members = members_table("impact_members")
+loans = loans_table("impact_loans")
 
 PROJECTION_TABLES = (facts, activity, parked_events)

@@ -9,38 +9,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import and_, case, distinct, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.impact import indicators as ind
+from services.impact.aggregates import ACTIVE, PEOPLE, people_scope
 from services.impact.catalogue import Catalogue, Range
+from services.impact.db import NONE, SUM_COLUMNS
 from services.impact.handlers import LIVE, Projection
 from services.impact.periods import Window
 
-LOAN_TYPES_MET = (
-    "exchange.loan.accepted",
-    "exchange.loan.picked_up",
-    "exchange.loan.returned",
-    "exchange.loan.overdue",
-    "exchange.loan.disputed",
-)
 LENT_TYPES = ("exchange.loan.picked_up", "exchange.loan.returned", "exchange.loan.overdue")
 RETURNED = "exchange.loan.returned"
 COMPLETED = "exchange.service.completed"
-
-SUM_COLUMNS = (
-    "quantity",
-    "days",
-    "minutes",
-    "passenger_m",
-    "cents",
-    "matched_cents",
-    "commission_cents",
-)
 
 
 @dataclass
@@ -91,7 +76,8 @@ class WindowData:
     people_by_category: dict[tuple[str, str, str | None], int] = field(default_factory=dict)
     loans_requested: int = 0
     loans_met: int = 0
-    match_seconds: list[int] = field(default_factory=list)
+    matched: int = 0  # accepted requests with a known wait
+    match_middle: list[int] = field(default_factory=list)  # the middle one or two waits
     idle_items: int = 0
     refunded_after_success_cents: int = 0
     members_by_profile: dict[str | None, int] = field(default_factory=dict)
@@ -129,70 +115,55 @@ async def gather(
     projection: Projection = LIVE,
     with_editions: bool = True,
 ) -> WindowData:
-    """Read the counts and sums of `window` (and `neighbourhood`, if given)."""
-    f, a = projection.facts, projection.activity
+    """Read the counts and sums of `window` (and `neighbourhood`, if given).
+
+    Sums come from the pre-aggregated `impact_sums` (whole months from monthly rows, the days
+    around them from daily rows); distinct members from the member sets (whole years, whole
+    months) united with the activity rows of the remaining days; the loan cohort from
+    `impact_loans`. Only a few narrow, indexed queries read per-event facts.
+    """
+    f = projection.facts
     if window.kind == "edition":
         window = await resolve_edition(session, window, projection=projection)
     data = WindowData(window=window, neighbourhood=neighbourhood)
     in_window = [f.c.day >= window.start, f.c.day <= window.end]
-    act_window = [a.c.day >= window.start, a.c.day <= window.end]
     if neighbourhood is not None:
         in_window.append(f.c.neighbourhood == neighbourhood)
-        act_window.append(a.c.neighbourhood == neighbourhood)
 
-    sums = [func.coalesce(func.sum(getattr(f.c, c)), 0) for c in SUM_COLUMNS]
-    keys = (f.c.type, f.c.neighbourhood, f.c.category, f.c.subcategory)
-    rows = await session.execute(
-        select(*keys, func.count(), *sums).where(*in_window).group_by(*keys)
+    data.sums = await window_sums(
+        session, window, neighbourhood=neighbourhood, projection=projection
     )
-    for t, nbhd, cat, sub, count, *values in rows:
-        data.sums[(t, nbhd, cat, sub)] = Sums(count, *(int(v) for v in values))
-
-    data.active = (
-        await session.scalar(select(func.count(distinct(a.c.member_id))).where(*act_window))
-    ) or 0
-    rows = await session.execute(
-        select(a.c.neighbourhood, func.count(distinct(a.c.member_id)))
-        .where(*act_window)
-        .group_by(a.c.neighbourhood)
-    )
-    data.active_by_neighbourhood = {n: c for n, c in rows}
-    for column, target in (
-        (a.c.neighbourhood, data.people_by_neighbourhood),
-        (a.c.category, data.people_by_category),
-    ):
-        rows = await session.execute(
-            select(a.c.role, a.c.type, column, func.count(distinct(a.c.member_id)))
-            .where(*act_window)
-            .group_by(a.c.role, a.c.type, column)
-        )
-        target.update({(r, t, k): c for r, t, k, c in rows})
+    await _members(session, data, projection)
 
     # Loan requests are a cohort by request day; every loan event carries its request time,
     # so a loan known only from its return still counts as requested (and met).
-    cohort = [
-        f.c.ref_day >= window.start,
-        f.c.ref_day <= window.end,
-        f.c.type.like("exchange.loan.%"),
-    ]
+    lo = projection.loans
+    cohort = [lo.c.ref_day >= window.start, lo.c.ref_day <= window.end]
     if neighbourhood is not None:
-        cohort.append(f.c.neighbourhood == neighbourhood)
-    data.loans_requested = (
-        await session.scalar(select(func.count(distinct(f.c.entity))).where(*cohort)) or 0
-    )
-    data.loans_met = (
-        await session.scalar(
-            select(func.count(distinct(f.c.entity))).where(*cohort, f.c.type.in_(LOAN_TYPES_MET))
+        cohort.append(lo.c.neighbourhood == neighbourhood)
+    requested, met = (
+        await session.execute(
+            select(
+                func.count(distinct(lo.c.entity)),
+                func.count(distinct(case((lo.c.met == 1, lo.c.entity)))),
+            ).where(*cohort)
         )
-        or 0
-    )
-    data.match_seconds = list(
-        await session.scalars(
-            select(f.c.seconds)
-            .where(*in_window, f.c.type == "exchange.loan.accepted", f.c.seconds.is_not(None))
-            .order_by(f.c.seconds)
+    ).one()
+    data.loans_requested, data.loans_met = requested or 0, met or 0
+
+    # The median wait needs only the middle one or two waits (index on type, seconds).
+    waits = [*in_window, f.c.type == "exchange.loan.accepted", f.c.seconds.is_not(None)]
+    data.matched = await session.scalar(select(func.count()).where(*waits)) or 0
+    if data.matched:
+        data.match_middle = list(
+            await session.scalars(
+                select(f.c.seconds)
+                .where(*waits)
+                .order_by(f.c.seconds)
+                .limit(1 if data.matched % 2 else 2)
+                .offset((data.matched - 1) // 2)
+            )
         )
-    )
     data.idle_items = await _idle_items(session, window, neighbourhood, projection)
     # Refunds reduce money raised only for campaigns that succeeded (a failed campaign's
     # pledges were never raised, so voiding or refunding them changes nothing).
@@ -220,6 +191,190 @@ async def gather(
             session, window, neighbourhood=neighbourhood, projection=projection
         )
     return data
+
+
+# --- reading the aggregates ---------------------------------------------------------------------
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _month_end(day: date) -> date:
+    if day.month == 12:
+        return day.replace(day=31)
+    return _next_month(day) - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A window as whole years, whole months (by their first days) and loose day ranges."""
+
+    days: list[tuple[date, date]]
+    months: list[tuple[date, date]]  # ranges of month starts
+    years: tuple[date, date] | None  # range of year starts
+
+
+def split(start: date, end: date, *, years: bool) -> Split:
+    """Cover start..end with whole months (and whole years if asked) plus loose days."""
+    first = start if start.day == 1 else _next_month(start)
+    last_end = end if end == _month_end(end) else end.replace(day=1) - timedelta(days=1)
+    if first > last_end:
+        return Split([(start, end)], [], None)
+    days = []
+    if start < first:
+        days.append((start, first - timedelta(days=1)))
+    if last_end < end:
+        days.append((last_end + timedelta(days=1), end))
+    last = last_end.replace(day=1)
+    if not years:
+        return Split(days, [(first, last)], None)
+    y_first = first.year if first.month == 1 else first.year + 1
+    y_last = last.year if last.month == 12 else last.year - 1
+    if y_first > y_last:
+        return Split(days, [(first, last)], None)
+    months = []
+    if first < date(y_first, 1, 1):
+        months.append((first, date(y_first - 1, 12, 1)))
+    if last > date(y_last, 12, 1):
+        months.append((date(y_last + 1, 1, 1), last))
+    return Split(days, months, (date(y_first, 1, 1), date(y_last, 1, 1)))
+
+
+def _grain_ranges(table, parts: Split) -> list:
+    conditions = [and_(table.c.grain == "d", table.c.day.between(a, b)) for a, b in parts.days] + [
+        and_(table.c.grain == "m", table.c.day.between(a, b)) for a, b in parts.months
+    ]
+    if parts.years:
+        conditions.append(and_(table.c.grain == "y", table.c.day.between(*parts.years)))
+    return conditions
+
+
+def _key(value: str | None) -> str | None:
+    return None if value == NONE else value
+
+
+async def window_sums(
+    session: AsyncSession,
+    window: Window,
+    *,
+    neighbourhood: str | None = None,
+    projection: Projection = LIVE,
+    by_day: bool = False,
+    types: list[str] | None = None,
+) -> dict:
+    """(type, neighbourhood, category, subcategory) -> Sums over the window, from impact_sums.
+
+    With by_day, keys start with the (grain, day) of the aggregate row instead.
+    """
+    s = projection.sums
+    ranges = _grain_ranges(s, split(window.start, window.end, years=False))
+    conditions = [or_(*ranges)]
+    if neighbourhood is not None:
+        conditions.append(s.c.neighbourhood == neighbourhood)
+    if types is not None:
+        conditions.append(s.c.type.in_(types))
+    keys = [s.c.type, s.c.neighbourhood, s.c.category, s.c.subcategory]
+    if by_day:
+        keys = [s.c.grain, s.c.day, *keys]
+    measures = [func.sum(s.c["count"]), *(func.sum(s.c[c]) for c in SUM_COLUMNS)]
+    rows = await session.execute(select(*keys, *measures).where(*conditions).group_by(*keys))
+    out: dict = {}
+    n = len(keys)
+    for row in rows:
+        key = (*row[: n - 3], *(_key(v) for v in row[n - 3 : n]))
+        out[key] = Sums(*(int(v or 0) for v in row[n:]))
+    return out
+
+
+def _member_rows(
+    projection: Projection,
+    window: Window,
+    scopes: list[str],
+    neighbourhood: str | None,
+    dimension: str | None,
+):
+    """The member-set rows of `scopes` over the window, with the activity rows of loose days:
+    (scope, neighbourhood, category, member_id), NONE for a missing key."""
+    m, a = projection.members, projection.activity
+    parts = split(window.start, window.end, years=True)
+    sets = [m.c.scope.in_(scopes)]
+    ranges = _grain_ranges(m, Split([], parts.months, parts.years))
+    if neighbourhood is not None:
+        sets.append(m.c.neighbourhood == neighbourhood)
+    selects = []
+    if ranges:
+        selects.append(
+            select(
+                m.c.scope.label("scope"),
+                m.c.neighbourhood.label("neighbourhood"),
+                m.c.category.label("category"),
+                m.c.member_id.label("member_id"),
+            ).where(or_(*ranges), *sets)
+        )
+    if parts.days:
+        loose = [or_(*(a.c.day.between(x, y) for x, y in parts.days))]
+        if neighbourhood is not None:
+            loose.append(a.c.neighbourhood == neighbourhood)
+        nbhd = func.coalesce(a.c.neighbourhood, NONE)
+        if dimension is not None:  # people: the same scope names as the set rows
+            loose.append(tuple_(a.c.role, a.c.type).in_(sorted(PEOPLE)))
+            scope = a.c.role + "|" + a.c.type + f"|{dimension}"
+            category = func.coalesce(a.c.category, NONE)
+        else:
+            scope, category = literal(ACTIVE), literal(NONE)
+        selects.append(
+            select(
+                scope.label("scope"),
+                nbhd.label("neighbourhood"),
+                category.label("category"),
+                a.c.member_id.label("member_id"),
+            ).where(*loose)
+        )
+    return union_all(*selects).subquery() if len(selects) > 1 else selects[0].subquery()
+
+
+async def _members(session: AsyncSession, data: WindowData, projection: Projection) -> None:
+    """Active members (total and per neighbourhood) and people per role/type/place/category."""
+    window, nbhd = data.window, data.neighbourhood
+    active = _member_rows(projection, window, [ACTIVE], nbhd, None)
+    data.active = await session.scalar(select(func.count(distinct(active.c.member_id)))) or 0
+    rows = await session.execute(
+        select(active.c.neighbourhood, func.count(distinct(active.c.member_id))).group_by(
+            active.c.neighbourhood
+        )
+    )
+    data.active_by_neighbourhood = {_key(n): c for n, c in rows}
+    pairs = sorted(PEOPLE)
+    # Sets by neighbourhood ("n"); by category city-wide ("c") or within one place ("nc").
+    by_category = "nc" if nbhd is not None else "c"
+    for dimension, column, target in (
+        ("n", "neighbourhood", data.people_by_neighbourhood),
+        (by_category, "category", data.people_by_category),
+    ):
+        scopes = [people_scope(r, t, dimension) for r, t in pairs]
+        rows_q = _member_rows(projection, window, scopes, nbhd, dimension)
+        rows = await session.execute(
+            select(
+                rows_q.c.scope, rows_q.c[column], func.count(distinct(rows_q.c.member_id))
+            ).group_by(rows_q.c.scope, rows_q.c[column])
+        )
+        for scope, key, count in rows:
+            role, event_type = scope.split("|")[:2]
+            target[(role, event_type, _key(key))] = count
+
+
+async def day_span(
+    session: AsyncSession, *, projection: Projection = LIVE
+) -> tuple[date, date] | tuple[None, None]:
+    """The first and last day with a fact (from the daily sums: an index lookup)."""
+    s = projection.sums
+    first, last = (
+        await session.execute(select(func.min(s.c.day), func.max(s.c.day)).where(s.c.grain == "d"))
+    ).one()
+    if first is None:
+        return None, None
+    return _as_date(first), _as_date(last)
 
 
 def succeeded_campaigns(f):

@@ -18,12 +18,14 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from sqlalchemy import Table, delete, event, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from libs.common.events import Envelope
 from libs.common.logs import get_logger
 from services.impact import db
+from services.impact.aggregates import Fold, write_fold, write_rows
 from services.impact.facts import EventFacts, Unprojectable, facts_of
 
 log = get_logger(__name__)
@@ -36,6 +38,13 @@ class Projection:
     facts: Table
     activity: Table
     parked: Table
+    sums: Table
+    members: Table
+    loans: Table
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return (self.facts, self.activity, self.parked, self.sums, self.members, self.loans)
 
     async def apply(self, session: AsyncSession, envelope: Envelope) -> None:
         """Project one event (already de-duplicated by the caller)."""
@@ -53,13 +62,23 @@ class Projection:
         """Buffer the rows; they are inserted in bulk just before the transaction commits.
 
         The consumer applies a batch of events in one transaction: one executemany per table
-        instead of two statements per event (each a round trip to the database driver).
+        (facts, activity, and each aggregate table) instead of statements per event.
         """
         pending = session.sync_session.info.setdefault(_PENDING, {})
-        if rows.facts:
-            pending.setdefault(self.facts, []).extend(rows.facts)
-        if rows.activity:
-            pending.setdefault(self.activity, []).extend(rows.activity)
+        buffer = pending.get(self)
+        if buffer is None:
+            buffer = pending[self] = ([], [])
+        buffer[0].extend(rows.facts)
+        buffer[1].extend(rows.activity)
+
+    def flush(self, conn: Connection, facts: list[dict], activity: list[dict]) -> None:
+        """Insert the buffered rows and fold them into the aggregates (same transaction)."""
+        write_rows(conn, self.facts, facts)
+        write_rows(conn, self.activity, activity)
+        fold = Fold()
+        fold.add_facts(facts)
+        fold.add_activity(activity)
+        write_fold(conn, fold, sums=self.sums, members=self.members, loans=self.loans)
 
     async def park(self, session: AsyncSession, envelope: Envelope, reason: str) -> None:
         log.warning("event parked", event_id=envelope.id, event_type=envelope.type, reason=reason)
@@ -83,8 +102,8 @@ _PENDING = "impact_pending_rows"
 def _insert_pending_rows(session: Session) -> None:
     # Runs inside SQLAlchemy's async bridge (greenlet), so a sync execute is allowed here.
     pending = session.info.pop(_PENDING, None)
-    for table, rows in (pending or {}).items():
-        session.execute(table.insert(), rows)
+    for projection, (facts, activity) in (pending or {}).items():
+        projection.flush(session.connection(), facts, activity)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -92,7 +111,7 @@ def _forget_pending_rows(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-LIVE = Projection(db.facts, db.activity, db.parked_events)
+LIVE = Projection(db.facts, db.activity, db.parked_events, db.sums, db.members, db.loans)
 
 
 async def apply(session: AsyncSession, envelope: Envelope) -> None:

@@ -9,6 +9,9 @@
 3. `swap(...)` makes the rebuilt rows the live ones in one transaction: live rows of the events
    the replay saw are replaced, rows of events that arrived after the replay's last sequence are
    kept, and the inbox learns every replayed id so the live consumer will not apply them again.
+   The aggregate tables (sums, member sets, loan cohort) are then folded again from the swapped
+   rows by the consumer's own folding code; the rebuilt aggregates, built incrementally by the
+   replay, are compared too (`differences`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from libs.common.events import STREAM, SUBJECT_PREFIX, Envelope
 from libs.common.logs import get_logger
 from libs.common.messaging import inbox
 from services.impact import db
+from services.impact.aggregates import refold
 from services.impact.handlers import LIVE, Projection
 
 log = get_logger(__name__)
@@ -53,11 +57,14 @@ def fresh_projection(suffix: str = SUFFIX) -> Projection:
         db.fact_table(f"impact_fact{suffix}", meta),
         db.activity_table(f"impact_activity{suffix}", meta),
         db.parked_table(f"impact_parked{suffix}", meta),
+        db.sums_table(f"impact_sums{suffix}", meta),
+        db.members_table(f"impact_members{suffix}", meta),
+        db.loans_table(f"impact_loans{suffix}", meta),
     )
 
 
 async def recreate(database: Database, projection: Projection) -> None:
-    tables = [projection.facts, projection.activity, projection.parked]
+    tables = list(projection.tables)
     async with database.engine.begin() as conn:
         await conn.run_sync(lambda c: tables[0].metadata.drop_all(c, tables=tables))
         await conn.run_sync(lambda c: tables[0].metadata.create_all(c, tables=tables))
@@ -139,7 +146,7 @@ async def _rows(session: AsyncSession, table: Table) -> list[tuple]:
 async def differences(session: AsyncSession, a: Projection, b: Projection) -> dict[str, int]:
     """Rows present in one projection and not the other, per table ({} when equal)."""
     out: dict[str, int] = {}
-    for name in ("facts", "activity", "parked"):
+    for name in ("facts", "activity", "parked", "sums", "members", "loans"):
         left = set(await _rows(session, getattr(a, name)))
         right = set(await _rows(session, getattr(b, name)))
         if left != right:
@@ -182,6 +189,17 @@ async def swap(
                     )
                     .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
                 )
+        # The aggregates follow from the (now swapped) rows: fold them again, same code.
+        await session.run_sync(
+            lambda s: refold(
+                s.connection(),
+                facts=live.facts,
+                activity=live.activity,
+                sums=live.sums,
+                members=live.members,
+                loans=live.loans,
+            )
+        )
 
 
 def _now():
@@ -191,7 +209,7 @@ def _now():
 
 
 async def drop(database: Database, projection: Projection) -> None:
-    tables = [projection.facts, projection.activity, projection.parked]
+    tables = list(projection.tables)
     async with database.engine.begin() as conn:
         await conn.run_sync(lambda c: tables[0].metadata.drop_all(c, tables=tables))
 

@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.impact import indicators as ind
@@ -28,11 +28,13 @@ from services.impact.engine import (
     RETURNED,
     Sums,
     WindowData,
+    day_span,
     environment,
     gather,
     loans_by_category,
     passenger_km,
     succeeded_campaigns,
+    window_sums,
 )
 from services.impact.handlers import LIVE, Projection
 from services.impact.periods import ALL_TIME, Window, buckets, month_window
@@ -98,10 +100,14 @@ async def build_report(
     window = data.window  # an edition resolved to its days
     population = territory.population_of(neighbourhood)
     entries = indicator_entries(data, catalogue=catalogue, population=population, min_cell=min_cell)
+    # Every fact adds 1 to the count of exactly one monthly sum: no scan of the facts.
+    sums = projection.sums
     counts = (
         await session.execute(
             select(
-                select(func.count()).select_from(projection.facts).scalar_subquery(),
+                select(func.coalesce(func.sum(sums.c["count"]), 0))
+                .where(sums.c.grain == "m")
+                .scalar_subquery(),
                 select(func.count()).select_from(projection.parked).scalar_subquery(),
             )
         )
@@ -254,11 +260,11 @@ def indicator_entries(
     )
     put("exchange.time_credit_minutes", data.total("exchange.credits.transferred").minutes)
     put("exchange.carpool_passenger_km", float(passenger_km(data)), exact=str(passenger_km(data)))
-    median = ind.median(data.match_seconds)
+    median = ind.median(data.match_middle)
     put(
         "exchange.median_request_to_match",
         None if median is None else float(round(median / 3600, 2)),
-        requests_matched=len(data.match_seconds),
+        requests_matched=data.matched,
     )
     put(
         "exchange.share_of_requests_met",
@@ -424,37 +430,43 @@ async def monthly_series(
     f = projection.facts
     start, end = window.start, window.end
     if window is ALL_TIME or window.kind == "all":
-        first, last = (await session.execute(select(func.min(f.c.day), func.max(f.c.day)))).one()
+        first, last = await day_span(session, projection=projection)
         if first is None:
             return []
-        start, end = _day(first), _day(last)
+        start, end = first, last
     months = buckets("month", month_window(start).start, end, limit=120)
-    conditions = [
-        f.c.day >= start,
-        f.c.day <= end,
-        f.c.type.in_([RETURNED, COMPLETED, SUCCEEDED, REFUNDED]),
-        or_(f.c.type != REFUNDED, f.c.ref.in_(succeeded_campaigns(f))),
-    ]
-    if neighbourhood is not None:
-        conditions.append(f.c.neighbourhood == neighbourhood)
-    keys = (f.c.day, f.c.type, f.c.category, f.c.subcategory)
-    rows = await session.execute(
-        select(
-            *keys,
-            func.count(),
-            func.coalesce(func.sum(f.c.passenger_m), 0),
-            func.coalesce(func.sum(f.c.cents), 0),
-        )
-        .where(*conditions)
-        .group_by(*keys)
-    )
     per_month: dict[str, WindowData] = {
         m.label: WindowData(window=m, neighbourhood=neighbourhood) for m in months
     }
-    for day, t, cat, sub, count, pm, cents in rows:
-        label = _day(day).strftime("%Y-%m")
-        bucket = per_month[label].sums.setdefault((t, None, cat, sub), Sums())
-        bucket.add(Sums(count=count, passenger_m=int(pm), cents=int(cents)))
+    sums = await window_sums(
+        session,
+        Window("all", "series", start, end),
+        neighbourhood=neighbourhood,
+        projection=projection,
+        by_day=True,
+        types=[RETURNED, COMPLETED, SUCCEEDED],
+    )
+    for (_grain, day, t, _nbhd, cat, sub), values in sums.items():
+        bucket = per_month[_day(day).strftime("%Y-%m")].sums.setdefault((t, None, cat, sub), Sums())
+        bucket.add(values)
+    refunds = [
+        f.c.day >= start,
+        f.c.day <= end,
+        f.c.type == REFUNDED,
+        f.c.ref.in_(succeeded_campaigns(f)),
+    ]
+    if neighbourhood is not None:
+        refunds.append(f.c.neighbourhood == neighbourhood)
+    rows = await session.execute(
+        select(f.c.day, func.count(), func.coalesce(func.sum(f.c.cents), 0))
+        .where(*refunds)
+        .group_by(f.c.day)
+    )
+    for day, count, cents in rows:
+        bucket = per_month[_day(day).strftime("%Y-%m")].sums.setdefault(
+            (REFUNDED, None, None, None), Sums()
+        )
+        bucket.add(Sums(count=count, cents=int(cents)))
     out = []
     for label, data in per_month.items():
         co2e = environment(data, catalogue)["environment.co2e_avoided"]

@@ -1,0 +1,223 @@
+"""The pre-aggregated tables: folded from the fact and activity rows, in bulk.
+
+`Fold` turns the rows of many events into aggregate deltas (pure Python, no I/O);
+`write_rows` inserts fact/activity rows and `write_fold` applies the deltas, each with ONE
+executemany per table at the driver level (no per-row SQL compilation):
+
+- sums: INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x (commutative: any order of
+  events, any batching, gives the same totals);
+- member sets: INSERT ... ON CONFLICT DO NOTHING (a set);
+- loan cohort: INSERT ... ON CONFLICT DO UPDATE SET met = the larger (met never goes back).
+
+Each event reaches these tables exactly once (the consumer's inbox), in the same transaction
+as its fact rows, so facts and aggregates never disagree. `refold` recomputes the aggregates
+from the facts (after a rebuild's swap, or when migration 0003 meets existing rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.engine import Connection
+
+from services.impact.db import NONE, SUM_COLUMNS
+
+RETURNED = "exchange.loan.returned"
+COMPLETED = "exchange.service.completed"
+PLEDGE_MADE = "crowdfunding.pledge.made"
+LOAN_PREFIX = "exchange.loan."
+LOAN_TYPES_MET = frozenset(
+    (
+        "exchange.loan.accepted",
+        "exchange.loan.picked_up",
+        "exchange.loan.returned",
+        "exchange.loan.overdue",
+        "exchange.loan.disputed",
+    )
+)
+# The (role, event type) whose distinct people the report counts by neighbourhood/category.
+PEOPLE = frozenset((("borrower", RETURNED), ("provider", COMPLETED), ("backer", PLEDGE_MADE)))
+ACTIVE = "active"
+
+
+def people_scope(role: str, event_type: str, dimension: str) -> str:
+    """dimension: "n" (by neighbourhood), "c" (by category), "nc" (by both)."""
+    return f"{role}|{event_type}|{dimension}"
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+class Fold:
+    """Aggregate deltas of a set of fact and activity rows."""
+
+    __slots__ = ("loans", "members", "sums")
+
+    def __init__(self) -> None:
+        self.sums: dict[tuple, list[int]] = {}
+        self.members: set[tuple] = set()
+        self.loans: dict[tuple, int] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.sums or self.members or self.loans)
+
+    def add_facts(self, rows: Iterable[dict[str, Any]]) -> None:
+        sums, loans = self.sums, self.loans
+        for r in rows:
+            day = r["day"]
+            t = r["type"]
+            nbhd = r["neighbourhood"] or NONE
+            tail = (t, nbhd, r["category"] or NONE, r["subcategory"] or NONE)
+            values = (
+                1,
+                r["quantity"] or 0,
+                r["days"] or 0,
+                r["minutes"] or 0,
+                r["passenger_m"] or 0,
+                r["cents"] or 0,
+                r["matched_cents"] or 0,
+                r["commission_cents"] or 0,
+            )
+            for key in (("d", day, *tail), ("m", _month(day), *tail)):
+                acc = sums.get(key)
+                if acc is None:
+                    sums[key] = list(values)
+                else:
+                    for i, v in enumerate(values):
+                        acc[i] += v
+            if t.startswith(LOAN_PREFIX) and r["ref_day"] is not None and r["entity"] is not None:
+                key = (r["ref_day"], nbhd, r["entity"])
+                met = 1 if t in LOAN_TYPES_MET else 0
+                if loans.get(key, -1) < met:
+                    loans[key] = met
+
+    def add_activity(self, rows: Iterable[dict[str, Any]]) -> None:
+        add = self.members.add
+        for r in rows:
+            day = r["day"]
+            member = r["member_id"]
+            nbhd = r["neighbourhood"] or NONE
+            periods = (("m", _month(day)), ("y", day.replace(month=1, day=1)))
+            for grain, start in periods:
+                add((grain, start, ACTIVE, nbhd, NONE, member))
+            if (r["role"], r["type"]) in PEOPLE:
+                cat = r["category"] or NONE
+                scope = f"{r['role']}|{r['type']}|"
+                for grain, start in periods:
+                    add((grain, start, scope + "n", nbhd, NONE, member))
+                    add((grain, start, scope + "c", NONE, cat, member))
+                    add((grain, start, scope + "nc", nbhd, cat, member))
+
+
+# --- writing at the driver level ----------------------------------------------------------------
+
+
+def _placeholders(conn: Connection, count: int) -> str:
+    if conn.dialect.paramstyle == "qmark":
+        return ", ".join("?" * count)
+    if conn.dialect.paramstyle == "numeric_dollar":
+        return ", ".join(f"${i}" for i in range(1, count + 1))
+    if conn.dialect.paramstyle == "format":
+        return ", ".join(["%s"] * count)
+    raise NotImplementedError(conn.dialect.paramstyle)
+
+
+def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> list:
+    """The dialect's bind processors of `columns` (dates become text on SQLite...)."""
+    return [table.c[c].type.bind_processor(conn.dialect) for c in columns]
+
+
+def _executemany(
+    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple], tail: str = ""
+) -> None:
+    if not rows:
+        return
+    procs = _converters(conn, table, columns)
+    if any(procs):
+        indexed = [(i, p) for i, p in enumerate(procs) if p is not None]
+        converted = []
+        for row in rows:
+            row = list(row)
+            for i, p in indexed:
+                row[i] = p(row[i])
+            converted.append(tuple(row))
+        rows = converted
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({_placeholders(conn, len(columns))}){tail}'
+    conn.exec_driver_sql(sql, rows)
+
+
+def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert dict rows (every column of `table` present in each) with one executemany."""
+    if not rows:
+        return
+    columns = [c.name for c in table.columns]
+    _executemany(conn, table, columns, [tuple(r[c] for c in columns) for r in rows])
+
+
+def write_fold(conn: Connection, fold: Fold, *, sums: Table, members: Table, loans: Table) -> None:
+    """Apply the deltas of `fold` to the aggregate tables (one executemany per table)."""
+    if fold.sums:
+        key = ["grain", "day", "type", "neighbourhood", "category", "subcategory"]
+        measures = ["count", *SUM_COLUMNS]
+        update = ", ".join(f'"{m}" = "{sums.name}"."{m}" + excluded."{m}"' for m in measures)
+        keys = ", ".join(f'"{k}"' for k in key)
+        _executemany(
+            conn,
+            sums,
+            key + measures,
+            [(*k, *v) for k, v in fold.sums.items()],
+            f" ON CONFLICT ({keys}) DO UPDATE SET {update}",
+        )
+    if fold.members:
+        columns = ["grain", "day", "scope", "neighbourhood", "category", "member_id"]
+        _executemany(conn, members, columns, list(fold.members), " ON CONFLICT DO NOTHING")
+    if fold.loans:
+        _executemany(
+            conn,
+            loans,
+            ["ref_day", "neighbourhood", "entity", "met"],
+            [(*k, met) for k, met in fold.loans.items()],
+            ' ON CONFLICT ("ref_day", "neighbourhood", "entity") DO UPDATE SET "met" = CASE'
+            f' WHEN excluded."met" > "{loans.name}"."met" THEN excluded."met"'
+            f' ELSE "{loans.name}"."met" END',
+        )
+
+
+def refold(
+    conn: Connection,
+    *,
+    facts: Table,
+    activity: Table,
+    sums: Table,
+    members: Table,
+    loans: Table,
+    chunk: int = 50_000,
+) -> None:
+    """Recompute the aggregate tables from every fact and activity row (sync connection)."""
+    for table in (sums, members, loans):
+        conn.execute(delete(table))
+    for source, method in ((facts, "add_facts"), (activity, "add_activity")):
+        result = conn.execute(select(source).execution_options(yield_per=chunk))
+        for part in result.mappings().partitions(chunk):
+            fold = Fold()
+            getattr(fold, method)(part)
+            write_fold(conn, fold, sums=sums, members=members, loans=loans)
+
+
+def refold_sync(conn: Connection) -> None:
+    """Migration 0003: fold the rows already in the live tables."""
+    from services.impact import db
+
+    refold(
+        conn,
+        facts=db.facts,
+        activity=db.activity,
+        sums=db.sums,
+        members=db.members,
+        loans=db.loans,
+    )
