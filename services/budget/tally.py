@@ -319,40 +319,46 @@ class _Run:
     order: list[int]  # selected projects, free ones first
     price: dict[int, Fraction]  # selected project -> price per unit of (scaled) utility
     cost: Fraction
-    certified: bool = False  # same winners as the reference run for every step in between
     money_left: dict[int, Fraction] = field(default_factory=dict)
 
 
-def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain=False) -> _Run:
-    """Run MES at endowment ``model.endowment(k)``; optionally certify the block since reference."""
-    ids = model.ids
-    base = model.base
-    scale_d = base  # current money unit is 1/scale_d
-    val = [int(model.endowment(k) * base)]  # class -> money, in units current at its creation
-    lvl = [0]  # class -> round it was created in
-    mult = [1]  # mult[r]: factor taking round-r units to the current unit
-    cls = [0] * len(model.weights)
-    cls_of, val_of, lvl_of, mult_of = (x.__getitem__ for x in (cls, val, lvl, mult))
-    cost_units = [int(c * base) for c in model.costs]  # cost in units of 1/base
-    last: dict[int, tuple] = {}  # project -> its last pricing, see _found
-    changed_at = [-1] * len(ids)  # project -> last step at which one of its supporters paid
-    step = 0
+class _Wallets:
+    """Voters' money during one MES run, grouped into budget classes."""
 
-    def buckets(j: int):
+    def __init__(self, model: _MESModel, k: Number) -> None:
+        self.model = model
+        self.scale_d = model.base  # current money unit is 1/scale_d
+        self.val = [int(model.endowment(k) * model.base)]  # class -> money, in its own units
+        self.lvl = [0]  # class -> payment count when it was created
+        self.mult = [1]  # mult[r]: factor taking units after r payments to the current unit
+        self.cls = [0] * len(model.weights)  # group -> class
+        self.cost_units = [int(c * model.base) for c in model.costs]  # in units of 1/base
+        self.last: dict[int, tuple] = {}  # project -> its last pricing, see _found
+        self.changed_at = [-1] * len(model.ids)  # project -> last payment touching it
+        self.step = 0  # payments so far
+
+    def buckets(self, j: int):
         """Per utility u: the budget classes among j's supporters, their money and head count."""
-        for u, slots in model.slots[j].items():
+        cls_of, val_of = self.cls.__getitem__, self.val.__getitem__
+        lvl_of, mult_of = self.lvl.__getitem__, self.mult.__getitem__
+        for u, slots in self.model.slots[j].items():
             counts = Counter(map(cls_of, slots))
             counts.pop(ZERO, None)
             keys = list(counts)
             money = list(map(mul, map(val_of, keys), map(mult_of, map(lvl_of, keys))))
             yield u, keys, money, list(counts.values())
 
-    def price(j: int) -> Fraction | None:
+    def money(self, j: int) -> Fraction:
+        """What j's supporters hold together."""
+        held = sum(sum(map(mul, m, w)) for _, _, m, w in self.buckets(j))
+        return Fraction(held, self.scale_d)
+
+    def price(self, j: int) -> Fraction | None:
         """Exact price per utility unit of j for its supporters now, None if unaffordable."""
-        cost = cost_units[j] * (scale_d // base)
+        cost = self.cost_units[j] * (self.scale_d // self.model.base)
         classes = {}
-        if len(model.slots[j]) == 1:  # approval: one utility, buckets sort by money alone
-            ((u, keys, money, heads),) = buckets(j)
+        if len(self.model.slots[j]) == 1:  # approval: one utility, buckets sort by money alone
+            ((u, keys, money, heads),) = self.buckets(j)
             classes[u] = keys
             if not keys:
                 return None
@@ -372,10 +378,10 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
                 else:
                     lo = mid + 1
             # Price per voter num/den; per utility unit it is num/(den*u).
-            return _found(j, cost - paid[lo], total - heads_before[lo], classes, u)
+            return self._found(j, cost - paid[lo], total - heads_before[lo], classes, u)
         entries = []
-        lcm_u = model.sort_mult[j]
-        for u, keys, money, heads in buckets(j):
+        lcm_u = self.model.sort_mult[j]
+        for u, keys, money, heads in self.buckets(j):
             classes[u] = keys
             factor = lcm_u // u  # money * factor orders buckets by money / u
             entries.extend(zip((m * factor for m in money), money, repeat(u), heads))
@@ -394,42 +400,32 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
                 hi = mid
             else:
                 lo = mid + 1
-        return _found(j, cost - paid[lo], total - sats[lo], classes, 1)
+        return self._found(j, cost - paid[lo], total - sats[lo], classes, 1)
 
-    def _found(j: int, num: int, den: int, classes: dict, unit: int) -> Fraction:
+    def _found(self, j: int, num: int, den: int, classes: dict, unit: int) -> Fraction:
         """Remember j's price: a voter with utility u pays (num/den) * (u/unit) money units."""
         g = gcd(num, den)
         # Keeping the utility unit out of den keeps the money unit (and the ints) small.
-        last[j] = (step, num // g, den // g, classes, unit, scale_d)
-        return Fraction(num, scale_d * den * unit)
+        self.last[j] = (self.step, num // g, den // g, classes, unit, self.scale_d)
+        return Fraction(num, self.scale_d * den * unit)
 
-    heap = [(model.costs[j] / model.total_sat[j], ids[j], j, -1) for j in model.eligible]
-    heapq.heapify(heap)
-    order = list(model.free)
-    prices: dict[int, Fraction] = {}
-    certified = reference is not None
-    while heap:
-        rho, name, j, fresh = heapq.heappop(heap)
-        # A price is still exact if no supporter of j has paid since it was computed.
-        if fresh != step and (fresh < 0 or changed_at[j] >= fresh):
-            new_rho = price(j)
-            if new_rho is not None:
-                heapq.heappush(heap, (new_rho, name, j, step))
-            continue
-        if certified:
-            certified = _certify_round(reference, step, j, heap, price, ids)
-        order.append(j)
-        prices[j] = rho
-        _, num, den, classes, unit, scale_then = last[j]
-        num *= scale_d // scale_then  # the price may have been computed a few payments ago
-        for other in model.overlap[j]:
-            changed_at[other] = step
+    def is_exact(self, j: int, priced_at: int) -> bool:
+        """Is a price of j computed after ``priced_at`` payments still exact?"""
+        return priced_at == self.step or 0 <= priced_at > self.changed_at[j]
+
+    def pay(self, j: int) -> None:
+        """Charge j's supporters its last price (the poor pay all they have)."""
+        _, num, den, classes, unit, scale_then = self.last[j]
+        num *= self.scale_d // scale_then  # the price may be a few payments old
+        for other in self.model.overlap[j]:
+            self.changed_at[other] = self.step
         # Rescale every class to the new unit 1/(D*den), then charge the rich num*u each.
-        scale_d *= den
+        self.scale_d *= den
+        mult, val, lvl, cls = self.mult, self.val, self.lvl, self.cls
         for r in range(len(mult)):
             mult[r] *= den
         mult.append(1)
-        step += 1
+        self.step += 1
         for u, keys in classes.items():
             move = {ZERO: ZERO}
             for c in keys:
@@ -439,18 +435,35 @@ def _mes_run(model: _MESModel, k: Number, reference: _Run | None = None, explain
                 else:
                     move[c] = len(val)
                     val.append(left)
-                    lvl.append(step)
+                    lvl.append(self.step)
             moved = move.__getitem__
-            for g in model.groups[j][u]:
+            for g in self.model.groups[j][u]:
                 cls[g] = moved(cls[g])
-    if certified:
-        certified = reference.order == order
-    run = _Run(k, order, prices, sum((model.costs[j] for j in order), Fraction(0)), certified)
+
+
+def _mes_run(model: _MESModel, k: Number, explain: bool = False) -> _Run:
+    """Run MES with every voter starting at ``model.endowment(k)``."""
+    ids = model.ids
+    wallets = _Wallets(model, k)
+    heap = [(model.costs[j] / model.total_sat[j], ids[j], j, -1) for j in model.eligible]
+    heapq.heapify(heap)
+    order = list(model.free)
+    prices: dict[int, Fraction] = {}
+    while heap:
+        rho, name, j, priced_at = heapq.heappop(heap)
+        if not wallets.is_exact(j, priced_at):
+            new_rho = wallets.price(j)
+            if new_rho is not None:
+                heapq.heappush(heap, (new_rho, name, j, wallets.step))
+            continue
+        order.append(j)
+        prices[j] = rho
+        wallets.pay(j)
+    run = _Run(k, order, prices, sum((model.costs[j] for j in order), Fraction(0)))
     if explain:
         for j in model.eligible:
             if j not in prices:
-                money = sum(sum(map(mul, m, w)) for _, _, m, w in buckets(j))
-                run.money_left[j] = Fraction(money, scale_d)
+                run.money_left[j] = wallets.money(j)
     return run
 
 
@@ -461,28 +474,47 @@ def _plain_run(model: _MESModel, k: int) -> _Run:
     return run
 
 
-def _certify_round(reference, step, winner, heap, price, ids) -> bool:
-    """At this round, does the reference winner's price beat every rival's bound here?"""
-    free = len(reference.order) - len(reference.price)
-    if free + step >= len(reference.order) or reference.order[free + step] != winner:
-        return False
-    bound = reference.price[winner]
-    name = ids[winner]
-    ok = True
-    kept = []
-    for entry in heap:
-        rho, other, j, _ = entry
-        if ok and (rho < bound or (rho == bound and other < name)):
-            # A stale bound may just be too low: re-price before giving up.
-            new_rho = price(j)
-            if new_rho is None:
+def _certify(model: _MESModel, k1: int, reference: _Run) -> _Run | None:
+    """The run at k1 if every endowment from the reference run's to k1's funds the same projects.
+
+    MES's outcome does not depend on the order in which it funds projects that share no
+    supporter: any order that always funds a project cheaper (price, then id) than every
+    affordable project sharing a supporter with it gives the same outcome. We replay the
+    reference order at k1: with the same history, prices only fall as the endowment rises, so
+    the reference price of each winner bounds its price from above on the whole block and the
+    prices at k1 bound its rivals' from below. The replay (same order, prices at k1) serves as
+    the reference for the next block.
+    """
+    ids = model.ids
+    prices: dict[int, Fraction] = {}
+    wallets = _Wallets(model, k1)
+    alive = set(model.eligible)
+    bound_key = {j: (model.costs[j] / model.total_sat[j], -1) for j in model.eligible}
+    for w in reference.order[len(model.free) :]:
+        ceiling = reference.price[w]
+        prices[w] = wallets.price(w)
+        if prices[w] is None:
+            return None
+        alive.discard(w)
+        for j in model.overlap[w]:
+            if j not in alive:
                 continue
-            entry = (new_rho, other, j, step)
-            ok = new_rho > bound or (new_rho == bound and other > name)
-        kept.append(entry)
-    heap[:] = kept
-    heapq.heapify(heap)
-    return ok
+            rho, priced_at = bound_key[j]
+            if rho > ceiling or (rho == ceiling and ids[j] > ids[w]):
+                continue
+            if not wallets.is_exact(j, priced_at):
+                rho = wallets.price(j)
+                if rho is None:  # unaffordable at k1, hence at every smaller endowment
+                    alive.discard(j)
+                    continue
+                bound_key[j] = (rho, wallets.step)
+            if rho < ceiling or (rho == ceiling and ids[j] < ids[w]):
+                return None
+        wallets.pay(w)
+    # Nothing else may be affordable at k1 (then nothing is below it either).
+    if any(wallets.price(j) is not None for j in alive):
+        return None
+    return _Run(k1, list(reference.order), prices, reference.cost)
 
 
 def _exhaustive(model: _MESModel, run: _Run, among: Iterable[int]) -> bool:
@@ -526,8 +558,7 @@ def _add1(model: _MESModel, exhaustive_stop: bool) -> int:
         # any project: the outcome there funds every eligible project.
         return limit
     current = _plain_run(model, 0)  # budget/n each can never overspend
-    jump = 2
-    cooldown = 0
+    jump, cooldown, backoff = 2, 0, 1
     while True:
         if exhaustive_stop and _exhaustive(model, current, model.eligible):
             return current.k
@@ -537,13 +568,15 @@ def _add1(model: _MESModel, exhaustive_stop: bool) -> int:
         if limit is not None:
             target = min(target, limit)
         if target > current.k + 1:
-            nxt = _mes_run(model, target, reference=current)
-            if nxt.certified:  # same outcome at every step up to target: fits, not exhaustive
-                current = nxt
-                jump *= 2
-            else:  # wasted probe: walk step by step for a while before probing again
-                jump = 2
-                cooldown = 8
+            replay = _certify(model, target, current)
+            if replay is not None:
+                # Same outcome at every step up to target: it fits and is not exhaustive.
+                current = replay
+                jump, backoff = jump * 2, 1
+            elif jump > 2:
+                jump //= 2
+            else:  # even two steps fail: walk a while (longer after each failure)
+                cooldown, backoff = backoff, min(2 * backoff, 32)
             continue
         cooldown = max(0, cooldown - 1)
         nxt = _plain_run(model, target)
