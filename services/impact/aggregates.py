@@ -128,7 +128,8 @@ def _placeholders(conn: Connection, count: int) -> str:
 
 def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> list:
     """The dialect's bind processors of `columns` (dates become text on SQLite...)."""
-    return [table.c[c].type.bind_processor(conn.dialect) for c in columns]
+    dialect = conn.dialect
+    return [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
 
 
 def _executemany(

@@ -156,6 +156,7 @@ def sums_table(name: str, meta: MetaData = metadata) -> Table:
         Column("subcategory", CODE, primary_key=True),
         Column("count", BigInteger, nullable=False),
         *(Column(c, BigInteger, nullable=False) for c in SUM_COLUMNS),
+        sqlite_with_rowid=False,  # one b-tree (the key) per row instead of table + index
     )
 
 
@@ -169,6 +170,7 @@ def members_table(name: str, meta: MetaData = metadata) -> Table:
         Column("neighbourhood", CODE, primary_key=True),
         Column("category", CODE, primary_key=True),
         Column("member_id", ID, primary_key=True),
+        sqlite_with_rowid=False,
     )
 
 
@@ -180,6 +182,7 @@ def loans_table(name: str, meta: MetaData = metadata) -> Table:
         Column("neighbourhood", CODE, primary_key=True),
         Column("entity", ID, primary_key=True),
         Column("met", Integer, nullable=False),
+        sqlite_with_rowid=False,
     )
 
 

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("subcategory", sa.String(64), primary_key=True),
         sa.Column("count", sa.BigInteger, nullable=False),
         *(sa.Column(c, sa.BigInteger, nullable=False) for c in SUM_COLUMNS),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "impact_members",
@@ -47,6 +48,7 @@ def upgrade() -> None:
         sa.Column("neighbourhood", sa.String(64), primary_key=True),
         sa.Column("category", sa.String(64), primary_key=True),
         sa.Column("member_id", sa.String(64), primary_key=True),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "impact_loans",
@@ -54,6 +56,7 @@ def upgrade() -> None:
         sa.Column("neighbourhood", sa.String(64), primary_key=True),
         sa.Column("entity", sa.String(64), primary_key=True),
         sa.Column("met", sa.Integer, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.drop_index("ix_impact_fact_day_nbhd", table_name="impact_fact")
     op.create_index(
