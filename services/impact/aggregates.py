@@ -44,7 +44,7 @@ ACTIVE = "active"
 
 
 def people_scope(role: str, event_type: str, dimension: str) -> str:
-    """dimension: "n" (by neighbourhood), "c" (by category), "nc" (by both)."""
+    """dimension: "n" (by neighbourhood), "c" (by category)."""
     return f"{role}|{event_type}|{dimension}"
 
 
@@ -110,7 +110,6 @@ class Fold:
                 for grain, start in periods:
                     add((grain, start, scope + "n", nbhd, NONE, member))
                     add((grain, start, scope + "c", NONE, cat, member))
-                    add((grain, start, scope + "nc", nbhd, cat, member))
 
 
 # --- writing at the driver level ----------------------------------------------------------------

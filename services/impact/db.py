@@ -21,8 +21,9 @@ recomputed from them by `rebuild`), so that a report never scans the per-event r
   commutative UPSERT (x = x + excluded.x): order-independent, like the facts.
 - `impact_members`: distinct-member sets per (grain, day, scope, neighbourhood, category);
   grain "m" = month, "y" = year. Scope "active" (any role; category NONE) counts active
-  members; "<role>|<type>|n" / "|c" / "|nc" count the people of one role and event type by
-  neighbourhood, by category, and by both (used with a neighbourhood filter).
+  members; "<role>|<type>|n" / "|c" count the people of one role and event type by
+  neighbourhood and by category (by category within one neighbourhood reads the activity
+  rows of that neighbourhood: a tenth of them, through a covering index).
 - `impact_loans`: one row per (loan, request day, neighbourhood) with whether it was met:
   the cohort of loan requests.
 Key columns of these tables hold NONE ("") for a missing value (a NULL never conflicts).

@@ -293,15 +293,19 @@ def _member_rows(
     scopes: list[str],
     neighbourhood: str | None,
     dimension: str | None,
+    *,
+    sets: bool = True,
 ):
     """The member-set rows of `scopes` over the window, with the activity rows of loose days:
     (scope, neighbourhood, category, member_id), NONE for a missing key."""
     m, a = projection.members, projection.activity
     parts = split(window.start, window.end, years=True)
-    sets = [m.c.scope.in_(scopes)]
+    if not sets:
+        parts = Split([(window.start, window.end)], [], None)
+    in_sets = [m.c.scope.in_(scopes)]
     ranges = _grain_ranges(m, Split([], parts.months, parts.years))
     if neighbourhood is not None:
-        sets.append(m.c.neighbourhood == neighbourhood)
+        in_sets.append(m.c.neighbourhood == neighbourhood)
     selects = []
     if ranges:
         selects.append(
@@ -310,7 +314,7 @@ def _member_rows(
                 m.c.neighbourhood.label("neighbourhood"),
                 m.c.category.label("category"),
                 m.c.member_id.label("member_id"),
-            ).where(or_(*ranges), *sets)
+            ).where(or_(*ranges), *in_sets)
         )
     if parts.days:
         loose = [or_(*(a.c.day.between(x, y) for x, y in parts.days))]
@@ -346,14 +350,15 @@ async def _members(session: AsyncSession, data: WindowData, projection: Projecti
     )
     data.active_by_neighbourhood = {_key(n): c for n, c in rows}
     pairs = sorted(PEOPLE)
-    # Sets by neighbourhood ("n"); by category city-wide ("c") or within one place ("nc").
-    by_category = "nc" if nbhd is not None else "c"
+    # Sets by neighbourhood ("n") and by category ("c"); by category within one
+    # neighbourhood reads that neighbourhood's activity rows (no set holds both keys).
     for dimension, column, target in (
         ("n", "neighbourhood", data.people_by_neighbourhood),
-        (by_category, "category", data.people_by_category),
+        ("c", "category", data.people_by_category),
     ):
         scopes = [people_scope(r, t, dimension) for r, t in pairs]
-        rows_q = _member_rows(projection, window, scopes, nbhd, dimension)
+        with_sets = not (dimension == "c" and nbhd is not None)
+        rows_q = _member_rows(projection, window, scopes, nbhd, dimension, sets=with_sets)
         rows = await session.execute(
             select(
                 rows_q.c.scope, rows_q.c[column], func.count(distinct(rows_q.c.member_id))
