@@ -27,7 +27,7 @@ flip through rounding.
 from __future__ import annotations
 
 import heapq
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -436,9 +436,12 @@ class _Wallets:
                     move[c] = len(val)
                     val.append(left)
                     lvl.append(self.step)
-            moved = move.__getitem__
-            for g in self.model.groups[j][u]:
-                cls[g] = moved(cls[g])
+            groups = self.model.groups[j][u]
+            # cls[g] = move[cls[g]] for every supporting group, looped in C.
+            deque(
+                map(cls.__setitem__, groups, map(move.__getitem__, map(cls.__getitem__, groups))),
+                maxlen=0,
+            )
 
 
 def _mes_run(model: _MESModel, k: Number, explain: bool = False) -> _Run:
