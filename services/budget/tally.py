@@ -252,21 +252,27 @@ class _MESModel:
         groups = group_ballots(problem.ballots)
         self.weights = [b.weight for b in groups]
         self.num_voters = sum(self.weights)
-        raw: list[list[tuple[int, Fraction]]] = []
+        # Plain ints where possible: Fraction arithmetic is slow on 100k ballot entries.
+        factor = [_as_number(c) if problem.utility == "cost" else 1 for c in self.costs]
+        raw: list[list[tuple[int, Number]]] = []
         den = 1
         for b in groups:
             row = []
             for pid, points in b.scores.items():
                 j = index[pid]
-                u = Fraction(points) * (self.costs[j] if problem.utility == "cost" else 1)
+                u = points * factor[j]
                 if u > 0:
                     row.append((j, u))
-                    den = _lcm(den, u.denominator)
+                    if type(u) is not int:
+                        den = _lcm(den, Fraction(u).denominator)
             raw.append(row)
         # Utilities are scaled to integers by one common factor: prices scale uniformly, so
         # every comparison between projects is unchanged. ``scale`` converts prices back.
         self.scale = den
-        self.ballots = [[(j, int(u * den)) for j, u in row] for row in raw]
+        if den == 1:
+            self.ballots = [[(j, int(u)) for j, u in row] for row in raw]
+        else:
+            self.ballots = [[(j, int(u * den)) for j, u in row] for row in raw]
         n = len(self.ids)
         self.supporters: list[list[tuple[int, int]]] = [[] for _ in range(n)]
         # slots[j][u]: supporting groups with utility u, each repeated by its weight, so that
