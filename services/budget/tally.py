@@ -223,14 +223,14 @@ def _result(
 #   supporters become (class, utility) buckets, counted in C by ``Counter``, and its price is
 #   found by bisecting prefix sums over the buckets sorted by money per utility;
 # - rounds are lazy: a project's price only grows as voters spend, so a stale price is a lower
-#   bound and only the heap top needs re-pricing;
-# - Add1 steps are skipped in certified blocks: with the same winners, more endowment means
-#   more money and lower prices at every round (induction: Σ min(money, ρ·u) = cost). So if
-#   the run at k0 and the run at k1 pick the same winners and, at every round, the k0 winner's
-#   price is below every rival's price lower bound at k1, every endowment in between picks the
-#   same winners too. Probes double while certification succeeds; after a failed probe we
-#   walk one step at a time for a while. (On the big Warsaw files near-ties make most probes
-#   fail, so there the gain comes from the cheaper runs.)
+#   bound and only the heap top needs re-pricing; a price stays exact until one of the
+#   project's supporters pays for something;
+# - Add1 steps are skipped in certified blocks (see ``_certify``): with the same history, more
+#   endowment means more money and lower prices at every round (induction on
+#   Σ min(money, ρ·u) = cost), and the order among projects that share no supporter does not
+#   change the outcome. Probes double while certification succeeds and back off when it
+#   fails. On the big Warsaw files near-ties make most probes fail, so there the gain comes
+#   from the cheaper runs; on Toulouse or Swiecie most steps are skipped.
 # - mes and mes-add1 share the runs they have in common (``tally_many``).
 
 ZERO = -1  # budget class of voters who have no money left
@@ -488,7 +488,9 @@ def _certify(model: _MESModel, k1: int, reference: _Run) -> _Run | None:
 
     MES's outcome does not depend on the order in which it funds projects that share no
     supporter: any order that always funds a project cheaper (price, then id) than every
-    affordable project sharing a supporter with it gives the same outcome. We replay the
+    affordable project sharing a supporter with it gives the same outcome. (Two such choices
+    share no supporter, so funding one leaves the other's price unchanged and its rivals' no
+    lower: the choices commute, and every such order ends in the same state.) We replay the
     reference order at k1: with the same history, prices only fall as the endowment rises, so
     the reference price of each winner bounds its price from above on the whole block and the
     prices at k1 bound its rivals' from below. The replay (same order, prices at k1) serves as
