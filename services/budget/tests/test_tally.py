@@ -307,3 +307,51 @@ def test_random_elections_match_pabutools_live(cumulative):
             assert sorted(ours[rule].selected) == selected, rule
 
     check()
+
+
+# ------------------------------------------------------------------------------------------
+# Skipping Add1 steps in certified blocks must not change which step is returned
+# ------------------------------------------------------------------------------------------
+
+
+def _walk_every_step(model, exhaustive_stop):
+    """pabutools' Add1 loop, one step at a time (the reference for the block skipping)."""
+    limit = None if exhaustive_stop else int(model.budget)
+    k = 0
+    while True:
+        run = tally._mes_run(model, k)
+        if run.cost > model.budget:
+            return k - 1
+        if exhaustive_stop and tally._exhaustive(model, run, model.eligible):
+            return k
+        if limit is not None and k >= limit:
+            return k
+        k += 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(3, 8).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.integers(1, 600), min_size=n, max_size=n),
+            st.lists(st.sets(st.integers(0, n - 1), min_size=1), min_size=5, max_size=40),
+            st.integers(100, 3000),
+        )
+    )
+)
+def test_add1_block_skipping_returns_the_same_step_as_walking(case):
+    costs, ballots, budget = case
+    problem = approval_problem(
+        {str(j): c for j, c in enumerate(costs)}, budget, [[str(j) for j in b] for b in ballots]
+    )
+    model = tally._MESModel(problem)
+    assert tally._add1(model, exhaustive_stop=True) == _walk_every_step(model, True)
+    if sum(model.costs[j] for j in model.eligible) > model.budget:
+        assert tally._add1(model, exhaustive_stop=False) == _walk_every_step(model, False)
+
+
+def test_add1_block_skipping_on_real_files():
+    folder = shared_pabulib()
+    for name in ("Poland_Swiecie_2023.pb", "Netherlands_Assen_2024.pb"):
+        model = tally._MESModel(pabulib.to_problem(pabulib.load(folder / name)))
+        assert tally._add1(model, exhaustive_stop=True) == _walk_every_step(model, True)
