@@ -148,11 +148,10 @@ def test_no_voters_means_nothing_is_funded_by_mes():
 # Real elections (pabulib): outcomes computed by pabutools 1.2.3, official results
 # ------------------------------------------------------------------------------------------
 
-# MES on these takes 15-60 s each (greedy is fast and always runs); run them with
-# SHARITORIES_SLOW_TESTS=1.
+# MES on these takes 14-26 s each (greedy is fast and always runs; Ursynów, 16 s, always
+# runs too); run them with SHARITORIES_SLOW_TESTS=1 (all four: about 80 s).
 SLOW_FILES = {
     "France_Toulouse_2022.pb",
-    "Poland_Warszawa_2019_Ursynow.pb",
     "Poland_Warszawa_2020_Praga-Poludnie.pb",
     "Poland_Warszawa_2026.pb",
 }
