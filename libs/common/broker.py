@@ -126,6 +126,7 @@ class EventConsumer:
         self.deliver_policy = deliver_policy
         self._task: asyncio.Task | None = None
         self._subscription = None
+        self._stopping = False
         self.broker = broker
         self.db = db
         self.consumer = consumer
@@ -135,14 +136,19 @@ class EventConsumer:
 
     def start(self) -> None:
         """Start pulling in the background (the broker must be connected)."""
+        self._stopping = False
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self.run(), name=f"consumer-{self.consumer}")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Python 3.11's asyncio.wait_for (inside nats-py's fetch) can swallow a
+            # cancellation that races with a result: the flag ends the loop anyway, and we
+            # cancel again until the task is really done.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1.0)
             self._task = None
         if self._subscription is not None:
             # An open pull subscription would hold the connection's drain for its timeout.
@@ -151,8 +157,8 @@ class EventConsumer:
             self._subscription = None
 
     async def run(self) -> None:
-        """Pull batches for ever; survives NATS outages and a server that lost its state."""
-        while True:
+        """Pull batches until stopped; survives NATS outages and a server that lost its state."""
+        while not self._stopping:
             try:
                 if self._subscription is None:
                     self._subscription = await self.broker.connection.jetstream().pull_subscribe(

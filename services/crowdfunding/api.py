@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from libs.common.auth import CurrentPrincipal, Principal, require_roles
 from libs.common.problems import Forbidden, NotFound
 from libs.common.runtime import Runtime
-from services.crowdfunding import campaigns, config, domain, matching, pledges, settlement
+from services.crowdfunding import campaigns, config, domain, history, matching, pledges, settlement
 from services.crowdfunding.campaigns import campaign_view
 from services.crowdfunding.matching import pool_view
 from services.crowdfunding.payments import SandboxProvider
@@ -135,6 +135,14 @@ async def create_campaign(body: CampaignIn, principal: Holder, runtime: Runtime)
             session, runtime=runtime, principal=principal, now=config.now(), **body.model_dump()
         )
         return campaign_view(row)
+
+
+@router.post("/campaigns/history", status_code=201)
+async def record_historical_campaign(
+    body: history.ClosedCampaignIn, runtime: Runtime, staff: Staff
+) -> dict:
+    """Staff: record a campaign that closed before the platform (its events keep its dates)."""
+    return await history.record_closed_campaign(runtime, body=body, staff_id=staff.sub)
 
 
 @router.get("/campaigns")
