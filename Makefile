@@ -27,6 +27,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Test-only oracle for the participatory-budget rules; never imported at run time.
+	$(BIN)/python -m pip install --quiet --no-deps pabutools==1.2.3
 	touch $@
 
 clean:

@@ -60,6 +60,20 @@ def token(
 
 
 @app.command()
+def demo() -> None:
+    """Load the demo territory into a running platform (through its HTTP APIs)."""
+    from sharitories.demo import DemoError, load_demo_sync
+
+    settings = get_settings()
+    urls = {s: f"http://{settings.host}:{settings.port_for(s)}" for s in SERVICES}
+    try:
+        summary = load_demo_sync(urls, settings)
+    except DemoError as exc:
+        raise typer.Exit(f"Demo data not loaded: {exc}") from exc
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@app.command()
 def contracts() -> None:
     """List the registered event contracts (type and version)."""
     from libs.common.events import registered_contracts

@@ -54,6 +54,55 @@ ASSOCIATION = "vlm-org-transition"
 BIKE_SHOP = "vlm-org-cycles"
 CAFE = "vlm-org-cafe"
 
+# Every demo person logs in on the portal as <member id>@valmont.example with this password.
+DEMO_PASSWORD = "valmont-demo"
+
+# Campaigns the city ran before the platform opened, closed some weeks ago.
+HISTORICAL_CAMPAIGNS: list[dict[str, Any]] = [
+    {
+        "title": "Camion frigorifique pour l'épicerie solidaire",
+        "category": "food",
+        "neighbourhood": "faubourg",
+        "holder_id": "vlm-org-epicerie",
+        "holder_kind": "organisation",
+        "goal_cents": 9_000_00,
+        "raised_cents": 8_350_00,
+        "matched_cents": 1_000_00,
+        "commission_rate": "0.05",
+        "backers": 142,
+        "duration_days": 45,
+        "closed_days_ago": 150,
+    },
+    {
+        "title": "Machine à coudre pour l'atelier des Vergers",
+        "category": "solidarity",
+        "neighbourhood": "vergers",
+        "holder_id": CAFE,
+        "holder_kind": "organisation",
+        "goal_cents": 1_200_00,
+        "raised_cents": 1_415_50,
+        "matched_cents": 0,
+        "commission_rate": "0.05",
+        "backers": 38,
+        "duration_days": 30,
+        "closed_days_ago": 120,
+    },
+    {
+        "title": "Four à pain du Plateau",
+        "category": "food",
+        "neighbourhood": "plateau",
+        "holder_id": "vlm-r21",
+        "holder_kind": "resident",
+        "goal_cents": 4_500_00,
+        "raised_cents": 1_980_00,
+        "matched_cents": 0,
+        "commission_rate": "0.05",
+        "backers": 31,
+        "duration_days": 48,
+        "closed_days_ago": 90,
+    },
+]
+
 # (member id, display name, neighbourhood)
 RESIDENTS: list[tuple[str, str, str]] = [
     ("vlm-r01", "Camille Rousseau", "centre"),
@@ -234,6 +283,16 @@ class DemoClients:
 
 class DemoError(RuntimeError):
     """A service refused a demo step (the message carries its problem document)."""
+
+
+def _demo_streets() -> dict[str, str]:
+    """One street per neighbourhood, from the portal's street directory."""
+    from services.portal.territory import directory
+
+    streets: dict[str, str] = {}
+    for name in directory().street_names:
+        streets.setdefault(directory().neighbourhood_of(name), name)
+    return streets
 
 
 def _neighbourhood_of(member_id: str) -> str:
@@ -791,6 +850,61 @@ class Demo:
             },
         )
 
+    async def campaign_history(self) -> None:
+        """Campaigns Valmont ran before the platform, recorded by staff with their dates."""
+        now = datetime.now(UTC)
+        recorded = []
+        for i, closed in enumerate(dict(c) for c in HISTORICAL_CAMPAIGNS):
+            closed_at = now - timedelta(days=closed.pop("closed_days_ago"))
+            if closed_at.year != now.year:  # keep them in this year's report
+                closed_at = now - timedelta(hours=i + 1)
+            launched_at = closed_at - timedelta(days=closed.pop("duration_days"))
+            body = {
+                **closed,
+                "launched_at": launched_at.isoformat(),
+                "closed_at": closed_at.isoformat(),
+            }
+            recorded.append(
+                await self.api.call(
+                    "crowdfunding", "POST", "/campaigns/history", who=self.staff, json=body
+                )
+            )
+        self.summary["campaign_history"] = {
+            "campaigns": len(recorded),
+            "succeeded": sum(r["state"] == "paid_out" for r in recorded),
+            "raised_cents": sum(r["raised_cents"] for r in recorded),
+        }
+
+    async def portal_accounts(self) -> None:
+        """Log-ins for the demo's people on the portal (when it runs), one shared password."""
+        if "portal" not in self.api.clients:
+            return
+        admin = self.api.auth("vlm-admin", "admin", neighbourhood="centre")
+        streets = _demo_streets()
+        people = [
+            (STAFF, "Accueil de la mairie", "centre", ["staff", "reviewer"]),
+            (REVIEWER, "Service des projets", "centre", ["reviewer"]),
+            *((mid, name, nbhd, ["resident"]) for mid, name, nbhd in RESIDENTS),
+        ]
+        for member_id, name, nbhd, roles in people:
+            await self.api.call(
+                "portal",
+                "POST",
+                "/api/accounts",
+                who=admin,
+                expect=(201, 409),
+                json={
+                    "id": member_id,
+                    "email": f"{member_id}@valmont.example",
+                    "display_name": name,
+                    "password": DEMO_PASSWORD,
+                    "address": f"{len(name)} {streets[nbhd]}",
+                    "roles": roles,
+                    "verified": True,
+                },
+            )
+        self.summary["portal_accounts"] = len(people)
+
     async def crowdfunding(self, previous: dict | None) -> None:
         call = self.api.call
         pool = await call(
@@ -931,7 +1045,9 @@ class Demo:
         await self.loans(items)
         await self.services()
         previous = await self.previous_edition()
+        await self.campaign_history()
         await self.crowdfunding(previous)
+        await self.portal_accounts()
         await self.current_edition()  # last: its edition is the "already loaded" marker
         return self.summary
 

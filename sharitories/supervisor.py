@@ -19,11 +19,13 @@ from libs.common.migrations import migrate_all
 from libs.common.natsserver import NatsServer, answers
 from libs.common.settings import SERVICES, Settings
 
+APPS: tuple[str, ...] = (*SERVICES, "portal")  # the portal is the residents' web front
+
 
 @dataclass
 class Platform:
     settings: Settings
-    services: tuple[str, ...] = SERVICES
+    services: tuple[str, ...] = APPS
     nats: NatsServer | None = None
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -95,6 +97,23 @@ class Platform:
             self.nats = None
 
 
+def load_demo(platform: Platform, settings: Settings) -> None:
+    """Load the demo territory on first start (idempotent: later starts find it there)."""
+    from sharitories.demo import DemoError, load_demo_sync
+
+    print("Loading the demo territory of Valmont through the services' APIs…")
+    try:
+        summary = load_demo_sync(platform.urls(), settings)
+    except DemoError as exc:
+        print(f"Demo data not loaded: {exc}")
+        return
+    if summary.get("already_loaded"):
+        print("Demo territory already loaded.")
+        return
+    counts = ", ".join(f"{v} {k}" for k, v in summary.items() if isinstance(v, int))
+    print(f"Demo territory ready: {counts}")
+
+
 def run(settings: Settings, *, after_ready=None) -> int:
     """Run the platform in the foreground until interrupted; returns an exit code."""
     platform = Platform(settings)
@@ -115,6 +134,8 @@ def run(settings: Settings, *, after_ready=None) -> int:
         if not platform.wait_ready():
             print("Some services did not become ready in 60 s; see the logs above.")
             return 1
+        if settings.demo:
+            load_demo(platform, settings)
         if after_ready:
             after_ready(platform)
         print("\nSharitories is running:")

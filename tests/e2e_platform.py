@@ -59,7 +59,11 @@ class Platform:
 
 
 @contextmanager
-def running_platform(tmp_path: Path, *, timeout: float = 90.0) -> Iterator[Platform]:
+def running_platform(
+    tmp_path: Path, *, timeout: float = 90.0, demo: bool = False
+) -> Iterator[Platform]:
+    """`sharitories up` (what `make run` starts) on free ports; `demo` loads Valmont."""
+    timeout += 120 if demo else 0
     offset = free_offset()
     var_dir = tmp_path / "var"
     env = {
@@ -68,7 +72,7 @@ def running_platform(tmp_path: Path, *, timeout: float = 90.0) -> Iterator[Platf
         "SHARITORIES_PORT_OFFSET": str(offset),
         "NATS_URL": f"nats://127.0.0.1:{free_port()}",
         "PYTHONUNBUFFERED": "1",
-        "SHARITORIES_DEMO": "0",
+        "SHARITORIES_DEMO": "1" if demo else "0",
         "LOG_LEVEL": "WARNING",
     }
     env.pop("DATABASE_URL", None)
@@ -82,7 +86,7 @@ def running_platform(tmp_path: Path, *, timeout: float = 90.0) -> Iterator[Platf
             start_new_session=True,
         )
     platform = Platform(
-        urls={s: f"http://127.0.0.1:{DEFAULT_PORTS[s] + offset}" for s in SERVICES},
+        urls={s: f"http://127.0.0.1:{DEFAULT_PORTS[s] + offset}" for s in (*SERVICES, "portal")},
         settings=Settings(var_dir=var_dir, port_offset=offset, nats_url=env["NATS_URL"]),
         log=log,
     )

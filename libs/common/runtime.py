@@ -50,6 +50,8 @@ class ServiceRuntime:
         self.broker_ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
     def territory(self, neighbourhood: str | None) -> Territory:
         return Territory(city=self.settings.territory_city, neighbourhood=neighbourhood)
@@ -69,6 +71,14 @@ class ServiceRuntime:
         )
         self.consumers.append(event_consumer)
         return event_consumer
+
+    def on_start(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Await `callback()` once the runtime has started (e.g. seed an account)."""
+        self._on_start.append(callback)
+
+    def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Await `callback()` first thing when the runtime stops (e.g. close clients)."""
+        self._on_stop.append(callback)
 
     def add_task(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         """Run `run()` in the background from start to stop (e.g. a settlement loop)."""
@@ -121,6 +131,9 @@ class ServiceRuntime:
                 delay = min(delay * 2, 5.0)
 
     async def stop(self) -> None:
+        for callback in self._on_stop:
+            with contextlib.suppress(Exception):
+                await callback()
         self.relay.stop()
         for event_consumer in self.consumers:
             await event_consumer.stop()

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     port_offset: int = Field(0, alias="SHARITORIES_PORT_OFFSET")
     host: str = Field("127.0.0.1", alias="SHARITORIES_HOST")
 
+    # `sharitories up` loads the demo territory through the APIs on first start.
+    demo: bool = Field(True, alias="SHARITORIES_DEMO")
+
     territory_city: str = Field("valmont", alias="TERRITORY_CITY")
 
     @property

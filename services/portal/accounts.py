@@ -86,6 +86,7 @@ async def sign_up(
     language: str = "fr",
     roles: tuple[str, ...] = ("resident",),
     status: str = PENDING,
+    account_id: str | None = None,
 ) -> Account:
     """A new account, pending verification; its neighbourhood comes from the address."""
     email = normalise_email(email)
@@ -105,7 +106,7 @@ async def sign_up(
     if unknown:
         raise Invalid(f"Unknown roles: {sorted(unknown)}", field="body.roles")
     row = {
-        "id": new_id(),
+        "id": account_id or new_id(),
         "email": email,
         "display_name": display_name,
         "password_hash": HASHER.hash(password),

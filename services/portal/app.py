@@ -21,6 +21,7 @@ from libs.common.settings import Settings, get_settings
 from libs.common.web import create_service_app
 from services.portal import (
     accounts,
+    api,
     pages_budget,
     pages_exchange,
     pages_funding,
@@ -82,22 +83,13 @@ def create_app(
     def wire(runtime: ServiceRuntime) -> None:
         backends = Backends(settings, portal, transport=transport)
         app.state.backends = backends
-        start, stop = runtime.start, runtime.stop
-
-        async def start_portal() -> None:
-            await start()
-            await bootstrap_staff(runtime, portal.bootstrap_staff)
-
-        async def stop_portal() -> None:
-            await backends.close()
-            await stop()
-
-        runtime.start = start_portal  # type: ignore[method-assign]
-        runtime.stop = stop_portal  # type: ignore[method-assign]
+        runtime.on_start(lambda: bootstrap_staff(runtime, portal.bootstrap_staff))
+        runtime.on_stop(backends.close)
 
     app = create_service_app(
         NAME,
         routers=[
+            api.router,
             pages_public.router,
             pages_exchange.router,
             pages_funding.router,

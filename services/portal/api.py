@@ -1,0 +1,55 @@
+"""The portal's small JSON API, for staff tools (bulk account creation, the demo loader)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from libs.common.auth import Principal, require_roles
+from libs.common.problems import Conflict, Forbidden
+from libs.common.runtime import Runtime
+from services.portal import accounts
+from services.portal.territory import directory
+
+router = APIRouter(prefix="/api", tags=["accounts"])
+Staff = Annotated[Principal, Depends(require_roles("staff"))]
+
+
+class AccountIn(BaseModel):
+    id: str | None = Field(None, min_length=1, max_length=100, description="e.g. a member id")
+    email: str = Field(max_length=320)
+    display_name: str = Field(max_length=100)
+    password: str = Field(max_length=1000)
+    address: str = Field(max_length=500)
+    roles: list[str] = Field(default_factory=lambda: ["resident"])
+    verified: bool = False
+
+
+@router.post("/accounts", status_code=201)
+async def create_account(body: AccountIn, runtime: Runtime, staff: Staff) -> dict:
+    """Staff: open an account (already verified if staff checked the resident's papers)."""
+    if not staff.has("admin") and set(body.roles) & {"staff", "admin"}:
+        raise Forbidden("Only an admin may grant staff or admin.")
+    async with runtime.unit_of_work() as session:
+        if body.id and await accounts.find_account(session, account_id=body.id):
+            raise Conflict(f"Account {body.id} already exists.", field="body.id")
+        account = await accounts.sign_up(
+            session,
+            directory=directory(),
+            email=body.email,
+            display_name=body.display_name,
+            password=body.password,
+            address=body.address,
+            roles=tuple(body.roles),
+            status=accounts.VERIFIED if body.verified else accounts.PENDING,
+            account_id=body.id,
+        )
+    return {
+        "id": account.id,
+        "email": account.email,
+        "neighbourhood": account.neighbourhood,
+        "roles": list(account.roles),
+        "verified": account.verified,
+    }
