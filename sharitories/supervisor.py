@@ -107,11 +107,17 @@ def load_demo(platform: Platform, settings: Settings) -> None:
     except DemoError as exc:
         print(f"Demo data not loaded: {exc}")
         return
+    from sharitories.demo import DEMO_PASSWORD, RESIDENTS, STAFF
+
     if summary.get("already_loaded"):
         print("Demo territory already loaded.")
-        return
-    counts = ", ".join(f"{v} {k}" for k, v in summary.items() if isinstance(v, int))
-    print(f"Demo territory ready: {counts}")
+    else:
+        counts = ", ".join(f"{v} {k}" for k, v in summary.items() if isinstance(v, int))
+        print(f"Demo territory ready: {counts}")
+    print(
+        f"Portal log-ins (password {DEMO_PASSWORD!r}): resident {RESIDENTS[0][0]}@valmont.example,"
+        f" staff {STAFF}@valmont.example"
+    )
 
 
 def run(settings: Settings, *, after_ready=None) -> int:
