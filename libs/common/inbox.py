@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,18 +29,32 @@ async def first_delivery(session: AsyncSession, consumer: str, event_id: str) ->
     return result.rowcount == 1
 
 
-async def first_deliveries(session: AsyncSession, consumer: str, event_ids: list[str]) -> set[str]:
-    """The ids among `event_ids` that `consumer` sees for the first time (one statement)."""
+async def first_deliveries(
+    session: AsyncSession, consumer: str, event_ids: list[str]
+) -> set[str]:
+    """The ids among `event_ids` that `consumer` sees for the first time, now recorded.
+
+    Two cached statements whatever the batch size (a multi-row VALUES would be compiled
+    anew for every batch). A concurrent twin inserting the same id makes the INSERT fail:
+    the caller then falls back to `first_delivery`, one event at a time.
+    """
     unique = list(dict.fromkeys(event_ids))
     if not unique:
         return set()
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    now = datetime.now(UTC)
-    statement = (
-        insert(inbox)
-        .values([{"consumer": consumer, "event_id": i, "processed_at": now} for i in unique])
-        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-        .returning(inbox.c.event_id)
+    seen = set(
+        (
+            await session.scalars(
+                select(inbox.c.event_id).where(
+                    inbox.c.consumer == consumer, inbox.c.event_id.in_(unique)
+                )
+            )
+        ).all()
     )
-    return set((await session.scalars(statement)).all())
+    fresh = [i for i in unique if i not in seen]
+    if fresh:
+        now = datetime.now(UTC)
+        await session.execute(
+            inbox.insert(),
+            [{"consumer": consumer, "event_id": i, "processed_at": now} for i in fresh],
+        )
+    return set(fresh)
