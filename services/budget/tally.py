@@ -35,6 +35,8 @@ from itertools import accumulate, repeat
 from math import gcd
 from operator import mul
 
+from services.budget import mes_fast
+
 Number = int | Fraction
 
 RULES = ("greedy", "greedy-threshold", "mes", "mes-add1")
@@ -311,6 +313,7 @@ class _MESModel:
         for c in self.costs:
             base = _lcm(base, c.denominator)
         self.base = base
+        self.fast = mes_fast.FastModel(self)
 
     def endowment(self, k: Number) -> Fraction:
         """Per-voter starting money after k one-unit raises."""
@@ -326,6 +329,7 @@ class _Run:
     price: dict[int, Fraction]  # selected project -> price per unit of (scaled) utility
     cost: Fraction
     money_left: dict[int, Fraction] = field(default_factory=dict)
+    exact: bool = True  # False for a certified float run: order only, no prices
 
 
 class _Wallets:
@@ -477,9 +481,15 @@ def _mes_run(model: _MESModel, k: Number, explain: bool = False) -> _Run:
 
 
 def _plain_run(model: _MESModel, k: int) -> _Run:
+    """The run at k: the certified float run when it settles every decision, else exact."""
     run = model.runs.get(k)
     if run is None:
-        run = model.runs[k] = _mes_run(model, k)
+        order = mes_fast.fast_order(model, model.fast, k) if model.fast.usable else None
+        if order is None:
+            run = _mes_run(model, k)
+        else:
+            run = _Run(k, order, {}, sum((model.costs[j] for j in order), Fraction(0)), exact=False)
+        model.runs[k] = run
     return run
 
 
@@ -575,7 +585,7 @@ def _add1(model: _MESModel, exhaustive_stop: bool) -> int:
             return current.k
         if limit is not None and current.k >= limit:
             return current.k
-        target = current.k + (jump if cooldown == 0 else 1)
+        target = current.k + (jump if cooldown == 0 and current.exact else 1)
         if limit is not None:
             target = min(target, limit)
         if target > current.k + 1:

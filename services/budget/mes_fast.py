@@ -1,0 +1,221 @@
+"""One MES run in float64 (numpy) whose every decision is certified against exact arithmetic.
+
+``fast_order(model, fast, k)`` returns the order in which exact MES (``tally._mes_run``) funds
+projects at endowment ``model.endowment(k)``, or ``None`` when it cannot prove that order; the
+caller then runs the exact path. The outcome never depends on float rounding:
+
+- Money. ``m`` holds each ballot group's money in float, ``M`` the exact money. We keep a
+  rigorous bound ``delta >= max |m - M|`` (every group, every moment). Groups that certainly
+  have nothing left (``alive`` is False) hold exactly 0 in both.
+- Price. For project j with supporters S (weights w, one utility u per project), exact MES
+  pays P with sum_S w*min(M, P) = C. At any x, replacing M by m changes sum_S w*min(., x)
+  by at most W_low*delta, where W_low is the weight of supporters that may still hold money
+  and have m < x + delta (richer ones pay x either way). The left side grows at least as
+  fast as the weight of supporters holding >= x, so if R is the weight of supporters with
+  m >= p + r + b + delta, W_low is taken at that same point and W_low*delta <= b*R, the
+  exact price is within b + r of the float one (r bounds the float rounding of the
+  computation itself, generously).
+- Affordability (sum_S w*M >= C) is decided only when the float sum is farther from C than
+  its error bound.
+- Choice. Prices only grow during a run, so a stale price minus its error is a lower bound
+  of the project's exact price now. The heap is keyed by these lower bounds; a project is
+  funded only when its upper bound is below every other project's lower bound. Overlapping
+  intervals are settled exactly when both projects' supporters have not paid yet (price
+  exactly C/W: this is the common tie between projects with equal approval counts); any
+  other overlap gives up (``None``).
+- Payment. m <- max(m - p, 0) moves by at most |m - M| + |p - P| + rounding from the exact
+  max(M - P, 0), so delta grows by the price error and one rounding per payment. A group is
+  marked dead only when m - p is below -(error); in between it stays alive (with tiny money).
+
+Only problems where every project's supporters share one utility (approval ballots, cost or
+point utilities) take this path; others return ``None`` for every k.
+"""
+
+from __future__ import annotations
+
+import heapq
+from fractions import Fraction
+
+import numpy as np
+
+UNIT = 2.0**-53  # unit roundoff of float64
+
+
+class Ambiguous(Exception):
+    """A decision the float bounds cannot settle: use the exact path."""
+
+
+class FastModel:
+    """Numpy view of a ``tally._MESModel`` (endowment independent)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        n = len(model.ids)
+        self.usable = all(len(model.slots[j]) <= 1 for j in range(n)) and model.num_voters > 0
+        if not self.usable:
+            return
+        self.num_groups = len(model.weights)
+        weights = np.asarray(model.weights, dtype=np.float64)
+        self.util = [0] * n  # exact scaled utility of j for each supporter
+        self.sup: list[np.ndarray] = []
+        self.supw: list[np.ndarray] = []
+        self.wall = [0.0] * n
+        self.nterms = [0] * n
+        for j in range(n):
+            groups = [g for g, _ in model.supporters[j]]
+            if model.supporters[j]:
+                self.util[j] = model.supporters[j][0][1]
+            idx = np.asarray(groups, dtype=np.intp)
+            self.sup.append(idx)
+            self.supw.append(weights[idx])
+            self.wall[j] = float(sum(model.weights[g] for g in groups))  # exact: ints < 2**53
+            self.nterms[j] = len(groups) + 4
+        self.cost = [float(c) for c in model.costs]
+        self.util_f = [float(u) for u in self.util]
+        self.exact_wall = [sum(model.weights[g] for g, _ in model.supporters[j]) for j in range(n)]
+
+
+def fast_order(model, fast: FastModel, k) -> list[int] | None:
+    """Exact MES funding order at endowment ``model.endowment(k)``, or None if not certified."""
+    if not fast.usable:
+        return None
+    try:
+        return _Run(model, fast, k).run()
+    except Ambiguous:
+        return None
+
+
+class _Run:
+    def __init__(self, model, fast: FastModel, k) -> None:
+        self.model = model
+        self.fast = fast
+        self.endowment = model.endowment(k)
+        e = float(self.endowment)
+        self.e = e
+        self.m = np.full(fast.num_groups, e)
+        self.alive = np.ones(fast.num_groups, dtype=np.float64)
+        self.delta = 2 * UNIT * e  # float(e) is within half an ulp of the exact endowment
+        self.changed_at = [-1] * len(model.ids)
+        self.step = 0
+
+    def price(self, j: int):
+        """(rho, err, p, err_p) for j now, or None if certainly unaffordable."""
+        f = self.fast
+        idx, w = f.sup[j], f.supw[j]
+        mm = self.m[idx]
+        cost = f.cost[j]
+        gamma = f.nterms[j] * UNIT * 2
+        wm = w * mm
+        total = float(wm.sum())
+        wa = float(w @ self.alive[idx])
+        slack = wa * self.delta + gamma * total
+        c_lo, c_hi = cost * (1 - 2 * UNIT), cost * (1 + 2 * UNIT)
+        if total + slack < c_lo:
+            return None
+        if total - slack < c_hi:
+            raise Ambiguous
+        wall = f.wall[j]
+        p = cost / wall
+        count = -1
+        for _ in range(64):
+            poor = mm < p
+            new_count = int(np.count_nonzero(poor))
+            if new_count == count:
+                break
+            count = new_count
+            p = (cost - float(wm @ poor)) / (wall - float(w @ poor))
+        else:
+            raise Ambiguous
+        rich_w = wall - float(w @ poor)
+        if rich_w <= 0:
+            raise Ambiguous
+        # Rounding of the float computation, generously: sums of n terms, two divisions.
+        r = gamma * (cost + total) / rich_w + 8 * UNIT * p
+        # Only supporters below the price feel a money error: rich ones pay p either way.
+        b = 1.5 * self.delta * float(w @ (self.alive[idx] * poor)) / rich_w + 4 * UNIT * p
+        threshold = p + r + b + self.delta
+        low = mm < threshold
+        low_w = float(w @ (self.alive[idx] * low))
+        rich_far = wall - float(w @ low)
+        if rich_far <= 0 or low_w * self.delta > b * rich_far:
+            raise Ambiguous
+        err_p = b + r
+        u = f.util_f[j]
+        rho = p / u
+        err = err_p / u + 4 * UNIT * rho
+        return rho, err, p, err_p
+
+    def exact_untouched(self, j: int) -> Fraction:
+        """Exact price per utility of j while none of its supporters has paid anything."""
+        f = self.fast
+        wall = f.exact_wall[j]
+        cost = self.model.costs[j]
+        if self.endowment * wall < cost:  # certified affordable before; never happens
+            raise Ambiguous
+        return cost / (wall * f.util[j])
+
+    def pay(self, j: int, p: float, err_p: float) -> None:
+        f = self.fast
+        idx = f.sup[j]
+        mm = self.m[idx]
+        left = mm - p
+        margin = self.delta + err_p + 4 * UNIT * self.e
+        dead = left < -margin
+        left[left < 0] = 0.0
+        self.m[idx] = left
+        if dead.any():
+            self.alive[idx[dead]] = 0.0
+        self.delta += err_p + 2 * UNIT * self.e
+        for other in self.model.overlap[j]:
+            self.changed_at[other] = self.step
+        self.step += 1
+
+    def current(self, j: int, priced_at: int) -> bool:
+        return priced_at == self.step or 0 <= priced_at > self.changed_at[j]
+
+    def run(self) -> list[int]:
+        model, fast = self.model, self.fast
+        ids = model.ids
+        heap = []
+        for j in model.eligible:
+            lb = fast.cost[j] / (fast.wall[j] * fast.util_f[j]) * (1 - 8 * UNIT)
+            heap.append((lb, ids[j], j, -1, 0.0, 0.0, 0.0))
+        heapq.heapify(heap)
+        order = list(model.free)
+        while heap:
+            entry = heapq.heappop(heap)
+            lb, _, j, at, rho, p, err_p = entry
+            if not self.current(j, at):
+                self._reprice(heap, j)
+                continue
+            hi = 2 * rho - lb  # rho + err
+            ties = []
+            while heap and heap[0][0] <= hi:
+                other = heapq.heappop(heap)
+                if self.current(other[2], other[3]):
+                    ties.append(other)
+                else:
+                    self._reprice(heap, other[2])
+            if ties:
+                winner = self._settle(entry, ties)
+                for other in [entry, *ties]:
+                    if other is not winner:
+                        heapq.heappush(heap, other)
+                lb, _, j, at, rho, p, err_p = winner
+            order.append(j)
+            self.pay(j, p, err_p)
+        return order
+
+    def _reprice(self, heap, j: int) -> None:
+        priced = self.price(j)
+        if priced is None:
+            return  # unaffordable now, hence for the rest of the run
+        rho, err, p, err_p = priced
+        heapq.heappush(heap, (rho - err, self.model.ids[j], j, self.step, rho, p, err_p))
+
+    def _settle(self, entry, ties):
+        """Exact choice among projects whose price intervals overlap (untouched ones only)."""
+        everyone = [entry, *ties]
+        if any(self.changed_at[e[2]] >= 0 for e in everyone):
+            raise Ambiguous
+        return min(everyone, key=lambda e: (self.exact_untouched(e[2]), e[1]))
