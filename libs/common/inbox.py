@@ -29,9 +29,7 @@ async def first_delivery(session: AsyncSession, consumer: str, event_id: str) ->
     return result.rowcount == 1
 
 
-async def first_deliveries(
-    session: AsyncSession, consumer: str, event_ids: list[str]
-) -> set[str]:
+async def first_deliveries(session: AsyncSession, consumer: str, event_ids: list[str]) -> set[str]:
     """The ids among `event_ids` that `consumer` sees for the first time, now recorded.
 
     Two cached statements whatever the batch size (a multi-row VALUES would be compiled

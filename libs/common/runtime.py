@@ -104,6 +104,8 @@ class ServiceRuntime:
                 for name, run in self._background
             ),
         ]
+        for callback in self._on_start:
+            await callback()
 
     async def _connect_broker(self) -> None:
         # NATS may not be up yet (or may be restarting): keep trying, /readyz says 503 meanwhile.

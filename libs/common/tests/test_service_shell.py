@@ -40,3 +40,26 @@ async def test_readyz_is_503_when_nats_goes_away(service_factory, nats_server):
     async with asyncio.timeout(20):
         while (await service.client.get("/readyz")).status_code != 200:
             await asyncio.sleep(0.1)
+
+
+async def test_start_and_stop_hooks_run_once_each(settings_factory, nats_server):
+    from libs.common.web import create_service_app
+
+    calls = []
+
+    def wire(runtime):
+        async def started():
+            calls.append("started")
+
+        async def stopped():
+            calls.append("stopped")
+
+        runtime.on_start(started)
+        runtime.on_stop(stopped)
+
+    app = create_service_app(
+        "exchange", settings=settings_factory(nats_url=nats_server.url), wire=wire
+    )
+    async with app.router.lifespan_context(app):
+        assert calls == ["started"]
+    assert calls == ["started", "stopped"]
