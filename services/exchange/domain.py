@@ -13,64 +13,13 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
+from libs.common.taxonomy import ITEM_CATEGORIES
+
 # The impact service maps each of these keys to an emission factor: never rename one.
-CATEGORIES: tuple[str, ...] = (
-    "drill",
-    "ladder",
-    "bike",
-    "cargo_bike",
-    "tent",
-    "sewing_machine",
-    "lawn_mower",
-    "hedge_trimmer",
-    "pressure_washer",
-    "tools_other",
-    "kitchen_appliance",
-    "vacuum_cleaner",
-    "projector",
-    "camera",
-    "games_toys",
-    "books",
-    "sports_gear",
-    "camping_gear",
-    "furniture",
-    "electronics_other",
-    "other",
-)
-Category = Literal[
-    "drill",
-    "ladder",
-    "bike",
-    "cargo_bike",
-    "tent",
-    "sewing_machine",
-    "lawn_mower",
-    "hedge_trimmer",
-    "pressure_washer",
-    "tools_other",
-    "kitchen_appliance",
-    "vacuum_cleaner",
-    "projector",
-    "camera",
-    "games_toys",
-    "books",
-    "sports_gear",
-    "camping_gear",
-    "furniture",
-    "electronics_other",
-    "other",
-]
+CATEGORIES: tuple[str, ...] = ITEM_CATEGORIES
+Category = Literal[ITEM_CATEGORIES]  # type: ignore[valid-type]
 Condition = Literal["new", "good", "fair", "worn", "damaged"]
 MemberKind = Literal["resident", "organisation", "staff"]
-SERVICE_KINDS: tuple[str, ...] = (
-    "repair",
-    "gardening",
-    "carpool",
-    "help_at_home",
-    "cooking",
-    "tutoring",
-    "group_purchase",
-)
 
 
 def member_kind_for(roles: frozenset[str]) -> MemberKind:
