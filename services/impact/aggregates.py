@@ -7,7 +7,9 @@ executemany per table at the driver level (no per-row SQL compilation):
 - sums: INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x (commutative: any order of
   events, any batching, gives the same totals);
 - member sets: INSERT ... ON CONFLICT DO NOTHING (a set);
-- loan cohort: INSERT ... ON CONFLICT DO UPDATE SET met = the larger (met never goes back).
+- loan cohort: one row per loan, INSERT ... ON CONFLICT (loan) DO UPDATE: met if any event
+  met it; the smallest day and neighbourhood, and `multi` when the events disagreed on them
+  (both commutative, so the row does not depend on the order of events).
 
 Each event reaches these tables exactly once (the consumer's inbox), in the same transaction
 as its fact rows, so facts and aggregates never disagree. `refold` recomputes the aggregates
@@ -20,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, select, tuple_
 from sqlalchemy.engine import Connection
 
 from services.impact.db import NONE, SUM_COLUMNS
@@ -52,6 +54,15 @@ def _month(day: date) -> date:
     return day.replace(day=1)
 
 
+def merge_loan(a: tuple, b: tuple) -> tuple:
+    """Two (ref_day, neighbourhood, met, multi) of one loan: commutative and associative,
+    like the UPSERT of `write_fold`: met if either; multi if either is or they disagree on
+    the day or the neighbourhood; then the smallest day and no neighbourhood (a multi loan
+    is counted from its fact rows, these two only keep the row independent of order)."""
+    multi = 1 if a[3] or b[3] or a[0] != b[0] or a[1] != b[1] else 0
+    return (min(a[0], b[0]), NONE if multi else a[1], max(a[2], b[2]), multi)
+
+
 class Fold:
     """Aggregate deltas of a set of fact and activity rows."""
 
@@ -60,7 +71,7 @@ class Fold:
     def __init__(self) -> None:
         self.sums: dict[tuple, list[int]] = {}
         self.members: set[tuple] = set()
-        self.loans: dict[tuple, int] = {}
+        self.loans: dict[str, tuple] = {}  # entity -> (ref_day, neighbourhood, met, multi)
 
     def __bool__(self) -> bool:
         return bool(self.sums or self.members or self.loans)
@@ -90,10 +101,9 @@ class Fold:
                     for i, v in enumerate(values):
                         acc[i] += v
             if t.startswith(LOAN_PREFIX) and r["ref_day"] is not None and r["entity"] is not None:
-                key = (r["ref_day"], nbhd, r["entity"])
-                met = 1 if t in LOAN_TYPES_MET else 0
-                if loans.get(key, -1) < met:
-                    loans[key] = met
+                row = (r["ref_day"], nbhd, 1 if t in LOAN_TYPES_MET else 0, 0)
+                known = loans.get(r["entity"])
+                loans[r["entity"]] = row if known is None else merge_loan(known, row)
 
     def add_activity(self, rows: Iterable[dict[str, Any]]) -> None:
         add = self.members.add
@@ -177,15 +187,40 @@ def write_fold(conn: Connection, fold: Fold, *, sums: Table, members: Table, loa
         columns = ["grain", "day", "scope", "neighbourhood", "category", "member_id"]
         _executemany(conn, members, columns, list(fold.members), " ON CONFLICT DO NOTHING")
     if fold.loans:
+        t = f'"{loans.name}"'
+        pg = conn.dialect.name == "postgresql"
+        least, greatest = ("least", "greatest") if pg else ("min", "max")
+        multi = (
+            f'{t}."multi" = 1 OR excluded."multi" = 1 OR {t}."ref_day" <> excluded."ref_day"'
+            f' OR {t}."neighbourhood" <> excluded."neighbourhood"'
+        )
         _executemany(
             conn,
             loans,
-            ["ref_day", "neighbourhood", "entity", "met"],
-            [(*k, met) for k, met in fold.loans.items()],
-            ' ON CONFLICT ("ref_day", "neighbourhood", "entity") DO UPDATE SET "met" = CASE'
-            f' WHEN excluded."met" > "{loans.name}"."met" THEN excluded."met"'
-            f' ELSE "{loans.name}"."met" END',
+            ["entity", "ref_day", "neighbourhood", "met", "multi"],
+            [(entity, *row) for entity, row in fold.loans.items()],
+            ' ON CONFLICT ("entity") DO UPDATE SET'
+            f' "multi" = CASE WHEN {multi} THEN 1 ELSE 0 END,'
+            f' "neighbourhood" = CASE WHEN {multi} THEN \'{NONE}\' ELSE {t}."neighbourhood" END,'
+            f' "ref_day" = {least}({t}."ref_day", excluded."ref_day"),'
+            f' "met" = {greatest}({t}."met", excluded."met")',
         )
+
+
+def _chunks(conn: Connection, query, table: Table, size: int):
+    """The rows of `query` in primary-key order, `size` at a time (keyset pages: no
+    server-side cursor stays open, which PostgreSQL would hold against later DDL)."""
+    key = list(table.primary_key.columns)
+    last = None
+    while True:
+        page = query.order_by(*key).limit(size)
+        if last is not None:
+            page = page.where(tuple_(*key) > tuple_(*last))
+        rows = conn.execute(page).mappings().all()
+        if not rows:
+            return
+        yield rows
+        last = [rows[-1][c.name] for c in key]
 
 
 def refold(
@@ -202,8 +237,7 @@ def refold(
     for table in (sums, members, loans):
         conn.execute(delete(table))
     for source, method in ((facts, "add_facts"), (activity, "add_activity")):
-        result = conn.execute(select(source).execution_options(yield_per=chunk))
-        for part in result.mappings().partitions(chunk):
+        for part in _chunks(conn, select(source), source, chunk):
             fold = Fold()
             getattr(fold, method)(part)
             write_fold(conn, fold, sums=sums, members=members, loans=loans)
@@ -221,3 +255,17 @@ def refold_sync(conn: Connection) -> None:
         members=db.members,
         loans=db.loans,
     )
+
+
+def refold_loans_sync(conn: Connection, *, chunk: int = 50_000) -> None:
+    """Migration 0004: fold the loan cohort rows (one per loan) from the live loan facts."""
+    from services.impact import db
+
+    f = db.facts
+    conn.execute(delete(db.loans))
+    query = select(f).where(f.c.type.startswith(LOAN_PREFIX, autoescape=True))
+    for part in _chunks(conn, query, f, chunk):
+        fold = Fold()
+        fold.add_facts(part)
+        fold.sums.clear()  # the sums were folded already (0003): the loans only
+        write_fold(conn, fold, sums=db.sums, members=db.members, loans=db.loans)

@@ -19,11 +19,11 @@ from libs.common.runtime import Runtime
 from services.impact import indicators as ind
 from services.impact.catalogue import Catalogue, available_versions, load_catalogue
 from services.impact.config import get_impact_settings, territory_from
-from services.impact.engine import day_span, gather
+from services.impact.engine import day_span, gather, series_sums
 from services.impact.handlers import LIVE
 from services.impact.periods import Window, buckets, parse_period
 from services.impact.render import report_csv, report_html
-from services.impact.report import build_report, indicator_entries
+from services.impact.report import build_report, indicator_entries, needs_of
 
 router = APIRouter(tags=["impact"])
 
@@ -104,10 +104,20 @@ async def indicator_series(
                 windows = buckets(period, start, end, limit=400)
             except ValueError as exc:
                 raise Invalid(str(exc), field="query.from") from exc
+        # Only what this indicator reads; the sums of every month or year in one query.
+        parts = needs_of(key, neighbourhood)
+        prefetched = None
+        if "sums" in parts or "waits" in parts:
+            prefetched = await series_sums(session, windows, neighbourhood=neighbourhood)
         series = []
-        for window in windows:
+        for i, window in enumerate(windows):
             data = await gather(
-                session, window, neighbourhood=neighbourhood, with_editions=needs_editions
+                session,
+                window,
+                neighbourhood=neighbourhood,
+                with_editions=needs_editions,
+                parts=parts,
+                sums=None if prefetched is None else prefetched[i],
             )
             entry = indicator_entries(
                 data,

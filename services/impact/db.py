@@ -24,8 +24,10 @@ recomputed from them by `rebuild`), so that a report never scans the per-event r
   members; "<role>|<type>|n" / "|c" count the people of one role and event type by
   neighbourhood and by category (by category within one neighbourhood reads the activity
   rows of that neighbourhood: a tenth of them, through a covering index).
-- `impact_loans`: one row per (loan, request day, neighbourhood) with whether it was met:
-  the cohort of loan requests.
+- `impact_loans`: one row per loan with its request day, neighbourhood and whether it was
+  met: the cohort of loan requests. Events of one loan carry the same request time and
+  borrower neighbourhood; should they ever disagree the loan is flagged `multi` and the
+  report counts it from its fact rows instead (exact either way).
 Key columns of these tables hold NONE ("") for a missing value (a NULL never conflicts).
 """
 
@@ -60,6 +62,17 @@ SUM_COLUMNS = (
 )
 
 ID = String(64)
+EDITION_INDEX = (
+    "edition",
+    "type",
+    "day",
+    "subcategory",
+    "quantity",
+    "cents",
+    "entity",
+    "occurred_at",
+    "event_id",
+)
 CODE = String(64)
 
 
@@ -104,7 +117,13 @@ def fact_table(name: str, meta: MetaData = metadata) -> Table:
         ),
         Index(f"ix_{name}_entity", "entity"),
         Index(f"ix_{name}_ref", "ref"),
-        Index(f"ix_{name}_edition", "edition"),
+        # PB figures of an edition (only the rows that have one; covering)
+        Index(
+            f"ix_{name}_edition",
+            *EDITION_INDEX,
+            sqlite_where=text("edition IS NOT NULL"),
+            postgresql_where=text("edition IS NOT NULL"),
+        ),
     )
 
 
@@ -179,10 +198,13 @@ def loans_table(name: str, meta: MetaData = metadata) -> Table:
     return Table(
         name,
         meta,
-        Column("ref_day", Date, primary_key=True),
-        Column("neighbourhood", CODE, primary_key=True),
         Column("entity", ID, primary_key=True),
+        Column("ref_day", Date, nullable=False),  # the smallest request day seen
+        Column("neighbourhood", CODE, nullable=False),  # the smallest neighbourhood seen
         Column("met", Integer, nullable=False),
+        Column("multi", Integer, nullable=False),  # events disagreed on (day, neighbourhood)
+        # the cohort of a window is a range of this index (count and sum, no DISTINCT)
+        Index(f"ix_{name}_cohort", "multi", "ref_day", "neighbourhood", "met"),
         sqlite_with_rowid=False,
     )
 

@@ -7,17 +7,19 @@ facts do not depend on the catalogue, so the same events give a report under any
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import and_, case, distinct, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.impact import indicators as ind
-from services.impact.aggregates import ACTIVE, PEOPLE, people_scope
+from services.impact.aggregates import ACTIVE, LOAN_PREFIX, LOAN_TYPES_MET, PEOPLE, people_scope
 from services.impact.catalogue import Catalogue, Range
 from services.impact.db import NONE, SUM_COLUMNS
 from services.impact.handlers import LIVE, Projection
@@ -25,6 +27,7 @@ from services.impact.periods import Window
 
 LENT_TYPES = ("exchange.loan.picked_up", "exchange.loan.returned", "exchange.loan.overdue")
 RETURNED = "exchange.loan.returned"
+ACCEPTED = "exchange.loan.accepted"
 COMPLETED = "exchange.service.completed"
 
 
@@ -107,6 +110,12 @@ class WindowData:
         return dict(out)
 
 
+PARTS = frozenset(
+    ("sums", "members", "people", "loans", "waits", "idle", "refunds", "profiles", "editions")
+)
+"""What `gather` can read; an indicator series reads only the parts its indicator uses."""
+
+
 async def gather(
     session: AsyncSession,
     window: Window,
@@ -114,6 +123,8 @@ async def gather(
     neighbourhood: str | None = None,
     projection: Projection = LIVE,
     with_editions: bool = True,
+    parts: frozenset[str] | set[str] = PARTS,
+    sums: dict | None = None,
 ) -> WindowData:
     """Read the counts and sums of `window` (and `neighbourhood`, if given).
 
@@ -121,6 +132,9 @@ async def gather(
     around them from daily rows); distinct members from the member sets (whole years, whole
     months) united with the activity rows of the remaining days; the loan cohort from
     `impact_loans`. Only a few narrow, indexed queries read per-event facts.
+
+    `parts` (a subset of PARTS) says what to read; the rest keeps its empty default. `sums`,
+    if given, are the window's sums already read (a series reads them for every bucket at once).
     """
     f = projection.facts
     if window.kind == "edition":
@@ -130,63 +144,59 @@ async def gather(
     if neighbourhood is not None:
         in_window.append(f.c.neighbourhood == neighbourhood)
 
-    data.sums = await window_sums(
-        session, window, neighbourhood=neighbourhood, projection=projection
-    )
-    await _members(session, data, projection)
-
-    # Loan requests are a cohort by request day; every loan event carries its request time,
-    # so a loan known only from its return still counts as requested (and met).
-    lo = projection.loans
-    cohort = [lo.c.ref_day >= window.start, lo.c.ref_day <= window.end]
-    if neighbourhood is not None:
-        cohort.append(lo.c.neighbourhood == neighbourhood)
-    requested, met = (
-        await session.execute(
-            select(
-                func.count(distinct(lo.c.entity)),
-                func.count(distinct(case((lo.c.met == 1, lo.c.entity)))),
-            ).where(*cohort)
+    if sums is not None:
+        data.sums = sums
+    elif "sums" in parts or "waits" in parts:
+        data.sums = await window_sums(
+            session, window, neighbourhood=neighbourhood, projection=projection
         )
-    ).one()
-    data.loans_requested, data.loans_met = requested or 0, met or 0
-
-    # The median wait needs only the middle one or two waits (index on type, seconds).
-    waits = [*in_window, f.c.type == "exchange.loan.accepted", f.c.seconds.is_not(None)]
-    data.matched = await session.scalar(select(func.count()).where(*waits)) or 0
-    if data.matched:
-        data.match_middle = list(
-            await session.scalars(
-                select(f.c.seconds)
-                .where(*waits)
-                .order_by(f.c.seconds)
-                .limit(1 if data.matched % 2 else 2)
-                .offset((data.matched - 1) // 2)
+    if "members" in parts or "people" in parts:
+        await _members(session, data, projection, people="people" in parts)
+    if "loans" in parts:
+        data.loans_requested, data.loans_met = await loan_cohort(
+            session, window, neighbourhood=neighbourhood, projection=projection
+        )
+    if "waits" in parts:
+        # Every accepted loan carries its wait: their count is in the sums. The median needs
+        # only the middle one or two waits (index on type, seconds).
+        data.matched = data.total(ACCEPTED).count
+        if data.matched:
+            waits = [*in_window, f.c.type == ACCEPTED, f.c.seconds.is_not(None)]
+            data.match_middle = list(
+                await session.scalars(
+                    select(f.c.seconds)
+                    .where(*waits)
+                    .order_by(f.c.seconds)
+                    .limit(1 if data.matched % 2 else 2)
+                    .offset((data.matched - 1) // 2)
+                )
             )
-        )
-    data.idle_items = await _idle_items(session, window, neighbourhood, projection)
-    # Refunds reduce money raised only for campaigns that succeeded (a failed campaign's
-    # pledges were never raised, so voiding or refunding them changes nothing).
-    data.refunded_after_success_cents = int(
-        await session.scalar(
-            select(func.coalesce(func.sum(f.c.cents), 0)).where(
-                *in_window,
-                f.c.type == "crowdfunding.pledge.refunded",
-                f.c.ref.in_(succeeded_campaigns(f)),
+    if "idle" in parts:
+        data.idle_items = await _idle_items(session, window, neighbourhood, projection)
+    if "refunds" in parts:
+        # Refunds reduce money raised only for campaigns that succeeded (a failed campaign's
+        # pledges were never raised, so voiding or refunding them changes nothing).
+        data.refunded_after_success_cents = int(
+            await session.scalar(
+                select(func.coalesce(func.sum(f.c.cents), 0)).where(
+                    *in_window,
+                    f.c.type == "crowdfunding.pledge.refunded",
+                    f.c.ref.in_(succeeded_campaigns(f)),
+                )
             )
+            or 0
         )
-        or 0
-    )
-    profile_cond = [f.c.type == "exchange.member.joined", f.c.day <= window.end]
-    if neighbourhood is not None:
-        profile_cond.append(f.c.neighbourhood == neighbourhood)
-    rows = await session.execute(
-        select(f.c.category, func.count(distinct(f.c.entity)))
-        .where(*profile_cond)
-        .group_by(f.c.category)
-    )
-    data.members_by_profile = {k: c for k, c in rows}
-    if with_editions:
+    if "profiles" in parts:
+        profile_cond = [f.c.type == "exchange.member.joined", f.c.day <= window.end]
+        if neighbourhood is not None:
+            profile_cond.append(f.c.neighbourhood == neighbourhood)
+        rows = await session.execute(
+            select(f.c.category, func.count(distinct(f.c.entity)))
+            .where(*profile_cond)
+            .group_by(f.c.category)
+        )
+        data.members_by_profile = {k: c for k, c in rows}
+    if with_editions and "editions" in parts:
         data.editions = await editions_of(
             session, window, neighbourhood=neighbourhood, projection=projection
         )
@@ -194,6 +204,49 @@ async def gather(
 
 
 # --- reading the aggregates ---------------------------------------------------------------------
+
+
+async def loan_cohort(
+    session: AsyncSession,
+    window: Window,
+    *,
+    neighbourhood: str | None = None,
+    projection: Projection = LIVE,
+) -> tuple[int, int]:
+    """Loans requested in the window (a cohort by request day) and how many of them were met.
+
+    Every loan event carries its request time, so a loan known only from its return still
+    counts as requested (and met). One row per loan: the count is a range of an index, no
+    DISTINCT. A loan whose events disagree on its request day or neighbourhood (`multi`) is
+    counted from its fact rows, as the definition says: once per window, in each
+    neighbourhood where it has a row.
+    """
+    lo, f = projection.loans, projection.facts
+    cohort = [lo.c.multi == 0, lo.c.ref_day >= window.start, lo.c.ref_day <= window.end]
+    if neighbourhood is not None:
+        cohort.append(lo.c.neighbourhood == neighbourhood)
+    requested, met = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(lo.c.met), 0)).where(*cohort)
+        )
+    ).one()
+    rows = [
+        f.c.entity.in_(select(lo.c.entity).where(lo.c.multi == 1)),
+        f.c.type.startswith(LOAN_PREFIX, autoescape=True),
+        f.c.ref_day >= window.start,
+        f.c.ref_day <= window.end,
+    ]
+    if neighbourhood is not None:
+        rows.append(f.c.neighbourhood == neighbourhood)
+    multi_requested, multi_met = (
+        await session.execute(
+            select(
+                func.count(distinct(f.c.entity)),
+                func.count(distinct(case((f.c.type.in_(LOAN_TYPES_MET), f.c.entity)))),
+            ).where(*rows)
+        )
+    ).one()
+    return int(requested) + int(multi_requested or 0), int(met) + int(multi_met or 0)
 
 
 def _next_month(day: date) -> date:
@@ -287,6 +340,44 @@ async def window_sums(
     return out
 
 
+async def series_sums(
+    session: AsyncSession,
+    windows: list[Window],
+    *,
+    neighbourhood: str | None = None,
+    projection: Projection = LIVE,
+) -> list[dict] | None:
+    """The sums of consecutive whole-month windows (months, years) in ONE grouped query of
+    the monthly rows; None for other windows (weeks, days, editions: read each on its own)."""
+    whole = all(
+        w.kind != "edition" and w.start.day == 1 and w.end == _month_end(w.end) for w in windows
+    )
+    if not windows or not whole or any(a.end >= b.start for a, b in pairwise(windows)):
+        return None
+    s = projection.sums
+    conditions = [s.c.grain == "m", s.c.day >= windows[0].start, s.c.day <= windows[-1].end]
+    if neighbourhood is not None:
+        conditions.append(s.c.neighbourhood == neighbourhood)
+    keys = [s.c.day, s.c.type, s.c.neighbourhood, s.c.category, s.c.subcategory]
+    measures = [func.sum(s.c["count"]), *(func.sum(s.c[c]) for c in SUM_COLUMNS)]
+    rows = await session.execute(select(*keys, *measures).where(*conditions).group_by(*keys))
+    starts = [w.start for w in windows]
+    out: list[dict] = [{} for _ in windows]
+    for row in rows:
+        day = _as_date(row[0])
+        i = bisect_right(starts, day) - 1
+        if i < 0 or day > windows[i].end:
+            continue
+        key = (row[1], *(_key(v) for v in row[2:5]))
+        values = Sums(*(int(v or 0) for v in row[5:]))
+        known = out[i].get(key)
+        if known is None:
+            out[i][key] = values
+        else:
+            known.add(values)
+    return out
+
+
 def _member_rows(
     projection: Projection,
     window: Window,
@@ -338,7 +429,9 @@ def _member_rows(
     return union_all(*selects).subquery() if len(selects) > 1 else selects[0].subquery()
 
 
-async def _members(session: AsyncSession, data: WindowData, projection: Projection) -> None:
+async def _members(
+    session: AsyncSession, data: WindowData, projection: Projection, *, people: bool = True
+) -> None:
     """Active members (total and per neighbourhood) and people per role/type/place/category."""
     window, nbhd = data.window, data.neighbourhood
     active = _member_rows(projection, window, [ACTIVE], nbhd, None)
@@ -349,6 +442,8 @@ async def _members(session: AsyncSession, data: WindowData, projection: Projecti
         )
     )
     data.active_by_neighbourhood = {_key(n): c for n, c in rows}
+    if not people:
+        return
     pairs = sorted(PEOPLE)
     # Sets by neighbourhood ("n") and by category ("c"); by category within one
     # neighbourhood reads that neighbourhood's activity rows (no set holds both keys).

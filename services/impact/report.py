@@ -25,6 +25,7 @@ from services.impact.catalogue import Catalogue, Range
 from services.impact.config import TerritoryConfig
 from services.impact.engine import (
     COMPLETED,
+    PARTS,
     RETURNED,
     Sums,
     WindowData,
@@ -54,6 +55,50 @@ MEMBER_DERIVED = {
     "money.backers_by_neighbourhood",
     "money.saved_by_borrowers",
 } | {k for k, d in ind.INDICATORS.items() if d.family in ("exchange", "environment")}
+
+
+# What each indicator reads (engine.PARTS); a series of one indicator reads only that.
+_SUMS = frozenset({"sums"})
+_EDITIONS = frozenset({"editions"})
+NEEDS: dict[str, frozenset[str]] = {
+    "participation.active_members": frozenset({"members"}),
+    "participation.share_of_residents": frozenset({"members"}),
+    "participation.new_members": _SUMS,
+    "participation.member_profiles": frozenset({"profiles"}),
+    "participation.pb_turnout": _EDITIONS,
+    "participation.pb_proposals": _EDITIONS,
+    "participation.pb_supports": _EDITIONS,
+    "participation.contributions": frozenset(),
+    "exchange.loans_by_category": frozenset({"sums", "people"}),
+    "exchange.days_lent": _SUMS,
+    "exchange.services_by_kind": frozenset({"sums", "people"}),
+    "exchange.time_credit_minutes": _SUMS,
+    "exchange.carpool_passenger_km": _SUMS,
+    "exchange.median_request_to_match": frozenset({"waits"}),
+    "exchange.share_of_requests_met": frozenset({"loans"}),
+    "exchange.idle_items": frozenset({"idle"}),
+    "money.raised": frozenset({"sums", "refunds"}),
+    "money.matched": _SUMS,
+    "money.commission": _SUMS,
+    "money.campaigns_succeeded": _SUMS,
+    "money.campaign_success_rate": _SUMS,
+    "money.backers_by_neighbourhood": frozenset({"people"}),
+    "money.saved_by_borrowers": _SUMS,
+    "money.pb_envelope_allocated": _EDITIONS,
+    "money.pb_envelope_leftover": _EDITIONS,
+    "money.pb_delivered": _EDITIONS,
+    "delivery.pb_projects_selected": _EDITIONS,
+    "delivery.pb_projects_delivered": _EDITIONS,
+    "delivery.pb_delivery_rate": _EDITIONS,
+} | {k: _SUMS for k in ind.INDICATORS if k.startswith("environment.")}
+
+
+def needs_of(key: str, neighbourhood: str | None) -> frozenset[str]:
+    """The parts `gather` must read for indicator `key` (all of them for an unknown key)."""
+    parts = NEEDS.get(key, PARTS)
+    if neighbourhood is not None and key in MEMBER_DERIVED:
+        parts = parts | {"members"}  # a small neighbourhood suppresses member-derived figures
+    return parts
 
 
 # --- number presentation -------------------------------------------------------------------------

@@ -8,20 +8,27 @@ Synthetic events are projected in shuffled order and uneven batches; then
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from libs.common.contracts import exchange as ex
+from libs.common.events import make_event
 from services.impact.aggregates import PEOPLE, refold
+from services.impact.api import _territory, catalogue_of
 from services.impact.app import create_app
+from services.impact.config import get_impact_settings
 from services.impact.engine import Split, gather, split
 from services.impact.handlers import LIVE
+from services.impact.indicators import INDICATORS
 from services.impact.periods import ALL_TIME, Window, parse_period
 from services.impact.rebuild import differences, drop, fresh_projection, recreate
-from services.impact.scenario import synthetic_events
+from services.impact.report import indicator_entries
+from services.impact.scenario import _where, at, loan_facts, synthetic_events
 
 
 def test_split_covers_a_window_with_years_months_and_loose_days():
@@ -123,12 +130,41 @@ async def impact(service_factory):
     return await service_factory("impact", create_app)
 
 
+def disagreeing_loans() -> list:
+    """Loans whose events disagree on the request day or the borrower's neighbourhood (the
+    cohort then counts them from their fact rows), and one whose events agree."""
+    base = {"category": "drill", "borrower": "m-multi", "lender": "m-lend"}
+    day_one, day_two = at(3, 30, 23), at(4, 2, 9)
+
+    def event(model, loan, **extra):
+        return make_event(
+            model(**loan, **extra),
+            aggregate_id=loan["loan_id"],
+            territory=_where(loan["borrower_neighbourhood"]),
+            occurred_at=loan["requested_at"] + timedelta(hours=3),
+        )
+
+    a1 = loan_facts("LM1", borrower_nbhd="centre", requested_at=day_one, **base)
+    a2 = loan_facts("LM1", borrower_nbhd="centre", requested_at=day_two, **base)
+    b1 = loan_facts("LM2", borrower_nbhd="centre", requested_at=day_two, **base)
+    b2 = loan_facts("LM2", borrower_nbhd="riverside", requested_at=day_two, **base)
+    c1 = loan_facts("LM3", borrower_nbhd="centre", requested_at=day_one, **base)
+    return [
+        event(ex.LoanRequested, a1),
+        event(ex.LoanAccepted, a2),
+        event(ex.LoanRequested, b1),
+        event(ex.LoanReturned, b2, days_lent=2, condition="good"),
+        event(ex.LoanRequested, c1),
+        event(ex.LoanPickedUp, c1),
+    ]
+
+
 async def test_aggregates_answer_what_the_rows_answer(impact):
     database = impact.runtime.db
-    events = list(synthetic_events(600, seed=5, year=2026))
+    events = list(synthetic_events(600, seed=5, year=2026)) + disagreeing_loans()
     random.Random(1).shuffle(events)
     position = 0
-    for size in (1, 7, 150, 42, 400):  # uneven batches, shuffled order
+    for size in (1, 7, 150, 42, 406):  # uneven batches, shuffled order
         async with database.transaction() as session:
             for envelope in events[position : position + size]:
                 await LIVE.apply(session, envelope)
@@ -151,9 +187,12 @@ async def test_aggregates_answer_what_the_rows_answer(impact):
                 sums=again.sums,
                 members=again.members,
                 loans=again.loans,
+                chunk=97,  # several keyset pages
             )
         )
         assert await differences(session, LIVE, again) == {}
+        multi = select(func.count()).where(LIVE.loans.c.multi == 1)
+        assert await session.scalar(multi) == 2  # LM1 and LM2
     await drop(database, again)
 
     async with database.read() as session:
@@ -166,6 +205,8 @@ async def test_aggregates_answer_what_the_rows_answer(impact):
             parse_period("2026-07-14"),
             Window("all", "loose", date(2026, 2, 11), date(2026, 11, 3)),
             Window("all", "across", date(2025, 12, 20), date(2026, 1, 9)),
+            Window("all", "multi", date(2026, 3, 30), date(2026, 4, 1)),
+            Window("all", "multi2", date(2026, 4, 2), date(2026, 4, 2)),
             ALL_TIME,
         ]
         for window in windows:
@@ -173,3 +214,36 @@ async def test_aggregates_answer_what_the_rows_answer(impact):
                 data = await gather(session, window, neighbourhood=nbhd, with_editions=False)
                 expected = reference(facts, activity, window, nbhd)
                 assert observed(data) == expected, (window, nbhd)
+
+    # An indicator series reads only what its indicator needs (and the sums of all its months
+    # in one query): each value equals the one of a full gather of that period.
+    settings = get_impact_settings()
+    catalogue = catalogue_of(settings.catalogue_version)
+    population = _territory().population_of
+    full: dict = {}
+    for period, params in (
+        ("month", {"from": "2026-01-01", "to": "2026-12-31"}),
+        ("year", {"from": "2026-01-01", "to": "2026-12-31"}),
+        ("week", {"from": "2026-03-23", "to": "2026-04-12"}),
+    ):
+        for nbhd in (None, "centre"):
+            query = {"period": period, **params} | ({"neighbourhood": nbhd} if nbhd else {})
+            for key in INDICATORS:
+                if INDICATORS[key].breakdown == "edition":
+                    continue
+                response = await impact.client.get(f"/indicators/{key}", params=query)
+                assert response.status_code == 200, response.text
+                for entry in response.json()["series"]:
+                    label = entry["period"]["label"]
+                    if (label, nbhd) not in full:
+                        async with database.read() as session:
+                            data = await gather(session, parse_period(label), neighbourhood=nbhd)
+                        full[(label, nbhd)] = indicator_entries(
+                            data,
+                            catalogue=catalogue,
+                            population=population(nbhd),
+                            min_cell=settings.min_cell,
+                        )
+                    expected = full[(label, nbhd)][key]
+                    got = {k: v for k, v in entry.items() if k != "period"}
+                    assert got == json.loads(json.dumps(expected, default=str)), (key, label)
