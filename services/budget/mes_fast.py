@@ -51,28 +51,23 @@ class FastModel:
     def __init__(self, model) -> None:
         self.model = model
         n = len(model.ids)
-        self.usable = all(len(model.slots[j]) <= 1 for j in range(n)) and model.num_voters > 0
+        self.usable = model.num_voters > 0 and all(u is not None for u in model.util)
         if not self.usable:
             return
         self.num_groups = len(model.weights)
         weights = np.asarray(model.weights, dtype=np.float64)
-        self.util = [0] * n  # exact scaled utility of j for each supporter
-        self.sup: list[np.ndarray] = []
-        self.supw: list[np.ndarray] = []
-        self.wall = [0.0] * n
-        self.nterms = [0] * n
-        for j in range(n):
-            groups = [g for g, _ in model.supporters[j]]
-            if model.supporters[j]:
-                self.util[j] = model.supporters[j][0][1]
-            idx = np.asarray(groups, dtype=np.intp)
-            self.sup.append(idx)
-            self.supw.append(weights[idx])
-            self.wall[j] = float(sum(model.weights[g] for g in groups))  # exact: ints < 2**53
-            self.nterms[j] = len(groups) + 4
+        order = np.argsort(model.flat_j, kind="stable")
+        by_project = model.flat_g[order]
+        bounds = np.searchsorted(model.flat_j[order], np.arange(n + 1))
+        self.sup = [by_project[bounds[j] : bounds[j + 1]] for j in range(n)]
+        self.supw = [weights[idx] for idx in self.sup]
+        # Exact: integer weights summed in float stay exact below 2**53 voters.
+        self.wall = [float(w.sum()) for w in self.supw]
+        self.exact_wall = [int(x) for x in self.wall]
+        self.nterms = [len(idx) + 4 for idx in self.sup]
+        self.util = model.util  # exact scaled utility of j for each of its supporters
         self.cost = [float(c) for c in model.costs]
         self.util_f = [float(u) for u in self.util]
-        self.exact_wall = [sum(model.weights[g] for g, _ in model.supporters[j]) for j in range(n)]
 
 
 def fast_order(model, fast: FastModel, k) -> list[int] | None:
@@ -105,38 +100,48 @@ class _Run:
         mm = self.m[idx]
         cost = f.cost[j]
         gamma = f.nterms[j] * UNIT * 2
+        # No BLAS (``@``) here: OpenBLAS threads its dot products, which is slow on a busy box.
         wm = w * mm
         total = float(wm.sum())
-        wa = float(w @ self.alive[idx])
-        slack = wa * self.delta + gamma * total
+        # Affordability: every supporter's money may be off by delta (a safe over-estimate).
+        wall = f.wall[j]
+        slack = wall * self.delta + gamma * total
         c_lo, c_hi = cost * (1 - 2 * UNIT), cost * (1 + 2 * UNIT)
         if total + slack < c_lo:
             return None
         if total - slack < c_hi:
             raise Ambiguous
-        wall = f.wall[j]
         p = cost / wall
-        count = -1
-        for _ in range(64):
-            poor = mm < p
-            new_count = int(np.count_nonzero(poor))
-            if new_count == count:
-                break
-            count = new_count
-            p = (cost - float(wm @ poor)) / (wall - float(w @ poor))
-        else:
-            raise Ambiguous
-        rich_w = wall - float(w @ poor)
+        poor = mm < p
+        count = int(np.count_nonzero(poor))
+        poor_w = 0.0
+        if count:
+            for _ in range(len(mm) + 1):  # the poor set only grows, so this ends
+                poor_w = float(w[poor].sum())
+                p = (cost - float(wm[poor].sum())) / (wall - poor_w)
+                poor = mm < p
+                new_count = int(np.count_nonzero(poor))
+                if new_count == count:
+                    break
+                count = new_count
+            else:
+                raise Ambiguous
+        rich_w = wall - poor_w
         if rich_w <= 0:
             raise Ambiguous
+        alive = self.alive
         # Rounding of the float computation, generously: sums of n terms, two divisions.
         r = gamma * (cost + total) / rich_w + 8 * UNIT * p
         # Only supporters below the price feel a money error: rich ones pay p either way.
-        b = 1.5 * self.delta * float(w @ (self.alive[idx] * poor)) / rich_w + 4 * UNIT * p
+        poor_alive = float((w[poor] * alive[idx[poor]]).sum()) if count else 0.0
+        b = 1.5 * self.delta * poor_alive / rich_w + 4 * UNIT * p
         threshold = p + r + b + self.delta
         low = mm < threshold
-        low_w = float(w @ (self.alive[idx] * low))
-        rich_far = wall - float(w @ low)
+        if int(np.count_nonzero(low)) == count:  # nobody between p and the threshold
+            low_w, rich_far = poor_alive, rich_w
+        else:
+            low_w = float((w[low] * alive[idx[low]]).sum())
+            rich_far = wall - float(w[low].sum())
         if rich_far <= 0 or low_w * self.delta > b * rich_far:
             raise Ambiguous
         err_p = b + r
@@ -161,7 +166,7 @@ class _Run:
         left = mm - p
         margin = self.delta + err_p + 4 * UNIT * self.e
         dead = left < -margin
-        left[left < 0] = 0.0
+        np.maximum(left, 0.0, out=left)
         self.m[idx] = left
         if dead.any():
             self.alive[idx[dead]] = 0.0

@@ -35,6 +35,8 @@ from itertools import accumulate, repeat
 from math import gcd
 from operator import mul
 
+import numpy as np
+
 from services.budget import mes_fast
 
 Number = int | Fraction
@@ -112,7 +114,11 @@ def group_ballots(ballots: Iterable[Ballot]) -> list[Ballot]:
     """Merge identical ballots into one with the summed weight (MES and greedy are unchanged)."""
     counts: dict[frozenset, int] = {}
     for ballot in ballots:
-        key = frozenset((p, s) for p, s in ballot.scores.items() if s)
+        scores = ballot.scores
+        if 0 in scores.values():
+            key = frozenset((p, s) for p, s in scores.items() if s)
+        else:
+            key = frozenset(scores.items())
         counts[key] = counts.get(key, 0) + ballot.weight
     return [Ballot(dict(k), w) for k, w in counts.items()]
 
@@ -256,53 +262,46 @@ class _MESModel:
         self.num_voters = sum(self.weights)
         # Plain ints where possible: Fraction arithmetic is slow on 100k ballot entries.
         factor = [_as_number(c) if problem.utility == "cost" else 1 for c in self.costs]
-        raw: list[list[tuple[int, Number]]] = []
+        n = len(self.ids)
+        lengths = [len(b.scores) for b in groups]
+        flat_j = [index[pid] for b in groups for pid in b.scores]
+        flat_u = [
+            pt * factor[j]
+            for j, pt in zip(flat_j, (pt for b in groups for pt in b.scores.values()), strict=True)
+        ]
+        flat_g = [g for g, size in enumerate(lengths) for _ in range(size)]
+        if not all(type(u) is int and u > 0 for u in flat_u):
+            keep = [i for i, u in enumerate(flat_u) if u > 0]
+            flat_j = [flat_j[i] for i in keep]
+            flat_g = [flat_g[i] for i in keep]
+            flat_u = [flat_u[i] for i in keep]
         den = 1
-        for b in groups:
-            row = []
-            for pid, points in b.scores.items():
-                j = index[pid]
-                u = points * factor[j]
-                if u > 0:
-                    row.append((j, u))
-                    if type(u) is not int:
-                        den = _lcm(den, Fraction(u).denominator)
-            raw.append(row)
+        for u in flat_u:
+            if type(u) is not int:
+                den = _lcm(den, Fraction(u).denominator)
         # Utilities are scaled to integers by one common factor: prices scale uniformly, so
         # every comparison between projects is unchanged. ``scale`` converts prices back.
         self.scale = den
-        if den == 1:
-            self.ballots = [[(j, int(u)) for j, u in row] for row in raw]
-        else:
-            self.ballots = [[(j, int(u * den)) for j, u in row] for row in raw]
-        n = len(self.ids)
-        self.supporters: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-        # slots[j][u]: supporting groups with utility u, each repeated by its weight, so that
-        # Counter(map(cls.__getitem__, slots)) counts voters per budget class in C.
-        self.slots: list[dict[int, list[int]]] = [{} for _ in range(n)]
-        self.groups: list[dict[int, list[int]]] = [{} for _ in range(n)]  # distinct, by u
+        flat_u = [int(u) if den == 1 else int(u * den) for u in flat_u]
+        self.flat = (flat_g, flat_j, flat_u)
+        # total_sat[j]: summed utility; util[j]: the utility every supporter of j gets, or None
+        # when supporters differ (point ballots), which rules out the float path.
         self.total_sat = [0] * n
-        for g, row in enumerate(self.ballots):
-            w = self.weights[g]
-            for j, u in row:
-                self.supporters[j].append((g, u))
-                self.groups[j].setdefault(u, []).append(g)
-                self.slots[j].setdefault(u, []).extend([g] * w)
-                self.total_sat[j] += u * w
+        util: list[int | None] = [0] * n
+        weights = self.weights
+        for g, j, u in zip(flat_g, flat_j, flat_u, strict=True):
+            self.total_sat[j] += u * weights[g]
+            if util[j] != u:
+                util[j] = u if util[j] == 0 else None
+        self.util = util
+        self.flat_g = np.asarray(flat_g, dtype=np.intp)
+        self.flat_j = np.asarray(flat_j, dtype=np.intp)
         # overlap[j]: projects sharing a supporter with j; only their prices move when j is paid.
-        row_mask = [sum(1 << j for j, _ in row) for row in self.ballots]
-        self.overlap = []
-        for j in range(n):
-            mask = 0
-            for g, _ in self.supporters[j]:
-                mask |= row_mask[g]
-            self.overlap.append([i for i in range(n) if mask >> i & 1])
-        self.sort_mult = [0] * n  # key v * (lcm of utilities // u) orders buckets by v/u
-        for j in range(n):
-            lcm_u = 1
-            for u in self.slots[j]:
-                lcm_u = _lcm(lcm_u, u)
-            self.sort_mult[j] = lcm_u
+        incidence = np.zeros((len(groups), n), dtype=np.float32)
+        incidence[self.flat_g, self.flat_j] = 1.0
+        shared = incidence.T @ incidence  # counts of shared groups; exact zero when none
+        self.overlap = [np.flatnonzero(shared[j]).tolist() for j in range(n)]
+        self._exact_tables: tuple | None = None
         # pabutools: only projects with positive cost and satisfaction take part in MES;
         # supported projects that cost nothing are funded up front.
         self.eligible = [j for j in range(n) if self.total_sat[j] > 0 and self.costs[j]]
@@ -314,6 +313,26 @@ class _MESModel:
             base = _lcm(base, c.denominator)
         self.base = base
         self.fast = mes_fast.FastModel(self)
+
+    def exact_tables(self) -> None:
+        """Build the tables the exact path uses (on first use: the float path needs none)."""
+        if self._exact_tables is not None:
+            return
+        n = len(self.ids)
+        # slots[j][u]: supporting groups with utility u, each repeated by its weight, so that
+        # Counter(map(cls.__getitem__, slots)) counts voters per budget class in C.
+        self.slots: list[dict[int, list[int]]] = [{} for _ in range(n)]
+        self.groups: list[dict[int, list[int]]] = [{} for _ in range(n)]  # distinct, by u
+        for g, j, u in zip(*self.flat, strict=True):
+            self.groups[j].setdefault(u, []).append(g)
+            self.slots[j].setdefault(u, []).extend([g] * self.weights[g])
+        self.sort_mult = [0] * n  # key v * (lcm of utilities // u) orders buckets by v/u
+        for j in range(n):
+            lcm_u = 1
+            for u in self.slots[j]:
+                lcm_u = _lcm(lcm_u, u)
+            self.sort_mult[j] = lcm_u
+        self._exact_tables = (self.slots, self.groups, self.sort_mult)
 
     def endowment(self, k: Number) -> Fraction:
         """Per-voter starting money after k one-unit raises."""
@@ -336,6 +355,7 @@ class _Wallets:
     """Voters' money during one MES run, grouped into budget classes."""
 
     def __init__(self, model: _MESModel, k: Number) -> None:
+        model.exact_tables()
         self.model = model
         self.scale_d = model.base  # current money unit is 1/scale_d
         self.val = [int(model.endowment(k) * model.base)]  # class -> money, in its own units
