@@ -429,11 +429,33 @@ def _member_rows(
     return union_all(*selects).subquery() if len(selects) > 1 else selects[0].subquery()
 
 
+def _one_set(window: Window) -> tuple[str, date] | None:
+    """(grain, first day) when the window is exactly one member set: one whole year or month."""
+    parts = split(window.start, window.end, years=True)
+    if parts.days:
+        return None
+    if parts.years and not parts.months and parts.years[0] == parts.years[1]:
+        return ("y", parts.years[0])
+    if not parts.years and len(parts.months) == 1 and parts.months[0][0] == parts.months[0][1]:
+        return ("m", parts.months[0][0])
+    return None
+
+
 async def _members(
     session: AsyncSession, data: WindowData, projection: Projection, *, people: bool = True
 ) -> None:
-    """Active members (total and per neighbourhood) and people per role/type/place/category."""
+    """Active members (total and per neighbourhood) and people per role/type/place/category.
+
+    A window that is exactly one year or one month reads one member set, whose rows are
+    unique per (scope, neighbourhood, category, member): a count of rows per group is the
+    count of distinct members, read in key order (no DISTINCT). Other windows unite sets and
+    activity rows and count distinct members.
+    """
     window, nbhd = data.window, data.neighbourhood
+    one = _one_set(window)
+    if one is not None:
+        await _members_of_one_set(session, data, projection, one, people=people)
+        return
     active = _member_rows(projection, window, [ACTIVE], nbhd, None)
     data.active = await session.scalar(select(func.count(distinct(active.c.member_id)))) or 0
     rows = await session.execute(
@@ -462,6 +484,62 @@ async def _members(
         for scope, key, count in rows:
             role, event_type = scope.split("|")[:2]
             target[(role, event_type, _key(key))] = count
+
+
+async def _members_of_one_set(
+    session: AsyncSession,
+    data: WindowData,
+    projection: Projection,
+    period: tuple[str, date],
+    *,
+    people: bool,
+) -> None:
+    m, nbhd = projection.members, data.neighbourhood
+    here = [m.c.grain == period[0], m.c.day == period[1]]
+    if nbhd is not None:
+        here.append(m.c.neighbourhood == nbhd)
+    groups = [m.c.scope, m.c.neighbourhood, m.c.category]
+    rows = await session.execute(
+        select(m.c.neighbourhood, func.count())
+        .where(*here, m.c.scope == ACTIVE)
+        .group_by(m.c.neighbourhood)
+    )
+    data.active_by_neighbourhood = {_key(n): c for n, c in rows}
+    if nbhd is not None:
+        data.active = sum(data.active_by_neighbourhood.values())
+    else:  # a member active in two neighbourhoods counts once
+        data.active = (
+            await session.scalar(
+                select(func.count(distinct(m.c.member_id))).where(*here, m.c.scope == ACTIVE)
+            )
+            or 0
+        )
+    if not people:
+        return
+    pairs = sorted(PEOPLE)
+    dimensions = ["n"] if nbhd is not None else ["n", "c"]
+    scopes = [people_scope(r, t, d) for r, t in pairs for d in dimensions]
+    rows = await session.execute(
+        select(*groups, func.count()).where(*here, m.c.scope.in_(scopes)).group_by(*groups)
+    )
+    for scope, n, c, count in rows:
+        role, event_type, dimension = scope.split("|")
+        if dimension == "n":
+            data.people_by_neighbourhood[(role, event_type, _key(n))] = count
+        else:
+            data.people_by_category[(role, event_type, _key(c))] = count
+    if nbhd is not None:  # by category within one neighbourhood: its activity rows
+        window = data.window
+        scopes = [people_scope(r, t, "c") for r, t in pairs]
+        rows_q = _member_rows(projection, window, scopes, nbhd, "c", sets=False)
+        rows = await session.execute(
+            select(
+                rows_q.c.scope, rows_q.c.category, func.count(distinct(rows_q.c.member_id))
+            ).group_by(rows_q.c.scope, rows_q.c.category)
+        )
+        for scope, key, count in rows:
+            role, event_type = scope.split("|")[:2]
+            data.people_by_category[(role, event_type, _key(key))] = count
 
 
 async def day_span(
