@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import heapq
 from fractions import Fraction
+from math import gcd
 
 import numpy as np
 
@@ -68,6 +69,11 @@ class FastModel:
         self.util = model.util  # exact scaled utility of j for each of its supporters
         self.cost = [float(c) for c in model.costs]
         self.util_f = [float(u) for u in self.util]
+        self.weights_int = np.asarray(model.weights, dtype=np.int64)
+        den = 1
+        for c in model.costs:
+            den = den * c.denominator // gcd(den, c.denominator)
+        self.cost_den = den
 
 
 def fast_order(model, fast: FastModel, k) -> list[int] | None:
@@ -92,6 +98,15 @@ class _Run:
         self.delta = 2 * UNIT * e  # float(e) is within half an ulp of the exact endowment
         self.changed_at = [-1] * len(model.ids)
         self.step = 0
+        # Exact per-voter payments: paid[i] / den for funded i (0 otherwise), with one common
+        # denominator that grows by each payment's payer weight.
+        d0 = (
+            self.endowment.denominator
+            * fast.cost_den
+            // gcd(self.endowment.denominator, fast.cost_den)
+        )
+        self.den = d0
+        self.paid = [0] * len(model.ids)
 
     def price(self, j: int):
         """(rho, err, p, err_p) for j now, or None if certainly unaffordable."""
@@ -160,17 +175,43 @@ class _Run:
         return cost / (wall * f.util[j])
 
     def pay(self, j: int, p: float, err_p: float) -> None:
+        """Charge j's supporters its exact price; the float money follows the exact one.
+
+        Every supporter is certainly rich (money > price) or certainly poor (money < price)
+        or we give up. A supporter that still holds money has paid the full price of every
+        funded project it supports, so its exact money is e - sum of those prices: the exact
+        price is (cost - poor supporters' money) / rich weight, in integers over ``den``.
+        Money then carries only rounding (no error compounding from one price to the next).
+        """
         f = self.fast
         idx = f.sup[j]
         mm = self.m[idx]
         left = mm - p
         margin = self.delta + err_p + 4 * UNIT * self.e
-        dead = left < -margin
-        np.maximum(left, 0.0, out=left)
+        poor = left < -margin
+        if int(np.count_nonzero(poor)) + int(np.count_nonzero(left > margin)) != len(idx):
+            raise Ambiguous
+        poor_idx = idx[poor]
+        poor_alive = poor_idx[self.alive[poor_idx] > 0]
+        wint = f.weights_int
+        rich_w = int(f.exact_wall[j]) - int(wint[poor_idx].sum())
+        den = self.den
+        numerator = self.model.costs[j] * den
+        if poor_alive.size:
+            pw = wint[poor_alive]
+            counts = pw @ self.model.incidence[poor_alive]  # int64, no BLAS
+            spent = sum(int(c) * self.paid[i] for i, c in enumerate(counts.tolist()) if c)
+            numerator -= self.endowment * den * int(pw.sum()) - spent
+        numerator = int(numerator)  # den clears the cost and endowment denominators
+        self.paid = [x * rich_w for x in self.paid]
+        self.den = den * rich_w
+        self.paid[j] = numerator
+        exact_p = numerator / self.den  # correctly rounded
+        left = mm - exact_p
+        left[poor] = 0.0
         self.m[idx] = left
-        if dead.any():
-            self.alive[idx[dead]] = 0.0
-        self.delta += err_p + 2 * UNIT * self.e
+        self.alive[poor_idx] = 0.0
+        self.delta += UNIT * exact_p + 2 * UNIT * self.e
         for other in self.model.overlap[j]:
             self.changed_at[other] = self.step
         self.step += 1

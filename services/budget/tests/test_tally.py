@@ -354,3 +354,58 @@ def test_add1_block_skipping_on_real_files():
     for name in ("Poland_Swiecie_2023.pb", "Netherlands_Assen_2024.pb"):
         model = tally._MESModel(pabulib.to_problem(pabulib.load(folder / name)))
         assert tally._add1(model, exhaustive_stop=True) == _walk_every_step(model, True)
+
+
+# ------------------------------------------------------------------------------------------
+# The certified float run (mes_fast) must give the exact run's order or give up (None)
+# ------------------------------------------------------------------------------------------
+
+
+def _fast_vs_exact(model, ks):
+    from services.budget import mes_fast
+
+    settled = 0
+    for k in ks:
+        order = mes_fast.fast_order(model, model.fast, k)
+        if order is not None:
+            settled += 1
+            assert order == tally._mes_run(model, k).order, k
+    return settled
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(2, 7).flatmap(
+        lambda n: st.tuples(
+            # few distinct costs and many repeated ballots: exact ties and near-ties abound
+            st.lists(st.sampled_from([10, 12, 20, 30, 60, 61, 90]), min_size=n, max_size=n),
+            st.lists(st.sets(st.integers(0, n - 1), min_size=1), min_size=2, max_size=30),
+            st.integers(30, 400),
+            st.lists(st.integers(0, 40), min_size=1, max_size=4),
+        )
+    )
+)
+def test_fast_run_matches_the_exact_run_or_gives_up(case):
+    costs, ballots, budget, ks = case
+    problem = approval_problem(
+        {str(j): c for j, c in enumerate(costs)}, budget, [[str(j) for j in b] for b in ballots]
+    )
+    model = tally._MESModel(problem)
+    _fast_vs_exact(model, ks)
+
+
+def test_fast_run_settles_real_files():
+    folder = shared_pabulib()
+    for name, ks in (
+        ("Poland_Warszawa_2019_Ursynow.pb", [0, 37, 109]),
+        ("Poland_Swiecie_2023.pb", [0, 100, 226]),
+        ("US_Stanford_Dataset_PB_Cambridge_2019_vote_approvals.pb", [0, 5]),
+    ):
+        model = tally._MESModel(pabulib.to_problem(pabulib.load(folder / name)))
+        assert model.fast.usable
+        assert _fast_vs_exact(model, ks) == len(ks), name
+
+
+def test_fast_run_is_not_used_for_point_ballots():
+    p = Problem({"a": 10, "b": 10}, 10, [Ballot({"a": 1, "b": 4}), Ballot({"a": 2})], "points")
+    assert not tally._MESModel(p).fast.usable
