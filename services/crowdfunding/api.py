@@ -7,12 +7,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select
 
-from libs.common.auth import CurrentPrincipal, Principal, require_roles
+from libs.common.auth import CurrentPrincipal, OptionalPrincipal, Principal, require_roles
 from libs.common.problems import Forbidden, NotFound
 from libs.common.runtime import Runtime
 from services.crowdfunding import campaigns, config, domain, history, matching, pledges, settlement
 from services.crowdfunding.campaigns import campaign_view
+from services.crowdfunding.db import campaigns as campaigns_table
 from services.crowdfunding.matching import pool_view
 from services.crowdfunding.payments import SandboxProvider
 from services.crowdfunding.pledges import Crowdfunding, pledge_view
@@ -145,23 +147,40 @@ async def record_historical_campaign(
     return await history.record_closed_campaign(runtime, body=body, staff_id=staff.sub)
 
 
+PUBLIC_STATES = (domain.LIVE, domain.SETTLING, domain.SUCCEEDED, domain.FAILED, domain.PAID_OUT)
+
+
+def _may_see(row, principal: Principal | None) -> bool:
+    """Drafts and reviews are seen by their holder and by reviewers and staff only."""
+    if row.state in PUBLIC_STATES:
+        return True
+    return principal is not None and (
+        principal.sub == row.holder_id or principal.has("reviewer", "staff")
+    )
+
+
 @router.get("/campaigns")
-async def list_campaigns(runtime: Runtime, state: str | None = None) -> list[dict]:
-    from sqlalchemy import select
-
-    from services.crowdfunding.db import campaigns as table
-
-    async with runtime.db.transaction() as session:
-        query = select(table).order_by(table.c.created_at)
+async def list_campaigns(
+    runtime: Runtime, principal: OptionalPrincipal, state: str | None = None
+) -> list[dict]:
+    """Campaigns, with the running total of live ones; drafts only for those who may see."""
+    async with runtime.db.read() as session:
+        query = select(campaigns_table).order_by(campaigns_table.c.created_at)
         if state:
-            query = query.where(table.c.state == state)
-        return [campaign_view(r) for r in (await session.execute(query)).all()]
+            query = query.where(campaigns_table.c.state == state)
+        rows = [r for r in (await session.execute(query)).all() if _may_see(r, principal)]
+        totals = await campaigns.running_totals(session, [r.id for r in rows])
+        return [{**campaign_view(r), **totals.get(r.id, {})} for r in rows]
 
 
 @router.get("/campaigns/{campaign_id}")
-async def get_campaign(campaign_id: str, runtime: Runtime) -> dict:
-    async with runtime.db.transaction() as session:
-        view = campaign_view(await campaigns.get_campaign(session, campaign_id))
+async def get_campaign(campaign_id: str, runtime: Runtime, principal: OptionalPrincipal) -> dict:
+    async with runtime.db.read() as session:
+        row = await campaigns.get_campaign(session, campaign_id)
+        if not _may_see(row, principal):
+            raise NotFound(f"No campaign {campaign_id}.")
+        view = campaign_view(row)
+        view.update((await campaigns.running_totals(session, [campaign_id])).get(campaign_id, {}))
         view["rewards"] = await campaigns.list_rewards(session, campaign_id)
         return view
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
@@ -24,7 +24,7 @@ from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
 from libs.common.runtime import ServiceRuntime
 from services.crowdfunding import domain
-from services.crowdfunding.db import campaigns, platform_settings, reviews, rewards, utc
+from services.crowdfunding.db import campaigns, platform_settings, pledges, reviews, rewards, utc
 
 COMMISSION_KEY = "commission_rate"
 
@@ -342,3 +342,24 @@ async def pay_out(
         net_cents=row.net_cents,
     )
     return await get_campaign(session, campaign_id)
+
+
+async def running_totals(session: AsyncSession, campaign_ids: list[str]) -> dict[str, dict]:
+    """Pledged so far (authorised or captured), city match reserved, and backers."""
+    if not campaign_ids:
+        return {}
+    counted = (domain.ACTIVE, domain.CAPTURED)
+    rows = await session.execute(
+        select(
+            pledges.c.campaign_id,
+            func.coalesce(func.sum(pledges.c.amount_cents), 0),
+            func.coalesce(func.sum(pledges.c.matched_cents), 0),
+            func.count(func.distinct(pledges.c.backer_id)),
+        )
+        .where(pledges.c.campaign_id.in_(campaign_ids), pledges.c.status.in_(counted))
+        .group_by(pledges.c.campaign_id)
+    )
+    return {
+        cid: {"pledged_cents": int(p), "matched_reserved_cents": int(m), "backers_so_far": n}
+        for cid, p, m, n in rows.all()
+    }

@@ -229,3 +229,21 @@ async def test_cancel_until_24h_before_the_deadline(service, clock):
     assert r.status_code == 409
     r = await pledge(service, campaign["id"], "holly", 25_00)
     assert r.status_code == 403, "a holder does not back their own campaign"
+
+
+async def test_drafts_are_private_and_live_campaigns_show_their_running_total(service, clock):
+    campaign = await live_campaign(service, goal=500_00)
+    draft = await service.client.get(f"/campaigns/{campaign['id']}")
+    assert draft.status_code == 404  # a draft is its holder's, reviewers' and staff's
+    assert (
+        await service.client.get(f"/campaigns/{campaign['id']}", headers=campaign["auth"])
+    ).status_code == 200
+    assert (await service.client.get("/campaigns")).json() == []
+    await launch(service, campaign)
+    listed = (await service.client.get("/campaigns")).json()
+    assert [c["id"] for c in listed] == [campaign["id"]]
+    r = await pledge(service, campaign["id"], "bea", 120_00)
+    assert r.status_code == 201, r.text
+    await service.client.post("/sandbox/webhooks/dispatch", headers=staff(service))
+    shown = (await service.client.get(f"/campaigns/{campaign['id']}")).json()
+    assert shown["pledged_cents"] == 120_00 and shown["backers_so_far"] == 1

@@ -246,12 +246,15 @@ async def test_budget_results_give_leftovers_and_drafts_once(service, nats_serve
     await nc.close()
     async with asyncio.timeout(15):
         while True:
-            drafts = (await service.client.get("/campaigns?state=draft")).json()
+            drafts = (
+                await service.client.get("/campaigns?state=draft", headers=staff(service))
+            ).json()
             if drafts:
                 break
             await asyncio.sleep(0.1)
     await asyncio.sleep(0.5)
-    drafts = (await service.client.get("/campaigns?state=draft")).json()
+    assert (await service.client.get("/campaigns?state=draft")).json() == []  # not public
+    drafts = (await service.client.get("/campaigns?state=draft", headers=staff(service))).json()
     assert len(drafts) == 1 and drafts[0]["holder_id"] == "zoe"
     assert drafts[0]["origin_proposal_id"] == "p-7"
     [leftover] = (await service.client.get("/budget-leftovers", headers=staff(service))).json()
