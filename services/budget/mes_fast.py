@@ -34,6 +34,7 @@ point utilities) take this path; others return ``None`` for every k.
 from __future__ import annotations
 
 import heapq
+import operator
 from fractions import Fraction
 from math import gcd
 
@@ -98,7 +99,7 @@ class _Run:
         self.delta = 2 * UNIT * e  # float(e) is within half an ulp of the exact endowment
         self.changed_at = [-1] * len(model.ids)
         self.step = 0
-        # Exact per-voter payments: paid[i] / den for funded i (0 otherwise), with one common
+        # Exact per-voter payments: paid[i] / den for project funded[i], with one common
         # denominator that grows by each payment's payer weight.
         d0 = (
             self.endowment.denominator
@@ -106,7 +107,8 @@ class _Run:
             // gcd(self.endowment.denominator, fast.cost_den)
         )
         self.den = d0
-        self.paid = [0] * len(model.ids)
+        self.funded: list[int] = []  # projects paid so far, in order
+        self.paid: list[int] = []  # their exact per-voter payments, times den
 
     def price(self, j: int):
         """(rho, err, p, err_p) for j now, or None if certainly unaffordable."""
@@ -196,16 +198,21 @@ class _Run:
         wint = f.weights_int
         rich_w = int(f.exact_wall[j]) - int(wint[poor_idx].sum())
         den = self.den
-        numerator = self.model.costs[j] * den
+        cost = self.model.costs[j]
+        numerator = cost.numerator * (den // cost.denominator)
+        funded = self.funded
         if poor_alive.size:
             pw = wint[poor_alive]
-            counts = pw @ self.model.incidence[poor_alive]  # int64, no BLAS
-            spent = sum(int(c) * self.paid[i] for i, c in enumerate(counts.tolist()) if c)
-            numerator -= self.endowment * den * int(pw.sum()) - spent
-        numerator = int(numerator)  # den clears the cost and endowment denominators
+            e = self.endowment
+            numerator -= e.numerator * (den // e.denominator) * int(pw.sum())
+            if funded:
+                rows = self.model.incidence[np.ix_(poor_alive, funded)]
+                counts = (pw @ rows).tolist()  # integer matmul: exact, no BLAS
+                numerator += sum(map(operator.mul, counts, self.paid))
         self.paid = [x * rich_w for x in self.paid]
         self.den = den * rich_w
-        self.paid[j] = numerator
+        self.paid.append(numerator)
+        funded.append(j)
         exact_p = numerator / self.den  # correctly rounded
         left = mm - exact_p
         left[poor] = 0.0

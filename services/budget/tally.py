@@ -300,7 +300,7 @@ class _MESModel:
         incidence = np.zeros((len(groups), n), dtype=np.float32)
         incidence[self.flat_g, self.flat_j] = 1.0
         shared = incidence.T @ incidence  # counts of shared groups; exact zero when none
-        self.incidence = incidence.astype(np.int64)  # group x project, 1 = supports
+        self.incidence = incidence.astype(np.uint8)  # group x project, 1 = supports
         self.overlap = [np.flatnonzero(shared[j]).tolist() for j in range(n)]
         self._exact_tables: tuple | None = None
         # pabutools: only projects with positive cost and satisfaction take part in MES;
