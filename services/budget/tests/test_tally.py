@@ -373,7 +373,7 @@ def _fast_vs_exact(model, ks):
     return settled
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.integers(2, 7).flatmap(
         lambda n: st.tuples(
