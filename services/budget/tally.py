@@ -20,8 +20,8 @@ per unit of utility ``rho`` for MES), the one whose project id is smaller *as a 
 For point ballots (cumulative, scoring, ordinal) MES uses the points as utilities
 (``Problem.utility = "points"``), for approval ballots the project cost ("cost").
 
-All arithmetic is exact (``fractions.Fraction`` and ints), like pabutools, so no comparison can
-flip through rounding.
+Every decision is exact (``fractions.Fraction`` and ints, like pabutools), so no comparison can
+flip through rounding; the float path in ``mes_fast`` only decides what its error bounds prove.
 """
 
 from __future__ import annotations
@@ -240,6 +240,11 @@ def _result(
 #   fails. On the big Warsaw files near-ties make most probes fail, so there the gain comes
 #   from the cheaper runs; on Toulouse or Swiecie most steps are skipped.
 # - mes and mes-add1 share the runs they have in common (``tally_many``).
+# - When every project's supporters share one utility (approval ballots), each Add1 run is
+#   first done in float64 with numpy (``mes_fast``): every decision is certified by a
+#   rigorous error bound and every payment is the exact integer price, so the float run
+#   returns exactly this module's order or gives up, and then the exact run above is used.
+#   Certified float runs carry no prices, so block certification is skipped for them.
 
 ZERO = -1  # budget class of voters who have no money left
 
