@@ -404,22 +404,5 @@ async def return_loan(
 
 @router.post("/loans/overdue-sweep", tags=["loans"])
 async def sweep_overdue(runtime: Runtime, staff: Staff, today: Today) -> dict:
-    """Staff (or a scheduler with a staff token): mark every past-due loan overdue."""
-    async with runtime.db.transaction() as session:
-        due = await loan_flow.overdue_loans(session, today=today)
-    marked = []
-    for loan_id in due:
-        try:
-            async with runtime.unit_of_work() as session:
-                await loan_flow.transition(
-                    session,
-                    runtime=runtime,
-                    principal=staff,
-                    loan_id=loan_id,
-                    action="mark_overdue",
-                    today=today,
-                )
-            marked.append(loan_id)
-        except Conflict:
-            pass  # returned or disputed meanwhile
-    return {"marked_overdue": marked}
+    """Staff: mark every past-due loan overdue now (the service also does it hourly)."""
+    return {"marked_overdue": await loan_flow.sweep_overdue(runtime, actor=staff, today=today)}

@@ -307,3 +307,28 @@ async def loan_view(
         other = loan["borrower_id"] if is_lender else loan["lender_id"]
         view["counterparty"] = private_view(await get_member(session, other))
     return view
+
+
+SWEEPER = Principal(sub="exchange-overdue-sweep", roles=frozenset({"staff"}))
+
+
+async def sweep_overdue(runtime: ServiceRuntime, *, actor: Principal, today: date) -> list[str]:
+    """Mark every past-due loan that is still out overdue; returns the loans marked."""
+    async with runtime.db.read() as session:
+        due = await overdue_loans(session, today=today)
+    marked = []
+    for loan_id in due:
+        try:
+            async with runtime.unit_of_work() as session:
+                await transition(
+                    session,
+                    runtime=runtime,
+                    principal=actor,
+                    loan_id=loan_id,
+                    action="mark_overdue",
+                    today=today,
+                )
+            marked.append(loan_id)
+        except Conflict:
+            pass  # returned or disputed meanwhile
+    return marked
