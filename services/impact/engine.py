@@ -358,9 +358,11 @@ async def series_sums(
     conditions = [s.c.grain == "m", s.c.day >= windows[0].start, s.c.day <= windows[-1].end]
     if neighbourhood is not None:
         conditions.append(s.c.neighbourhood == neighbourhood)
+    # Monthly rows are unique per (month, type, neighbourhood, category, subcategory): read
+    # them as they are (no GROUP BY), bucket them here.
     keys = [s.c.day, s.c.type, s.c.neighbourhood, s.c.category, s.c.subcategory]
-    measures = [func.sum(s.c["count"]), *(func.sum(s.c[c]) for c in SUM_COLUMNS)]
-    rows = await session.execute(select(*keys, *measures).where(*conditions).group_by(*keys))
+    measures = [s.c["count"], *(s.c[c] for c in SUM_COLUMNS)]
+    rows = await session.execute(select(*keys, *measures).where(*conditions))
     starts = [w.start for w in windows]
     out: list[dict] = [{} for _ in windows]
     for row in rows:
@@ -547,9 +549,9 @@ async def day_span(
 ) -> tuple[date, date] | tuple[None, None]:
     """The first and last day with a fact (from the daily sums: an index lookup)."""
     s = projection.sums
-    first, last = (
-        await session.execute(select(func.min(s.c.day), func.max(s.c.day)).where(s.c.grain == "d"))
-    ).one()
+    # Two queries: each is one probe of the (grain, day, ...) key; together they would scan.
+    first = await session.scalar(select(func.min(s.c.day)).where(s.c.grain == "d"))
+    last = await session.scalar(select(func.max(s.c.day)).where(s.c.grain == "d"))
     if first is None:
         return None, None
     return _as_date(first), _as_date(last)
