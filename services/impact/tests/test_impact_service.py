@@ -148,6 +148,10 @@ async def test_published_scenario_gives_the_hand_computed_report(impact):
         },
     )
     assert [s["value"] for s in series.json()["series"]] == [1, 1]
+    # Per PB edition: the series reads the editions only, and agrees with the report.
+    for key in ("participation.pb_turnout", "money.pb_envelope_allocated"):
+        by_edition = await impact.client.get(f"/indicators/{key}", params={"period": "edition"})
+        assert [s["value"] for s in by_edition.json()["series"]] == [value(rep, key)]
 
 
 async def test_refunds_reduce_money_raised_only_for_succeeded_campaigns(impact):
