@@ -33,7 +33,8 @@ SANDBOX_CARDS = ("tok_instant", "tok_visa", "tok_decline")
 
 @router.get("/campaigns")
 async def campaigns_page(request: Request, me: Viewer, services: Services):
-    rows = await services.get("crowdfunding", "/campaigns")
+    # Signed in, the service also lists the caller's own drafts.
+    rows = await services.get("crowdfunding", "/campaigns", caller=caller(me) if me else None)
     mine = [c for c in rows if me and c["holder_id"] == me.id and c["state"] not in PUBLIC_STATES]
     live = [c for c in rows if c["state"] == "live"]
     ended = [c for c in rows if c["state"] in ("succeeded", "paid_out", "failed")]
@@ -67,7 +68,9 @@ async def new_campaign(request: Request, me: Member, form: Form, services: Servi
 
 @router.get("/campaigns/{campaign_id}")
 async def campaign_page(request: Request, campaign_id: str, me: Viewer, services: Services):
-    campaign = await services.get("crowdfunding", f"/campaigns/{campaign_id}")
+    campaign = await services.get(
+        "crowdfunding", f"/campaigns/{campaign_id}", caller=caller(me) if me else None
+    )
     is_holder = me is not None and me.id == campaign["holder_id"]
     if campaign["state"] not in PUBLIC_STATES and not (
         is_holder or (me is not None and me.is_reviewer)

@@ -114,7 +114,7 @@ async def change_roles(request: Request, account_id: str, me: Staff, form: Form)
 
 @router.get("/campaigns")
 async def campaign_queue(request: Request, me: Reviewer, services: Services):
-    rows = await services.get("crowdfunding", "/campaigns")
+    rows = await services.get("crowdfunding", "/campaigns", caller=caller(me))
     pools = await _safely(services.get("crowdfunding", "/match-pools"), [])
     by_state: dict[str, list] = {}
     for c in rows:
