@@ -6,6 +6,7 @@ Usage: python bench/bench_tally.py [--quick] [--no-pabutools] [FILE.pb ...]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -18,6 +19,24 @@ from services.budget import pabulib, tally  # noqa: E402
 
 DEFAULT = ["Poland_Warszawa_2019_Ursynow.pb"]  # pabutools takes about 2 minutes here
 QUICK = ["Poland_Swiecie_2023.pb"]  # pabutools takes about 2 seconds here
+
+
+# pabutools' mes time where expected.json has none: the shared README's approximate figure.
+README_SECONDS = {"Poland_Warszawa_2026.pb": 450.0}
+
+
+def recorded_seconds(folder: Path, name: str) -> tuple[float, str] | None:
+    """pabutools' recorded mes time for a file (not measured here) and where it comes from."""
+    try:
+        expected = json.loads((folder / "expected.json").read_text())
+    except (OSError, ValueError):
+        expected = {}
+    seconds = expected.get(name, {}).get("pabutools_seconds", {}).get("mes_add1u_pabutools")
+    if seconds is not None:
+        return float(seconds), "expected.json pabutools_seconds"
+    if name in README_SECONDS:
+        return README_SECONDS[name], "shared README, approximate"
+    return None
 
 
 def shared_folder() -> Path:
@@ -78,6 +97,15 @@ def main() -> int:
         if reference is None:
             if not args.no_pabutools:
                 print("  pabutools is not installed: ours only")
+            recorded = recorded_seconds(folder, name)
+            if recorded is None:
+                print("  no recorded pabutools time for this file")
+            else:
+                seconds, source = recorded
+                print(
+                    f"  RECORDED (not run now) pabutools {seconds:.1f} s [{source}, "
+                    f"2-core machine]: speed-up vs recorded {seconds / our_time:.1f}x"
+                )
             continue
         their_selected, their_time = reference
         same = their_selected == selected

@@ -41,6 +41,8 @@ from math import gcd
 import numpy as np
 
 UNIT = 2.0**-53  # unit roundoff of float64
+_sum = np.add.reduce  # ndarray.sum without its Python wrapper (same summation)
+_count = np.count_nonzero
 
 
 class Ambiguous(Exception):
@@ -58,6 +60,7 @@ class FastModel:
             return
         self.num_groups = len(model.weights)
         weights = np.asarray(model.weights, dtype=np.float64)
+        self.weights = weights
         order = np.argsort(model.flat_j, kind="stable")
         by_project = model.flat_g[order]
         bounds = np.searchsorted(model.flat_j[order], np.arange(n + 1))
@@ -96,6 +99,7 @@ class _Run:
         self.e = e
         self.m = np.full(fast.num_groups, e)
         self.alive = np.ones(fast.num_groups, dtype=np.float64)
+        self.walive = fast.weights.copy()  # weight x alive, per group
         self.delta = 2 * UNIT * e  # float(e) is within half an ulp of the exact endowment
         self.changed_at = [-1] * len(model.ids)
         self.step = 0
@@ -114,12 +118,12 @@ class _Run:
         """(rho, err, p, err_p) for j now, or None if certainly unaffordable."""
         f = self.fast
         idx, w = f.sup[j], f.supw[j]
-        mm = self.m[idx]
+        mm = self.m.take(idx)
         cost = f.cost[j]
         gamma = f.nterms[j] * UNIT * 2
         # No BLAS (``@``) here: OpenBLAS threads its dot products, which is slow on a busy box.
         wm = w * mm
-        total = float(wm.sum())
+        total = float(_sum(wm))
         # Affordability: every supporter's money may be off by delta (a safe over-estimate).
         wall = f.wall[j]
         slack = wall * self.delta + gamma * total
@@ -130,14 +134,14 @@ class _Run:
             raise Ambiguous
         p = cost / wall
         poor = mm < p
-        count = int(np.count_nonzero(poor))
+        count = _count(poor)
         poor_w = 0.0
         if count:
             for _ in range(len(mm) + 1):  # the poor set only grows, so this ends
-                poor_w = float(w[poor].sum())
-                p = (cost - float(wm[poor].sum())) / (wall - poor_w)
+                poor_w = float(_sum(w[poor]))
+                p = (cost - float(_sum(wm[poor]))) / (wall - poor_w)
                 poor = mm < p
-                new_count = int(np.count_nonzero(poor))
+                new_count = _count(poor)
                 if new_count == count:
                     break
                 count = new_count
@@ -146,19 +150,22 @@ class _Run:
         rich_w = wall - poor_w
         if rich_w <= 0:
             raise Ambiguous
-        alive = self.alive
         # Rounding of the float computation, generously: sums of n terms, two divisions.
         r = gamma * (cost + total) / rich_w + 8 * UNIT * p
         # Only supporters below the price feel a money error: rich ones pay p either way.
-        poor_alive = float((w[poor] * alive[idx[poor]]).sum()) if count else 0.0
+        # ``walive`` is weight x alive (0 or 1), so these are the same products as before.
+        wa = self.walive.take(idx) if count else None
+        poor_alive = float(_sum(wa[poor])) if count else 0.0
         b = 1.5 * self.delta * poor_alive / rich_w + 4 * UNIT * p
         threshold = p + r + b + self.delta
         low = mm < threshold
-        if int(np.count_nonzero(low)) == count:  # nobody between p and the threshold
+        if _count(low) == count:  # nobody between p and the threshold
             low_w, rich_far = poor_alive, rich_w
         else:
-            low_w = float((w[low] * alive[idx[low]]).sum())
-            rich_far = wall - float(w[low].sum())
+            if wa is None:
+                wa = self.walive.take(idx)
+            low_w = float(_sum(wa[low]))
+            rich_far = wall - float(_sum(w[low]))
         if rich_far <= 0 or low_w * self.delta > b * rich_far:
             raise Ambiguous
         err_p = b + r
@@ -206,8 +213,8 @@ class _Run:
             e = self.endowment
             numerator -= e.numerator * (den // e.denominator) * int(pw.sum())
             if funded:
-                rows = self.model.incidence[np.ix_(poor_alive, funded)]
-                counts = (pw @ rows).tolist()  # integer matmul: exact, no BLAS
+                # Integer matmul over whole rows (exact, no BLAS), then the funded columns.
+                counts = (pw @ self.model.incidence[poor_alive]).take(funded).tolist()
                 numerator += sum(map(operator.mul, counts, self.paid))
         self.paid = [x * rich_w for x in self.paid]
         self.den = den * rich_w
@@ -218,6 +225,7 @@ class _Run:
         left[poor] = 0.0
         self.m[idx] = left
         self.alive[poor_idx] = 0.0
+        self.walive[poor_idx] = 0.0
         self.delta += UNIT * exact_p + 2 * UNIT * self.e
         for other in self.model.overlap[j]:
             self.changed_at[other] = self.step
