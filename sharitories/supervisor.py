@@ -19,7 +19,7 @@ from libs.common.migrations import migrate_all
 from libs.common.natsserver import NatsServer, answers
 from libs.common.settings import SERVICES, Settings
 
-APPS: tuple[str, ...] = (*SERVICES, "portal")  # the portal is the residents' web front
+APPS: tuple[str, ...] = ("portal", *SERVICES)  # the portal is the residents' web front
 
 
 @dataclass
@@ -112,7 +112,11 @@ def load_demo(platform: Platform, settings: Settings) -> None:
     if summary.get("already_loaded"):
         print("Demo territory already loaded.")
     else:
-        counts = ", ".join(f"{v} {k}" for k, v in summary.items() if isinstance(v, int))
+        counts = ", ".join(
+            f"{v} {k.replace('_', ' ')}"
+            for k, v in summary.items()
+            if isinstance(v, int) and not isinstance(v, bool)
+        )
         print(f"Demo territory ready: {counts}")
     print(
         f"Portal log-ins (password {DEMO_PASSWORD!r}): resident {RESIDENTS[0][0]}@valmont.example,"
