@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, delete, select, tuple_
+from sqlalchemy import Date, Table, delete, select, tuple_
 from sqlalchemy.engine import Connection
 
 from services.impact.db import NONE, SUM_COLUMNS
@@ -138,7 +138,26 @@ def _placeholders(conn: Connection, count: int) -> str:
 def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> list:
     """The dialect's bind processors of `columns` (dates become text on SQLite...)."""
     dialect = conn.dialect
-    return [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    out = []
+    for c in columns:
+        process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None and isinstance(table.c[c].type, Date):
+            process = _memo(process)  # a batch holds few distinct days: convert each once
+        out.append(process)
+    return out
+
+
+def _memo(process):
+    seen: dict = {}
+
+    def convert(value):
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = out = process(value)
+            return out
+
+    return convert
 
 
 def _executemany(
