@@ -82,10 +82,38 @@ class FastModel:
 
 def fast_order(model, fast: FastModel, k) -> list[int] | None:
     """Exact MES funding order at endowment ``model.endowment(k)``, or None if not certified."""
+    found = fast_run(model, fast, k)
+    return None if found is None else found[0]
+
+
+def fast_run(model, fast: FastModel, k) -> tuple[list[int], dict] | None:
+    """``fast_order`` plus, per funded project, its ``Ceiling`` (see ``fast_certify``)."""
     if not fast.usable:
         return None
+    run = _Run(model, fast, k)
     try:
-        return _Run(model, fast, k).run()
+        return run.run(), run.ceilings
+    except Ambiguous:
+        return None
+
+
+def fast_certify(model, fast: FastModel, k1, order: list[int], ceilings: dict) -> dict | None:
+    """Float twin of ``tally._certify``: the ceilings at k1 if every endowment from the
+    reference run's (which funded ``order``, ``ceilings`` being its certified price upper
+    bounds) to k1's funds the same projects; None when this is not proved.
+
+    Same argument as ``tally._certify``: we replay ``order`` at k1. The reference ceiling of
+    each winner bounds its exact price from above on the whole block; a rival sharing a
+    supporter is harmless when its certified lower bound at k1 (stale ones included: prices
+    only grow during a run) is strictly above that ceiling. Overlaps are settled exactly only
+    when the winner was untouched in the reference run and the rival is untouched at k1 (both
+    prices are then cost / (weight x utility), whatever the endowment); anything else fails.
+    """
+    if not fast.usable:
+        return None
+    run = _Run(model, fast, k1)
+    try:
+        return run.replay(order, ceilings)
     except Ambiguous:
         return None
 
@@ -112,6 +140,9 @@ class _Run:
         )
         self.den = d0
         self.funded: list[int] = []  # projects paid so far, in order
+        # funded project -> (upper bound of its exact price per utility when funded, whether
+        # none of its supporters had paid before: then that price is cost/(weight x utility))
+        self.ceilings: dict[int, tuple[float, bool]] = {}
         self.paid: list[int] = []  # their exact per-voter payments, times den
 
     def price(self, j: int):
@@ -174,12 +205,12 @@ class _Run:
         err = err_p / u + 4 * UNIT * rho
         return rho, err, p, err_p
 
-    def exact_untouched(self, j: int) -> Fraction:
+    def exact_untouched(self, j: int, check: bool = True) -> Fraction:
         """Exact price per utility of j while none of its supporters has paid anything."""
         f = self.fast
         wall = f.exact_wall[j]
         cost = self.model.costs[j]
-        if self.endowment * wall < cost:  # certified affordable before; never happens
+        if check and self.endowment * wall < cost:  # certified affordable before; never happens
             raise Ambiguous
         return cost / (wall * f.util[j])
 
@@ -264,8 +295,60 @@ class _Run:
                         heapq.heappush(heap, other)
                 lb, _, j, at, rho, p, err_p = winner
             order.append(j)
+            self.ceilings[j] = (self.ceiling(j, rho, err_p), self.changed_at[j] < 0)
             self.pay(j, p, err_p)
         return order
+
+    def ceiling(self, j: int, rho: float, err_p: float) -> float:
+        """A float at or above rho + err (the exact price's upper bound), rounding included."""
+        err = err_p / self.fast.util_f[j] + 4 * UNIT * rho
+        return (rho + err) * (1 + 8 * UNIT)
+
+    def replay(self, order: list[int], ceilings: dict) -> dict | None:
+        """See ``fast_certify``; raises Ambiguous or returns None when not proved."""
+        model, fast = self.model, self.fast
+        ids = model.ids
+        alive = set(model.eligible)
+        # Lower bounds of each project's exact price per utility, with the step they were
+        # computed at (-1: before any payment, never current).
+        bound = {
+            j: (fast.cost[j] / (fast.wall[j] * fast.util_f[j]) * (1 - 8 * UNIT), -1)
+            for j in model.eligible
+        }
+        for w in order[len(model.free) :]:
+            ceiling, untouched = ceilings[w]
+            priced = self.price(w)
+            if priced is None:
+                return None
+            rho, _, p, err_p = priced
+            self.ceilings[w] = (self.ceiling(w, rho, err_p), self.changed_at[w] < 0)
+            alive.discard(w)
+            for j in model.overlap[w]:
+                if j not in alive:
+                    continue
+                lo, at = bound[j]
+                if lo > ceiling:
+                    continue
+                if not self.current(j, at):
+                    priced_j = self.price(j)
+                    if priced_j is None:  # unaffordable at k1, hence below it
+                        alive.discard(j)
+                        continue
+                    rho_j, err_j, _, _ = priced_j
+                    lo = (rho_j - err_j) * (1 - 8 * UNIT)
+                    bound[j] = (lo, self.step)
+                if lo > ceiling:
+                    continue
+                if not (untouched and self.changed_at[j] < 0):
+                    return None
+                mine = (self.exact_untouched(w, check=False), ids[w])
+                if (self.exact_untouched(j), ids[j]) < mine:
+                    return None
+            self.pay(w, p, err_p)
+        # Nothing else may be affordable at k1 (then nothing is below it either).
+        if any(self.price(j) is not None for j in alive):
+            return None
+        return self.ceilings
 
     def _reprice(self, heap, j: int) -> None:
         priced = self.price(j)

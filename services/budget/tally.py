@@ -244,7 +244,8 @@ def _result(
 #   first done in float64 with numpy (``mes_fast``): every decision is certified by a
 #   rigorous error bound and every payment is the exact integer price, so the float run
 #   returns exactly this module's order or gives up, and then the exact run above is used.
-#   Certified float runs carry no prices, so block certification is skipped for them.
+#   Certified float runs carry certified price upper bounds instead of prices, and their
+#   blocks are certified in float too (``mes_fast.fast_certify``, same argument).
 
 ZERO = -1  # budget class of voters who have no money left
 
@@ -355,6 +356,7 @@ class _Run:
     cost: Fraction
     money_left: dict[int, Fraction] = field(default_factory=dict)
     exact: bool = True  # False for a certified float run: order only, no prices
+    ceilings: dict | None = None  # certified float run: price upper bounds (mes_fast)
 
 
 class _Wallets:
@@ -510,11 +512,13 @@ def _plain_run(model: _MESModel, k: int) -> _Run:
     """The run at k: the certified float run when it settles every decision, else exact."""
     run = model.runs.get(k)
     if run is None:
-        order = mes_fast.fast_order(model, model.fast, k) if model.fast.usable else None
-        if order is None:
+        found = mes_fast.fast_run(model, model.fast, k) if model.fast.usable else None
+        if found is None:
             run = _mes_run(model, k)
         else:
-            run = _Run(k, order, {}, sum((model.costs[j] for j in order), Fraction(0)), exact=False)
+            order, ceilings = found
+            cost = sum((model.costs[j] for j in order), Fraction(0))
+            run = _Run(k, order, {}, cost, exact=False, ceilings=ceilings)
         model.runs[k] = run
     return run
 
@@ -564,6 +568,14 @@ def _certify(model: _MESModel, k1: int, reference: _Run) -> _Run | None:
     return _Run(k1, list(reference.order), prices, reference.cost)
 
 
+def _certify_fast(model: _MESModel, k1: int, reference: _Run) -> _Run | None:
+    """``_certify`` for a certified float reference run, in float with the same error bounds."""
+    ceilings = mes_fast.fast_certify(model, model.fast, k1, reference.order, reference.ceilings)
+    if ceilings is None:
+        return None
+    return _Run(k1, list(reference.order), {}, reference.cost, exact=False, ceilings=ceilings)
+
+
 def _exhaustive(model: _MESModel, run: _Run, among: Iterable[int]) -> bool:
     chosen = set(run.order)
     return not any(j not in chosen and run.cost + model.costs[j] <= model.budget for j in among)
@@ -611,11 +623,16 @@ def _add1(model: _MESModel, exhaustive_stop: bool) -> int:
             return current.k
         if limit is not None and current.k >= limit:
             return current.k
-        target = current.k + (jump if cooldown == 0 and current.exact else 1)
+        can_skip = current.exact or current.ceilings is not None
+        target = current.k + (jump if cooldown == 0 and can_skip else 1)
         if limit is not None:
             target = min(target, limit)
         if target > current.k + 1:
-            replay = _certify(model, target, current)
+            replay = (
+                _certify(model, target, current)
+                if current.exact
+                else _certify_fast(model, target, current)
+            )
             if replay is not None:
                 # Same outcome at every step up to target: it fits and is not exhaustive.
                 current = replay
