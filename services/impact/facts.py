@@ -338,6 +338,7 @@ _LOAN_EVENTS = (
     ex.LoanReturned,
 )
 _CAMPAIGN_EVENTS = (
+    cf.CampaignDrafted,
     cf.CampaignSubmitted,
     cf.CampaignApproved,
     cf.CampaignRejected,
@@ -346,7 +347,13 @@ _CAMPAIGN_EVENTS = (
     cf.CampaignFailed,
     cf.CampaignPaidOut,
 )
-_PLEDGE_EVENTS = (cf.PledgeMade, cf.PledgeCancelled, cf.PledgeCaptured, cf.PledgeRefunded)
+_PLEDGE_EVENTS = (
+    cf.PledgeMade,
+    cf.PledgeCancelled,
+    cf.PledgeCaptured,
+    cf.PledgeCaptureFailed,
+    cf.PledgeRefunded,
+)
 
 Project = Callable[[_Builder, Any], None]
 

@@ -187,3 +187,12 @@ def test_unknown_types_and_versions_are_unprojectable_and_bad_data_invalid():
         facts_of(event.model_copy(update={"version": 2}))
     with pytest.raises(ValidationError):
         facts_of(event.model_copy(update={"data": {"member_id": "m"}}))
+
+
+def test_every_event_the_platform_publishes_has_a_projector():
+    """Parking is for events from the future, never for ones our own services publish."""
+    from libs.common.events import registered_contracts
+    from services.impact.facts import PROJECTORS
+
+    published = set(registered_contracts())
+    assert published - set(PROJECTORS) == set()
