@@ -97,6 +97,25 @@ def fast_run(model, fast: FastModel, k) -> tuple[list[int], dict] | None:
         return None
 
 
+def fast_explained(model, fast: FastModel, k) -> tuple[list[int], dict, dict] | None:
+    """``fast_order`` plus what ``tally._mes_run(..., explain=True)`` reports, all exact: the
+    price per (scaled) utility of each funded project and, for each eligible project left
+    out, the money its supporters hold at the end. None if the run is not certified."""
+    if not fast.usable:
+        return None
+    run = _Run(model, fast, k)
+    try:
+        order = run.run()
+    except Ambiguous:
+        return None
+    prices = {
+        j: Fraction(paid, run.den) / fast.util[j]
+        for j, paid in zip(run.funded, run.paid, strict=True)
+    }
+    money = {j: run.exact_money(j) for j in model.eligible if j not in prices}
+    return order, prices, money
+
+
 def fast_certify(model, fast: FastModel, k1, order: list[int], ceilings: dict) -> dict | None:
     """Float twin of ``tally._certify``: the ceilings at k1 if every endowment from the
     reference run's (which funded ``order``, ``ceilings`` being its certified price upper
@@ -204,6 +223,25 @@ class _Run:
         rho = p / u
         err = err_p / u + 4 * UNIT * rho
         return rho, err, p, err_p
+
+    def exact_money(self, j: int) -> Fraction:
+        """What j's supporters hold now, exactly: e - the prices of what each one paid for.
+
+        Groups marked dead paid all they had (exactly 0); the others paid in full every funded
+        project they support (see ``pay``).
+        """
+        f = self.fast
+        idx = f.sup[j]
+        alive_idx = idx[self.alive.take(idx) > 0]
+        if not alive_idx.size:
+            return Fraction(0)
+        pw = f.weights_int[alive_idx]
+        e, den = self.endowment, self.den
+        numerator = e.numerator * (den // e.denominator) * int(pw.sum())
+        if self.funded:
+            counts = (pw @ self.model.incidence[alive_idx]).take(self.funded).tolist()
+            numerator -= sum(map(operator.mul, counts, self.paid))
+        return Fraction(numerator, den)
 
     def exact_untouched(self, j: int, check: bool = True) -> Fraction:
         """Exact price per utility of j while none of its supporters has paid anything."""

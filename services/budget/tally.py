@@ -508,6 +508,17 @@ def _mes_run(model: _MESModel, k: Number, explain: bool = False) -> _Run:
     return run
 
 
+def _explained_run(model: _MESModel, k: int) -> _Run:
+    """The run at k with prices and money left: certified float run if possible, else exact."""
+    found = mes_fast.fast_explained(model, model.fast, k) if model.fast.usable else None
+    if found is None:
+        return _mes_run(model, k, explain=True)
+    order, prices, money = found
+    run = _Run(k, order, prices, sum((model.costs[j] for j in order), Fraction(0)))
+    run.money_left = money
+    return run
+
+
 def _plain_run(model: _MESModel, k: int) -> _Run:
     """The run at k: the certified float run when it settles every decision, else exact."""
     run = model.runs.get(k)
@@ -692,7 +703,7 @@ def _mes(problem: Problem, model: _MESModel, exhaustive_stop: bool, rule: str) -
     if model.num_voters == 0:
         return _result(rule, problem, [], _mes_explanations(problem, model, None, score))
     k = _add1(model, exhaustive_stop)
-    run = _mes_run(model, k, explain=True)
+    run = _explained_run(model, k)
     explanations = _mes_explanations(problem, model, run, score)
     chosen = [model.ids[j] for j in run.order]
     if exhaustive_stop and not _exhaustive(model, run, range(len(model.ids))):

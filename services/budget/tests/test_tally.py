@@ -369,7 +369,10 @@ def _fast_vs_exact(model, ks):
         order = mes_fast.fast_order(model, model.fast, k)
         if order is not None:
             settled += 1
-            assert order == tally._mes_run(model, k).order, k
+            exact = tally._mes_run(model, k, explain=True)
+            assert order == exact.order, k
+            explained = mes_fast.fast_explained(model, model.fast, k)
+            assert explained == (exact.order, exact.price, exact.money_left), k
     return settled
 
 
