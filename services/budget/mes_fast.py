@@ -239,7 +239,7 @@ class _Run:
         e, den = self.endowment, self.den
         numerator = e.numerator * (den // e.denominator) * int(pw.sum())
         if self.funded:
-            counts = (pw @ self.model.incidence[alive_idx]).take(self.funded).tolist()
+            counts = (pw @ self.model.incidence[alive_idx].take(self.funded, axis=1)).tolist()
             numerator -= sum(map(operator.mul, counts, self.paid))
         return Fraction(numerator, den)
 
@@ -282,8 +282,8 @@ class _Run:
             e = self.endowment
             numerator -= e.numerator * (den // e.denominator) * int(pw.sum())
             if funded:
-                # Integer matmul over whole rows (exact, no BLAS), then the funded columns.
-                counts = (pw @ self.model.incidence[poor_alive]).take(funded).tolist()
+                # Integer matmul on the funded columns of those rows (exact, no BLAS).
+                counts = (pw @ self.model.incidence[poor_alive].take(funded, axis=1)).tolist()
                 numerator += sum(map(operator.mul, counts, self.paid))
         self.paid = [x * rich_w for x in self.paid]
         self.den = den * rich_w
