@@ -40,7 +40,7 @@ from libs.common.events import (
     Envelope,
 )
 from libs.common.inbox import first_deliveries, first_delivery
-from libs.common.logs import bound_context, get_logger
+from libs.common.logs import current_event, get_logger
 from libs.common.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 
 log = get_logger(__name__)
@@ -206,8 +206,11 @@ class EventConsumer:
                 for _, envelope in parsed:
                     if envelope.id in fresh:
                         fresh.discard(envelope.id)  # a twin later in this batch is a duplicate
-                        with bound_context(event_id=envelope.id, event_type=envelope.type):
+                        token = current_event.set((envelope.id, envelope.type))
+                        try:
                             await self.handle(session, envelope)
+                        finally:
+                            current_event.reset(token)
                         applied += 1
         except Exception:
             # Something in the batch failed: isolate it by applying messages one at a time.
@@ -220,11 +223,14 @@ class EventConsumer:
         EVENTS_CONSUMED.labels(self.consumer, "duplicate").inc(len(parsed) - applied)
 
     async def _apply(self, session: AsyncSession, envelope: Envelope) -> None:
-        with bound_context(event_id=envelope.id, event_type=envelope.type):
+        token = current_event.set((envelope.id, envelope.type))
+        try:
             if await first_delivery(session, self.consumer, envelope.id):
                 await self.handle(session, envelope)
             else:
                 EVENTS_CONSUMED.labels(self.consumer, "duplicate").inc()
+        finally:
+            current_event.reset(token)
 
     async def _process_one(self, msg: Any, envelope: Envelope) -> None:
         try:

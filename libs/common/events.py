@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from libs.common.ids import new_id
 
@@ -37,28 +37,15 @@ class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(default_factory=new_id)
-    type: str
+    # Checked by pydantic-core (Rust), not Python validators: consumers parse thousands a second.
+    type: str = Field(pattern=_TYPE.pattern)
     version: int = 1
-    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    occurred_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     source: str
     aggregate_id: str
     actor: str | None = None  # a pseudonymous id, never a name or an e-mail
     territory: Territory
     data: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("type")
-    @classmethod
-    def _dotted(cls, value: str) -> str:
-        if not _TYPE.match(value):
-            raise ValueError("type must be '<service>.<aggregate>.<event>'")
-        return value
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("occurred_at must be timezone-aware")
-        return value.astimezone(UTC)
 
     @property
     def subject(self) -> str:

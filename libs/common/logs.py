@@ -8,8 +8,22 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 
 import structlog
+
+# The event being applied, set per event by consumers: one ContextVar.set per event is far
+# cheaper than structlog's bound_contextvars on a path that applies thousands per second.
+current_event: ContextVar[tuple[str, str] | None] = ContextVar("current_event", default=None)
+
+
+def _add_event(_logger, _name, event_dict):
+    applying = current_event.get()
+    if applying is not None:
+        event_dict.setdefault("event_id", applying[0])
+        event_dict.setdefault("event_type", applying[1])
+    return event_dict
+
 
 bind_context = structlog.contextvars.bind_contextvars
 clear_context = structlog.contextvars.clear_contextvars
@@ -20,6 +34,7 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
     """Route structlog and the standard library through one renderer."""
     shared = [
         structlog.contextvars.merge_contextvars,
+        _add_event,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -40,7 +40,7 @@ def test_make_event_wraps_a_contract_in_the_envelope():
 
 
 def test_envelope_refuses_naive_times_and_bad_types():
-    with pytest.raises(ValidationError, match="timezone-aware"):
+    with pytest.raises(ValidationError, match="timezone"):
         Envelope(
             type="exchange.item.listed",
             source="exchange",
@@ -48,7 +48,7 @@ def test_envelope_refuses_naive_times_and_bad_types():
             territory=Territory(city="v"),
             occurred_at=datetime(2026, 1, 1),
         )
-    with pytest.raises(ValidationError, match="service"):
+    with pytest.raises(ValidationError, match="pattern"):
         Envelope(
             type="loan_returned", source="exchange", aggregate_id="x", territory=Territory(city="v")
         )

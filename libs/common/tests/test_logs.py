@@ -35,3 +35,19 @@ def test_request_id_is_echoed_and_logged(settings_factory, capsys):
     handled = [json.loads(line) for line in err.splitlines() if '"handling"' in line]
     assert handled and handled[0]["request_id"] == "abc123"
     configure_logging(json=False, level="WARNING")
+
+
+def test_lines_logged_while_a_consumer_applies_an_event_carry_its_id(capsys):
+    from libs.common.logs import current_event
+
+    configure_logging(json=True, level="INFO")
+    token = current_event.set(("evt-42", "exchange.loan.returned"))
+    try:
+        get_logger("handler").info("projected")
+    finally:
+        current_event.reset(token)
+    get_logger("handler").info("outside")
+    first, second = (json.loads(x) for x in capsys.readouterr().err.strip().splitlines())
+    assert first["event_id"] == "evt-42" and first["event_type"] == "exchange.loan.returned"
+    assert "event_id" not in second
+    configure_logging(json=False, level="WARNING")
