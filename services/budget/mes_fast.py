@@ -43,6 +43,12 @@ import numpy as np
 UNIT = 2.0**-53  # unit roundoff of float64
 _sum = np.add.reduce  # ndarray.sum without its Python wrapper (same summation)
 _count = np.count_nonzero
+_dot = np.dot
+DOT_MAX = 8192  # OpenBLAS computes dot products of up to 10,000 terms on one thread
+
+
+def _masked_sum(x, mask):
+    return _sum(x[mask])
 
 
 class Ambiguous(Exception):
@@ -171,9 +177,12 @@ class _Run:
         mm = self.m.take(idx)
         cost = f.cost[j]
         gamma = f.nterms[j] * UNIT * 2
-        # No BLAS (``@``) here: OpenBLAS threads its dot products, which is slow on a busy box.
+        # BLAS dot only on short vectors (OpenBLAS threads longer dot products, which is slow
+        # on a busy box): a dot with a 0/1 mask is the masked sum (every product is exact),
+        # and any summation order stays within the same rounding bounds.
         wm = w * mm
         total = float(_sum(wm))
+        masked = _dot if len(mm) <= DOT_MAX else _masked_sum
         # Affordability: every supporter's money may be off by delta (a safe over-estimate).
         wall = f.wall[j]
         slack = wall * self.delta + gamma * total
@@ -188,8 +197,8 @@ class _Run:
         poor_w = 0.0
         if count:
             for _ in range(len(mm) + 1):  # the poor set only grows, so this ends
-                poor_w = float(_sum(w[poor]))
-                p = (cost - float(_sum(wm[poor]))) / (wall - poor_w)
+                poor_w = float(masked(w, poor))
+                p = (cost - float(masked(wm, poor))) / (wall - poor_w)
                 poor = mm < p
                 new_count = _count(poor)
                 if new_count == count:
@@ -205,7 +214,7 @@ class _Run:
         # Only supporters below the price feel a money error: rich ones pay p either way.
         # ``walive`` is weight x alive (0 or 1), so these are the same products as before.
         wa = self.walive.take(idx) if count else None
-        poor_alive = float(_sum(wa[poor])) if count else 0.0
+        poor_alive = float(masked(wa, poor)) if count else 0.0
         b = 1.5 * self.delta * poor_alive / rich_w + 4 * UNIT * p
         threshold = p + r + b + self.delta
         low = mm < threshold
@@ -214,8 +223,8 @@ class _Run:
         else:
             if wa is None:
                 wa = self.walive.take(idx)
-            low_w = float(_sum(wa[low]))
-            rich_far = wall - float(_sum(w[low]))
+            low_w = float(masked(wa, low))
+            rich_far = wall - float(masked(w, low))
         if rich_far <= 0 or low_w * self.delta > b * rich_far:
             raise Ambiguous
         err_p = b + r
