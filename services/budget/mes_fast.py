@@ -261,15 +261,9 @@ class _Run:
             raise Ambiguous
         return cost / (wall * f.util[j])
 
-    def pay(self, j: int, p: float, err_p: float) -> None:
-        """Charge j's supporters its exact price; the float money follows the exact one.
-
-        Every supporter is certainly rich (money > price) or certainly poor (money < price)
-        or we give up. A supporter that still holds money has paid the full price of every
-        funded project it supports, so its exact money is e - sum of those prices: the exact
-        price is (cost - poor supporters' money) / rich weight, in integers over ``den``.
-        Money then carries only rounding (no error compounding from one price to the next).
-        """
+    def exact_split(self, j: int, p: float, err_p: float):
+        """j's supporters split into certainly poor / certainly rich at its exact price, and
+        that price as ``numerator / (den * rich_w)`` per voter (see ``pay``)."""
         f = self.fast
         idx = f.sup[j]
         mm = self.m[idx]
@@ -282,6 +276,8 @@ class _Run:
         poor_alive = poor_idx[self.alive[poor_idx] > 0]
         wint = f.weights_int
         rich_w = int(f.exact_wall[j]) - int(wint[poor_idx].sum())
+        if rich_w <= 0:
+            raise Ambiguous
         den = self.den
         cost = self.model.costs[j]
         numerator = cost.numerator * (den // cost.denominator)
@@ -294,6 +290,29 @@ class _Run:
                 # Integer matmul on the funded columns of those rows (exact, no BLAS).
                 counts = (pw @ self.model.incidence[poor_alive].take(funded, axis=1)).tolist()
                 numerator += sum(map(operator.mul, counts, self.paid))
+        return mm, poor, poor_idx, rich_w, numerator
+
+    def exact_rho(self, j: int, p: float, err_p: float) -> Fraction:
+        """Exact price per utility of j now, from a current float price (p, err_p)."""
+        if self.changed_at[j] < 0:
+            return self.exact_untouched(j)
+        _, _, _, rich_w, numerator = self.exact_split(j, p, err_p)
+        return Fraction(numerator, self.den * rich_w) / self.fast.util[j]
+
+    def pay(self, j: int, p: float, err_p: float) -> None:
+        """Charge j's supporters its exact price; the float money follows the exact one.
+
+        Every supporter is certainly rich (money > price) or certainly poor (money < price)
+        or we give up. A supporter that still holds money has paid the full price of every
+        funded project it supports, so its exact money is e - sum of those prices: the exact
+        price is (cost - poor supporters' money) / rich weight, in integers over ``den``.
+        Money then carries only rounding (no error compounding from one price to the next).
+        """
+        f = self.fast
+        idx = f.sup[j]
+        mm, poor, poor_idx, rich_w, numerator = self.exact_split(j, p, err_p)
+        den = self.den
+        funded = self.funded
         self.paid = [x * rich_w for x in self.paid]
         self.den = den * rich_w
         self.paid.append(numerator)
@@ -405,8 +424,6 @@ class _Run:
         heapq.heappush(heap, (rho - err, self.model.ids[j], j, self.step, rho, p, err_p))
 
     def _settle(self, entry, ties):
-        """Exact choice among projects whose price intervals overlap (untouched ones only)."""
+        """Exact choice among projects whose price intervals overlap (all current)."""
         everyone = [entry, *ties]
-        if any(self.changed_at[e[2]] >= 0 for e in everyone):
-            raise Ambiguous
-        return min(everyone, key=lambda e: (self.exact_untouched(e[2]), e[1]))
+        return min(everyone, key=lambda e: (self.exact_rho(e[2], e[5], e[6]), e[1]))
