@@ -98,7 +98,7 @@ def fast_run(model, fast: FastModel, k) -> tuple[list[int], dict] | None:
         return None
     run = _Run(model, fast, k)
     try:
-        return run.run(), run.ceilings
+        return run.run(), run.reference()
     except Ambiguous:
         return None
 
@@ -122,23 +122,35 @@ def fast_explained(model, fast: FastModel, k) -> tuple[list[int], dict, dict] | 
     return order, prices, money
 
 
-def fast_certify(model, fast: FastModel, k1, order: list[int], ceilings: dict) -> dict | None:
-    """Float twin of ``tally._certify``: the ceilings at k1 if every endowment from the
-    reference run's (which funded ``order``, ``ceilings`` being its certified price upper
-    bounds) to k1's funds the same projects; None when this is not proved.
+class Reference:
+    """What block certification needs of a certified float run: per funded project an upper
+    bound of its exact price per utility (``ceilings``) and the exact price itself."""
+
+    def __init__(self, run: _Run) -> None:
+        self.ceilings = run.ceilings  # project -> (float ceiling, position in run.funded)
+        self.paid, self.den, self.util = run.paid, run.den, run.fast.util
+
+    def exact(self, j: int) -> Fraction:
+        return Fraction(self.paid[self.ceilings[j][1]], self.den) / self.util[j]
+
+
+def fast_certify(model, fast: FastModel, k1, order: list[int], ref: Reference) -> Reference | None:
+    """Float twin of ``tally._certify``: the replay's ``Reference`` at k1 if every endowment
+    from the reference run's (which funded ``order``) to k1's funds the same projects; None
+    when this is not proved.
 
     Same argument as ``tally._certify``: we replay ``order`` at k1. The reference ceiling of
     each winner bounds its exact price from above on the whole block; a rival sharing a
     supporter is harmless when its certified lower bound at k1 (stale ones included: prices
-    only grow during a run) is strictly above that ceiling. Overlaps are settled exactly only
-    when the winner was untouched in the reference run and the rival is untouched at k1 (both
-    prices are then cost / (weight x utility), whatever the endowment); anything else fails.
+    only grow during a run) is strictly above that ceiling. Otherwise the rival's exact price
+    at k1 (from the certified poor/rich split) is compared with the winner's exact reference
+    price, ties by id, exactly as ``tally._certify`` does.
     """
     if not fast.usable:
         return None
     run = _Run(model, fast, k1)
     try:
-        return run.replay(order, ceilings)
+        return run.replay(order, ref)
     except Ambiguous:
         return None
 
@@ -165,9 +177,9 @@ class _Run:
         )
         self.den = d0
         self.funded: list[int] = []  # projects paid so far, in order
-        # funded project -> (upper bound of its exact price per utility when funded, whether
-        # none of its supporters had paid before: then that price is cost/(weight x utility))
-        self.ceilings: dict[int, tuple[float, bool]] = {}
+        # funded project -> (upper bound of its exact price per utility when funded, its
+        # position in ``funded``)
+        self.ceilings: dict[int, tuple[float, int]] = {}
         self.paid: list[int] = []  # their exact per-voter payments, times den
 
     def price(self, j: int):
@@ -252,12 +264,12 @@ class _Run:
             numerator -= sum(map(operator.mul, counts, self.paid))
         return Fraction(numerator, den)
 
-    def exact_untouched(self, j: int, check: bool = True) -> Fraction:
+    def exact_untouched(self, j: int) -> Fraction:
         """Exact price per utility of j while none of its supporters has paid anything."""
         f = self.fast
         wall = f.exact_wall[j]
         cost = self.model.costs[j]
-        if check and self.endowment * wall < cost:  # certified affordable before; never happens
+        if self.endowment * wall < cost:  # certified affordable before; never happens
             raise Ambiguous
         return cost / (wall * f.util[j])
 
@@ -361,7 +373,7 @@ class _Run:
                         heapq.heappush(heap, other)
                 lb, _, j, at, rho, p, err_p = winner
             order.append(j)
-            self.ceilings[j] = (self.ceiling(j, rho, err_p), self.changed_at[j] < 0)
+            self.ceilings[j] = (self.ceiling(j, rho, err_p), len(self.funded))
             self.pay(j, p, err_p)
         return order
 
@@ -370,7 +382,10 @@ class _Run:
         err = err_p / self.fast.util_f[j] + 4 * UNIT * rho
         return (rho + err) * (1 + 8 * UNIT)
 
-    def replay(self, order: list[int], ceilings: dict) -> dict | None:
+    def reference(self) -> Reference:
+        return Reference(self)
+
+    def replay(self, order: list[int], ref: Reference) -> Reference | None:
         """See ``fast_certify``; raises Ambiguous or returns None when not proved."""
         model, fast = self.model, self.fast
         ids = model.ids
@@ -378,21 +393,21 @@ class _Run:
         # Lower bounds of each project's exact price per utility, with the step they were
         # computed at (-1: before any payment, never current).
         bound = {
-            j: (fast.cost[j] / (fast.wall[j] * fast.util_f[j]) * (1 - 8 * UNIT), -1)
+            j: (fast.cost[j] / (fast.wall[j] * fast.util_f[j]) * (1 - 8 * UNIT), -1, 0.0, 0.0)
             for j in model.eligible
         }
         for w in order[len(model.free) :]:
-            ceiling, untouched = ceilings[w]
+            ceiling = ref.ceilings[w][0]
             priced = self.price(w)
             if priced is None:
                 return None
             rho, _, p, err_p = priced
-            self.ceilings[w] = (self.ceiling(w, rho, err_p), self.changed_at[w] < 0)
+            self.ceilings[w] = (self.ceiling(w, rho, err_p), len(self.funded))
             alive.discard(w)
             for j in model.overlap[w]:
                 if j not in alive:
                     continue
-                lo, at = bound[j]
+                lo, at, p_j, err_j = bound[j]
                 if lo > ceiling:
                     continue
                 if not self.current(j, at):
@@ -400,21 +415,19 @@ class _Run:
                     if priced_j is None:  # unaffordable at k1, hence below it
                         alive.discard(j)
                         continue
-                    rho_j, err_j, _, _ = priced_j
-                    lo = (rho_j - err_j) * (1 - 8 * UNIT)
-                    bound[j] = (lo, self.step)
+                    rho_j, err_rho, p_j, err_j = priced_j
+                    lo = (rho_j - err_rho) * (1 - 8 * UNIT)
+                    bound[j] = (lo, self.step, p_j, err_j)
                 if lo > ceiling:
                     continue
-                if not (untouched and self.changed_at[j] < 0):
-                    return None
-                mine = (self.exact_untouched(w, check=False), ids[w])
-                if (self.exact_untouched(j), ids[j]) < mine:
+                # j is current here (priced at this step or untouched by payments since).
+                if (self.exact_rho(j, p_j, err_j), ids[j]) < (ref.exact(w), ids[w]):
                     return None
             self.pay(w, p, err_p)
         # Nothing else may be affordable at k1 (then nothing is below it either).
         if any(self.price(j) is not None for j in alive):
             return None
-        return self.ceilings
+        return self.reference()
 
     def _reprice(self, heap, j: int) -> None:
         priced = self.price(j)

@@ -356,7 +356,7 @@ class _Run:
     cost: Fraction
     money_left: dict[int, Fraction] = field(default_factory=dict)
     exact: bool = True  # False for a certified float run: order only, no prices
-    ceilings: dict | None = None  # certified float run: price upper bounds (mes_fast)
+    ceilings: object = None  # certified float run: its mes_fast.Reference (price bounds)
 
 
 class _Wallets:
