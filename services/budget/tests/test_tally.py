@@ -412,3 +412,33 @@ def test_fast_run_settles_real_files():
 def test_fast_run_is_not_used_for_point_ballots():
     p = Problem({"a": 10, "b": 10}, 10, [Ballot({"a": 1, "b": 4}), Ballot({"a": 2})], "points")
     assert not tally._MESModel(p).fast.usable
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(2, 7).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.sampled_from([10, 12, 20, 30, 60, 61, 90]), min_size=n, max_size=n),
+            st.lists(st.sets(st.integers(0, n - 1), min_size=1), min_size=2, max_size=30),
+            st.integers(30, 400),
+            st.integers(0, 30),
+            st.integers(2, 12),
+        )
+    )
+)
+def test_fast_block_certificate_implies_the_same_outcome_on_the_block(case):
+    from services.budget import mes_fast
+
+    costs, ballots, budget, k0, width = case
+    problem = approval_problem(
+        {str(j): c for j, c in enumerate(costs)}, budget, [[str(j) for j in b] for b in ballots]
+    )
+    model = tally._MESModel(problem)
+    found = mes_fast.fast_run(model, model.fast, k0)
+    if found is None:
+        return
+    order, reference = found
+    if mes_fast.fast_certify(model, model.fast, k0 + width, order, reference) is None:
+        return
+    for k in range(k0, k0 + width + 1):
+        assert set(tally._mes_run(model, k).order) == set(order), k
