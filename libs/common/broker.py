@@ -157,37 +157,57 @@ class EventConsumer:
             self._subscription = None
 
     async def run(self) -> None:
-        """Pull batches until stopped; survives NATS outages and a server that lost its state."""
-        while not self._stopping:
-            try:
-                if self._subscription is None:
-                    self._subscription = await self.broker.connection.jetstream().pull_subscribe(
-                        self.subject,
-                        durable=self.consumer,
-                        stream=STREAM,
-                        # Redelivery is bounded by our own max_deliver (then dead-letter),
-                        # never by the server silently giving up.
-                        config=ConsumerConfig(
-                            ack_wait=60,
-                            max_deliver=-1,
-                            deliver_policy=self.deliver_policy,
-                            max_ack_pending=20_000,
-                        ),
-                    )
+        """Pull batches until stopped; survives NATS outages and a server that lost its state.
+
+        The next batch is fetched while the current one is applied, so the network round
+        trip overlaps the database work; batches are still applied one after the other.
+        """
+        prefetch: asyncio.Task | None = None
+        try:
+            while not self._stopping:
                 try:
-                    messages = await self._subscription.fetch(self.batch_size, timeout=1.0)
-                except (TimeoutError, nats.errors.TimeoutError):
-                    continue
-                await self.process(messages)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning(
-                    "consumer pull failed; retrying", consumer=self.consumer, error=repr(exc)
-                )
-                if isinstance(exc, nats.js.errors.NotFoundError):
-                    self._subscription = None  # the server forgot the stream or the consumer
-                await asyncio.sleep(1.0)
+                    if self._subscription is None:
+                        self._subscription = await self._subscribe()
+                    if prefetch is None:
+                        prefetch = asyncio.create_task(self._fetch(self._subscription))
+                    messages = await prefetch
+                    prefetch = asyncio.create_task(self._fetch(self._subscription))
+                    if messages:
+                        await self.process(messages)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    prefetch = None
+                    log.warning(
+                        "consumer pull failed; retrying", consumer=self.consumer, error=repr(exc)
+                    )
+                    if isinstance(exc, nats.js.errors.NotFoundError):
+                        self._subscription = None  # the server forgot the stream or consumer
+                    await asyncio.sleep(1.0)
+        finally:
+            if prefetch is not None and not prefetch.done():
+                prefetch.cancel()
+
+    async def _subscribe(self):
+        return await self.broker.connection.jetstream().pull_subscribe(
+            self.subject,
+            durable=self.consumer,
+            stream=STREAM,
+            # Redelivery is bounded by our own max_deliver (then dead-letter), never by the
+            # server silently giving up.
+            config=ConsumerConfig(
+                ack_wait=60,
+                max_deliver=-1,
+                deliver_policy=self.deliver_policy,
+                max_ack_pending=20_000,
+            ),
+        )
+
+    async def _fetch(self, subscription) -> list[Any]:
+        try:
+            return await subscription.fetch(self.batch_size, timeout=1.0)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
 
     async def process(self, messages: Sequence[Any]) -> None:
         """Apply a batch of nats-py JetStream messages; every message ends acked or nacked."""
