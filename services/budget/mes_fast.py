@@ -20,12 +20,16 @@ caller then runs the exact path. The outcome never depends on float rounding:
 - Choice. Prices only grow during a run, so a stale price minus its error is a lower bound
   of the project's exact price now. The heap is keyed by these lower bounds; a project is
   funded only when its upper bound is below every other project's lower bound. Overlapping
-  intervals are settled exactly when both projects' supporters have not paid yet (price
-  exactly C/W: this is the common tie between projects with equal approval counts); any
-  other overlap gives up (``None``).
+  intervals are settled exactly: an untouched project's price is C/(W u) (the common tie
+  between projects with equal approval counts), a touched one's comes from the certified
+  poor/rich split of its supporters as in Payment below; if that split is not certain we
+  give up (``None``).
 - Payment. m <- max(m - p, 0) moves by at most |m - M| + |p - P| + rounding from the exact
   max(M - P, 0), so delta grows by the price error and one rounding per payment. A group is
   marked dead only when m - p is below -(error); in between it stays alive (with tiny money).
+
+- Blocks of Add1 raises (``fast_certify``) are certified like ``tally._certify``: float
+  lower bounds against recorded ceilings, exact prices where they come close.
 
 Only problems where every project's supporters share one utility (approval ballots, cost or
 point utilities) take this path; others return ``None`` for every k.
