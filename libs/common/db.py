@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from libs.common import sqlite_onehop
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -51,6 +53,7 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
 
 
 def _serialise_sqlite_writes(engine: AsyncEngine) -> None:
+    sqlite_onehop.install()
     # pysqlite's own transaction handling would issue a deferred BEGIN; take it over so
     # that every transaction takes the write lock up front (SQLAlchemy's documented recipe).
     sync_engine = engine.sync_engine
