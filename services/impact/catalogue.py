@@ -17,6 +17,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from libs.common.taxonomy import ITEM_CATEGORIES as ITEM_CATEGORIES  # re-exported
+
 FACTORS_DIR = Path(__file__).parent / "factors"
 CURRENT_VERSION = "v1"
 COLUMNS = (
@@ -34,30 +36,6 @@ COLUMNS = (
     "note",
 )
 
-# The item taxonomy of the exchange service; every key has footprint, mass and price factors.
-ITEM_CATEGORIES: tuple[str, ...] = (
-    "drill",
-    "ladder",
-    "bike",
-    "cargo_bike",
-    "tent",
-    "sewing_machine",
-    "lawn_mower",
-    "hedge_trimmer",
-    "pressure_washer",
-    "tools_other",
-    "kitchen_appliance",
-    "vacuum_cleaner",
-    "projector",
-    "camera",
-    "games_toys",
-    "books",
-    "sports_gear",
-    "camping_gear",
-    "furniture",
-    "electronics_other",
-    "other",
-)
 
 _FILE_NAME = re.compile(r"^catalogue-(v\d+)\.csv$")
 
