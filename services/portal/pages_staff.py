@@ -12,7 +12,7 @@ from libs.common.ids import new_id
 from libs.common.money import parse_euros
 from libs.common.problems import Conflict, Invalid, NotFound
 from services.portal import accounts
-from services.portal.backends import BackendDown, BackendProblem
+from services.portal.backends import BackendDown, BackendProblem, Backends
 from services.portal.i18n import translate
 from services.portal.pages_budget import PHASES
 from services.portal.pages_public import sync_profile
@@ -37,6 +37,25 @@ ASSIGNABLE = ("resident", "organisation", "reviewer")  # staff and admin: only a
 def done(request: Request, key: str, url: str, **values):
     flash(request, translate(language(request), key, **values), "success")
     return redirect(url)
+
+
+async def act(
+    request: Request,
+    me: accounts.Account,
+    services: Backends,
+    *,
+    service: str,
+    path: str,
+    back: str,
+    message: str,
+    json: dict | None = None,
+):
+    """Post a staff action to a service; back to `back` with the outcome flashed."""
+    try:
+        await services.post(service, path, caller=caller(me), json=json)
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, back, exc)
+    return done(request, message, back)
 
 
 async def _safely(coro, default=None):
@@ -143,30 +162,30 @@ async def review_campaign(
 async def attach_pool(
     request: Request, campaign_id: str, me: Staff, form: Form, services: Services
 ):
-    try:
-        await services.post(
-            "crowdfunding",
-            f"/campaigns/{campaign_id}/match-pool",
-            caller=caller(me),
-            json={"pool_id": form.get("pool_id", "")},
-        )
-    except (BackendProblem, BackendDown) as exc:
-        return back_with_problem(request, "/staff/campaigns", exc)
-    return done(request, "staff.pool_attached", "/staff/campaigns")
+    return await act(
+        request,
+        me,
+        services,
+        service="crowdfunding",
+        path=f"/campaigns/{campaign_id}/match-pool",
+        json={"pool_id": form.get("pool_id", "")},
+        back="/staff/campaigns",
+        message="staff.pool_attached",
+    )
 
 
 @router.post("/campaigns/{campaign_id}/payout")
 async def payout(request: Request, campaign_id: str, me: Staff, form: Form, services: Services):
-    try:
-        await services.post(
-            "crowdfunding",
-            f"/campaigns/{campaign_id}/payout",
-            caller=caller(me),
-            json={"reference": form.get("reference", "")},
-        )
-    except (BackendProblem, BackendDown) as exc:
-        return back_with_problem(request, "/staff/campaigns", exc)
-    return done(request, "staff.paid_out", "/staff/campaigns")
+    return await act(
+        request,
+        me,
+        services,
+        service="crowdfunding",
+        path=f"/campaigns/{campaign_id}/payout",
+        json={"reference": form.get("reference", "")},
+        back="/staff/campaigns",
+        message="staff.paid_out",
+    )
 
 
 @router.post("/settlement")
@@ -304,41 +323,45 @@ async def create_edition(request: Request, me: Staff, form: Form, services: Serv
 @router.post("/editions/{edition_id}/phase")
 async def change_phase(request: Request, edition_id: str, me: Staff, form: Form,
                        services: Services):  # fmt: skip
-    try:
-        await services.post(
-            "budget",
-            f"/editions/{edition_id}/phase",
-            caller=caller(me),
-            json={"phase": form.get("phase", "")},
-        )
-    except (BackendProblem, BackendDown) as exc:
-        return back_with_problem(request, "/staff/editions", exc)
-    return done(request, "staff.phase_changed", "/staff/editions")
+    return await act(
+        request,
+        me,
+        services,
+        service="budget",
+        path=f"/editions/{edition_id}/phase",
+        json={"phase": form.get("phase", "")},
+        back="/staff/editions",
+        message="staff.phase_changed",
+    )
 
 
 @router.post("/editions/{edition_id}/results")
 async def publish_results(request: Request, edition_id: str, me: Staff, form: Form,
                           services: Services):  # fmt: skip
-    try:
-        await services.post("budget", f"/editions/{edition_id}/results", caller=caller(me))
-    except (BackendProblem, BackendDown) as exc:
-        return back_with_problem(request, "/staff/editions", exc)
-    return done(request, "staff.results_published", "/staff/editions")
+    return await act(
+        request,
+        me,
+        services,
+        service="budget",
+        path=f"/editions/{edition_id}/results",
+        back="/staff/editions",
+        message="staff.results_published",
+    )
 
 
 @router.post("/editions/{edition_id}/proposals/{proposal_id}/milestone")
 async def add_milestone(request: Request, edition_id: str, proposal_id: str, me: Staff,
                         form: Form, services: Services):  # fmt: skip
-    try:
-        await services.post(
-            "budget",
-            f"/editions/{edition_id}/proposals/{proposal_id}/milestones",
-            caller=caller(me),
-            json={"status": form.get("status"), "on": form.get("on"), "note": form.get("note", "")},
-        )
-    except (BackendProblem, BackendDown) as exc:
-        return back_with_problem(request, "/staff/editions", exc)
-    return done(request, "staff.milestone_added", "/staff/editions")
+    return await act(
+        request,
+        me,
+        services,
+        service="budget",
+        path=f"/editions/{edition_id}/proposals/{proposal_id}/milestones",
+        json={"status": form.get("status"), "on": form.get("on"), "note": form.get("note", "")},
+        back="/staff/editions",
+        message="staff.milestone_added",
+    )
 
 
 # --- moderation --------------------------------------------------------------------------
@@ -356,16 +379,16 @@ async def reports_page(request: Request, me: Staff, services: Services, status: 
 @router.post("/reports/{report_id}/close")
 async def close_report(request: Request, report_id: str, me: Staff, form: Form,
                        services: Services):  # fmt: skip
-    try:
-        await services.post(
-            "exchange",
-            f"/staff/reports/{report_id}/close",
-            caller=caller(me),
-            json={"resolution": form.get("resolution", "")},
-        )
-    except (BackendProblem, BackendDown) as exc:
-        return back_with_problem(request, "/staff/reports", exc)
-    return done(request, "staff.report_closed", "/staff/reports")
+    return await act(
+        request,
+        me,
+        services,
+        service="exchange",
+        path=f"/staff/reports/{report_id}/close",
+        json={"resolution": form.get("resolution", "")},
+        back="/staff/reports",
+        message="staff.report_closed",
+    )
 
 
 # --- desk mode ---------------------------------------------------------------------------
