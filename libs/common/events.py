@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -125,6 +126,8 @@ def make_event(
     )
 
 
+@cache
 def _load_contracts() -> None:
-    # Importing the modules runs their @contract decorators.
+    # Importing the modules runs their @contract decorators; once is enough (consumers
+    # look contracts up for every event).
     from libs.common.contracts import budget, crowdfunding, exchange, impact  # noqa: F401
