@@ -109,8 +109,11 @@ class TokenVerifier:
         )
 
 
-def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the authenticated caller, or 401."""
+# Dependencies are `async def` although they never await: FastAPI runs a plain `def`
+# dependency on its thread pool, a GIL hand-off per request that costs more than the work.
+
+
+def _bearer_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -118,16 +121,21 @@ def current_principal(request: Request) -> Principal:
     return request.app.state.runtime.verifier.verify(token)
 
 
-def optional_principal(request: Request) -> Principal | None:
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the authenticated caller, or 401."""
+    return _bearer_principal(request)
+
+
+async def optional_principal(request: Request) -> Principal | None:
     if not request.headers.get("authorization"):
         return None
-    return current_principal(request)
+    return _bearer_principal(request)
 
 
 def require_roles(*roles: str):
     """FastAPI dependency factory: the caller must hold one of `roles` (admin always may)."""
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.has(*roles):
             raise Forbidden(f"This action needs one of the roles: {', '.join(roles)}.")
         return principal

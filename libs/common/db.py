@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from libs.common import sqlite_onehop
+from libs.common import sqlite_adapter
 
 
 def is_sqlite(url: str) -> bool:
@@ -36,7 +36,7 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
             from pathlib import Path
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _serialise_sqlite_writes(engine)
         return engine
     connect_args = {}
@@ -53,7 +53,7 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
 
 
 def _serialise_sqlite_writes(engine: AsyncEngine) -> None:
-    sqlite_onehop.install()
+    sqlite_adapter.install()
     # pysqlite's own transaction handling would issue a deferred BEGIN; take it over so
     # that every transaction takes the write lock up front (SQLAlchemy's documented recipe).
     sync_engine = engine.sync_engine
@@ -67,14 +67,14 @@ def _serialise_sqlite_writes(engine: AsyncEngine) -> None:
         # commits, which is the embedded default's trade-off (production runs PostgreSQL).
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={sqlite_adapter.BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn):
         # Reads (Database.read) take a WAL snapshot and no lock; everything else writes.
         reading = conn.get_execution_options().get("sharitories_read", False)
-        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if reading else sqlite_adapter.BEGIN_WRITE)
 
 
 class Database:

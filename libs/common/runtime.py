@@ -153,7 +153,7 @@ class ServiceRuntime:
         return self.broker_ready.is_set() and is_connected(self.broker)
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
 
 

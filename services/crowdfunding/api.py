@@ -25,7 +25,7 @@ Reviewer = Annotated[Principal, Depends(require_roles("reviewer"))]
 Holder = Annotated[Principal, Depends(require_roles("resident", "organisation", "staff"))]
 
 
-def get_cf(runtime: Runtime) -> Crowdfunding:
+async def get_cf(runtime: Runtime) -> Crowdfunding:
     return runtime.crowdfunding  # type: ignore[attr-defined]
 
 

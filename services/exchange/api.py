@@ -33,7 +33,7 @@ router = APIRouter()
 Staff = Annotated[Principal, Depends(require_roles("staff"))]
 
 
-def today() -> date:
+async def today() -> date:
     """The service's idea of today (UTC); tests override this dependency."""
     return datetime.now(UTC).date()
 

@@ -67,7 +67,7 @@ def flash(request: Request, message: str, kind: str = "info") -> None:
     request.session.setdefault("flash", []).append([kind, message])
 
 
-def backends(request: Request) -> Backends:
+async def backends(request: Request) -> Backends:
     return request.app.state.backends
 
 

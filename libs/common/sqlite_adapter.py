@@ -1,0 +1,155 @@
+"""How SQLAlchemy's aiosqlite adapter talks to SQLite here: inline while writing.
+
+aiosqlite runs every call on its own thread, and SQLAlchemy's adapter makes four calls
+per statement (open a cursor, execute, fetch, close). A thread hop is cheap when the
+event loop is idle, but under load the thread waits for the GIL, which the busy loop
+hands over only every switch interval (5 ms). On the single-writer path every hop is
+spent holding the write lock, so those waits, not SQLite, bounded our throughput.
+
+So, once a connection holds the write lock (BEGIN IMMEDIATE), its statements, commit and
+rollback run inline on the event loop: SQLite answers them in microseconds from its page
+cache, and in WAL mode nothing inside a write transaction waits for another connection.
+BEGIN IMMEDIATE itself is tried inline without waiting; only when another process (a
+CLI, a second replica) holds the lock does it wait on aiosqlite's thread, under the busy
+timeout. Reads (`Database.read` snapshots, which may scan a lot) stay on the thread, one
+hop per statement.
+
+It relies on aiosqlite's `Connection._execute(fn)` and `_conn` (stable from 0.17 to 0.22)
+and on SQLAlchemy's adapter classes; the test suite runs every service on it.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from typing import Any
+
+from sqlalchemy.dialects.sqlite import aiosqlite as sa_aiosqlite
+from sqlalchemy.util import EMPTY_DICT
+
+BEGIN_WRITE = "BEGIN IMMEDIATE"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _run(conn: sqlite3.Connection, operation: str, parameters, many: bool):
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+def _try_begin_write(conn: sqlite3.Connection) -> bool:
+    """BEGIN IMMEDIATE without waiting; False if another connection holds the lock."""
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.execute(BEGIN_WRITE)
+        return True
+    except sqlite3.OperationalError as error:
+        if "locked" not in str(error) and "busy" not in str(error):
+            raise
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def _writing(adapt_connection) -> bool:
+    return getattr(adapt_connection._connection, "sharitories_writing", False)
+
+
+def _set_writing(adapt_connection, value: bool) -> None:
+    adapt_connection._connection.sharitories_writing = value
+
+
+class InlineWriteCursor(sa_aiosqlite.AsyncAdapt_aiosqlite_cursor):
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # no aiosqlite cursor: a statement runs whole, in one call
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description = None
+        self._rowcount = -1
+        self._lastrowid = None
+
+    @property
+    def description(self):
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self):
+        return self._lastrowid
+
+    async def _async_soft_close(self) -> None:
+        return None
+
+    async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
+        adapt = self._adapt_connection
+        conn = self._connection
+        if _writing(adapt):
+            result = _run(conn._conn, operation, parameters, many)
+        elif operation == BEGIN_WRITE and not many:
+            async with adapt._execute_mutex:
+                if not _try_begin_write(conn._conn):
+                    await conn._execute(_run, conn._conn, operation, None, False)
+            _set_writing(adapt, True)
+            result = (None, [], -1, None)
+        else:
+            async with adapt._execute_mutex:
+                result = await conn._execute(_run, conn._conn, operation, parameters, many)
+        self._description, rows, self._rowcount, self._lastrowid = result
+        self._rows = collections.deque(rows)
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        await self._run(operation, parameters, many=False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        await self._run(operation, seq_of_parameters, many=True)
+
+
+class InlineWriteConnection(sa_aiosqlite.AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = InlineWriteCursor
+
+    def commit(self) -> None:
+        if _writing(self):
+            _set_writing(self, False)
+            try:
+                self._connection._conn.commit()
+            except Exception as error:
+                self._handle_exception(error)
+            return
+        super().commit()
+
+    def rollback(self) -> None:
+        if _writing(self):
+            _set_writing(self, False)
+            try:
+                self._connection._conn.rollback()
+            except Exception as error:
+                self._handle_exception(error)
+            return
+        super().rollback()
+
+
+def install() -> None:
+    """Make SQLAlchemy's aiosqlite dialect use these classes (idempotent).
+
+    Connections must be opened with check_same_thread=False: aiosqlite's thread opens
+    them and the event loop's thread writes through them, never both at once.
+    """
+    sa_aiosqlite.AsyncAdapt_aiosqlite_connection = InlineWriteConnection
