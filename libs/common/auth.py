@@ -7,6 +7,7 @@ verified against its JWKS (`JWT_JWKS_URL`: Keycloak, FranceConnect…). Claims: 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
@@ -72,11 +73,27 @@ def mint_token(
 class TokenVerifier:
     """Verifies bearer tokens with the configured key material."""
 
+    CACHE_SIZE = 10_000
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        # A token's signature and claims do not change: a client sending the same token
+        # again is answered from here until the token expires. Decoding costs more than a
+        # typical request's own work (far more with RS256).
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None and time.time() < known[1]:
+            return known[0]
+        principal, expires = self._decode(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.clear()  # cheap and bounded; busy clients re-verify once
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _decode(self, token: str) -> tuple[Principal, float]:
         options = {"require": ["sub", "exp"], "verify_aud": bool(self.settings.jwt_audience)}
         try:
             if self._jwks:
@@ -100,13 +117,14 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"Invalid token: {exc}") from exc
         roles = claims.get("roles") or claims.get("realm_access", {}).get("roles", [])
-        return Principal(
+        principal = Principal(
             sub=str(claims["sub"]),
             roles=frozenset(r for r in roles if r in ROLES),
             neighbourhood=claims.get("neighbourhood"),
             verified=bool(claims.get("verified", False)),
             birthdate=claims.get("birthdate"),
         )
+        return principal, float(claims["exp"])
 
 
 # Dependencies are `async def` although they never await: FastAPI runs a plain `def`

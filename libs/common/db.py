@@ -73,8 +73,13 @@ def _serialise_sqlite_writes(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn):
         # Reads (Database.read) take a WAL snapshot and no lock; everything else writes.
-        reading = conn.get_execution_options().get("sharitories_read", False)
-        conn.exec_driver_sql("BEGIN" if reading else sqlite_adapter.BEGIN_WRITE)
+        options = conn.get_execution_options()
+        if options.get("sharitories_read", False):
+            offload = options.get("sharitories_offload", False)
+            sqlite_adapter.offload_next_read(conn.connection.dbapi_connection, offload)
+            conn.exec_driver_sql(sqlite_adapter.BEGIN_READ)
+        else:
+            conn.exec_driver_sql(sqlite_adapter.BEGIN_WRITE)
 
 
 class Database:
@@ -85,8 +90,10 @@ class Database:
         self.schema = None if is_sqlite(url) else schema
         self.engine = create_engine(url, schema=self.schema, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.read_sessions = async_sessionmaker(
-            self.engine.execution_options(sharitories_read=True), expire_on_commit=False
+        reading = self.engine.execution_options(sharitories_read=True)
+        self.read_sessions = async_sessionmaker(reading, expire_on_commit=False)
+        self.scan_sessions = async_sessionmaker(
+            reading.execution_options(sharitories_offload=True), expire_on_commit=False
         )
         # SQLite has one writer at a time. Queue this process's transactions on an asyncio
         # lock, woken in order on release, rather than on SQLite's busy handler, which
@@ -109,13 +116,15 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
+    async def read(self, *, offload: bool = False) -> AsyncIterator[AsyncSession]:
         """A read-only snapshot: on SQLite it neither waits for nor blocks the writer.
 
         Anything decided from it must be re-checked (or guarded by a constraint) in the
-        write transaction that acts on it.
+        write transaction that acts on it. `offload=True` for a read that may scan a lot
+        (a report): on SQLite it then runs off the event loop, which keeps serving.
         """
-        async with self.read_sessions() as session, session.begin():
+        factory = self.scan_sessions if offload else self.read_sessions
+        async with factory() as session, session.begin():
             yield session
 
     async def ping(self, timeout: float = 2.0) -> None:

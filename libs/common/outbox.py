@@ -29,13 +29,16 @@ Publish = Callable[[str, bytes, str], Awaitable[None]]
 """publish(subject, payload, msg_id): raises if the broker did not acknowledge."""
 
 
+_INSERT = insert(outbox)
+
+
 async def record(session: AsyncSession, *events: Envelope) -> None:
     """Write events in the caller's transaction; they leave only if it commits."""
     if not events:
         return
     now = datetime.now(UTC)
     await session.execute(
-        insert(outbox),
+        _INSERT,
         [
             {
                 "event_id": e.id,

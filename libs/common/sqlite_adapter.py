@@ -6,13 +6,15 @@ event loop is idle, but under load the thread waits for the GIL, which the busy 
 hands over only every switch interval (5 ms). On the single-writer path every hop is
 spent holding the write lock, so those waits, not SQLite, bounded our throughput.
 
-So, once a connection holds the write lock (BEGIN IMMEDIATE), its statements, commit and
-rollback run inline on the event loop: SQLite answers them in microseconds from its page
-cache, and in WAL mode nothing inside a write transaction waits for another connection.
+So a transaction's statements, commit and rollback run inline on the event loop: SQLite
+answers them in microseconds from its page cache, and in WAL mode nothing inside a
+transaction waits for another connection (readers never wait; the writer holds the lock).
 BEGIN IMMEDIATE itself is tried inline without waiting; only when another process (a
 CLI, a second replica) holds the lock does it wait on aiosqlite's thread, under the busy
-timeout. Reads (`Database.read` snapshots, which may scan a lot) stay on the thread, one
-hop per statement.
+timeout. A read that may scan a lot (a report) asks to be offloaded
+(`Database.read(offload=True)`) and stays on aiosqlite's thread, one hop per statement,
+so the event loop keeps serving meanwhile. Statements outside a transaction (the
+connect-time PRAGMAs) also use the thread.
 
 It relies on aiosqlite's `Connection._execute(fn)` and `_conn` (stable from 0.17 to 0.22)
 and on SQLAlchemy's adapter classes; the test suite runs every service on it.
@@ -28,6 +30,7 @@ from sqlalchemy.dialects.sqlite import aiosqlite as sa_aiosqlite
 from sqlalchemy.util import EMPTY_DICT
 
 BEGIN_WRITE = "BEGIN IMMEDIATE"
+BEGIN_READ = "BEGIN"
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -61,12 +64,18 @@ def _try_begin_write(conn: sqlite3.Connection) -> bool:
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
-def _writing(adapt_connection) -> bool:
-    return getattr(adapt_connection._connection, "sharitories_writing", False)
+# Per-connection flags live on the aiosqlite Connection: SQLAlchemy's adapter has slots.
+def _inline(adapt_connection) -> bool:
+    return getattr(adapt_connection._connection, "sharitories_inline", False)
 
 
-def _set_writing(adapt_connection, value: bool) -> None:
-    adapt_connection._connection.sharitories_writing = value
+def _set_inline(adapt_connection, value: bool) -> None:
+    adapt_connection._connection.sharitories_inline = value
+
+
+def offload_next_read(adapt_connection, offload: bool) -> None:
+    """Whether the read transaction about to begin runs on aiosqlite's thread."""
+    adapt_connection._connection.sharitories_offload = offload
 
 
 class InlineWriteCursor(sa_aiosqlite.AsyncAdapt_aiosqlite_cursor):
@@ -100,14 +109,17 @@ class InlineWriteCursor(sa_aiosqlite.AsyncAdapt_aiosqlite_cursor):
     async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         adapt = self._adapt_connection
         conn = self._connection
-        if _writing(adapt):
+        if _inline(adapt):
             result = _run(conn._conn, operation, parameters, many)
         elif operation == BEGIN_WRITE and not many:
             async with adapt._execute_mutex:
                 if not _try_begin_write(conn._conn):
                     await conn._execute(_run, conn._conn, operation, None, False)
-            _set_writing(adapt, True)
+            _set_inline(adapt, True)
             result = (None, [], -1, None)
+        elif operation == BEGIN_READ and not getattr(conn, "sharitories_offload", False):
+            result = _run(conn._conn, operation, None, False)
+            _set_inline(adapt, True)
         else:
             async with adapt._execute_mutex:
                 result = await conn._execute(_run, conn._conn, operation, parameters, many)
@@ -126,8 +138,8 @@ class InlineWriteConnection(sa_aiosqlite.AsyncAdapt_aiosqlite_connection):
     _cursor_cls = InlineWriteCursor
 
     def commit(self) -> None:
-        if _writing(self):
-            _set_writing(self, False)
+        if _inline(self):
+            _set_inline(self, False)
             try:
                 self._connection._conn.commit()
             except Exception as error:
@@ -136,8 +148,8 @@ class InlineWriteConnection(sa_aiosqlite.AsyncAdapt_aiosqlite_connection):
         super().commit()
 
     def rollback(self) -> None:
-        if _writing(self):
-            _set_writing(self, False)
+        if _inline(self):
+            _set_inline(self, False)
             try:
                 self._connection._conn.rollback()
             except Exception as error:

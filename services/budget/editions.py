@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,22 +37,28 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+# Statements on the voting path are built once, with bound parameters: building and
+# keying a statement per request costs more than SQLite takes to run it.
+_EDITION = sa.select(editions).where(editions.c.id == sa.bindparam("edition_id"))
+_ENVELOPES = (
+    sa.select(envelopes)
+    .where(envelopes.c.edition_id == sa.bindparam("edition_id"))
+    .order_by(envelopes.c.district.is_not(None), envelopes.c.district)
+)
+
+
 async def get_edition(session: AsyncSession, edition_id: str, *, lock: bool = False) -> dict:
-    query = sa.select(editions).where(editions.c.id == edition_id)
+    query = _EDITION
     if lock and session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
-    row = (await session.execute(query)).mappings().first()
+    row = (await session.execute(query, {"edition_id": edition_id})).mappings().first()
     if row is None:
         raise NotFound(f"No edition '{edition_id}'.")
     return dict(row)
 
 
 async def edition_envelopes(session: AsyncSession, edition_id: str) -> list[dict]:
-    rows = await session.execute(
-        sa.select(envelopes)
-        .where(envelopes.c.edition_id == edition_id)
-        .order_by(envelopes.c.district.is_not(None), envelopes.c.district)
-    )
+    rows = await session.execute(_ENVELOPES, {"edition_id": edition_id})
     return [dict(r) for r in rows.mappings()]
 
 
@@ -421,7 +428,7 @@ async def support_proposal(
     if envelope["district"] is not None and actor.neighbourhood != envelope["district"]:
         raise Forbidden(f"Only residents of '{envelope['district']}' can support this proposal.")
     dialect = session.bind.dialect.name
-    insert = _insert_ignore(dialect, supports)
+    insert = insert_ignore(dialect, supports)
     added = await session.execute(insert.values(proposal_id=proposal_id, supporter_id=actor.sub))
     if added.rowcount == 1:
         await session.execute(
@@ -445,15 +452,14 @@ async def support_proposal(
     return {"proposal_id": proposal_id, "supported": True, "new": added.rowcount == 1}
 
 
-def _insert_ignore(dialect: str, table: sa.Table):
+@functools.cache
+def insert_ignore(dialect: str, table: sa.Table):
+    """INSERT … ON CONFLICT DO NOTHING for `dialect` (built once per table)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table).on_conflict_do_nothing()
-
-
-insert_ignore = _insert_ignore
 
 
 async def assess_proposal(

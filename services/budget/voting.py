@@ -62,14 +62,18 @@ def receipt_hash(receipt: str) -> str:
     return hashlib.sha256(receipt.encode()).hexdigest()
 
 
+# The voting path's statements are built once (see editions.py).
+_FEASIBLE = sa.select(proposals.c.id, proposals.c.cost_cents).where(
+    proposals.c.envelope_id == sa.bindparam("envelope_id"),
+    proposals.c.status.in_(("feasible", "selected", "not_selected")),
+)
+_PHASE = sa.select(editions.c.phase).where(editions.c.id == sa.bindparam("edition_id"))
+_INSERT_BALLOT = sa.insert(ballots)
+
+
 async def feasible_costs(session: AsyncSession, *, envelope_id: str) -> dict[str, int]:
     """The ballot paper of an envelope: feasible proposals (by id) and their assessed cost."""
-    rows = await session.execute(
-        sa.select(proposals.c.id, proposals.c.cost_cents).where(
-            proposals.c.envelope_id == envelope_id,
-            proposals.c.status.in_(("feasible", "selected", "not_selected")),
-        )
-    )
+    rows = await session.execute(_FEASIBLE, {"envelope_id": envelope_id})
     return {pid: cost for pid, cost in rows.all()}
 
 
@@ -133,19 +137,20 @@ async def cast_ballot(
     """Count a checked ballot, in the write transaction; voting may have closed meanwhile."""
     edition, envelope = paper.edition, paper.envelope
     edition_id = edition["id"]
-    phase = await session.scalar(sa.select(editions.c.phase).where(editions.c.id == edition_id))
+    phase = await session.scalar(_PHASE, {"edition_id": edition_id})
     domain.require_phase(phase, "voting", action="vote")
     fmt = ballot_format(edition)
 
     joined = await session.execute(
-        insert_ignore(session.bind.dialect.name, participations).values(
-            envelope_id=envelope["id"],
-            voter_id=voter_id,
-            edition_id=edition_id,
-            neighbourhood=voter.neighbourhood,
-            channel=channel,
-            checked_in_by=checked_in_by,
-        )
+        insert_ignore(session.bind.dialect.name, participations),
+        {
+            "envelope_id": envelope["id"],
+            "voter_id": voter_id,
+            "edition_id": edition_id,
+            "neighbourhood": voter.neighbourhood,
+            "channel": channel,
+            "checked_in_by": checked_in_by,
+        },
     )
     key = (
         replace_key(secret, edition_id=edition_id, envelope_id=envelope["id"], voter_id=voter_id)
@@ -174,13 +179,14 @@ async def cast_ballot(
         else {"projects": list(projects)}
     )
     await session.execute(
-        sa.insert(ballots).values(
-            id=secrets.token_hex(16),
-            envelope_id=envelope["id"],
-            contents=contents,
-            receipt_hash=receipt_hash(receipt),
-            replace_key=key,
-        )
+        _INSERT_BALLOT,
+        {
+            "id": secrets.token_hex(16),
+            "envelope_id": envelope["id"],
+            "contents": contents,
+            "receipt_hash": receipt_hash(receipt),
+            "replace_key": key,
+        },
     )
     # The event says that a ballot was counted, where and how; never who (actor is null).
     await record(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,12 +52,36 @@ DOUBLE_BOOKED = (
 )
 
 
+# The loan flow's statements are built once, with bound parameters: building and keying
+# a statement per request costs more than SQLite takes to run it.
+_LOAN = select(loans).where(loans.c.id == bindparam("loan_id"))
+_ITEM_WITH_LENDER = (
+    select(items, members.c.neighbourhood.label("lender_neighbourhood"))
+    .join(members, members.c.id == items.c.owner_id)
+    .where(items.c.id == bindparam("item_id"))
+)
+_HOLDER = (
+    select(loans.c.id, loans.c.starts_on)
+    .where(
+        loans.c.item_id == bindparam("item_id"),
+        loans.c.id != bindparam("loan_id"),
+        loans.c.state.in_([s.value for s in OCCUPYING]),
+    )
+    .limit(1)
+)
+_MOVE = update(loans).where(
+    loans.c.id == bindparam("where_id"), loans.c.state == bindparam("where_state")
+)
+_INSERT_LOAN = insert(loans)
+_INSERT_TRANSITION = insert(loan_transitions)
+
+
 def _problem(exc: LoanRuleBroken) -> Exception:
     return Forbidden(str(exc)) if exc.forbidden else Conflict(str(exc))
 
 
 async def get_loan(session: AsyncSession, loan_id: str) -> dict[str, Any]:
-    row = (await session.execute(select(loans).where(loans.c.id == loan_id))).first()
+    row = (await session.execute(_LOAN, {"loan_id": loan_id})).first()
     if row is None:
         raise NotFound(f"No loan {loan_id}.")
     return row._asdict()
@@ -100,15 +124,16 @@ async def _event(
 
 async def _log(session, *, loan_id, from_state, to_state, actor_id, note=None, at=None) -> None:
     await session.execute(
-        insert(loan_transitions).values(
-            id=new_id(),
-            loan_id=loan_id,
-            from_state=from_state,
-            to_state=to_state,
-            actor_id=actor_id,
-            at=at or datetime.now(UTC),
-            note=note,
-        )
+        _INSERT_TRANSITION,
+        {
+            "id": new_id(),
+            "loan_id": loan_id,
+            "from_state": from_state,
+            "to_state": to_state,
+            "actor_id": actor_id,
+            "at": at or datetime.now(UTC),
+            "note": note,
+        },
     )
 
 
@@ -124,13 +149,7 @@ async def request_loan(
     message: str,
     today: date,
 ) -> dict[str, Any]:
-    item = (
-        await session.execute(
-            select(items, members.c.neighbourhood.label("lender_neighbourhood"))
-            .join(members, members.c.id == items.c.owner_id)
-            .where(items.c.id == item_id)
-        )
-    ).first()
+    item = (await session.execute(_ITEM_WITH_LENDER, {"item_id": item_id})).first()
     if item is None:
         raise NotFound(f"No item {item_id}.", field="body.item_id")
     try:
@@ -168,7 +187,7 @@ async def request_loan(
         "return_condition": None,
         "return_notes": None,
     }
-    await session.execute(insert(loans).values(**loan))
+    await session.execute(_INSERT_LOAN, loan)
     await _log(
         session,
         loan_id=loan["id"],
@@ -189,15 +208,7 @@ async def _ensure_item_free(session: AsyncSession, *, loan: dict[str, Any]) -> N
     the clear message early; the exclusion constraint is what actually decides.
     """
     holder = (
-        await session.execute(
-            select(loans.c.id, loans.c.starts_on)
-            .where(
-                loans.c.item_id == loan["item_id"],
-                loans.c.id != loan["id"],
-                loans.c.state.in_([s.value for s in OCCUPYING]),
-            )
-            .limit(1)
-        )
+        await session.execute(_HOLDER, {"item_id": loan["item_id"], "loan_id": loan["id"]})
     ).first()
     if holder is not None:
         raise Conflict(DOUBLE_BOOKED.format(start=holder.starts_on.isoformat()))
@@ -245,9 +256,7 @@ async def transition(
         await _ensure_item_free(session, loan=loan)
     try:
         result = await session.execute(
-            update(loans)
-            .where(and_(loans.c.id == loan_id, loans.c.state == state.value))
-            .values(**changes)
+            _MOVE, {"where_id": loan_id, "where_state": state.value, **changes}
         )
     except IntegrityError as exc:
         # PostgreSQL's exclusion constraint: a concurrent accept of the same item won.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,8 +29,12 @@ def _insert_ignoring_duplicates(session: AsyncSession, table):
     return dialect.insert(table).on_conflict_do_nothing()
 
 
+# Built once, with a bound parameter: every request looks its caller up.
+_MEMBER = select(members).where(members.c.id == bindparam("member_id"))
+
+
 async def find_member(session: AsyncSession, member_id: str) -> dict[str, Any] | None:
-    row = (await session.execute(select(members).where(members.c.id == member_id))).first()
+    row = (await session.execute(_MEMBER, {"member_id": member_id})).first()
     return row._asdict() if row else None
 
 

@@ -88,7 +88,7 @@ async def indicator_series(
     definition = ind.INDICATORS[key]
     needs_editions = definition.breakdown == "edition"
     # A snapshot read: a long series never waits for, nor blocks, the live consumer.
-    async with runtime.db.read() as session:
+    async with runtime.db.read(offload=True) as session:
         if period == "edition":
             names = await session.scalars(
                 select(LIVE.facts.c.edition)
@@ -174,7 +174,7 @@ async def report(
 async def report_data(
     runtime, *, window: Window, catalogue: Catalogue, neighbourhood: str | None = None
 ) -> dict:
-    async with runtime.db.read() as session:  # a snapshot: never blocks the consumer
+    async with runtime.db.read(offload=True) as session:  # a snapshot: never blocks the consumer
         return await build_report(
             session,
             window=window,

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -28,6 +29,19 @@ def test_dev_token_round_trip_carries_roles_and_neighbourhood():
     assert principal.roles == {"resident"}
     assert principal.neighbourhood == "gare"
     assert principal.verified
+
+
+def test_a_remembered_token_still_expires_and_a_tampered_copy_is_still_refused():
+    s = settings()
+    verifier = TokenVerifier(s)
+    token = mint_token(s, sub="m", roles=["staff"], ttl=timedelta(seconds=1))
+    assert verifier.verify(token).sub == "m"
+    assert verifier.verify(token).sub == "m"  # answered from memory
+    with pytest.raises(Unauthorized):
+        verifier.verify(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
+    time.sleep(1.1)
+    with pytest.raises(Unauthorized, match="expired"):
+        verifier.verify(token)
 
 
 def test_tampered_expired_and_foreign_tokens_are_refused():
