@@ -133,6 +133,11 @@ class InlineWriteCursor(sa_aiosqlite.AsyncAdapt_aiosqlite_cursor):
         await self._run(operation, seq_of_parameters, many=True)
 
 
+def _open_transaction(adapt_connection) -> bool:
+    conn = adapt_connection._connection._connection  # None once closed
+    return conn is not None and conn.in_transaction
+
+
 class InlineWriteConnection(sa_aiosqlite.AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = InlineWriteCursor
@@ -145,7 +150,8 @@ class InlineWriteConnection(sa_aiosqlite.AsyncAdapt_aiosqlite_connection):
             except Exception as error:
                 self._handle_exception(error)
             return
-        super().commit()
+        if _open_transaction(self):
+            super().commit()
 
     def rollback(self) -> None:
         if _inline(self):
@@ -155,7 +161,10 @@ class InlineWriteConnection(sa_aiosqlite.AsyncAdapt_aiosqlite_connection):
             except Exception as error:
                 self._handle_exception(error)
             return
-        super().rollback()
+        # The pool resets every returned connection with a rollback; with no transaction
+        # open that is a no-op, not worth a thread hop (often taken under the write lock).
+        if _open_transaction(self):
+            super().rollback()
 
 
 def install() -> None:
