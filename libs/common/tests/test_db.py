@@ -58,3 +58,56 @@ async def test_sqlite_reads_do_not_wait_for_the_writer(tmp_path):
     async with db.read() as reader:
         assert await reader.scalar(select(func.count()).select_from(seats)) == 1
     await db.dispose()
+
+
+async def test_sqlite_writer_waits_for_another_process_without_stalling_the_loop(tmp_path):
+    """A CLI or second replica holding the write lock: our BEGIN waits off the event loop."""
+    import sqlite3
+
+    path = tmp_path / "p.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(md.create_all)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO seats (who) VALUES ('cli')")
+
+    async def write() -> None:
+        async with db.transaction() as session:
+            await session.execute(insert(seats).values(who="service"))
+
+    writing = asyncio.create_task(write())
+    ticks = 0
+    for _ in range(20):  # the loop keeps running while the writer waits for the lock
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 20 and not writing.done()
+    other.execute("COMMIT")
+    other.close()
+    async with asyncio.timeout(5):
+        await writing
+    async with db.read() as reader:
+        rows = (await reader.execute(select(seats.c.who).order_by(seats.c.id))).scalars().all()
+    assert rows == ["cli", "service"]
+    await db.dispose()
+
+
+async def test_sqlite_failed_transaction_leaves_nothing_and_the_connection_works(tmp_path):
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'f.db'}")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(md.create_all)
+    for _ in range(3):  # the same pooled connection, again and again
+        try:
+            async with db.transaction() as session:
+                await session.execute(insert(seats).values(id=1, who="a"))
+                await session.execute(insert(seats).values(id=1, who="b"))  # duplicate key
+        except Exception as exc:
+            assert "UNIQUE" in str(exc)
+        else:
+            raise AssertionError("the duplicate key was accepted")
+    async with db.transaction() as session:
+        await session.execute(insert(seats).values(id=2, who="c"))
+    for offload in (False, True):  # an offloaded snapshot sees the same data
+        async with db.read(offload=offload) as reader:
+            assert (await reader.execute(select(seats.c.who))).scalars().all() == ["c"]
+    await db.dispose()
