@@ -173,6 +173,7 @@ class EventConsumer:
                     messages = await prefetch
                     prefetch = asyncio.create_task(self._fetch(self._subscription))
                     if messages:
+                        await self._send_pull_request()
                         await self.process(messages)
                 except asyncio.CancelledError:
                     raise
@@ -187,6 +188,17 @@ class EventConsumer:
         finally:
             if prefetch is not None and not prefetch.done():
                 prefetch.cancel()
+
+    async def _send_pull_request(self) -> None:
+        """Put the prefetch's pull request on the wire before the batch is applied.
+
+        A batch's transaction may hold the event loop (SQLite runs inline): a request still
+        sitting in the client's buffer would only leave afterwards, and the next batch
+        would wait a whole round trip instead of arriving meanwhile.
+        """
+        await asyncio.sleep(0)  # the fetch task runs up to its publish
+        with contextlib.suppress(Exception):  # NATS down: the fetch reports it itself
+            await self.broker.connection.flush(timeout=1)
 
     async def _subscribe(self):
         return await self.broker.connection.jetstream().pull_subscribe(
