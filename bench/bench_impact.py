@@ -3,10 +3,11 @@
     .venv/bin/python bench/bench_impact.py [--events 20000] [--facts 1000000] [--queries 20]
 
 1. Ingestion. N synthetic events (services.impact.scenario.synthetic_events) are published to
-   a fresh nats-server. Baseline: a raw nats-py durable pull consumer fetching batches of 200
-   and acking each message (no parsing, no database). Then the impact service's own consumer
-   (libs.common.broker.EventConsumer + services.impact.handlers.apply: envelope parsing, inbox
-   row, fact and activity rows, one transaction per batch) on SQLite. Both read the same
+   a fresh nats-server. Baseline: a raw nats-py durable pull consumer fetching batches of the
+   service consumer's size and acking each message (no parsing, no database). Then the
+   impact service's own consumer (libs.common.broker.EventConsumer +
+   services.impact.handlers.apply: envelope parsing, inbox row, fact and activity rows, one
+   transaction per batch) on SQLite. Both read the same
    events in the same run; the ratio is impact events/s ÷ raw events/s (target >= 25 %).
 2. Queries. A projection holding --facts events is filled IN BULK, bypassing NATS (ingesting
    1M events through NATS would take many minutes on its own): facts_of() of synthetic events,
@@ -64,7 +65,7 @@ async def publish_all(url: str, payloads: list[tuple[str, bytes, str]]) -> float
     return elapsed
 
 
-async def raw_consume(url: str, count: int) -> float:
+async def raw_consume(url: str, count: int, batch_size: int) -> float:
     nc = await nats.connect(url)
     js = nc.jetstream()
     sub = await js.pull_subscribe(
@@ -74,7 +75,7 @@ async def raw_consume(url: str, count: int) -> float:
     started = time.perf_counter()
     while seen < count:
         try:
-            messages = await sub.fetch(200, timeout=1.0)
+            messages = await sub.fetch(batch_size, timeout=1.0)
         except (TimeoutError, nats.errors.TimeoutError):
             continue
         for msg in messages:
@@ -139,7 +140,7 @@ async def bench_ingestion(workdir: Path, events: int, batch_size: int) -> None:
         ]
         published = await publish_all(server.url, payloads)
         print(f"published {events} events in {published:.2f}s")
-        raw = await raw_consume(server.url, events)
+        raw = await raw_consume(server.url, events, batch_size)
         url = f"sqlite+aiosqlite:///{workdir / 'ingest.db'}"
         await upgrade_async("impact", url, None)
         database = Database(url)
