@@ -183,6 +183,9 @@ async def assess_proposal(
 # --- voting -----------------------------------------------------------------------------
 
 
+PAPERS = voting.BallotPapers()
+
+
 async def cast(
     runtime: ServiceRuntime,
     *,
@@ -193,11 +196,8 @@ async def cast(
     channel: str,
     checked_in_by: str | None,
 ) -> dict:
-    # Check the ballot against a snapshot, then hold the write lock only to count it.
-    async with runtime.db.read() as session:
-        paper = await voting.ballot_paper(
-            session, edition_id=edition_id, envelope_id=body.envelope_id
-        )
+    # Check the ballot against its paper, then hold the write lock only to count it.
+    paper = await PAPERS.get(runtime.db, edition_id=edition_id, envelope_id=body.envelope_id)
     voting.check_ballot(
         paper, voter=voter, projects=body.projects, points=body.points, today=date.today()
     )

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.contracts.budget import BallotCast
+from libs.common.db import Database
 from libs.common.events import Territory, make_event
 from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
@@ -95,6 +96,32 @@ async def ballot_paper(
     envelope = await get_envelope(session, edition_id, envelope_id)
     costs = await feasible_costs(session, envelope_id=envelope["id"])
     return BallotPaper(edition=edition, envelope=envelope, costs=costs)
+
+
+class BallotPapers:
+    """Ballot papers of editions in their voting phase, read once per process.
+
+    A paper cannot change while voting is open (phases only move forward; proposals are
+    edited and assessed before), so each ballot need not read it again. Counting still
+    re-reads the phase in its write transaction: a ballot that arrives as voting closes is
+    refused. Ids are UUIDs, so one cache may serve several databases (as in tests).
+    """
+
+    LIMIT = 1024
+
+    def __init__(self) -> None:
+        self._papers: dict[tuple[str, str | None], BallotPaper] = {}
+
+    async def get(self, db: Database, *, edition_id: str, envelope_id: str | None) -> BallotPaper:
+        key = (edition_id, envelope_id)
+        paper = self._papers.get(key)
+        if paper is None:
+            async with db.read() as session:  # raises 409 unless voting is open
+                paper = await ballot_paper(session, edition_id=edition_id, envelope_id=envelope_id)
+            if len(self._papers) >= self.LIMIT:
+                self._papers.clear()
+            self._papers[key] = paper
+        return paper
 
 
 def check_ballot(

@@ -206,7 +206,7 @@ async def test_whole_edition_lifecycle(desk, nats_server):
     assert r.status_code == 409
     await desk.phase("results")
     r = await desk.vote("v6", [park])
-    assert r.status_code == 409  # voting is closed
+    assert r.status_code == 409  # voting is closed (its cached paper does not let it in)
     r = await client.post(f"/editions/{eid}/results", headers=desk.staff)
     assert r.status_code == 201, r.text
     result = r.json()
