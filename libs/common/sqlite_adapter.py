@@ -1,4 +1,4 @@
-"""How SQLAlchemy's aiosqlite adapter talks to SQLite here: inline while writing.
+"""How SQLAlchemy's aiosqlite adapter talks to SQLite here: inline inside transactions.
 
 aiosqlite runs every call on its own thread, and SQLAlchemy's adapter makes four calls
 per statement (open a cursor, execute, fetch, close). A thread hop is cheap when the
