@@ -37,7 +37,11 @@ class ServiceRuntime:
     def __init__(self, name: str, settings: Settings) -> None:
         self.name = name
         self.settings = settings
-        self.db = Database(settings.database_url_for(name), schema=settings.schema_for(name))
+        self.db = Database(
+            settings.database_url_for(name),
+            schema=settings.schema_for(name),
+            pool_size=settings.database_pool_size,
+        )
         self.broker = create_broker(settings.nats_url, name=f"sharitories-{name}")
         self.verifier = TokenVerifier(settings)
         self.relay = OutboxRelay(

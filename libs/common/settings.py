@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field("sharitories", alias="JWT_ISSUER")
     jwt_audience: str | None = Field(None, alias="JWT_AUDIENCE")
 
+    database_pool_size: int = Field(10, ge=1, le=200, alias="DATABASE_POOL_SIZE")
     nats_stream_replicas: int = Field(1, alias="NATS_STREAM_REPLICAS")
     outbox_poll_seconds: float = Field(0.2, alias="OUTBOX_POLL_SECONDS")
     consumer_max_deliver: int = Field(5, alias="CONSUMER_MAX_DELIVER")
