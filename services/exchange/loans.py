@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
@@ -73,6 +73,7 @@ _MOVE = update(loans).where(
     loans.c.id == bindparam("where_id"), loans.c.state == bindparam("where_state")
 )
 _INSERT_LOAN = insert(loans)
+DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for deadlock_detected
 _INSERT_TRANSITION = insert(loan_transitions)
 
 
@@ -260,6 +261,12 @@ async def transition(
         )
     except IntegrityError as exc:
         # PostgreSQL's exclusion constraint: a concurrent accept of the same item won.
+        raise Conflict(DOUBLE_BOOKED.format(start=loan["starts_on"].isoformat())) from exc
+    except DBAPIError as exc:
+        # Two accepts of one item in flight can each wait on the other's row for the
+        # exclusion check; PostgreSQL then aborts one of them (40P01): the other wins.
+        if getattr(exc.orig, "sqlstate", None) != DEADLOCK:
+            raise
         raise Conflict(DOUBLE_BOOKED.format(start=loan["starts_on"].isoformat())) from exc
     if result.rowcount != 1:
         raise Conflict("This loan changed meanwhile; reload it and try again.")
