@@ -77,3 +77,41 @@ async def test_postgresql_exclusion_constraint_refuses_overlap_without_the_app_c
             await session.execute(
                 update(loans).where(loans.c.id == second["id"]).values(state="accepted")
             )
+
+
+async def test_postgresql_deadlocked_accept_is_refused_as_double_booked(exchange):
+    """Two accepts of one item can deadlock on the exclusion check; the one PostgreSQL
+    aborts gets 409, not 500, and leaves nothing behind."""
+    import pytest
+    from sqlalchemy import text
+
+    if exchange.runtime.db.is_sqlite:
+        pytest.skip("SQLite serialises writers: no deadlock to have")
+    lender = exchange.auth("lena", neighbourhood="north")
+    item = await list_item(exchange.client, lender)
+    first = (await request_loan(exchange.client, exchange.auth("b1"), item["id"], 1, 2)).json()
+    second = (await request_loan(exchange.client, exchange.auth("b2"), item["id"], 1, 2)).json()
+
+    async with exchange.runtime.db.engine.connect() as other:
+        await other.begin()
+        # Another accept of the same item, in flight: its index entry is in, uncommitted.
+        await other.execute(
+            text("UPDATE loans SET state = 'accepted' WHERE id = :id"), {"id": first["id"]}
+        )
+        accepting = asyncio.create_task(
+            exchange.client.post(f"/loans/{second['id']}/accept", headers=lender)
+        )
+        await asyncio.sleep(0.3)  # our accept now waits on the other's entry...
+        assert not accepting.done()
+        # ...and the other waits on our row: a cycle. Our side waited first, so PostgreSQL's
+        # detector (after deadlock_timeout, 1 s by default) aborts our side.
+        await other.execute(
+            text("UPDATE loans SET updated_at = now() WHERE id = :id"), {"id": second["id"]}
+        )
+        refused = await accepting
+        await other.rollback()
+    assert refused.status_code == 409, refused.text
+    assert "already lent or promised" in refused.json()["detail"]
+    # Nothing was half-written: the refused loan is still requested and can be accepted.
+    again = await exchange.client.post(f"/loans/{second['id']}/accept", headers=lender)
+    assert again.status_code == 200, again.text
