@@ -21,7 +21,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/bench_budget.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import BenchEnv, ping, report, run_load, serve_app
+from bench.harness import BenchEnv, measure_bare, report, run_load
 from libs.common.auth import mint_token
 
 TARGET = 0.25
@@ -110,17 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv if argv is not None else sys.argv[1:])
     with BenchEnv(database_url=args.database_url) as env:
         env.migrate("budget")
-        with serve_app("bench.harness:bare_app") as url:
-            asyncio.run(run_load(url, ping, total=300, concurrency=args.concurrency))  # warm-up
-            bare = asyncio.run(
-                run_load(
-                    url,
-                    ping,
-                    total=args.ops * 2,
-                    concurrency=args.concurrency,
-                    name="bare GET /ping",
-                )
-            )
+        bare = measure_bare(total=args.ops * 2, concurrency=args.concurrency)
         with env.serve("services.budget.app:create_app", ready_path="/readyz") as url:
             ballots = asyncio.run(
                 _bench(url, env.settings(), ops=args.ops, concurrency=args.concurrency)

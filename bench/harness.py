@@ -58,6 +58,15 @@ async def ping(client: httpx.AsyncClient, n: int) -> int:
     return 1
 
 
+def measure_bare(*, total: int, concurrency: int) -> LoadResult:
+    """The baseline: serve the bare endpoint, warm it up, then time `total` GETs of it."""
+    with serve_app("bench.harness:bare_app") as url:
+        asyncio.run(run_load(url, ping, total=300, concurrency=concurrency))
+        return asyncio.run(
+            run_load(url, ping, total=total, concurrency=concurrency, name="bare GET /ping")
+        )
+
+
 def _wait_until_up(url: str, path: str, timeout: float, process=None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -9,10 +9,12 @@ database itself, which is what our check-and-write rules rely on there.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,6 +28,17 @@ from libs.common import sqlite_adapter
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def insert_ignoring_duplicates(session: AsyncSession, table: Table, *conflict_columns: str):
+    """INSERT … ON CONFLICT DO NOTHING in the session's dialect (built once per table)."""
+    return _insert_ignoring(session.bind.dialect.name, table, conflict_columns)
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: Table, conflict_columns: tuple[str, ...]):
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
 
 
 def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -> AsyncEngine:

@@ -10,20 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.db import insert_ignoring_duplicates
 from libs.common.messaging import inbox
 
 
 async def first_delivery(session: AsyncSession, consumer: str, event_id: str) -> bool:
     """True the first time `consumer` sees `event_id`, False ever after."""
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(inbox)
-        .values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
-        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+    statement = insert_ignoring_duplicates(session, inbox, "consumer", "event_id").values(
+        consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC)
     )
     result = await session.execute(statement)
     return result.rowcount == 1

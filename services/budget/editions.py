@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from libs.common.contracts.budget import (
     ProposalSubmitted,
     ProposalSupported,
 )
+from libs.common.db import insert_ignoring_duplicates
 from libs.common.events import Territory, make_event
 from libs.common.ids import new_id
 from libs.common.outbox import record
@@ -427,9 +427,11 @@ async def support_proposal(
     envelope = await get_envelope(session, edition_id, proposal["envelope_id"])
     if envelope["district"] is not None and actor.neighbourhood != envelope["district"]:
         raise Forbidden(f"Only residents of '{envelope['district']}' can support this proposal.")
-    dialect = session.bind.dialect.name
-    insert = insert_ignore(dialect, supports)
-    added = await session.execute(insert.values(proposal_id=proposal_id, supporter_id=actor.sub))
+    added = await session.execute(
+        insert_ignoring_duplicates(session, supports).values(
+            proposal_id=proposal_id, supporter_id=actor.sub
+        )
+    )
     if added.rowcount == 1:
         await session.execute(
             sa.update(proposals)
@@ -450,16 +452,6 @@ async def support_proposal(
             ),
         )
     return {"proposal_id": proposal_id, "supported": True, "new": added.rowcount == 1}
-
-
-@functools.cache
-def insert_ignore(dialect: str, table: sa.Table):
-    """INSERT … ON CONFLICT DO NOTHING for `dialect` (built once per table)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
 
 
 async def assess_proposal(

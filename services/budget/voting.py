@@ -31,14 +31,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.contracts.budget import BallotCast
-from libs.common.db import Database
+from libs.common.db import Database, insert_ignoring_duplicates
 from libs.common.events import Territory, make_event
 from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
 from libs.common.settings import Settings
 from services.budget import domain
 from services.budget.db import ballots, editions, milestones, participations, proposals
-from services.budget.editions import ballot_format, get_edition, get_envelope, insert_ignore
+from services.budget.editions import ballot_format, get_edition, get_envelope
 
 SECRET_ENV = "BUDGET_BALLOT_SECRET"
 
@@ -169,7 +169,7 @@ async def cast_ballot(
     fmt = ballot_format(edition)
 
     joined = await session.execute(
-        insert_ignore(session.bind.dialect.name, participations),
+        insert_ignoring_duplicates(session, participations),
         {
             "envelope_id": envelope["id"],
             "voter_id": voter_id,

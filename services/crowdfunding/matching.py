@@ -17,11 +17,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, case, insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
 from libs.common.contracts.crowdfunding import MatchPoolCreated
+from libs.common.db import insert_ignoring_duplicates
 from libs.common.events import make_event
 from libs.common.ids import new_id
 from libs.common.outbox import record
@@ -145,11 +145,6 @@ def _grant(table, where: list, *, cap, wanted: int):
     )
 
 
-def _upsert(session: AsyncSession, table, **key):
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).values(**key).on_conflict_do_nothing()
-
-
 async def reserve(
     session: AsyncSession,
     *,
@@ -176,7 +171,9 @@ async def reserve(
     if pool.cap_per_project_cents is not None:
         key = [pool_campaigns.c.pool_id == pool.id, pool_campaigns.c.campaign_id == campaign.id]
         await session.execute(
-            _upsert(session, pool_campaigns, pool_id=pool.id, campaign_id=campaign.id)
+            insert_ignoring_duplicates(session, pool_campaigns).values(
+                pool_id=pool.id, campaign_id=campaign.id
+            )
         )
         granted = await session.scalar(
             _grant(pool_campaigns, key, cap=pool.cap_per_project_cents, wanted=granted)
@@ -184,7 +181,11 @@ async def reserve(
         taken.append((pool_campaigns, key))
     if granted and pool.cap_per_backer_cents is not None:
         key = [pool_backers.c.pool_id == pool.id, pool_backers.c.backer_id == backer_id]
-        await session.execute(_upsert(session, pool_backers, pool_id=pool.id, backer_id=backer_id))
+        await session.execute(
+            insert_ignoring_duplicates(session, pool_backers).values(
+                pool_id=pool.id, backer_id=backer_id
+            )
+        )
         got = await session.scalar(
             _grant(pool_backers, key, cap=pool.cap_per_backer_cents, wanted=granted)
         )
@@ -257,17 +258,14 @@ async def record_leftover(
     leftover_cents: int,
     now: datetime,
 ) -> None:
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(budget_leftovers)
-        .values(
+        insert_ignoring_duplicates(session, budget_leftovers).values(
             edition_id=edition_id,
             envelope_id=envelope_id,
             district=district,
             leftover_cents=leftover_cents,
             recorded_at=now,
         )
-        .on_conflict_do_nothing()
     )
 
 

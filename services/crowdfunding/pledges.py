@@ -23,6 +23,7 @@ from libs.common.contracts.crowdfunding import (
     PledgeMade,
     PledgeRefunded,
 )
+from libs.common.db import insert_ignoring_duplicates
 from libs.common.events import make_event
 from libs.common.ids import new_id
 from libs.common.logs import get_logger
@@ -362,18 +363,15 @@ async def handle_webhook(cf: Crowdfunding, *, body: bytes, headers) -> dict:
         hook = cf.provider.parse_webhook(body=body, headers=headers)
     except InvalidSignature as exc:
         raise BadSignature(f"Webhook refused: {exc}.") from exc
-    dialect_insert = _insert_for(cf)
     async with cf.runtime.unit_of_work() as session:
         first = await session.execute(
-            dialect_insert(payment_webhooks)
-            .values(
+            insert_ignoring_duplicates(session, payment_webhooks).values(
                 provider=cf.provider.name,
                 event_id=hook.id,
                 type=hook.type,
                 payment_id=hook.payment_id,
                 received_at=config.now(),
             )
-            .on_conflict_do_nothing()
         )
         if first.rowcount != 1:
             return {"status": "duplicate", "event_id": hook.id}
@@ -395,9 +393,3 @@ async def handle_webhook(cf: Crowdfunding, *, body: bytes, headers) -> dict:
             failure = "declined by the provider" if target == domain.DECLINED else None
             moved = await move(session, cf=cf, pledge_id=row.id, target=target, failure=failure)
         return {"status": "applied" if moved else "no-change", "event_id": hook.id}
-
-
-def _insert_for(cf: Crowdfunding):
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return sqlite.insert if cf.runtime.db.is_sqlite else postgresql.insert

@@ -259,13 +259,12 @@ async def transition(
         result = await session.execute(
             _MOVE, {"where_id": loan_id, "where_state": state.value, **changes}
         )
-    except IntegrityError as exc:
-        # PostgreSQL's exclusion constraint: a concurrent accept of the same item won.
-        raise Conflict(DOUBLE_BOOKED.format(start=loan["starts_on"].isoformat())) from exc
     except DBAPIError as exc:
-        # Two accepts of one item in flight can each wait on the other's row for the
-        # exclusion check; PostgreSQL then aborts one of them (40P01): the other wins.
-        if getattr(exc.orig, "sqlstate", None) != DEADLOCK:
+        # PostgreSQL's exclusion constraint: a concurrent accept of the same item won. Two
+        # accepts in flight can also each wait on the other's entry for that check; then
+        # PostgreSQL aborts one of them (deadlock) and the other wins.
+        lost = isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", None) == DEADLOCK
+        if not lost:
             raise
         raise Conflict(DOUBLE_BOOKED.format(start=loan["starts_on"].isoformat())) from exc
     if result.rowcount != 1:

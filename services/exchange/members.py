@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
 from libs.common.contracts.exchange import MemberJoined
+from libs.common.db import insert_ignoring_duplicates
 from libs.common.events import make_event
 from libs.common.outbox import record
 from libs.common.problems import Invalid, NotFound
@@ -22,12 +22,6 @@ from services.exchange.domain import (
     MemberKind,
     member_kind_for,
 )
-
-
-def _insert_ignoring_duplicates(session: AsyncSession, table):
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
-
 
 # Built once, with a bound parameter: every request looks its caller up.
 _MEMBER = select(members).where(members.c.id == bindparam("member_id"))
@@ -59,7 +53,7 @@ async def create_member(
 ) -> bool:
     """Insert the member and its time account; False if it already existed (a no-op)."""
     result = await session.execute(
-        _insert_ignoring_duplicates(session, members).values(
+        insert_ignoring_duplicates(session, members).values(
             id=member_id,
             kind=kind,
             neighbourhood=neighbourhood,

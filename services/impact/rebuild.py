@@ -24,10 +24,9 @@ import nats
 from nats.js.api import DeliverPolicy
 from pydantic import ValidationError
 from sqlalchemy import MetaData, Table, delete, insert, select, union
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import Database
+from libs.common.db import Database, insert_ignoring_duplicates
 from libs.common.events import STREAM, SUBJECT_PREFIX, Envelope
 from libs.common.logs import get_logger
 from libs.common.messaging import inbox
@@ -170,8 +169,6 @@ async def swap(
             await session.execute(
                 insert(target).from_select(columns, select(*(source.c[c] for c in columns)))
             )
-        dialect = session.bind.dialect.name
-        insert_ignore = postgresql.insert if dialect == "postgresql" else sqlite.insert
         ids = (
             select(source.c.event_id).distinct()
             for source in (rebuilt.facts, rebuilt.activity, rebuilt.parked)
@@ -180,14 +177,12 @@ async def swap(
             known = [row for (row,) in await session.execute(query)]
             for start in range(0, len(known), 5000):
                 await session.execute(
-                    insert_ignore(inbox)
-                    .values(
+                    insert_ignoring_duplicates(session, inbox, "consumer", "event_id").values(
                         [
                             {"consumer": consumer, "event_id": i, "processed_at": _now()}
                             for i in known[start : start + 5000]
                         ]
                     )
-                    .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
                 )
         # The aggregates follow from the (now swapped) rows: fold them again, same code.
         await session.run_sync(
