@@ -18,6 +18,7 @@ def main(names: list[str]) -> int:
         start = time.perf_counter()
         module = importlib.import_module(f"bench.{name}")
         try:
+            # Each bench parses its own options: give it none, never `make bench`'s argv.
             result = module.main([]) if _takes_argv(module.main) else module.main()
             failures += bool(result)
         except SystemExit as exc:

@@ -242,13 +242,19 @@ async def bench_queries(workdir: Path, count: int, runs: int) -> None:
         server.stop()
 
 
-async def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Run both impact benches (`python -m bench impact` passes no argv: the defaults)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--facts", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--batch", type=int, default=BATCH_SIZE, help="consumer batch size")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    asyncio.run(_run(args))
+    return 0
+
+
+async def _run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-impact-") as tmp:
         workdir = Path(tmp)
         await bench_ingestion(workdir, args.events, args.batch)
@@ -257,4 +263,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(main())

@@ -80,13 +80,13 @@ def theirs(path: Path) -> tuple[list[str], float] | None:
     return sorted(p.name for p in outcome), time.perf_counter() - start
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print one line per file."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("files", nargs="*", help="file names in the shared pabulib folder")
     parser.add_argument("--quick", action="store_true", help="a small file (seconds)")
     parser.add_argument("--no-pabutools", action="store_true", help="time ours only")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     folder = shared_folder()
     if not folder.is_dir():
         print(f"no pabulib files at {folder} (set SHARITORIES_SHARED)")
