@@ -90,6 +90,25 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            await self.release_leases()
+
+    async def release_leases(self) -> None:
+        """Give back the rows this relay leased and did not publish (on stop): another
+        replica publishes them at once instead of after the lease."""
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.claimed_by == self.name, outbox.c.published_at.is_(None))
+                    .values(claimed_by=None, claimed_until=None)
+                )
+        except Exception as exc:
+            log.warning("outbox leases not released", relay=self.name, error=repr(exc))
+
+    async def _run(self) -> None:
         while not self._stopping:
             try:
                 sent = await self.relay_once() if self.is_connected() else 0

@@ -110,13 +110,15 @@ def create_service_app(
 
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> JSONResponse:
-        """Ready to serve: the database answers and NATS is connected."""
+        """Ready to serve: the database answers at the schema's head and NATS is connected."""
         runtime: ServiceRuntime = request.app.state.runtime
-        checks = {"database": "ok", "nats": "ok"}
+        checks = {"database": "ok", "schema": "ok", "nats": "ok"}
         try:
             await runtime.db.ping()
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
+        if not await runtime.check_schema():
+            checks["schema"] = "not migrated to head"
         if not runtime.nats_connected():
             checks["nats"] = "unreachable"
         ready = all(v == "ok" for v in checks.values())
