@@ -216,6 +216,8 @@ def is_connected(broker: NatsBroker) -> bool:
 class EventConsumer:
     """Applies events from JetStream to one service's database, exactly once."""
 
+    schema_retry_delay = SCHEMA_NOT_READY_DELAY
+
     def __init__(
         self,
         *,
@@ -383,7 +385,8 @@ class EventConsumer:
                 await self._dead_letter(msg, f"malformed envelope: {exc.errors()[:3]}")
         if not parsed:
             return
-        heartbeat = asyncio.create_task(self._keep_in_progress([m for m, _ in parsed]))
+        # Kept in `heartbeat` and cancelled below (ruff's RUF006 misreads the try/finally).
+        heartbeat = asyncio.create_task(self._keep_in_progress([m for m, _ in parsed]))  # noqa: RUF006
         try:
             await self._apply_batch(parsed)
         finally:
@@ -435,10 +438,10 @@ class EventConsumer:
                     "schema not migrated yet; event will be retried",
                     event_id=envelope.id,
                     consumer=self.consumer,
-                    retry_in=SCHEMA_NOT_READY_DELAY,
+                    retry_in=self.schema_retry_delay,
                     error=repr(exc)[:300],
                 )
-                await msg.nak(delay=SCHEMA_NOT_READY_DELAY)
+                await msg.nak(delay=self.schema_retry_delay)
                 EVENTS_CONSUMED.labels(self.consumer, "schema_not_ready").inc()
                 return
             if delivered >= self.max_deliver:
