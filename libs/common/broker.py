@@ -238,6 +238,7 @@ class EventConsumer:
         self.ready = ready
         # Fetched and not yet acked or NAKed: NAKed on stop so another replica takes them.
         self._held: list[Any] = []
+        self._last_fetch: asyncio.Task | None = None
         self.batch_size = batch_size
         self.deliver_policy = deliver_policy
         self._task: asyncio.Task | None = None
@@ -307,14 +308,19 @@ class EventConsumer:
                         self._subscription = None  # the server forgot the stream or consumer
                     await asyncio.sleep(1.0)
         finally:
-            if prefetch is not None:
-                if not prefetch.done():
-                    prefetch.cancel()
-                elif not prefetch.cancelled() and prefetch.exception() is None:
-                    self._held.extend(prefetch.result())
+            # A fetch on the wire may already hold messages: stop() lets it finish (at most
+            # its 1 s timeout) and NAKs them, rather than leaving them to ack_wait.
+            self._last_fetch = prefetch
 
     async def _release_held(self) -> None:
         """NAK what this process fetched but did not settle: redelivered now, not at ack_wait."""
+        fetch, self._last_fetch = self._last_fetch, None
+        if fetch is not None:
+            await asyncio.wait({fetch}, timeout=3.0)
+            if not fetch.done():
+                fetch.cancel()
+            elif not fetch.cancelled() and fetch.exception() is None:
+                self._held.extend(fetch.result())
         held, self._held = self._held, []
         for msg in held:
             if not getattr(msg, "_ackd", False):
