@@ -73,11 +73,13 @@ def compose(tmp_path_factory) -> dict:
     return yaml.safe_load(result.stdout)
 
 
-def test_compose_refuses_to_start_without_a_database_password():
+def test_compose_refuses_to_start_without_a_database_password(tmp_path):
     command = compose_command()
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
     result = subprocess.run(
-        [*command, "--env-file", "/dev/null", "-f", str(DEPLOY / "compose.yaml"), "config"],
-        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "SHARITORIES_ENV_FILE": "/dev/null"},
+        [*command, "--env-file", str(empty), "-f", str(DEPLOY / "compose.yaml"), "config"],
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "SHARITORIES_ENV_FILE": str(empty)},
         capture_output=True,
         text=True,
     )
