@@ -60,7 +60,7 @@ from libs.common.events import (
 )
 from libs.common.inbox import first_deliveries, first_delivery
 from libs.common.logs import current_event, get_logger
-from libs.common.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+from libs.common.metrics import CONSUMER_PENDING, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 
 log = get_logger(__name__)
 
@@ -389,6 +389,8 @@ class EventConsumer:
                 parsed.append((msg, Envelope.model_validate_json(msg.data)))
             except ValidationError as exc:
                 await self._dead_letter(msg, f"malformed envelope: {exc.errors()[:3]}")
+        with contextlib.suppress(Exception):  # the lag as JetStream counted it at delivery
+            CONSUMER_PENDING.labels(self.consumer).set(messages[-1].metadata.num_pending)
         if not parsed:
             return
         # Kept in `heartbeat` and cancelled below (ruff's RUF006 misreads the try/finally).

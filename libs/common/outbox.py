@@ -51,6 +51,23 @@ async def record(session: AsyncSession, *events: Envelope) -> None:
     )
 
 
+async def backlog(db: Database) -> tuple[int, float]:
+    """Rows not yet published, and the age in seconds of the oldest of them (0 if none)."""
+    async with db.transaction() as session:
+        count, oldest = (
+            await session.execute(
+                select(func.count(), func.min(outbox.c.created_at)).where(
+                    outbox.c.published_at.is_(None)
+                )
+            )
+        ).one()
+    if oldest is None:
+        return count, 0.0
+    if oldest.tzinfo is None:  # SQLite hands back naive UTC datetimes
+        oldest = oldest.replace(tzinfo=UTC)
+    return count, max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+
+
 async def pending_count(db: Database) -> int:
     async with db.transaction() as session:
         return await session.scalar(

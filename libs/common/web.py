@@ -12,8 +12,14 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from libs.common.logs import bound_context, configure_logging, get_logger
-from libs.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_PENDING
-from libs.common.outbox import pending_count
+from libs.common.metrics import (
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    OUTBOX_OLDEST_PENDING,
+    OUTBOX_PENDING,
+    READY,
+)
+from libs.common.outbox import backlog
 from libs.common.problems import install_problem_handlers
 from libs.common.runtime import ServiceRuntime
 from libs.common.settings import Settings, get_settings
@@ -122,6 +128,7 @@ def create_service_app(
         if not runtime.nats_connected():
             checks["nats"] = "unreachable"
         ready = all(v == "ok" for v in checks.values())
+        READY.labels(name).set(1 if ready else 0)
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
             status_code=200 if ready else 503,
@@ -132,7 +139,9 @@ def create_service_app(
         """Prometheus metrics."""
         runtime: ServiceRuntime = request.app.state.runtime
         try:
-            OUTBOX_PENDING.labels(name).set(await pending_count(runtime.db))
+            pending, oldest_age = await backlog(runtime.db)
+            OUTBOX_PENDING.labels(name).set(pending)
+            OUTBOX_OLDEST_PENDING.labels(name).set(oldest_age)
         except Exception:
             pass
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -24,6 +24,7 @@ from sqlalchemy import func, select, update
 from libs.common.contracts.crowdfunding import CampaignFailed, CampaignSucceeded
 from libs.common.events import make_event
 from libs.common.logs import get_logger
+from libs.common.metrics import SETTLEMENTS_UNFINISHED
 from libs.common.outbox import record
 from services.crowdfunding import config, domain
 from services.crowdfunding.campaigns import facts, get_campaign
@@ -59,6 +60,8 @@ async def settle_due(cf: Crowdfunding) -> list[dict]:
             continue
         if outcome:
             done.append(outcome)
+    remaining = await due_campaign_ids(cf, now=config.now())
+    SETTLEMENTS_UNFINISHED.set(len(remaining))  # > 0 for long: settlement is stuck
     return done
 
 

@@ -307,3 +307,20 @@ async def test_a_relay_stopped_mid_publish_releases_its_leases(db):
             )
         ).all()
     assert leased == []
+
+
+async def test_backlog_reports_how_many_wait_and_the_oldest_ones_age(db):
+    from datetime import timedelta
+
+    from libs.common.outbox import backlog, record
+
+    assert await backlog(db) == (0, 0.0)
+    async with db.transaction() as session:
+        await record(session, an_event("a"), an_event("b"))
+        await session.execute(
+            update(outbox)
+            .where(outbox.c.seq == select(outbox.c.seq).limit(1).scalar_subquery())
+            .values(created_at=datetime.now(UTC) - timedelta(minutes=10))
+        )
+    count, age = await backlog(db)
+    assert count == 2 and 590 <= age <= 3600
