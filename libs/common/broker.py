@@ -50,6 +50,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common import tracing
 from libs.common.db import Database
 from libs.common.events import (
     DEAD_LETTER_PREFIX,
@@ -200,10 +201,19 @@ async def ensure_streams(
         await js.update_stream(config)
 
 
-async def publish_event(broker: NatsBroker, subject: str, payload: bytes, msg_id: str) -> None:
+async def publish_event(
+    broker: NatsBroker,
+    subject: str,
+    payload: bytes,
+    msg_id: str,
+    *,
+    headers: dict[str, str] | None = None,
+) -> None:
     """Publish to JetStream and wait for its ack; `msg_id` lets JetStream drop duplicates."""
     js = broker.connection.jetstream()
-    await js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id}, timeout=5)
+    await js.publish(
+        subject, payload, headers={**(headers or {}), "Nats-Msg-Id": msg_id}, timeout=5
+    )
 
 
 def is_connected(broker: NatsBroker) -> bool:
@@ -405,12 +415,15 @@ class EventConsumer:
             async with self.db.transaction() as session:
                 fresh = await first_deliveries(session, self.consumer, [e.id for _, e in parsed])
                 applied = 0
-                for _, envelope in parsed:
+                for msg, envelope in parsed:
                     if envelope.id in fresh:
                         fresh.discard(envelope.id)  # a twin later in this batch is a duplicate
                         token = current_event.set((envelope.id, envelope.type))
                         try:
-                            await self.handle(session, envelope)
+                            with tracing.consuming(
+                                msg.headers, consumer=self.consumer, event_type=envelope.type
+                            ):
+                                await self.handle(session, envelope)
                         finally:
                             current_event.reset(token)
                         applied += 1
@@ -424,11 +437,14 @@ class EventConsumer:
         EVENTS_CONSUMED.labels(self.consumer, "applied").inc(applied)
         EVENTS_CONSUMED.labels(self.consumer, "duplicate").inc(len(parsed) - applied)
 
-    async def _apply(self, session: AsyncSession, envelope: Envelope) -> None:
+    async def _apply(self, session: AsyncSession, msg: Any, envelope: Envelope) -> None:
         token = current_event.set((envelope.id, envelope.type))
         try:
             if await first_delivery(session, self.consumer, envelope.id):
-                await self.handle(session, envelope)
+                with tracing.consuming(
+                    msg.headers, consumer=self.consumer, event_type=envelope.type
+                ):
+                    await self.handle(session, envelope)
             else:
                 EVENTS_CONSUMED.labels(self.consumer, "duplicate").inc()
         finally:
@@ -437,7 +453,7 @@ class EventConsumer:
     async def _process_one(self, msg: Any, envelope: Envelope) -> None:
         try:
             async with self.db.transaction() as session:
-                await self._apply(session, envelope)
+                await self._apply(session, msg, envelope)
         except Exception as exc:
             delivered = msg.metadata.num_delivered
             if schema_not_ready(exc):

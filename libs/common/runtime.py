@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common import tracing
 from libs.common.auth import TokenVerifier
 from libs.common.broker import (
     EventConsumer,
@@ -95,8 +96,11 @@ class ServiceRuntime:
         """Run `run()` in the background from start to stop (e.g. a settlement loop)."""
         self._background.append((name, run))
 
-    async def _publish(self, subject: str, payload: bytes, msg_id: str) -> None:
-        await publish_event(self.broker, subject, payload, msg_id)
+    async def _publish(
+        self, subject: str, payload: bytes, msg_id: str, traceparent: str | None = None
+    ) -> None:
+        with tracing.publishing(subject, traceparent) as headers:
+            await publish_event(self.broker, subject, payload, msg_id, headers=headers)
         EVENTS_PUBLISHED.labels(self.name).inc()
 
     @asynccontextmanager

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from libs.common import tracing
 from libs.common.logs import bound_context, configure_logging, get_logger
 from libs.common.metrics import (
     HTTP_LATENCY,
@@ -108,6 +109,8 @@ def create_service_app(
     install_problem_handlers(app)
 
     app.add_middleware(RequestContext, service=name)
+    if tracing.configure(name) and not tracing.FASTAPI_TRACES_REQUESTS:
+        app.add_middleware(tracing.TraceRequests)  # only with OTEL_EXPORTER_OTLP_ENDPOINT
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict:
