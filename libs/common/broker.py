@@ -326,7 +326,7 @@ class EventConsumer:
         """NAK what this process fetched but did not settle: redelivered now, not at ack_wait."""
         fetch, self._last_fetch = self._last_fetch, None
         if fetch is not None:
-            await asyncio.wait({fetch}, timeout=3.0)
+            await asyncio.wait({fetch}, timeout=1.5)  # the fetch expires after 1 s
             if not fetch.done():
                 fetch.cancel()
             elif not fetch.cancelled() and fetch.exception() is None:
