@@ -19,7 +19,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# A few minutes: NATS cluster + PostgreSQL + two replicas of every service, three faults.
+# About a minute: NATS cluster + PostgreSQL + two replicas of every service, three faults.
 soak: $(STAMP)
 	SHARITORIES_SOAK=1 $(BIN)/python -m pytest -s -q -p no:cacheprovider tests/soak
 

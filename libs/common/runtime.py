@@ -126,8 +126,14 @@ class ServiceRuntime:
         return True
 
     async def _watch_schema(self) -> None:
+        waited = 0
         while not await self.check_schema():
-            log.warning("database schema not at head yet; waiting for migrations", app=self.name)
+            if waited % 30 == 0:  # say it on the first miss, then every 30 s
+                log.warning(
+                    "database schema not at head yet; waiting for `sharitories migrate`",
+                    app=self.name,
+                )
+            waited += 1
             await asyncio.sleep(1.0)
 
     async def _run_relay(self) -> None:
