@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench soak install clean
 
 run: $(STAMP)
 	$(BIN)/sharitories up
@@ -18,6 +18,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# About a minute: NATS cluster + PostgreSQL + two replicas of every service, three faults.
+soak: $(STAMP)
+	SHARITORIES_SOAK=1 $(BIN)/python -m pytest -s -q -p no:cacheprovider tests/soak
 
 install: $(STAMP)
 

@@ -25,11 +25,16 @@ def up() -> None:
 
 
 @app.command()
-def migrate(service: list[str] = typer.Argument(None, help="Services (default: all).")) -> None:
-    """Apply every pending database migration."""
-    from libs.common.migrations import migrate_all
+def migrate(
+    service: list[str] = typer.Argument(None, help="Apps (default: all, portal included)."),
+) -> None:
+    """Apply every pending database migration (safe to run from several places at once)."""
+    from libs.common.migrations import APPS, migrate_all
 
-    migrate_all(get_settings(), tuple(service or SERVICES))
+    unknown = [s for s in service or () if s not in APPS]
+    if unknown:
+        raise typer.BadParameter(f"unknown app(s) {unknown}; choose from {list(APPS)}")
+    migrate_all(get_settings(), tuple(service or APPS))
     typer.echo("Databases are up to date.")
 
 

@@ -36,6 +36,9 @@ outbox = Table(
     Column("published_at", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
+    # W3C trace context of the request that wrote the event (NULL when tracing is off):
+    # the relay sends it as the NATS `traceparent` header, the consumer continues the trace.
+    Column("traceparent", String(55)),
     Index(
         "ix_outbox_pending",
         "seq",
@@ -57,6 +60,22 @@ def create_messaging_tables(op) -> None:
     """Create the outbox and inbox in an Alembic migration (version 1 of their shape)."""
     bind = op.get_bind()
     metadata.create_all(bind, tables=[outbox, inbox])
+
+
+def add_outbox_traceparent(op) -> None:
+    """Migration step shared by every service: the outbox's `traceparent` column.
+
+    Idempotent: a database created after this column joined `outbox` above already has it
+    from `create_messaging_tables`.
+    """
+    from sqlalchemy import inspect
+
+    if "traceparent" not in {c["name"] for c in inspect(op.get_bind()).get_columns("outbox")}:
+        op.add_column("outbox", Column("traceparent", String(55)))
+
+
+def drop_outbox_traceparent(op) -> None:
+    op.drop_column("outbox", "traceparent")
 
 
 def drop_messaging_tables(op) -> None:

@@ -95,3 +95,109 @@ class NatsServer:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+class NatsCluster:
+    """Three (or more) nats-server processes forming one JetStream cluster (tests, soak).
+
+    Each node gets its own store and a route to every other node, like the compose file
+    and the Kubernetes StatefulSet; `url` is the comma list a service takes as NATS_URL.
+    """
+
+    def __init__(self, base_dir: Path, size: int = 3, host: str = "127.0.0.1") -> None:
+        self.base_dir = Path(base_dir)
+        self.host = host
+        self.client_ports = [free_port() for _ in range(size)]
+        self.cluster_ports = [free_port() for _ in range(size)]
+        self.processes: dict[int, subprocess.Popen] = {}
+
+    def name(self, index: int) -> str:
+        return f"n{index + 1}"
+
+    def node_url(self, index: int) -> str:
+        return f"nats://{self.host}:{self.client_ports[index]}"
+
+    @property
+    def url(self) -> str:
+        return ",".join(self.node_url(i) for i in range(len(self.client_ports)))
+
+    def _config(self, index: int) -> Path:
+        routes = ", ".join(f"nats-route://{self.host}:{port}" for port in self.cluster_ports)
+        store = self.base_dir / self.name(index)
+        store.mkdir(parents=True, exist_ok=True)
+        path = store / "nats.conf"
+        path.write_text(
+            f'server_name: "{self.name(index)}"\n'
+            f"listen: {self.host}:{self.client_ports[index]}\n"
+            f'jetstream {{ store_dir: "{store / "js"}" }}\n'
+            f"cluster {{\n  name: sharitories\n"
+            f"  listen: {self.host}:{self.cluster_ports[index]}\n"
+            f"  routes: [{routes}]\n}}\n"
+        )
+        return path
+
+    def start_node(self, index: int) -> None:
+        log_file = self.base_dir / self.name(index) / "nats-server.log"
+        config = self._config(index)
+        self.processes[index] = subprocess.Popen(
+            [nats_server_binary(), "-c", str(config), "-l", str(log_file)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def start(self, timeout: float = 30.0) -> NatsCluster:
+        for index in range(len(self.client_ports)):
+            self.start_node(index)
+        deadline = time.monotonic() + timeout
+        for index in range(len(self.client_ports)):
+            while not answers(self.node_url(index)):
+                if self.processes[index].poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"nats node {self.name(index)} did not start")
+                time.sleep(0.05)
+        return self
+
+    def kill_node(self, index: int) -> None:
+        """SIGKILL one node (a crash, not a clean shutdown)."""
+        process = self.processes.pop(index, None)
+        if process and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    def index_of(self, server_name: str) -> int:
+        return int(server_name.removeprefix("n")) - 1
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
+async def wait_for_jetstream(url: str, timeout: float = 30.0) -> None:
+    """Until the cluster has elected its JetStream meta leader (account info answers)."""
+    import asyncio
+
+    import nats
+
+    deadline = time.monotonic() + timeout
+    servers = [s for s in url.split(",") if s]
+    while True:
+        try:
+            nc = await nats.connect(servers=servers, connect_timeout=2, max_reconnect_attempts=1)
+            try:
+                await nc.jetstream().account_info()
+                return
+            finally:
+                await nc.close()
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.25)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common import tracing
 from libs.common.db import Database
 from libs.common.events import Envelope
 from libs.common.logs import get_logger
@@ -25,8 +26,10 @@ from libs.common.messaging import outbox
 
 log = get_logger(__name__)
 
-Publish = Callable[[str, bytes, str], Awaitable[None]]
-"""publish(subject, payload, msg_id): raises if the broker did not acknowledge."""
+Publish = Callable[..., Awaitable[None]]
+"""publish(subject, payload, msg_id[, traceparent=...]): raises if the broker did not ack.
+
+`traceparent` is passed (as a keyword) only for rows written while tracing was on."""
 
 
 _INSERT = insert(outbox)
@@ -37,18 +40,37 @@ async def record(session: AsyncSession, *events: Envelope) -> None:
     if not events:
         return
     now = datetime.now(UTC)
-    await session.execute(
-        _INSERT,
-        [
-            {
-                "event_id": e.id,
-                "subject": e.subject,
-                "payload": e.model_dump_json(),
-                "created_at": now,
-            }
-            for e in events
-        ],
-    )
+    rows = [
+        {
+            "event_id": e.id,
+            "subject": e.subject,
+            "payload": e.model_dump_json(),
+            "created_at": now,
+        }
+        for e in events
+    ]
+    traceparent = tracing.current_traceparent()  # None at once when tracing is off
+    if traceparent:
+        for row in rows:
+            row["traceparent"] = traceparent
+    await session.execute(_INSERT, rows)
+
+
+async def backlog(db: Database) -> tuple[int, float]:
+    """Rows not yet published, and the age in seconds of the oldest of them (0 if none)."""
+    async with db.transaction() as session:
+        count, oldest = (
+            await session.execute(
+                select(func.count(), func.min(outbox.c.created_at)).where(
+                    outbox.c.published_at.is_(None)
+                )
+            )
+        ).one()
+    if oldest is None:
+        return count, 0.0
+    if oldest.tzinfo is None:  # SQLite hands back naive UTC datetimes
+        oldest = oldest.replace(tzinfo=UTC)
+    return count, max(0.0, (datetime.now(UTC) - oldest).total_seconds())
 
 
 async def pending_count(db: Database) -> int:
@@ -90,6 +112,25 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            await self.release_leases()
+
+    async def release_leases(self) -> None:
+        """Give back the rows this relay leased and did not publish (on stop): another
+        replica publishes them at once instead of after the lease."""
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.claimed_by == self.name, outbox.c.published_at.is_(None))
+                    .values(claimed_by=None, claimed_until=None)
+                )
+        except Exception as exc:
+            log.warning("outbox leases not released", relay=self.name, error=repr(exc))
+
+    async def _run(self) -> None:
         while not self._stopping:
             try:
                 sent = await self.relay_once() if self.is_connected() else 0
@@ -118,9 +159,12 @@ class OutboxRelay:
             return 0
         done: list[int] = []
         failed: tuple[int, str] | None = None
-        for seq, event_id, subject, payload in rows:
+        for seq, event_id, subject, payload, traceparent in rows:
             try:
-                await self.publish(subject, payload.encode(), event_id)
+                if traceparent:
+                    await self.publish(subject, payload.encode(), event_id, traceparent=traceparent)
+                else:
+                    await self.publish(subject, payload.encode(), event_id)
             except Exception as exc:  # stop at the first failure to keep the order
                 failed = (seq, repr(exc)[:500])
                 break
@@ -132,7 +176,7 @@ class OutboxRelay:
             log.warning("outbox publish failed; will retry", error=failed[1])
         return len(done)
 
-    async def _lease(self) -> list[tuple[int, str, str, str]]:
+    async def _lease(self) -> list[tuple[int, str, str, str, str | None]]:
         now = datetime.now(UTC)
         async with self.db.transaction() as session:
             candidates = (
@@ -154,7 +198,13 @@ class OutboxRelay:
                 .values(claimed_by=self.name, claimed_until=now + self.lease)
             )
             result = await session.execute(
-                select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.payload)
+                select(
+                    outbox.c.seq,
+                    outbox.c.event_id,
+                    outbox.c.subject,
+                    outbox.c.payload,
+                    outbox.c.traceparent,
+                )
                 .where(outbox.c.seq.in_(seqs))
                 .order_by(outbox.c.seq)
             )

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common import tracing
 from libs.common.auth import TokenVerifier
 from libs.common.broker import (
     EventConsumer,
@@ -25,6 +26,7 @@ from libs.common.db import Database
 from libs.common.events import Territory
 from libs.common.logs import get_logger
 from libs.common.metrics import EVENTS_PUBLISHED
+from libs.common.migrations import at_head, current_revisions, script_directory
 from libs.common.outbox import OutboxRelay
 from libs.common.settings import Settings
 
@@ -52,6 +54,10 @@ class ServiceRuntime:
         )
         self.consumers: list[EventConsumer] = []
         self.broker_ready = asyncio.Event()
+        # Set once the database schema is at the code's Alembic head: consumers and the
+        # relay wait for it, /readyz answers 503 until then.
+        self.schema_ready = asyncio.Event()
+        self._script = script_directory(name)
         self._tasks: list[asyncio.Task] = []
         self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
@@ -71,6 +77,8 @@ class ServiceRuntime:
             subject=subject,
             handle=handle,
             max_deliver=self.settings.consumer_max_deliver,
+            ack_wait=self.settings.consumer_ack_wait_seconds,
+            ready=self.schema_ready.wait,
             **options,
         )
         self.consumers.append(event_consumer)
@@ -88,8 +96,11 @@ class ServiceRuntime:
         """Run `run()` in the background from start to stop (e.g. a settlement loop)."""
         self._background.append((name, run))
 
-    async def _publish(self, subject: str, payload: bytes, msg_id: str) -> None:
-        await publish_event(self.broker, subject, payload, msg_id)
+    async def _publish(
+        self, subject: str, payload: bytes, msg_id: str, traceparent: str | None = None
+    ) -> None:
+        with tracing.publishing(subject, traceparent) as headers:
+            await publish_event(self.broker, subject, payload, msg_id, headers=headers)
         EVENTS_PUBLISHED.labels(self.name).inc()
 
     @asynccontextmanager
@@ -99,10 +110,41 @@ class ServiceRuntime:
             yield session
         self.relay.wake()
 
+    async def check_schema(self) -> bool:
+        """True once the schema is at (or beyond) the code's head; remembered once true."""
+        if self.schema_ready.is_set():
+            return True
+        if self._script is not None:
+            try:
+                async with self.db.engine.connect() as connection:
+                    current = await current_revisions(connection)
+            except Exception:
+                return False  # no alembic_version yet: not migrated
+            if not at_head(self._script, current):
+                return False
+        self.schema_ready.set()
+        return True
+
+    async def _watch_schema(self) -> None:
+        waited = 0
+        while not await self.check_schema():
+            if waited % 30 == 0:  # say it on the first miss, then every 30 s
+                log.warning(
+                    "database schema not at head yet; waiting for `sharitories migrate`",
+                    app=self.name,
+                )
+            waited += 1
+            await asyncio.sleep(1.0)
+
+    async def _run_relay(self) -> None:
+        await self.schema_ready.wait()  # no outbox table before the migration
+        await self.relay.run()
+
     async def start(self) -> None:
         self._tasks = [
+            asyncio.create_task(self._watch_schema(), name=f"{self.name}-schema"),
             asyncio.create_task(self._connect_broker(), name=f"{self.name}-broker"),
-            asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
+            asyncio.create_task(self._run_relay(), name=f"{self.name}-outbox-relay"),
             *(
                 asyncio.create_task(run(), name=f"{self.name}-{name}")
                 for name, run in self._background
@@ -117,7 +159,13 @@ class ServiceRuntime:
         while True:
             try:
                 await self.broker.connect()
-                await ensure_streams(self.broker, replicas=self.settings.nats_stream_replicas)
+                await ensure_streams(
+                    self.broker,
+                    replicas=self.settings.nats_stream_replicas,
+                    max_age_seconds=self.settings.nats_stream_max_age_seconds,
+                    max_bytes=self.settings.nats_stream_max_bytes,
+                    archive=self.settings.nats_archive_stream,
+                )
                 await self.broker.start()
                 for event_consumer in self.consumers:
                     event_consumer.start()
@@ -143,8 +191,11 @@ class ServiceRuntime:
         self.relay.stop()
         for event_consumer in self.consumers:
             await event_consumer.stop()
+        relay_running = self.schema_ready.is_set()  # else it still waits for the schema
         for task in self._tasks:
-            if not task.done() and task.get_name() != f"{self.name}-outbox-relay":
+            if not task.done() and (
+                task.get_name() != f"{self.name}-outbox-relay" or not relay_running
+            ):
                 task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     nats_stream_replicas: int = Field(1, alias="NATS_STREAM_REPLICAS")
     outbox_poll_seconds: float = Field(0.2, alias="OUTBOX_POLL_SECONDS")
     consumer_max_deliver: int = Field(5, alias="CONSUMER_MAX_DELIVER")
+    # Deployment (issue 15): retention of the working stream (0 / -1: unlimited), the
+    # never-trimmed archive stream, and how soon a dead consumer's batch is redelivered.
+    nats_stream_max_age_seconds: float = Field(0, ge=0, alias="NATS_STREAM_MAX_AGE_SECONDS")
+    nats_stream_max_bytes: int = Field(-1, ge=-1, alias="NATS_STREAM_MAX_BYTES")
+    nats_archive_stream: bool = Field(True, alias="NATS_ARCHIVE_STREAM")
+    consumer_ack_wait_seconds: float = Field(10.0, ge=1, alias="CONSUMER_ACK_WAIT_SECONDS")
 
     # Shifts every service port (8001 → 8001 + offset) to run a second platform beside one.
     port_offset: int = Field(0, alias="SHARITORIES_PORT_OFFSET")

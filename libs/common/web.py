@@ -11,9 +11,16 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from libs.common import tracing
 from libs.common.logs import bound_context, configure_logging, get_logger
-from libs.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_PENDING
-from libs.common.outbox import pending_count
+from libs.common.metrics import (
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    OUTBOX_OLDEST_PENDING,
+    OUTBOX_PENDING,
+    READY,
+)
+from libs.common.outbox import backlog
 from libs.common.problems import install_problem_handlers
 from libs.common.runtime import ServiceRuntime
 from libs.common.settings import Settings, get_settings
@@ -102,6 +109,8 @@ def create_service_app(
     install_problem_handlers(app)
 
     app.add_middleware(RequestContext, service=name)
+    if tracing.configure(name) and not tracing.FASTAPI_TRACES_REQUESTS:
+        app.add_middleware(tracing.TraceRequests)  # only with OTEL_EXPORTER_OTLP_ENDPOINT
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict:
@@ -110,16 +119,19 @@ def create_service_app(
 
     @app.get("/readyz", tags=["operations"])
     async def readyz(request: Request) -> JSONResponse:
-        """Ready to serve: the database answers and NATS is connected."""
+        """Ready to serve: the database answers at the schema's head and NATS is connected."""
         runtime: ServiceRuntime = request.app.state.runtime
-        checks = {"database": "ok", "nats": "ok"}
+        checks = {"database": "ok", "schema": "ok", "nats": "ok"}
         try:
             await runtime.db.ping()
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
+        if not await runtime.check_schema():
+            checks["schema"] = "not migrated to head"
         if not runtime.nats_connected():
             checks["nats"] = "unreachable"
         ready = all(v == "ok" for v in checks.values())
+        READY.labels(name).set(1 if ready else 0)
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
             status_code=200 if ready else 503,
@@ -130,7 +142,9 @@ def create_service_app(
         """Prometheus metrics."""
         runtime: ServiceRuntime = request.app.state.runtime
         try:
-            OUTBOX_PENDING.labels(name).set(await pending_count(runtime.db))
+            pending, oldest_age = await backlog(runtime.db)
+            OUTBOX_PENDING.labels(name).set(pending)
+            OUTBOX_OLDEST_PENDING.labels(name).set(oldest_age)
         except Exception:
             pass
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -4,6 +4,8 @@
    deadline <= now`. One worker wins; in the same transaction it decides the outcome on
    the authorised pledges (and their match) and writes it down. A worker that dies leaves
    a lease that expires; then another worker resumes (`state='settling' AND lease < now`).
+   The lease is short and renewed every third of it while the worker lives, so a dead
+   worker's campaign is resumed within seconds, a slow one's never.
 2. Each open pledge is captured (success) or voided/refunded (failure) with an
    idempotency key derived from the pledge id, then moved by a conditional update. A
    step redone after a crash returns the provider's first answer and moves nothing twice.
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -21,6 +24,7 @@ from sqlalchemy import func, select, update
 from libs.common.contracts.crowdfunding import CampaignFailed, CampaignSucceeded
 from libs.common.events import make_event
 from libs.common.logs import get_logger
+from libs.common.metrics import SETTLEMENTS_UNFINISHED
 from libs.common.outbox import record
 from services.crowdfunding import config, domain
 from services.crowdfunding.campaigns import facts, get_campaign
@@ -56,6 +60,8 @@ async def settle_due(cf: Crowdfunding) -> list[dict]:
             continue
         if outcome:
             done.append(outcome)
+    remaining = await due_campaign_ids(cf, now=config.now())
+    SETTLEMENTS_UNFINISHED.set(len(remaining))  # > 0 for long: settlement is stuck
     return done
 
 
@@ -118,6 +124,7 @@ async def settle_campaign(cf: Crowdfunding, *, campaign_id: str) -> dict | None:
     outcome = await claim(cf, campaign_id=campaign_id, now=now)
     if outcome is None:
         return None
+    renewal = asyncio.create_task(_renew_lease(cf, campaign_id=campaign_id))
     try:
         await _settle_pledges(cf, campaign_id=campaign_id, outcome=outcome)
         return await _finalise(cf, campaign_id=campaign_id, outcome=outcome)
@@ -130,6 +137,24 @@ async def settle_campaign(cf: Crowdfunding, *, campaign_id: str) -> dict | None:
                 .values(settle_lease_until=now - timedelta(seconds=1))
             )
         raise
+    finally:
+        renewal.cancel()
+
+
+async def _renew_lease(cf: Crowdfunding, *, campaign_id: str) -> None:
+    """Push the lease forward while this worker settles (cancelled when it is done)."""
+    seconds = cf.settings.settlement_lease_seconds
+    while True:
+        await asyncio.sleep(seconds / 3)
+        try:
+            async with cf.runtime.db.transaction() as session:
+                await session.execute(
+                    update(campaigns)
+                    .where(campaigns.c.id == campaign_id, campaigns.c.state == domain.SETTLING)
+                    .values(settle_lease_until=config.now() + timedelta(seconds=seconds))
+                )
+        except Exception as exc:  # the next renewal retries; the lease covers two misses
+            log.warning("settlement lease not renewed", campaign_id=campaign_id, error=repr(exc))
 
 
 async def _settle_pledges(cf: Crowdfunding, *, campaign_id: str, outcome: str) -> None:

@@ -1,6 +1,7 @@
 """Replay: recompute every projection from stream sequence 1, compare, and swap.
 
-1. `rebuild(...)` creates fresh tables (`impact_fact_rebuild`, ...), reads SHARITORIES from
+1. `rebuild(...)` creates fresh tables (`impact_fact_rebuild`, ...), reads the event
+   archive (SHARITORIES_ARCHIVE, never trimmed; SHARITORIES when there is none) from
    sequence 1 with an ordered, ephemeral nats-py consumer up to the last sequence present at
    the start, and projects every event with the very same code as the live consumer
    (`Projection.apply`). An event id seen twice in the stream (re-published outside the
@@ -26,6 +27,7 @@ from pydantic import ValidationError
 from sqlalchemy import MetaData, Table, delete, insert, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.broker import ARCHIVE_STREAM, nats_servers
 from libs.common.db import Database, insert_ignoring_duplicates
 from libs.common.events import STREAM, SUBJECT_PREFIX, Envelope
 from libs.common.logs import get_logger
@@ -75,16 +77,16 @@ async def rebuild(
     """Project the whole stream, from sequence 1, into fresh tables."""
     projection = projection or fresh_projection()
     await recreate(database, projection)
-    nc = await nats.connect(nats_url, connect_timeout=5)
+    nc = await nats.connect(servers=nats_servers(nats_url), connect_timeout=5)
     seen: set[str] = set()
     messages = duplicates = malformed = 0
     try:
         js = nc.jetstream()
-        last = (await js.stream_info(STREAM)).state.last_seq
+        source, last = await _history(js)
         if last:
             sub = await js.subscribe(
                 f"{SUBJECT_PREFIX}.>",
-                stream=STREAM,
+                stream=source,
                 ordered_consumer=True,
                 deliver_policy=DeliverPolicy.ALL,
                 pending_msgs_limit=-1,
@@ -118,6 +120,19 @@ async def rebuild(
         await nc.close()
     log.info("impact rebuild done", last_sequence=last, events=len(seen), duplicates=duplicates)
     return RebuildResult(last, messages, len(seen), duplicates, malformed, projection)
+
+
+async def _history(js) -> tuple[str, int]:
+    """The stream holding every event, and its last sequence now.
+
+    The working stream may be trimmed by age or size; the archive copies it (within
+    milliseconds) and is never trimmed. Events the archive has not copied yet are after
+    the replay's last sequence, and `swap` keeps their live rows.
+    """
+    try:
+        return ARCHIVE_STREAM, (await js.stream_info(ARCHIVE_STREAM)).state.last_seq
+    except nats.js.errors.NotFoundError:
+        return STREAM, (await js.stream_info(STREAM)).state.last_seq
 
 
 async def _apply_batch(database: Database, projection: Projection, batch: list[Envelope]) -> None:

@@ -14,7 +14,7 @@ async def test_service_is_ready_with_database_and_nats(service_factory, name):
     assert (await service.client.get("/healthz")).json()["status"] == "ok"
     ready = await service.client.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "nats": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "schema": "ok", "nats": "ok"}
     metrics = await service.client.get("/metrics")
     assert "sharitories_http_requests_total" in metrics.text
     missing = await service.client.get("/no-such-page")
