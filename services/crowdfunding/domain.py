@@ -167,7 +167,9 @@ PLEDGE_TRANSITIONS: dict[str, frozenset[str]] = {
     REFUNDED: frozenset(),
 }
 # Outcomes after which the reserved match goes back to the pool and the reward to stock.
-RELEASING = frozenset({DECLINED, CANCELLED, CAPTURE_FAILED, VOIDED})
+# REFUNDED belongs here: a desk pledge of a failed campaign ends refunded, and its match
+# (still reserved) and its reward unit must come back like a voided card's.
+RELEASING = frozenset({DECLINED, CANCELLED, CAPTURE_FAILED, VOIDED, REFUNDED})
 
 
 def pledge_sources(target: str) -> frozenset[str]:
