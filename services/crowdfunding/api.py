@@ -242,11 +242,16 @@ async def reviews(campaign_id: str, principal: CurrentPrincipal, runtime: Runtim
 
 
 @router.post("/campaigns/{campaign_id}/launch")
-async def launch(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
-    """Go live: the goal, the deadline and the commission rate are frozen."""
+async def launch(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime, cf: CF) -> dict:
+    """Go live: the goal, the deadline and the commission (rate and base) are frozen."""
     async with runtime.unit_of_work() as session:
         row = await campaigns.launch(
-            session, runtime=runtime, campaign_id=campaign_id, principal=principal, now=config.now()
+            session,
+            runtime=runtime,
+            campaign_id=campaign_id,
+            principal=principal,
+            now=config.now(),
+            commission_base=cf.settings.commission_base,
         )
         return campaign_view(row)
 
@@ -420,9 +425,14 @@ async def pool_from_leftover(
 
 
 @router.get("/platform/commission-rate")
-async def commission_rate(runtime: Runtime) -> dict:
+async def commission_rate(runtime: Runtime, cf: CF) -> dict:
+    """The commission a campaign launched now would freeze: its rate and what it is taken
+    on (`raised`: the backers' money only; `raised_plus_match`: the city's match too)."""
     async with runtime.db.transaction() as session:
-        return {"rate": str(await campaigns.platform_rate(session))}
+        return {
+            "rate": str(await campaigns.platform_rate(session)),
+            "base": cf.settings.commission_base,
+        }
 
 
 @router.put("/platform/commission-rate")
