@@ -80,6 +80,7 @@ class Hold:
     payment_id: str
     reference: str
     amount_cents: int
+    method_id: str | None = None  # Stripe: the saved card to forget
 
 
 @dataclass(frozen=True)

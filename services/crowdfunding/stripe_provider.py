@@ -193,7 +193,12 @@ class StripeProvider:
                 method = await self.client.v1.payment_methods.retrieve_async(intent.payment_method)
                 if method.customer:  # still attached: we could charge it
                     holds.append(
-                        Hold(intent.id, metadata["pledge"], int(metadata.get("amount_cents", 0)))
+                        Hold(
+                            intent.id,
+                            metadata["pledge"],
+                            int(metadata.get("amount_cents", 0)),
+                            method_id=method.id,
+                        )
                     )
         except stripe.APIConnectionError as exc:
             raise ProviderUnavailable(f"stripe: {exc}") from exc

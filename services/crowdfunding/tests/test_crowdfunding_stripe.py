@@ -216,3 +216,32 @@ async def test_forged_stripe_webhook_is_refused(service, fake_stripe, clock):
     assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
     r = await service.client.post("/payments/webhooks/sandbox", content=body, headers=forged)
     assert r.status_code == 404
+
+
+async def test_reconcile_forgets_a_saved_card_nobody_recorded(
+    service, fake_stripe, clock, monkeypatch
+):
+    from services.crowdfunding.reconcile import reconcile
+
+    campaign = await launch(service, await live_campaign(service, goal=100_00))
+    await pledge(service, campaign["id"], "ann", 150_00, token="pm_card_visa")
+    cf = service.runtime.crowdfunding
+    real = cf.provider.authorise
+
+    async def dies_after_stripe_answered(**kw):
+        await real(**kw)
+        raise RuntimeError("the worker died before recording the answer")
+
+    monkeypatch.setattr(cf.provider, "authorise", dies_after_stripe_answered)
+    with pytest.raises(RuntimeError):
+        await pledge(service, campaign["id"], "bob", 40_00, token="pm_card_visa")
+    monkeypatch.setattr(cf.provider, "authorise", real)
+    clock.advance(days=31)
+    [result] = await settle(service)
+    assert result["raised_cents"] == 150_00
+    assert len(fake_stripe.attached_cards()) == 1, "bob's card is still saved at Stripe"
+    [finding] = await reconcile(cf)
+    assert (finding.problem, finding.action) == ("orphan-hold", "would-void")
+    [finding] = await reconcile(cf, apply=True)
+    assert finding.action == "voided" and fake_stripe.attached_cards() == []
+    assert await reconcile(cf) == []
