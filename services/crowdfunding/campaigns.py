@@ -169,6 +169,7 @@ async def add_reward(
     title: str,
     min_cents: int,
     stock: int | None,
+    description: str = "",
 ) -> dict:
     row = await get_campaign(session, campaign_id)
     ensure_holder(row, principal)
@@ -178,6 +179,7 @@ async def add_reward(
         "id": new_id(),
         "campaign_id": campaign_id,
         "title": title,
+        "description": description,
         "min_cents": min_cents,
         "stock": stock,
         "remaining": stock,
