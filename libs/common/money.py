@@ -76,9 +76,7 @@ def parse_amount_cents(text: str) -> Cents:
         raise ValueError(f"not an amount: {raw!r} (only digits, spaces, one decimal mark)")
     whole, frac = _split_decimal(text, raw)
     groups = whole.split("\0")
-    if len(groups) > 1 and (
-        not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])
-    ):
+    if len(groups) > 1 and (not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])):
         raise ValueError(f"not an amount: {raw!r} (thousands go by three digits)")
     whole = "".join(groups)
     if not whole and not frac:
