@@ -45,7 +45,7 @@ class CrowdfundingSettings(BaseSettings):
     stripe_webhook_secret: str = Field("", alias="STRIPE_WEBHOOK_SECRET")
     stripe_api_base: str = Field("https://api.stripe.com", alias="STRIPE_API_BASE")
     stripe_return_url: str = Field(
-        "http://localhost:8000/funding/my-pledges", alias="CROWDFUNDING_STRIPE_RETURN_URL"
+        "http://localhost:8000/my-pledges", alias="CROWDFUNDING_STRIPE_RETURN_URL"
     )
     commission_base: Literal["raised", "raised_plus_match"] = Field(
         "raised", alias="CROWDFUNDING_COMMISSION_BASE"
