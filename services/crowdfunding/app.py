@@ -41,6 +41,12 @@ def payment_provider(runtime: ServiceRuntime, settings: CrowdfundingSettings) ->
     if settings.payment_provider == "stripe":
         from services.crowdfunding.stripe_provider import StripeProvider
 
+        if not (settings.stripe_secret_key and settings.stripe_webhook_secret):
+            raise RuntimeError(
+                "CROWDFUNDING_PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and "
+                "STRIPE_WEBHOOK_SECRET"
+            )
+
         return StripeProvider(
             secret_key=settings.stripe_secret_key,
             webhook_secret=settings.stripe_webhook_secret,

@@ -236,7 +236,7 @@ async def apply_payment_result(cf: Crowdfunding, *, pledge_id: str, result: Paym
             update(pledges)
             .where(pledges.c.id == pledge_id, pledges.c.payment_id.is_(None))
             .values(
-                payment_id=result.payment_id,
+                payment_id=result.payment_id or None,
                 customer_id=result.customer_id,
                 method_id=result.method_id,
             )

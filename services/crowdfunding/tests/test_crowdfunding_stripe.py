@@ -245,3 +245,14 @@ async def test_reconcile_forgets_a_saved_card_nobody_recorded(
     [finding] = await reconcile(cf, apply=True)
     assert finding.action == "voided" and fake_stripe.attached_cards() == []
     assert await reconcile(cf) == []
+
+
+def test_stripe_without_its_secrets_does_not_start(monkeypatch):
+    from services.crowdfunding.app import payment_provider
+    from services.crowdfunding.config import CrowdfundingSettings
+
+    for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    settings = CrowdfundingSettings(CROWDFUNDING_PAYMENT_PROVIDER="stripe", STRIPE_SECRET_KEY="sk")
+    with pytest.raises(RuntimeError, match="STRIPE_WEBHOOK_SECRET"):
+        payment_provider(None, settings)
