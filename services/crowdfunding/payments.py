@@ -178,10 +178,16 @@ class SandboxProvider:
             if known:
                 return known
             payment_id = "pay_" + new_id().replace("-", "")
-            declined = card_token in (DECLINE, DECLINE_NOW) or amount_cents == DECLINED_AMOUNT_CENTS
+            # Anything but a test card token ("not-a-card") is refused at once, as a PSP would.
+            not_a_card = not card_token.startswith("tok_")
+            declined = (
+                card_token in (DECLINE, DECLINE_NOW)
+                or amount_cents == DECLINED_AMOUNT_CENTS
+                or not_a_card
+            )
             if card_token == INSTANT:
                 status: PaymentStatus = "authorised"
-            elif card_token == DECLINE_NOW:
+            elif card_token == DECLINE_NOW or not_a_card:
                 status = "failed"
             elif card_token == REQUIRES_ACTION:
                 status = "action_required"
@@ -197,7 +203,7 @@ class SandboxProvider:
                     created_at=datetime.now(UTC),
                 )
             )
-            failure = "card declined" if declined else None
+            failure = ("not a card" if not_a_card else "card declined") if declined else None
             await self._remember(session, idempotency_key, "authorise", payment_id, status, failure)
             # The outcome is always announced by webhook, even when the answer gave it.
             final: PaymentStatus = "failed" if declined else "authorised"

@@ -86,10 +86,14 @@ class StripeProvider:
         )
 
     async def _call(self, method, params: dict, key: str):
-        """One Stripe call with its idempotency key; a network failure is ours to retry."""
+        """One Stripe call with its idempotency key. Card and request errors are answers;
+        anything else (network, rate limit, Stripe down, a wrong key) is "unavailable":
+        the caller may retry with the same key, and nothing was taken."""
         try:
             return await method(params=params, options={"idempotency_key": key})
-        except stripe.APIConnectionError as exc:
+        except (stripe.CardError, stripe.InvalidRequestError):
+            raise
+        except stripe.StripeError as exc:
             raise ProviderUnavailable(f"stripe: {exc.user_message or exc}") from exc
 
     # --- the port --------------------------------------------------------------------
@@ -117,7 +121,8 @@ class StripeProvider:
                 },
                 f"{idempotency_key}:setup",
             )
-        except stripe.CardError as exc:
+        except (stripe.CardError, stripe.InvalidRequestError) as exc:
+            # A refused card, or a token that is no card at all: declined, nothing held.
             failed = _error_object(exc, "setup_intent")
             return PaymentResult(
                 failed.get("id", ""), "failed", _failure(exc), customer_id=customer.id
@@ -141,7 +146,8 @@ class StripeProvider:
                 },
                 idempotency_key,
             )
-        except stripe.CardError as exc:
+        except (stripe.CardError, stripe.InvalidRequestError) as exc:
+            # Declined, authentication required, or the saved card is gone: nothing taken.
             failed = _error_object(exc, "payment_intent")
             if failed.get("id"):
                 await self._cancel_intent(failed["id"], f"{idempotency_key}:cancel")

@@ -188,3 +188,14 @@ async def test_fifty_pledges_racing_the_deadline_leave_no_hold_open(service, clo
     assert statuses.count("captured") == len(made) and len(statuses) == len(made)
     view = (await service.client.get(f"/campaigns/{campaign['id']}")).json()
     assert view["state"] == "succeeded" and view["raised_cents"] == len(made) * 10_00
+
+
+async def test_a_token_that_is_no_card_is_declined_and_never_captured(service, clock):
+    campaign = await launch(service, await live_campaign(service, goal=100_00))
+    made = await pledge(service, campaign["id"], "ann", 4_994_00, token="not-a-card")
+    assert made.status_code == 201
+    assert (made.json()["status"], made.json()["failure"]) == ("declined", "not a card")
+    clock.advance(days=31)
+    [result] = await settle(service)
+    assert result["outcome"] == "failed", "a declined pledge does not count toward the goal"
+    assert await service.runtime.crowdfunding.provider.open_holds() == []

@@ -88,6 +88,15 @@ async def test_declined_card_is_declined_and_keeps_nothing(service, fake_stripe,
     assert shown.get("pledged_cents", 0) == 0
 
 
+async def test_a_token_that_is_no_card_is_declined(service, fake_stripe, clock):
+    campaign = await launch(service, await live_campaign(service))
+    made = await pledge(service, campaign["id"], "ann", 4_994_00, token="not-a-card")
+    assert made.status_code == 201, made.text
+    assert made.json()["status"] == "declined"
+    assert made.json()["failure"].startswith("resource_missing")
+    assert fake_stripe.attached_cards() == [] and fake_stripe.setup_intents == {}
+
+
 async def test_three_d_secure_step_then_webhook_makes_the_pledge_active(
     service, fake_stripe, clock
 ):
