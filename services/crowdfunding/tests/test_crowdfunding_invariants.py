@@ -46,6 +46,7 @@ CARDS = [
     "tok_decline_now",
     "tok_requires_action",
     "tok_capture_fails",
+    "not-a-card",
 ]
 BACKERS = ["ann", "bob", "cat", "dan", "eve"]
 LIVE = domain.OPEN
