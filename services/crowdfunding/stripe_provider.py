@@ -151,15 +151,17 @@ class StripeProvider:
             failed = _error_object(exc, "payment_intent")
             if failed.get("id"):
                 await self._cancel_intent(failed["id"], f"{idempotency_key}:cancel")
-            return PaymentResult(payment.payment_id, "failed", _failure(exc))
-        if intent.status == "succeeded":
-            await self._forget_card(payment.method_id, f"{idempotency_key}:detach")
-            return PaymentResult(payment.payment_id, "captured", charge_id=intent.id)
-        # requires_action off-session: the bank wants the backer, who is not here.
-        await self._cancel_intent(intent.id, f"{idempotency_key}:cancel")
-        return PaymentResult(
-            payment.payment_id, "failed", f"the bank asked for authentication ({intent.status})"
-        )
+            failure = _failure(exc)
+        else:
+            if intent.status == "succeeded":
+                await self._forget_card(payment.method_id, f"{idempotency_key}:detach")
+                return PaymentResult(payment.payment_id, "captured", charge_id=intent.id)
+            # requires_action off-session: the bank wants the backer, who is not here.
+            await self._cancel_intent(intent.id, f"{idempotency_key}:cancel")
+            failure = f"the bank asked for authentication ({intent.status})"
+        # Nothing was taken and nothing will be: the saved card is forgotten too.
+        await self._forget_card(payment.method_id, f"{idempotency_key}:detach")
+        return PaymentResult(payment.payment_id, "failed", failure)
 
     async def void(self, *, idempotency_key: str, payment: Payment) -> PaymentResult:
         if payment.payment_id:
@@ -191,12 +193,16 @@ class StripeProvider:
     async def open_holds(self) -> list[Hold]:
         holds = []
         try:
-            page = await self.client.v1.setup_intents.list_async(params={"limit": 100})
+            page = await self.client.v1.setup_intents.list_async(
+                params={"limit": 100, "expand": ["data.payment_method"]}
+            )
             async for intent in page.auto_paging_iter():
                 metadata = intent.to_dict().get("metadata") or {}
                 if intent.status != "succeeded" or metadata.get("platform") != PLATFORM_TAG:
                     continue
-                method = await self.client.v1.payment_methods.retrieve_async(intent.payment_method)
+                method = intent.payment_method
+                if isinstance(method, str):  # not expanded
+                    method = await self.client.v1.payment_methods.retrieve_async(method)
                 if method.customer:  # still attached: we could charge it
                     holds.append(
                         Hold(

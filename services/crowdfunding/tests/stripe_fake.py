@@ -74,6 +74,8 @@ class FakeStripe:
         self.replies: dict[str, tuple[int, dict]] = {}  # idempotency key → first answer
         self.keys_seen: Counter[str] = Counter()
         self.lost: set[str] = set()
+        self.list_calls = 0
+        self.method_reads = 0
         self.url = ""
         self.app = Starlette(
             routes=[
@@ -182,6 +184,7 @@ class FakeStripe:
         return await self._idempotent(request, handle)
 
     async def get_method(self, request: Request) -> Response:
+        self.method_reads += 1
         method = self.methods.get(request.path_params["id"])
         if method is None:
             status, body = self._invalid("No such PaymentMethod")
@@ -261,6 +264,9 @@ class FakeStripe:
 
     async def list_setup_intents(self, request: Request) -> Response:
         data = list(self.setup_intents.values())
+        self.list_calls += 1
+        if "data.payment_method" in request.query_params.values():  # expand[0]=…
+            data = [{**i, "payment_method": self.methods[i["payment_method"]]} for i in data]
         return JSONResponse(
             {"object": "list", "url": "/v1/setup_intents", "has_more": False, "data": data}
         )

@@ -146,6 +146,7 @@ async def test_failed_campaign_forgets_every_saved_card(service, fake_stripe, cl
     assert result["outcome"] == "failed"
     assert fake_stripe.attached_cards() == [] and fake_stripe.payment_intents == {}
     assert await service.runtime.crowdfunding.provider.open_holds() == []
+    assert fake_stripe.method_reads == 0, "one listing call, cards expanded in it"
 
 
 async def test_charge_declined_or_needing_the_backer_is_capture_failed(service, fake_stripe, clock):
@@ -172,6 +173,7 @@ async def test_charge_declined_or_needing_the_backer_is_capture_failed(service, 
         "canceled",
     }
     assert fake_stripe.charged_cents() == 150_00
+    assert fake_stripe.attached_cards() == [], "no card is kept after settlement"
 
 
 async def test_lost_answer_is_retried_with_the_same_idempotency_key(service, fake_stripe, clock):
