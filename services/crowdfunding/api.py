@@ -366,7 +366,8 @@ async def campaign_pledges(
         result = await session.execute(
             select(table).where(table.c.campaign_id == campaign_id).order_by(table.c.created_at)
         )
-        return [pledge_view(r) for r in result.all()]
+        view = pledge_view if principal.has("staff") else pledges.holder_view
+        return [view(r) for r in result.all()]
 
 
 @router.get("/pledges/{pledge_id}")

@@ -70,6 +70,18 @@ def pledge_view(row: Any) -> dict:
     return data
 
 
+# What only the backer (and staff) may see of a pledge: the payment's handles and the
+# 3-D Secure step. A campaign's holder sees amounts, statuses and rewards.
+BACKER_ONLY = ("client_secret", "next_action_url", "customer_id", "method_id", "payment_id")
+
+
+def holder_view(row: Any) -> dict:
+    data = pledge_view(row)
+    for key in BACKER_ONLY:
+        data.pop(key, None)
+    return data
+
+
 async def get_pledge(session: AsyncSession, pledge_id: str) -> Any:
     row = (await session.execute(select(pledges).where(pledges.c.id == pledge_id))).one_or_none()
     if row is None:

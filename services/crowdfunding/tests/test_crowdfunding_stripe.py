@@ -106,6 +106,10 @@ async def test_three_d_secure_step_then_webhook_makes_the_pledge_active(
     )
     body = made.json()
     assert body["status"] == "awaiting_action"
+    listed = await service.client.get(
+        f"/campaigns/{campaign['id']}/pledges", headers=campaign["auth"]
+    )
+    assert "client_secret" not in listed.json()[0], "the holder never sees a backer's card"
     assert body["next_action_url"].startswith(fake_stripe.url + "/fake/3ds/")
     assert body["client_secret"].endswith("_secret_fake")
     async with httpx.AsyncClient() as bank:  # the backer authenticates at the bank
