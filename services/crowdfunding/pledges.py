@@ -389,7 +389,7 @@ async def _after_move(session, *, cf: Crowdfunding, row: Any, target: str, failu
         await matching.release_match(session, pledge=row)
     contract = _EVENTS.get(target)
     # A pledge whose authorisation never came through was never "made": no event for it.
-    if contract is None or (row.status == domain.PENDING and target != domain.ACTIVE):
+    if contract is None or (row.status in domain.UNCONFIRMED and target != domain.ACTIVE):
         return
     extra = {"reason": failure or ""} if contract is PledgeCaptureFailed else {}
     event = make_event(

@@ -210,3 +210,18 @@ async def test_a_token_that_is_no_card_is_declined_and_never_captured(service, c
     [result] = await settle(service)
     assert result["outcome"] == "failed", "a declined pledge does not count toward the goal"
     assert await service.runtime.crowdfunding.provider.open_holds() == []
+
+
+async def test_a_pledge_never_authorised_publishes_no_event(service, clock, nats_server):
+    from services.crowdfunding.tests.test_crowdfunding_money import stream_types
+
+    campaign = await launch(service, await live_campaign(service, goal=100_00))
+    waiting = await pledge(service, campaign["id"], "ann", 40_00, token="tok_requires_action")
+    assert waiting.json()["status"] == "awaiting_action"
+    r = await service.client.post(
+        f"/pledges/{waiting.json()['id']}/cancel", headers=service.auth("ann")
+    )
+    assert r.json()["status"] == "cancelled"
+    await service.flush_outbox()
+    types = await stream_types(nats_server.url)
+    assert not [t for t in types if t.startswith("crowdfunding.pledge.")], types
