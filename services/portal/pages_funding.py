@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
@@ -121,10 +123,10 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
 
 
 def _percent(rate: str | None) -> str:
+    """ "0.05" → "5", "0.075" → "7.5" (a rate as a percentage, never through a float)."""
     if not rate:
         return "–"
-    text = f"{float(rate) * 100:.2f}".rstrip("0").rstrip(".")
-    return text
+    return f"{(Decimal(rate) * 100).normalize():f}"
 
 
 @router.post("/campaigns/{campaign_id}/pledge")
