@@ -73,3 +73,16 @@ async def test_reconcile_leaves_live_pledges_alone(service, clock, monkeypatch):
     findings, summary = await cli(service, monkeypatch, "--apply")
     assert findings == [] and summary.startswith("0 orphan")
     assert len(await service.runtime.crowdfunding.provider.open_holds()) == 2
+
+
+async def test_settle_command_settles_due_campaigns_once(service, clock, monkeypatch):
+    campaign = await launch(service, await live_campaign(service, goal=100_00))
+    await pledge(service, campaign["id"], "ann", 150_00)
+    clock.advance(days=31)
+    monkeypatch.setattr(common_settings, "get_settings", lambda: service.settings)
+    first = await asyncio.to_thread(runner.invoke, app, ["crowdfunding", "settle"])
+    assert first.exit_code == 0, first.output
+    [result] = json.loads(first.output)
+    assert (result["campaign_id"], result["outcome"]) == (campaign["id"], "succeeded")
+    again = await asyncio.to_thread(runner.invoke, app, ["crowdfunding", "settle"])
+    assert json.loads(again.output) == []
