@@ -90,9 +90,11 @@ def contracts() -> None:
 def _mount_service_commands() -> None:
     # Each service ships its own commands; the platform CLI only mounts them.
     from services.budget.cli import app as budget_app
+    from services.crowdfunding.cli import app as crowdfunding_app
     from services.impact.cli import app as impact_app
 
     app.add_typer(budget_app, name="budget")
+    app.add_typer(crowdfunding_app, name="crowdfunding")
     app.add_typer(impact_app, name="impact")
 
 

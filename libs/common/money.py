@@ -9,7 +9,7 @@ cents to the largest remainders so that the parts always add up to the total exa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 Cents = int
@@ -43,16 +43,80 @@ def allocate(total: Cents, weights: Sequence[int]) -> list[Cents]:
     return parts
 
 
+# Spaces people and software put between thousands: space, no-break, narrow no-break, thin.
+_GROUP_SPACES = (" ", "\u00a0", "\u202f", "\u2009")
+_MAX_DIGITS = 13  # 100 billion euros: more is a typing accident, not a pledge
+
+
+def parse_amount_cents(text: str) -> Cents:
+    """An amount of euros as people type it, French or English, into cents.
+
+    Accepted: "1800", "1 800", "1 800,50 €", "1800.50", "1800,5", "€1,800.50", "1.800,50".
+    - Spaces (also no-break ones) group thousands; "€" or "EUR" may stand before or after.
+    - With both "," and ".", the last one is the decimal mark and the other groups
+      thousands. With one kind used several times, it groups thousands (1.800.000).
+    - With one mark used once, it is the decimal mark, followed by one or two digits;
+      three digits ("1,800" or "1.800") are refused as ambiguous: 1.8 € or 1 800 €?
+    Refused with a ValueError saying why: empty, negative, letters, misplaced groups,
+    more precise than a cent.
+    """
+    raw = text
+    text = text.strip()
+    for currency in ("€", "EUR", "eur"):
+        text = text.removeprefix(currency).removesuffix(currency).strip()
+    for space in _GROUP_SPACES:
+        text = text.replace(space, "\0")  # a thousands mark, checked below
+    if not text:
+        raise ValueError(f"not an amount: {raw!r} is empty")
+    if text.startswith("-"):
+        raise ValueError(f"not an amount: {raw!r} is negative")
+    if text.startswith("+"):
+        text = text[1:]
+    if not text or any(c not in "0123456789.,\0" for c in text):
+        raise ValueError(f"not an amount: {raw!r} (only digits, spaces, one decimal mark)")
+    whole, frac = _split_decimal(text, raw)
+    groups = whole.split("\0")
+    if len(groups) > 1 and (not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])):
+        raise ValueError(f"not an amount: {raw!r} (thousands go by three digits)")
+    whole = "".join(groups)
+    if not whole and not frac:
+        raise ValueError(f"not an amount: {raw!r} has no digits")
+    if len(whole) > _MAX_DIGITS:
+        raise ValueError(f"not an amount: {raw!r} is too large")
+    if len(frac) > 2:
+        if frac[2:].strip("0"):
+            raise ValueError(f"more precise than a cent: {raw!r}")
+        frac = frac[:2]
+    return int(whole or "0") * 100 + int(frac.ljust(2, "0") or "0")
+
+
+def _split_decimal(text: str, raw: str) -> tuple[str, str]:
+    """(integer part with thousands marks turned into NUL, decimal digits)."""
+    marks = [c for c in text if c in ",."]
+    if not marks:
+        return text, ""
+    kinds = set(marks)
+    if len(kinds) == 2:
+        decimal = marks[-1]
+        thousands = "," if decimal == "." else "."
+        if text.count(decimal) != 1 or text.rindex(thousands) > text.rindex(decimal):
+            raise ValueError(f"not an amount: {raw!r} (mixed decimal marks)")
+        whole, frac = text.split(decimal)
+        return whole.replace(thousands, "\0"), frac
+    (mark,) = kinds
+    if len(marks) > 1:  # 1.800.000 or 1,800,000: thousands only
+        return text.replace(mark, "\0"), ""
+    whole, frac = text.split(mark)
+    if len(frac) == 3 and whole:
+        raise ValueError(
+            f"ambiguous amount: {raw!r} (write 1800 or 1 800 for thousands, 1,80 for cents)"
+        )
+    return whole, frac
+
+
 def parse_euros(text: str) -> Cents:
-    """Parse "12", "12.5" or "12,50" euros into cents; refuse sub-cent precision."""
-    try:
-        value = Decimal(text.strip().replace(",", "."))
-    except InvalidOperation as exc:
-        raise ValueError(f"not an amount: {text!r}") from exc
-    cents = value * 100
-    if cents != cents.to_integral_value():
-        raise ValueError(f"more precise than a cent: {text!r}")
-    return int(cents)
+    """Parse euros typed by a person into cents (see `parse_amount_cents`)."""
+    return parse_amount_cents(text)
 
 
 def format_euros(cents: Cents) -> str:

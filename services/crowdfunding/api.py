@@ -12,7 +12,16 @@ from sqlalchemy import select
 from libs.common.auth import CurrentPrincipal, OptionalPrincipal, Principal, require_roles
 from libs.common.problems import Forbidden, NotFound
 from libs.common.runtime import Runtime
-from services.crowdfunding import campaigns, config, domain, history, matching, pledges, settlement
+from services.crowdfunding import (
+    campaigns,
+    config,
+    domain,
+    fulfilment,
+    history,
+    matching,
+    pledges,
+    settlement,
+)
 from services.crowdfunding.campaigns import campaign_view
 from services.crowdfunding.db import campaigns as campaigns_table
 from services.crowdfunding.matching import pool_view
@@ -53,7 +62,15 @@ class CampaignEdit(BaseModel):
 
 class RewardIn(BaseModel):
     title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5_000)
     min_cents: Cents
+    stock: int | None = Field(None, ge=1, le=1_000_000)
+
+
+class RewardEdit(BaseModel):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5_000)
+    min_cents: Cents | None = None
     stock: int | None = Field(None, ge=1, le=1_000_000)
 
 
@@ -209,6 +226,25 @@ async def add_reward(
         )
 
 
+@router.patch("/campaigns/{campaign_id}/rewards/{reward_id}")
+async def edit_reward(
+    campaign_id: str,
+    reward_id: str,
+    body: RewardEdit,
+    principal: CurrentPrincipal,
+    runtime: Runtime,
+) -> dict:
+    """Holder: fix a reward's title or description; its minimum and stock until submitted."""
+    async with runtime.unit_of_work() as session:
+        return await fulfilment.edit_reward(
+            session,
+            campaign_id=campaign_id,
+            reward_id=reward_id,
+            principal=principal,
+            changes=body.model_dump(exclude_unset=True, exclude_none=True),
+        )
+
+
 @router.post("/campaigns/{campaign_id}/submit")
 async def submit(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
     async with runtime.unit_of_work() as session:
@@ -242,11 +278,16 @@ async def reviews(campaign_id: str, principal: CurrentPrincipal, runtime: Runtim
 
 
 @router.post("/campaigns/{campaign_id}/launch")
-async def launch(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
-    """Go live: the goal, the deadline and the commission rate are frozen."""
+async def launch(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime, cf: CF) -> dict:
+    """Go live: the goal, the deadline and the commission (rate and base) are frozen."""
     async with runtime.unit_of_work() as session:
         row = await campaigns.launch(
-            session, runtime=runtime, campaign_id=campaign_id, principal=principal, now=config.now()
+            session,
+            runtime=runtime,
+            campaign_id=campaign_id,
+            principal=principal,
+            now=config.now(),
+            commission_base=cf.settings.commission_base,
         )
         return campaign_view(row)
 
@@ -325,7 +366,8 @@ async def campaign_pledges(
         result = await session.execute(
             select(table).where(table.c.campaign_id == campaign_id).order_by(table.c.created_at)
         )
-        return [pledge_view(r) for r in result.all()]
+        view = pledge_view if principal.has("staff") else pledges.holder_view
+        return [view(r) for r in result.all()]
 
 
 @router.get("/pledges/{pledge_id}")
@@ -335,6 +377,31 @@ async def get_pledge(pledge_id: str, principal: CurrentPrincipal, runtime: Runti
         if row.backer_id != principal.sub and not principal.has("staff"):
             raise NotFound(f"No pledge {pledge_id}.")
         return pledge_view(row)
+
+
+@router.get("/me/pledges")
+async def my_pledges(principal: CurrentPrincipal, runtime: Runtime) -> list[dict]:
+    """The caller's pledges, newest first, with their campaign and reward."""
+    async with runtime.db.read() as session:
+        return await fulfilment.backer_pledges(session, backer_id=principal.sub)
+
+
+@router.post("/pledges/{pledge_id}/reward-delivered")
+async def reward_delivered(pledge_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
+    """Holder: this backer's reward was handed over or sent (once; an event says so)."""
+    async with runtime.unit_of_work() as session:
+        return await fulfilment.mark_delivered(
+            session, runtime=runtime, pledge_id=pledge_id, principal=principal, now=config.now()
+        )
+
+
+@router.post("/pledges/{pledge_id}/reward-received")
+async def reward_received(pledge_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
+    """Backer: I received my reward (once; an event says so)."""
+    async with runtime.unit_of_work() as session:
+        return await fulfilment.confirm_received(
+            session, runtime=runtime, pledge_id=pledge_id, principal=principal, now=config.now()
+        )
 
 
 @router.post("/pledges/{pledge_id}/cancel")
@@ -420,9 +487,14 @@ async def pool_from_leftover(
 
 
 @router.get("/platform/commission-rate")
-async def commission_rate(runtime: Runtime) -> dict:
+async def commission_rate(runtime: Runtime, cf: CF) -> dict:
+    """The commission a campaign launched now would freeze: its rate and what it is taken
+    on (`raised`: the backers' money only; `raised_plus_match`: the city's match too)."""
     async with runtime.db.transaction() as session:
-        return {"rate": str(await campaigns.platform_rate(session))}
+        return {
+            "rate": str(await campaigns.platform_rate(session)),
+            "base": cf.settings.commission_base,
+        }
 
 
 @router.put("/platform/commission-rate")

@@ -21,7 +21,7 @@ from services.crowdfunding import pledges, settlement
 from services.crowdfunding.api import router
 from services.crowdfunding.config import CrowdfundingSettings
 from services.crowdfunding.handlers import RESULTS_SUBJECT, results_handler
-from services.crowdfunding.payments import SandboxProvider
+from services.crowdfunding.payments import PaymentProvider, SandboxProvider
 from services.crowdfunding.pledges import Crowdfunding
 
 NAME = "crowdfunding"
@@ -30,8 +30,30 @@ log = get_logger(__name__)
 
 def build(runtime: ServiceRuntime, settings: CrowdfundingSettings | None = None) -> Crowdfunding:
     settings = settings or CrowdfundingSettings()
-    provider = SandboxProvider(runtime.db, settings.webhook_secret)
-    return Crowdfunding(runtime=runtime, provider=provider, settings=settings)
+    return Crowdfunding(
+        runtime=runtime, provider=payment_provider(runtime, settings), settings=settings
+    )
+
+
+def payment_provider(runtime: ServiceRuntime, settings: CrowdfundingSettings) -> PaymentProvider:
+    """CROWDFUNDING_PAYMENT_PROVIDER picks the provider (the production check refusing the
+    sandbox, or Stripe without its secrets, lives in libs.common)."""
+    if settings.payment_provider == "stripe":
+        from services.crowdfunding.stripe_provider import StripeProvider
+
+        if not (settings.stripe_secret_key and settings.stripe_webhook_secret):
+            raise RuntimeError(
+                "CROWDFUNDING_PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and "
+                "STRIPE_WEBHOOK_SECRET"
+            )
+
+        return StripeProvider(
+            secret_key=settings.stripe_secret_key,
+            webhook_secret=settings.stripe_webhook_secret,
+            api_base=settings.stripe_api_base,
+            return_url=settings.stripe_return_url,
+        )
+    return SandboxProvider(runtime.db, settings.webhook_secret)
 
 
 def wire(runtime: ServiceRuntime) -> None:

@@ -169,6 +169,7 @@ async def add_reward(
     title: str,
     min_cents: int,
     stock: int | None,
+    description: str = "",
 ) -> dict:
     row = await get_campaign(session, campaign_id)
     ensure_holder(row, principal)
@@ -178,6 +179,7 @@ async def add_reward(
         "id": new_id(),
         "campaign_id": campaign_id,
         "title": title,
+        "description": description,
         "min_cents": min_cents,
         "stock": stock,
         "remaining": stock,
@@ -284,9 +286,15 @@ async def set_platform_rate(session, *, rate: Decimal, principal: Principal, now
 
 
 async def launch(
-    session, *, runtime: ServiceRuntime, campaign_id: str, principal: Principal, now: datetime
+    session,
+    *,
+    runtime: ServiceRuntime,
+    campaign_id: str,
+    principal: Principal,
+    now: datetime,
+    commission_base: str = domain.DEFAULT_COMMISSION_BASE,
 ):
-    """Go live: the deadline and the platform's commission rate are frozen now."""
+    """Go live: the deadline and the platform's commission (rate and base) are frozen now."""
     row = await get_campaign(session, campaign_id)
     ensure_holder(row, principal)
     rate = await platform_rate(session)
@@ -299,6 +307,7 @@ async def launch(
         launched_at=now,
         deadline=deadline,
         commission_rate=str(rate),
+        commission_base=commission_base,
     )
     row = await get_campaign(session, campaign_id)
     await _emit(

@@ -51,6 +51,7 @@ campaigns = Table(
     Column("state", String(20), nullable=False, index=True),
     # Frozen at launch: the platform rate of that moment, the deadline.
     Column("commission_rate", String(20)),
+    Column("commission_base", String(20)),  # raised | raised_plus_match (NULL before 0003)
     Column("launched_at", When),
     Column("deadline", When, index=True),
     Column("match_pool_id", String(36)),
@@ -91,6 +92,7 @@ rewards = Table(
     Column("id", String(36), primary_key=True),
     Column("campaign_id", String(36), ForeignKey("campaigns.id"), nullable=False, index=True),
     Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
     Column("min_cents", Money, nullable=False),
     Column("stock", Integer),  # NULL: unlimited
     Column("remaining", Integer),
@@ -117,6 +119,16 @@ pledges = Table(
     Column("matched_cents", Money, nullable=False, server_default="0"),
     Column("match_status", String(10), nullable=False, server_default="none"),
     Column("recorded_by", String(100)),  # staff member at the desk
+    # The provider's saved card (Stripe: customer + payment method), the charge taken at
+    # success (Stripe: the PaymentIntent), and the 3-D Secure step the backer owes.
+    Column("customer_id", String(64)),
+    Column("method_id", String(64)),
+    Column("charge_id", String(64)),
+    Column("next_action_url", String(500)),
+    Column("client_secret", String(200)),
+    # Fulfilment (Goteo's): the holder sends the reward, the backer confirms receipt.
+    Column("reward_delivered_at", When),
+    Column("reward_received_at", When),
     Column("created_at", When, nullable=False),
     Column("updated_at", When, nullable=False),
     CheckConstraint("amount_cents > 0", name="ck_pledge_amount_positive"),

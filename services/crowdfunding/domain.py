@@ -154,10 +154,12 @@ def parse_rate(text: str | Decimal, *, field_name: str = "body.rate") -> Decimal
 
 PENDING, ACTIVE, CANCELLED, DECLINED = "pending", "active", "cancelled", "declined"
 CAPTURED, CAPTURE_FAILED, VOIDED, REFUNDED = "captured", "capture_failed", "voided", "refunded"
+AWAITING_ACTION = "awaiting_action"  # the bank wants the backer to authenticate (3-D Secure)
 
 # Pledge statuses only move forward: a late or duplicate message can never undo a step.
 PLEDGE_TRANSITIONS: dict[str, frozenset[str]] = {
-    PENDING: frozenset({ACTIVE, DECLINED, CANCELLED, VOIDED}),
+    PENDING: frozenset({AWAITING_ACTION, ACTIVE, DECLINED, CANCELLED, VOIDED}),
+    AWAITING_ACTION: frozenset({ACTIVE, DECLINED, CANCELLED, VOIDED}),
     ACTIVE: frozenset({CANCELLED, CAPTURED, CAPTURE_FAILED, VOIDED, REFUNDED}),
     CAPTURED: frozenset({REFUNDED}),
     DECLINED: frozenset(),
@@ -167,7 +169,15 @@ PLEDGE_TRANSITIONS: dict[str, frozenset[str]] = {
     REFUNDED: frozenset(),
 }
 # Outcomes after which the reserved match goes back to the pool and the reward to stock.
-RELEASING = frozenset({DECLINED, CANCELLED, CAPTURE_FAILED, VOIDED})
+# REFUNDED belongs here: a desk pledge of a failed campaign ends refunded, and its match
+# (still reserved) and its reward unit must come back like a voided card's.
+RELEASING = frozenset({DECLINED, CANCELLED, CAPTURE_FAILED, VOIDED, REFUNDED})
+
+
+# Not yet authorised, not yet refused: the card's answer (or the backer's 3-D Secure) is due.
+UNCONFIRMED = frozenset({PENDING, AWAITING_ACTION})
+# Still in the campaign: settlement captures, voids or refunds each of them once.
+OPEN = UNCONFIRMED | {ACTIVE}
 
 
 def pledge_sources(target: str) -> frozenset[str]:
@@ -216,25 +226,62 @@ def campaign_reaches_goal(*, goal_cents: int, pledged_cents: int, matched_cents:
     return pledged_cents + matched_cents >= goal_cents
 
 
+def ready_to_decide(
+    *, now: datetime, deadline: datetime, unconfirmed: int, grace: timedelta
+) -> bool:
+    """May settlement decide the outcome now?
+
+    A pledge made just before the deadline may still be waiting for its card's answer (the
+    call is in flight) or for its backer's 3-D Secure step. It belongs to the campaign, so
+    the decision waits for it, but never longer than `grace` after the deadline: then the
+    unconfirmed pledges are left out and their authorisations cancelled.
+    """
+    return unconfirmed == 0 or now >= deadline + grace
+
+
+# What the platform's commission is taken on. The default is the backers' money alone:
+# the city's match is public money granted to the project, not a payment the platform
+# processes (no card, no provider fee), and a backer told "your euro is doubled" should
+# see the match reach the project whole. A city that wants the platform paid on the
+# whole total chooses raised_plus_match (the rule before this setting existed).
+RAISED, RAISED_PLUS_MATCH = "raised", "raised_plus_match"
+COMMISSION_BASES = frozenset({RAISED, RAISED_PLUS_MATCH})
+DEFAULT_COMMISSION_BASE = RAISED
+
+
 @dataclass(frozen=True)
 class Settlement:
     raised_cents: int
     matched_cents: int
     total_cents: int
     commission_rate: Decimal
+    commission_base: str
+    commission_base_cents: int
     commission_cents: int
     net_cents: int
 
 
-def settle(*, raised_cents: int, matched_cents: int, rate: Decimal) -> Settlement:
-    """Figures of a succeeded campaign: one commission on the total, one rounding."""
+def commission_base_cents(*, raised_cents: int, matched_cents: int, base: str) -> int:
+    if base not in COMMISSION_BASES:
+        raise ValueError(f"unknown commission base {base!r}")
+    return raised_cents if base == RAISED else raised_cents + matched_cents
+
+
+def settle(*, raised_cents: int, matched_cents: int, rate: Decimal, base: str) -> Settlement:
+    """Figures of a succeeded campaign: one commission on its base, one rounding.
+
+    The holder receives the whole total (raised + match) less the commission.
+    """
     total = raised_cents + matched_cents
-    commission = apply_rate(total, rate)
+    basis = commission_base_cents(raised_cents=raised_cents, matched_cents=matched_cents, base=base)
+    commission = apply_rate(basis, rate)
     return Settlement(
         raised_cents=raised_cents,
         matched_cents=matched_cents,
         total_cents=total,
         commission_rate=rate,
+        commission_base=base,
+        commission_base_cents=basis,
         commission_cents=commission,
         net_cents=total - commission,
     )
@@ -255,7 +302,13 @@ class Outcome:
     settlement: Settlement | None
 
 
-def outcome_of(pledges: list[PledgeAtDeadline], *, goal_cents: int, rate: Decimal) -> Outcome:
+def outcome_of(
+    pledges: list[PledgeAtDeadline],
+    *,
+    goal_cents: int,
+    rate: Decimal,
+    base: str = DEFAULT_COMMISSION_BASE,
+) -> Outcome:
     """The whole settlement of open pledges, as the service applies it step by step."""
     succeeded = campaign_reaches_goal(
         goal_cents=goal_cents,
@@ -270,5 +323,6 @@ def outcome_of(pledges: list[PledgeAtDeadline], *, goal_cents: int, rate: Decima
         raised_cents=sum(p.amount_cents for p in captured),
         matched_cents=sum(p.matched_cents for p in captured),
         rate=rate,
+        base=base,
     )
     return Outcome(True, statuses, figures)

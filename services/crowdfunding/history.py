@@ -87,7 +87,11 @@ async def record_closed_campaign(
     }
     if body.succeeded:
         figures = domain.settle(
-            raised_cents=body.raised_cents, matched_cents=body.matched_cents, rate=rate
+            raised_cents=body.raised_cents,
+            matched_cents=body.matched_cents,
+            rate=rate,
+            # Campaigns closed before the platform were charged on their whole total.
+            base=domain.RAISED_PLUS_MATCH,
         )
         row.update(
             state=domain.PAID_OUT,

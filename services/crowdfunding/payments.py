@@ -1,10 +1,12 @@
 """The payment port, its webhook signatures, and the built-in sandbox provider.
 
 A provider does four things, each keyed by an idempotency key so that a retried call
-returns the first answer and never moves money twice: `authorise` (a hold on the card),
-`capture` (take the held money), `void` (drop the hold) and `refund` (give captured money
-back). It tells us what happened later through signed webhooks, which `parse_webhook`
-verifies. A Stripe or Mangopay adapter implements this Protocol in one file.
+returns the first answer and never moves money twice: `authorise` (a hold on the card, or
+for Stripe a card saved for later), `capture` (take the money), `void` (drop the hold or
+forget the saved card) and `refund` (give captured money back). It tells us what happened
+later through signed webhooks, which `parse_webhook` verifies, and lists the holds it
+keeps open (`open_holds`) so that the ledger can be reconciled with it. The Stripe adapter
+(`stripe_provider.py`) implements this Protocol in one file.
 
 Webhook signature (the sandbox's, Stripe's scheme): header
 `Sharitories-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`,
@@ -28,7 +30,9 @@ from libs.common.db import Database
 from libs.common.ids import new_id
 from services.crowdfunding.db import sandbox_operations, sandbox_payments, sandbox_webhooks
 
-PaymentStatus = Literal["pending", "authorised", "failed", "captured", "voided", "refunded"]
+PaymentStatus = Literal[
+    "pending", "action_required", "authorised", "failed", "captured", "voided", "refunded"
+]
 SIGNATURE_HEADER = "sharitories-signature"
 SIGNATURE_TOLERANCE_SECONDS = 300
 
@@ -46,6 +50,37 @@ class PaymentResult:
     payment_id: str
     status: PaymentStatus
     failure: str | None = None
+    # Stripe keeps the card for later: the customer and payment method to charge.
+    customer_id: str | None = None
+    method_id: str | None = None
+    # action_required: where the backer authenticates (3-D Secure), or the secret that
+    # Stripe.js needs to show the step in the page.
+    next_action_url: str | None = None
+    client_secret: str | None = None
+    # capture: the provider's id of the charge (Stripe: the PaymentIntent), for refunds.
+    charge_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What the ledger knows of a pledge's payment, handed back to the provider."""
+
+    payment_id: str
+    reference: str  # our pledge id
+    amount_cents: int
+    customer_id: str | None = None
+    method_id: str | None = None
+    charge_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Money the provider could still take: an authorisation, or a card saved for us."""
+
+    payment_id: str
+    reference: str
+    amount_cents: int
+    method_id: str | None = None  # Stripe: the saved card to forget
 
 
 @dataclass(frozen=True)
@@ -66,13 +101,20 @@ class PaymentProvider(Protocol):
         self, *, idempotency_key: str, amount_cents: int, card_token: str, reference: str
     ) -> PaymentResult: ...
 
-    async def capture(self, *, idempotency_key: str, payment_id: str) -> PaymentResult: ...
+    async def capture(self, *, idempotency_key: str, payment: Payment) -> PaymentResult: ...
 
-    async def void(self, *, idempotency_key: str, payment_id: str) -> PaymentResult: ...
+    async def void(self, *, idempotency_key: str, payment: Payment) -> PaymentResult: ...
 
-    async def refund(self, *, idempotency_key: str, payment_id: str) -> PaymentResult: ...
+    async def refund(self, *, idempotency_key: str, payment: Payment) -> PaymentResult: ...
+
+    async def open_holds(self) -> list[Hold]: ...
 
     def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> WebhookEvent: ...
+
+
+def idempotency_key(pledge_id: str, operation: str) -> str:
+    """One key per pledge and operation: a retried call is answered, never repeated."""
+    return f"{pledge_id}:{operation}"
 
 
 # --- signatures -------------------------------------------------------------------------
@@ -107,6 +149,7 @@ def verify(body: bytes, header: str | None, secret: str, *, now: float | None = 
 DECLINE = "tok_decline"  # declined, asynchronously (webhook payment.failed)
 DECLINE_NOW = "tok_decline_now"  # declined in the authorise answer
 INSTANT = "tok_instant"  # authorised in the answer (no 3-D Secure step)
+REQUIRES_ACTION = "tok_requires_action"  # the answer asks for 3-D Secure; webhook authorises
 CAPTURE_FAILS = "tok_capture_fails"  # authorised, but the capture is refused
 UNAVAILABLE = "tok_unavailable"  # the provider times out on authorise
 DECLINED_AMOUNT_CENTS = 666_66  # any pledge of exactly this amount is declined
@@ -135,11 +178,19 @@ class SandboxProvider:
             if known:
                 return known
             payment_id = "pay_" + new_id().replace("-", "")
-            declined = card_token in (DECLINE, DECLINE_NOW) or amount_cents == DECLINED_AMOUNT_CENTS
+            # Anything but a test card token ("not-a-card") is refused at once, as a PSP would.
+            not_a_card = not card_token.startswith("tok_")
+            declined = (
+                card_token in (DECLINE, DECLINE_NOW)
+                or amount_cents == DECLINED_AMOUNT_CENTS
+                or not_a_card
+            )
             if card_token == INSTANT:
                 status: PaymentStatus = "authorised"
-            elif card_token == DECLINE_NOW:
+            elif card_token == DECLINE_NOW or not_a_card:
                 status = "failed"
+            elif card_token == REQUIRES_ACTION:
+                status = "action_required"
             else:
                 status = "pending"
             await session.execute(
@@ -152,21 +203,31 @@ class SandboxProvider:
                     created_at=datetime.now(UTC),
                 )
             )
-            failure = "card declined" if declined else None
+            failure = ("not a card" if not_a_card else "card declined") if declined else None
             await self._remember(session, idempotency_key, "authorise", payment_id, status, failure)
             # The outcome is always announced by webhook, even when the answer gave it.
             final: PaymentStatus = "failed" if declined else "authorised"
             await self._announce(session, payment_id, reference, final)
             return PaymentResult(payment_id, status, failure)
 
-    async def capture(self, *, idempotency_key: str, payment_id: str) -> PaymentResult:
-        return await self._move(idempotency_key, payment_id, "capture")
+    async def capture(self, *, idempotency_key: str, payment: Payment) -> PaymentResult:
+        result = await self._move(idempotency_key, payment.payment_id, "capture")
+        if result.status == "captured":  # the sandbox captures the authorisation itself
+            return PaymentResult(result.payment_id, "captured", charge_id=result.payment_id)
+        return result
 
-    async def void(self, *, idempotency_key: str, payment_id: str) -> PaymentResult:
-        return await self._move(idempotency_key, payment_id, "void")
+    async def void(self, *, idempotency_key: str, payment: Payment) -> PaymentResult:
+        return await self._move(idempotency_key, payment.payment_id, "void")
 
-    async def refund(self, *, idempotency_key: str, payment_id: str) -> PaymentResult:
-        return await self._move(idempotency_key, payment_id, "refund")
+    async def refund(self, *, idempotency_key: str, payment: Payment) -> PaymentResult:
+        return await self._move(idempotency_key, payment.charge_id or payment.payment_id, "refund")
+
+    async def open_holds(self) -> list[Hold]:
+        async with self.db.transaction() as session:
+            rows = await session.execute(
+                select(sandbox_payments).where(sandbox_payments.c.status == "authorised")
+            )
+            return [Hold(r.id, r.reference, r.amount_cents) for r in rows.all()]
 
     async def _move(self, key: str, payment_id: str, operation: str) -> PaymentResult:
         async with self.db.transaction() as session:

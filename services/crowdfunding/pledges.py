@@ -36,9 +36,11 @@ from services.crowdfunding.config import CrowdfundingSettings
 from services.crowdfunding.db import payment_webhooks, pledges, rewards, utc
 from services.crowdfunding.payments import (
     InvalidSignature,
+    Payment,
     PaymentProvider,
     PaymentResult,
     ProviderUnavailable,
+    idempotency_key,
 )
 
 log = get_logger(__name__)
@@ -65,6 +67,18 @@ def pledge_view(row: Any) -> dict:
     data = dict(row._mapping)
     data["created_at"] = utc(data["created_at"])
     data["updated_at"] = utc(data["updated_at"])
+    return data
+
+
+# What only the backer (and staff) may see of a pledge: the payment's handles and the
+# 3-D Secure step. A campaign's holder sees amounts, statuses and rewards.
+BACKER_ONLY = ("client_secret", "next_action_url", "customer_id", "method_id", "payment_id")
+
+
+def holder_view(row: Any) -> dict:
+    data = pledge_view(row)
+    for key in BACKER_ONLY:
+        data.pop(key, None)
     return data
 
 
@@ -185,9 +199,12 @@ async def pledge(
             recorded_by=None,
             now=now,
         )
+    # The pledge is committed (pending) before the card is touched: a campaign claimed for
+    # settlement from now on waits for this answer (domain.ready_to_decide), and a pledge
+    # that comes after the claim was refused above, before any card was touched.
     try:
         result = await cf.provider.authorise(
-            idempotency_key=f"{row.id}:authorise",
+            idempotency_key=idempotency_key(row.id, "authorise"),
             amount_cents=amount_cents,
             card_token=card_token,
             reference=row.id,
@@ -196,20 +213,64 @@ async def pledge(
         async with cf.runtime.unit_of_work() as session:
             await move(session, cf=cf, pledge_id=row.id, target=domain.DECLINED, failure=str(exc))
         raise ProviderDown("The payment provider did not answer; nothing was taken.") from exc
-    return await apply_payment_result(cf, pledge_id=row.id, result=result)
+    row = await apply_payment_result(cf, pledge_id=row.id, result=result)
+    if row.status == domain.VOIDED:
+        raise Conflict(
+            "The campaign closed before your card's answer came; its hold was cancelled.",
+            pledge_id=row.id,
+        )
+    return row
+
+
+_ANSWER_TARGETS = {
+    "authorised": domain.ACTIVE,
+    "action_required": domain.AWAITING_ACTION,
+    "failed": domain.DECLINED,
+}
+
+
+def payment_of(row: Any) -> Payment:
+    return Payment(
+        payment_id=row.payment_id,
+        reference=row.id,
+        amount_cents=row.amount_cents,
+        customer_id=row.customer_id,
+        method_id=row.method_id,
+        charge_id=row.charge_id,
+    )
 
 
 async def apply_payment_result(cf: Crowdfunding, *, pledge_id: str, result: PaymentResult) -> Any:
+    """Record the card's answer. If the pledge was closed meanwhile (cancelled, or left out
+    of its campaign's settlement), the hold it just got is cancelled at once."""
     async with cf.runtime.unit_of_work() as session:
         await session.execute(
             update(pledges)
             .where(pledges.c.id == pledge_id, pledges.c.payment_id.is_(None))
-            .values(payment_id=result.payment_id)
+            .values(
+                payment_id=result.payment_id or None,
+                customer_id=result.customer_id,
+                method_id=result.method_id,
+            )
         )
-        target = {"authorised": domain.ACTIVE, "failed": domain.DECLINED}.get(result.status)
+        if result.next_action_url or result.client_secret:
+            await session.execute(
+                update(pledges)
+                .where(pledges.c.id == pledge_id)
+                .values(next_action_url=result.next_action_url, client_secret=result.client_secret)
+            )
+        target = _ANSWER_TARGETS.get(result.status)
         if target:
             await move(session, cf=cf, pledge_id=pledge_id, target=target, failure=result.failure)
-        return await get_pledge(session, pledge_id)
+        row = await get_pledge(session, pledge_id)
+    if result.status in ("authorised", "action_required", "pending") and row.status not in (
+        domain.OPEN
+    ):
+        log.warning("hold for a closed pledge cancelled", pledge_id=pledge_id, status=row.status)
+        await cf.provider.void(
+            idempotency_key=idempotency_key(pledge_id, "void"), payment=payment_of(row)
+        )
+    return row
 
 
 async def record_desk_pledge(
@@ -261,7 +322,9 @@ async def cancel(cf: Crowdfunding, *, pledge_id: str, principal: Principal) -> A
         if domain.CANCELLED not in domain.PLEDGE_TRANSITIONS[row.status]:
             raise Conflict(f"A {row.status} pledge cannot be cancelled.", status=row.status)
     if row.channel == "online" and row.payment_id:
-        await cf.provider.void(idempotency_key=f"{row.id}:void", payment_id=row.payment_id)
+        await cf.provider.void(
+            idempotency_key=idempotency_key(row.id, "void"), payment=payment_of(row)
+        )
     async with cf.runtime.unit_of_work() as session:
         if not await move(session, cf=cf, pledge_id=pledge_id, target=domain.CANCELLED):
             raise Conflict("This pledge changed meanwhile and can no longer be cancelled.")
@@ -295,6 +358,8 @@ async def move(
         values: dict = {"status": target, "updated_at": config.now()}
         if failure:
             values["failure"] = failure[:200]
+        if row.status == domain.AWAITING_ACTION:  # the step is done (or moot): forget it
+            values.update(next_action_url=None, client_secret=None)
         if target in domain.RELEASING and row.match_status == "reserved":
             values["match_status"] = "returned"
         elif target == domain.CAPTURED and row.match_status == "reserved":
@@ -324,7 +389,7 @@ async def _after_move(session, *, cf: Crowdfunding, row: Any, target: str, failu
         await matching.release_match(session, pledge=row)
     contract = _EVENTS.get(target)
     # A pledge whose authorisation never came through was never "made": no event for it.
-    if contract is None or (row.status == domain.PENDING and target != domain.ACTIVE):
+    if contract is None or (row.status in domain.UNCONFIRMED and target != domain.ACTIVE):
         return
     extra = {"reason": failure or ""} if contract is PledgeCaptureFailed else {}
     event = make_event(
@@ -350,6 +415,7 @@ async def _after_move(session, *, cf: Crowdfunding, row: Any, target: str, failu
 
 _WEBHOOK_TARGETS = {
     "authorised": domain.ACTIVE,
+    "action_required": domain.AWAITING_ACTION,
     "failed": domain.DECLINED,
     "captured": domain.CAPTURED,
     "voided": domain.VOIDED,
@@ -389,7 +455,14 @@ async def handle_webhook(cf: Crowdfunding, *, body: bytes, headers) -> dict:
         # Capture, void and refund are settlement's to decide; their webhooks only confirm.
         # Authorisation news is the one the provider gives first, so it may move a pledge.
         moved = False
-        if target in (domain.ACTIVE, domain.DECLINED):
+        if target in (domain.ACTIVE, domain.AWAITING_ACTION, domain.DECLINED):
             failure = "declined by the provider" if target == domain.DECLINED else None
             moved = await move(session, cf=cf, pledge_id=row.id, target=target, failure=failure)
-        return {"status": "applied" if moved else "no-change", "event_id": hook.id}
+        row = await get_pledge(session, row.id)
+    if target in (domain.ACTIVE, domain.AWAITING_ACTION) and row.status in domain.RELEASING:
+        # News of a hold on a pledge that is already closed (cancelled, or left out of its
+        # settlement before its answer came): the hold must not stay open.
+        await cf.provider.void(
+            idempotency_key=idempotency_key(row.id, "void"), payment=payment_of(row)
+        )
+    return {"status": "applied" if moved else "no-change", "event_id": hook.id}

@@ -1,14 +1,23 @@
 """Settlement at the deadline: exactly once, with any number of replicas, resumable.
 
 1. Claim: `UPDATE campaigns SET state='settling' … WHERE id=:id AND state='live' AND
-   deadline <= now`. One worker wins; in the same transaction it decides the outcome on
-   the authorised pledges (and their match) and writes it down. A worker that dies leaves
-   a lease that expires; then another worker resumes (`state='settling' AND lease < now`).
-   The lease is short and renewed every third of it while the worker lives, so a dead
-   worker's campaign is resumed within seconds, a slow one's never.
+   deadline <= now`. One worker wins. From then on a new pledge is refused before any
+   card is touched (the pledge's own transaction reads the campaign under a share lock).
+   Pledges committed before the claim whose card answer or 3-D Secure step is still due
+   belong to the campaign: the decision waits for them, up to CROWDFUNDING_SETTLEMENT_GRACE
+   after the deadline (`domain.ready_to_decide`; the campaign stays `settling` without an
+   outcome and the next pass tries again). Then the outcome is decided on the authorised
+   pledges (and their match) and written down in one transaction. A worker that dies
+   leaves a lease that expires; then another worker resumes (`state='settling' AND lease
+   < now`). The lease is short and renewed every third of it while the worker lives, so a
+   dead worker's campaign is resumed within seconds, a slow one's never.
 2. Each open pledge is captured (success) or voided/refunded (failure) with an
    idempotency key derived from the pledge id, then moved by a conditional update. A
    step redone after a crash returns the provider's first answer and moves nothing twice.
+   A pledge still unconfirmed after the grace is voided AT THE PROVIDER before it is
+   voided here; one whose card answer never came back (no payment id) is voided here and
+   its late answer, if any, cancels its own hold (`pledges.apply_payment_result`, the
+   webhook handler, and `sharitories crowdfunding reconcile` for a crashed process).
 3. Finalise: the figures are computed from the captured pledges, the campaign moves
    `settling → succeeded|failed` conditionally, and the event leaves with that commit.
 """
@@ -28,11 +37,12 @@ from libs.common.metrics import SETTLEMENTS_UNFINISHED
 from libs.common.outbox import record
 from services.crowdfunding import config, domain
 from services.crowdfunding.campaigns import facts, get_campaign
-from services.crowdfunding.db import campaigns, pledges
-from services.crowdfunding.pledges import Crowdfunding, move
+from services.crowdfunding.db import campaigns, pledges, utc
+from services.crowdfunding.payments import idempotency_key
+from services.crowdfunding.pledges import Crowdfunding, move, payment_of
 
 log = get_logger(__name__)
-OPEN = (domain.PENDING, domain.ACTIVE)
+OPEN = tuple(sorted(domain.OPEN))
 
 
 async def due_campaign_ids(cf: Crowdfunding, *, now: datetime) -> list[str]:
@@ -78,45 +88,59 @@ async def claim(cf: Crowdfunding, *, campaign_id: str, now: datetime) -> str | N
             )
             .values(state=domain.SETTLING, settle_lease_until=lease)
         )
-        if claimed.rowcount == 1:
-            row = await get_campaign(session, campaign_id)
-            totals = (
-                await session.execute(
-                    select(
-                        func.coalesce(func.sum(pledges.c.amount_cents), 0),
-                        func.coalesce(func.sum(pledges.c.matched_cents), 0),
-                    ).where(
-                        pledges.c.campaign_id == campaign_id,
-                        pledges.c.status == domain.ACTIVE,
-                    )
-                )
-            ).one()
-            succeeded = domain.campaign_reaches_goal(
-                goal_cents=row.goal_cents,
-                pledged_cents=int(totals[0]),
-                matched_cents=int(totals[1]),
-            )
-            outcome = domain.SUCCEEDED if succeeded else domain.FAILED
-            await session.execute(
+        if claimed.rowcount != 1:
+            resumed = await session.execute(
                 update(campaigns)
-                .where(campaigns.c.id == campaign_id)
-                .values(settle_outcome=outcome)
+                .where(
+                    campaigns.c.id == campaign_id,
+                    campaigns.c.state == domain.SETTLING,
+                    campaigns.c.settle_lease_until < now,
+                )
+                .values(settle_lease_until=lease)
             )
-            return outcome
-        resumed = await session.execute(
-            update(campaigns)
-            .where(
-                campaigns.c.id == campaign_id,
-                campaigns.c.state == domain.SETTLING,
-                campaigns.c.settle_lease_until < now,
-            )
-            .values(settle_lease_until=lease)
+            if resumed.rowcount != 1:
+                return None
+        row = await get_campaign(session, campaign_id)
+        if row.settle_outcome:
+            return row.settle_outcome
+        return await _decide(cf, session, row=row, now=now)
+
+
+async def _decide(cf: Crowdfunding, session, *, row, now: datetime) -> str | None:
+    """Decide success or failure once no pledge's card answer is due (or the grace ran out)."""
+    unconfirmed = await session.scalar(
+        select(func.count()).where(
+            pledges.c.campaign_id == row.id, pledges.c.status.in_(domain.UNCONFIRMED)
         )
-        if resumed.rowcount == 1:
-            return await session.scalar(
-                select(campaigns.c.settle_outcome).where(campaigns.c.id == campaign_id)
-            )
+    )
+    grace = timedelta(seconds=cf.settings.settlement_grace_seconds)
+    if not domain.ready_to_decide(
+        now=now, deadline=utc(row.deadline), unconfirmed=int(unconfirmed), grace=grace
+    ):
+        # Leave the campaign settling without an outcome; the next pass looks again.
+        await session.execute(
+            update(campaigns)
+            .where(campaigns.c.id == row.id)
+            .values(settle_lease_until=now - timedelta(seconds=1))
+        )
+        log.info("settlement waits for card answers", campaign_id=row.id, pending=unconfirmed)
         return None
+    totals = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(pledges.c.amount_cents), 0),
+                func.coalesce(func.sum(pledges.c.matched_cents), 0),
+            ).where(pledges.c.campaign_id == row.id, pledges.c.status == domain.ACTIVE)
+        )
+    ).one()
+    succeeded = domain.campaign_reaches_goal(
+        goal_cents=row.goal_cents, pledged_cents=int(totals[0]), matched_cents=int(totals[1])
+    )
+    outcome = domain.SUCCEEDED if succeeded else domain.FAILED
+    await session.execute(
+        update(campaigns).where(campaigns.c.id == row.id).values(settle_outcome=outcome)
+    )
+    return outcome
 
 
 async def settle_campaign(cf: Crowdfunding, *, campaign_id: str) -> dict | None:
@@ -178,15 +202,26 @@ async def _pay(cf: Crowdfunding, *, row, outcome: str) -> tuple[str, str | None]
     if row.channel == "desk":  # the city holds the cash or cheque itself
         return (domain.CAPTURED if capture else domain.REFUNDED), None
     if not row.payment_id:
-        return domain.VOIDED, None
+        # Its card answer never came back (past the grace): nothing known to cancel here;
+        # the late answer cancels its own hold (pledges.apply_payment_result).
+        return domain.VOIDED, "the card's answer did not come before settlement"
     if capture:
         result = await cf.provider.capture(
-            idempotency_key=f"{row.id}:capture", payment_id=row.payment_id
+            idempotency_key=idempotency_key(row.id, "capture"), payment=payment_of(row)
         )
         if result.status == "captured":
+            if result.charge_id:
+                async with cf.runtime.unit_of_work() as session:
+                    await session.execute(
+                        update(pledges)
+                        .where(pledges.c.id == row.id)
+                        .values(charge_id=result.charge_id)
+                    )
             return domain.CAPTURED, None
-        return domain.CAPTURE_FAILED, result.failure
-    result = await cf.provider.void(idempotency_key=f"{row.id}:void", payment_id=row.payment_id)
+        return domain.CAPTURE_FAILED, result.failure or "the capture was refused"
+    result = await cf.provider.void(
+        idempotency_key=idempotency_key(row.id, "void"), payment=payment_of(row)
+    )
     return domain.VOIDED, result.failure
 
 
@@ -220,6 +255,8 @@ async def _finalise(cf: Crowdfunding, *, campaign_id: str, outcome: str) -> dict
                 raised_cents=int(captured[0]),
                 matched_cents=int(captured[1]),
                 rate=Decimal(row.commission_rate),
+                # Campaigns launched before the setting existed keep the rule of their time.
+                base=row.commission_base or domain.RAISED_PLUS_MATCH,
             )
             values.update(
                 raised_cents=figures.raised_cents,

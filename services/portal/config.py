@@ -10,6 +10,9 @@
 - `PORTAL_OIDC_ISSUER`, `PORTAL_OIDC_CLIENT_ID`, `PORTAL_OIDC_CLIENT_SECRET`,
   `PORTAL_OIDC_REDIRECT_URL`, `PORTAL_OIDC_ONLY`: log in with a city's identity provider
   (Keycloak, FranceConnect…) instead of, or beside, local passwords.
+- `CROWDFUNDING_PAYMENT_PROVIDER` (sandbox): the crowdfunding service's provider, read here
+  too: with the sandbox in production (an explicit opt-in, see README), every page says
+  that no real money moves; the pledge form offers the provider's test cards.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class PortalSettings(BaseSettings):
     oidc_scopes: str = Field("openid email profile", alias="PORTAL_OIDC_SCOPES")
     # True: local passwords are switched off, every log-in goes through the provider.
     oidc_only: bool = Field(False, alias="PORTAL_OIDC_ONLY")
+    payment_provider: str = Field("sandbox", alias="CROWDFUNDING_PAYMENT_PROVIDER")
 
     @property
     def oidc_enabled(self) -> bool:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from decimal import Decimal
 
-from libs.common.money import parse_euros
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+
+from libs.common.money import parse_amount_cents
 from services.portal.backends import BackendDown, BackendProblem
-from services.portal.i18n import translate
+from services.portal.i18n import format_cents, translate
 from services.portal.web import (
     Form,
     Member,
@@ -27,8 +30,18 @@ CATEGORIES = (
     "public-space", "participatory-budget",
 )  # fmt: skip
 PUBLIC_STATES = ("live", "settling", "succeeded", "paid_out", "failed")
-# The sandbox provider's test cards (a real deployment embeds its PSP's card form here).
-SANDBOX_CARDS = ("tok_instant", "tok_visa", "tok_decline")
+# The providers' test cards (a real deployment embeds its PSP's card form here).
+TEST_CARDS = {
+    "sandbox": ("tok_instant", "tok_visa", "tok_requires_action", "tok_decline_now"),
+    "stripe": ("pm_card_visa", "pm_card_authenticationRequired", "pm_card_chargeDeclined"),
+}
+# Statuses in which the backer may still cancel (until 24 h before the deadline).
+CANCELLABLE = ("pending", "awaiting_action", "active")
+
+
+def test_cards(request: Request) -> tuple[str, ...]:
+    provider = request.app.state.portal_settings.payment_provider
+    return TEST_CARDS.get(provider, TEST_CARDS["sandbox"])
 
 
 @router.get("/campaigns")
@@ -53,7 +66,7 @@ async def new_campaign(request: Request, me: Member, form: Form, services: Servi
             "title": form.get("title", ""),
             "description": form.get("description", ""),
             "category": form.get("category", ""),
-            "goal_cents": parse_euros(form.get("goal") or "0"),
+            "goal_cents": parse_amount_cents(form.get("goal") or ""),
             "duration_days": int(form.get("duration_days") or 0),
         }
         row = await services.post("crowdfunding", "/campaigns", caller=caller(me), json=body)
@@ -90,6 +103,12 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
             pool = await services.get("crowdfunding", f"/match-pools/{campaign['match_pool_id']}")
         except (BackendProblem, BackendDown):
             pool = None
+    # Before launch the commission is the platform's current one; at launch it is frozen.
+    commission = {"rate": campaign.get("commission_rate"), "base": campaign.get("commission_base")}
+    if not commission["rate"]:
+        commission = await services.get("crowdfunding", "/platform/commission-rate")
+    elif not commission["base"]:  # launched before the base was a setting
+        commission["base"] = "raised_plus_match"
     return render(
         request,
         "funding/campaign.html",
@@ -97,30 +116,153 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
         is_holder=is_holder,
         reviews=reviews,
         pool=pool,
-        cards=SANDBOX_CARDS,
+        cards=test_cards(request),
+        commission=commission,
+        commission_pct=_percent(commission["rate"]),
     )
+
+
+def _percent(rate: str | None) -> str:
+    """ "0.05" → "5", "0.075" → "7.5" (a rate as a percentage, never through a float)."""
+    if not rate:
+        return "–"
+    return f"{(Decimal(rate) * 100).normalize():f}"
 
 
 @router.post("/campaigns/{campaign_id}/pledge")
 async def pledge(request: Request, campaign_id: str, me: Member, form: Form, services: Services):
+    lang = language(request)
+    try:
+        amount_cents = parse_amount_cents(form.get("amount") or "")
+    except ValueError as exc:
+        flash(request, translate(lang, "error.amount", reason=str(exc)), "error")
+        return redirect(f"/campaigns/{campaign_id}")
     try:
         body = {
-            "amount_cents": parse_euros(form.get("amount") or "0"),
+            "amount_cents": amount_cents,
             "card_token": form.get("card_token") or "",
             "reward_id": form.get("reward_id") or None,
         }
         row = await services.post(
             "crowdfunding", f"/campaigns/{campaign_id}/pledges", caller=caller(me), json=body
         )
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, f"/campaigns/{campaign_id}", exc)
+    status = row["status"]
+    message = translate(lang, f"pledge.status.{status}", amount=format_cents(amount_cents, lang))
+    if status == "declined" and row.get("failure"):
+        message += " " + translate(lang, "pledge.declined_reason", reason=row["failure"])
+    kind = {"active": "success", "declined": "error"}.get(status, "warning")
+    flash(request, message, kind)
+    if status == "awaiting_action" and row.get("next_action_url"):
+        # The bank's own page (3-D Secure); it sends the backer back to "my pledges".
+        return RedirectResponse(row["next_action_url"], status_code=303)
+    return redirect("/my-pledges" if status != "active" else f"/campaigns/{campaign_id}")
+
+
+@router.get("/my-pledges")
+async def my_pledges_page(request: Request, me: Member, services: Services):
+    rows = await services.get("crowdfunding", "/me/pledges", caller=caller(me))
+    return render(request, "funding/my_pledges.html", pledges=rows, cancellable=CANCELLABLE)
+
+
+@router.post("/my-pledges/{pledge_id}/{action}")
+async def my_pledge_action(
+    request: Request, pledge_id: str, action: str, me: Member, form: Form, services: Services
+):
+    paths = {"cancel": "cancel", "received": "reward-received"}
+    if action not in paths:
+        return back_with_problem(request, "/my-pledges", ValueError(action))
+    try:
+        await services.post(
+            "crowdfunding", f"/pledges/{pledge_id}/{paths[action]}", caller=caller(me)
+        )
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, "/my-pledges", exc)
+    key = "mypledges.cancelled" if action == "cancel" else "mypledges.received"
+    flash(request, translate(language(request), key), "success")
+    return redirect("/my-pledges")
+
+
+# --- the holder: rewards and their delivery ------------------------------------------------
+
+
+def _reward_body(form: dict, *, with_terms: bool) -> dict:
+    body = {"title": form.get("title", ""), "description": form.get("description", "")}
+    if with_terms:
+        body["min_cents"] = parse_amount_cents(form.get("min") or "")
+        stock = (form.get("stock") or "").strip()
+        body["stock"] = int(stock) if stock else None
+    return body
+
+
+@router.post("/campaigns/{campaign_id}/rewards")
+async def add_reward(
+    request: Request, campaign_id: str, me: Member, form: Form, services: Services
+):
+    try:
+        body = _reward_body(form, with_terms=True)
+        await services.post(
+            "crowdfunding", f"/campaigns/{campaign_id}/rewards", caller=caller(me), json=body
+        )
     except (ValueError, BackendProblem, BackendDown) as exc:
         return back_with_problem(request, f"/campaigns/{campaign_id}", exc)
-    lang = language(request)
-    flash(
-        request,
-        translate(lang, f"pledge.status.{row['status']}", amount=form.get("amount")),
-        "success" if row["status"] in ("active", "pending") else "error",
-    )
+    flash(request, translate(language(request), "rewards.saved"), "success")
     return redirect(f"/campaigns/{campaign_id}")
+
+
+@router.post("/campaigns/{campaign_id}/rewards/{reward_id}")
+async def edit_reward(
+    request: Request,
+    campaign_id: str,
+    reward_id: str,
+    me: Member,
+    form: Form,
+    services: Services,
+):
+    try:
+        body = _reward_body(form, with_terms="min" in form)
+        await services.request(
+            "crowdfunding",
+            "PATCH",
+            f"/campaigns/{campaign_id}/rewards/{reward_id}",
+            caller=caller(me),
+            json=body,
+        )
+    except (ValueError, BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, f"/campaigns/{campaign_id}", exc)
+    flash(request, translate(language(request), "rewards.saved"), "success")
+    return redirect(f"/campaigns/{campaign_id}")
+
+
+@router.get("/campaigns/{campaign_id}/backers")
+async def backers_page(request: Request, campaign_id: str, me: Member, services: Services):
+    campaign = await services.get("crowdfunding", f"/campaigns/{campaign_id}", caller=caller(me))
+    rows = await services.get(
+        "crowdfunding", f"/campaigns/{campaign_id}/pledges", caller=caller(me)
+    )
+    rewards = {r["id"]: r for r in campaign.get("rewards", [])}
+    return render(request, "funding/backers.html", campaign=campaign, pledges=rows, rewards=rewards)
+
+
+@router.post("/campaigns/{campaign_id}/backers/{pledge_id}/delivered")
+async def mark_delivered(
+    request: Request,
+    campaign_id: str,
+    pledge_id: str,
+    me: Member,
+    form: Form,
+    services: Services,
+):
+    back = f"/campaigns/{campaign_id}/backers"
+    try:
+        await services.post(
+            "crowdfunding", f"/pledges/{pledge_id}/reward-delivered", caller=caller(me)
+        )
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, back, exc)
+    flash(request, translate(language(request), "backers.delivered"), "success")
+    return redirect(back)
 
 
 @router.post("/campaigns/{campaign_id}/{step}")

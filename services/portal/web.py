@@ -154,9 +154,23 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
         directory=directory(),
         path=request.url.path,
         new_key=new_id,
+        sandbox_money=sandbox_money(request),
         **context,
     )
     return HTMLResponse(html, status_code=status)
+
+
+def sandbox_money(request: Request) -> bool:
+    """Production running the sandbox payment provider (an explicit opt-in): no real money
+    moves, and every page must say so."""
+    portal = getattr(request.app.state, "portal_settings", None)
+    runtime_ = getattr(request.app.state, "runtime", None)
+    return bool(
+        portal is not None
+        and runtime_ is not None
+        and runtime_.settings.env == "production"
+        and portal.payment_provider == "sandbox"
+    )
 
 
 def format_day(value: Any, lang: str) -> str:

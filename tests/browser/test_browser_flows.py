@@ -138,7 +138,7 @@ def test_a_resident_backs_a_campaign_that_then_succeeds(
     backer.get_by_label("Carte de paiement").select_option("tok_instant")
     shot(backer, "campaign")
     backer.get_by_role("button", name="Contribuer").click()
-    expect(backer.get_by_text("Votre contribution de 150 € est enregistrée")).to_be_visible()
+    expect(backer.get_by_text("elle ne sera prélevée que si la campagne réussit")).to_be_visible()
 
     # Thirty days later, staff settle the ended campaigns: it succeeds.
     later = crowdfunding_config.now() + timedelta(days=31)

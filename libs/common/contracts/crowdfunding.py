@@ -2,7 +2,9 @@
 
 Amounts are integer cents. On success, `total_cents = raised_cents + matched_cents`,
 `commission_cents` is computed once on `total_cents` (libs.common.money.apply_rate) and
-`net_cents = total_cents - commission_cents`: they add up exactly.
+`net_cents = total_cents - commission_cents`: they add up exactly. (Since
+CROWDFUNDING_COMMISSION_BASE, the commission of a campaign launched with the default base,
+`raised`, is computed on `raised_cents` alone; the sums above still hold.)
 
 `deadline` is fixed when the campaign goes live (launch + its duration). Events sent
 before the launch (drafted, submitted, approved, rejected) carry the deadline the
@@ -134,3 +136,20 @@ class CampaignDrafted(CampaignFacts):
 
     origin_proposal_id: str | None = None
     origin_edition_id: str | None = None
+
+
+class RewardFacts(BaseModel):
+    pledge_id: str
+    campaign_id: str
+    reward_id: str
+    backer_id: str
+
+
+@contract("crowdfunding.reward.delivered", 1)
+class RewardDelivered(RewardFacts):
+    """The holder says the backer's reward was handed over or sent (Goteo's fulfilment)."""
+
+
+@contract("crowdfunding.reward.received", 1)
+class RewardReceived(RewardFacts):
+    """The backer confirms they received their reward."""

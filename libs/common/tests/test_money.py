@@ -28,7 +28,7 @@ def test_parse_and_format_euros():
     assert format_euros(123456) == "1234.56 €"
     assert format_euros(-5) == "-0.05 €"
     with pytest.raises(ValueError, match="more precise than a cent"):
-        parse_euros("1.001")
+        parse_euros("1.0001")
     with pytest.raises(ValueError, match="not an amount"):
         parse_euros("douze")
 

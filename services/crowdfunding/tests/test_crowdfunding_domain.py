@@ -158,6 +158,31 @@ def test_settlement_adds_up_to_the_cent(pledges, goal, rate):
 @given(amounts=st.lists(st.integers(1, 1_000_00), min_size=1, max_size=30))
 def test_commission_is_computed_once_on_the_total(amounts):
     rate = Decimal("0.05")
-    figures = domain.settle(raised_cents=sum(amounts), matched_cents=0, rate=rate)
-    assert figures.commission_cents == domain.apply_rate(sum(amounts), rate)
-    assert figures.net_cents == sum(amounts) - figures.commission_cents
+    for base in domain.COMMISSION_BASES:
+        figures = domain.settle(raised_cents=sum(amounts), matched_cents=0, rate=rate, base=base)
+        assert figures.commission_cents == domain.apply_rate(sum(amounts), rate)
+        assert figures.net_cents == sum(amounts) - figures.commission_cents
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    raised=st.integers(0, 1_000_000_00),
+    matched=st.integers(0, 1_000_000_00),
+    rate=st.decimals(min_value=0, max_value=Decimal("0.10"), places=4),
+)
+def test_commission_base_decides_whether_the_match_is_charged(raised, matched, rate):
+    on_raised = domain.settle(raised_cents=raised, matched_cents=matched, rate=rate, base="raised")
+    on_total = domain.settle(
+        raised_cents=raised, matched_cents=matched, rate=rate, base="raised_plus_match"
+    )
+    assert on_raised.commission_cents == domain.apply_rate(raised, rate)
+    assert on_total.commission_cents == domain.apply_rate(raised + matched, rate)
+    for figures in (on_raised, on_total):
+        assert figures.commission_cents + figures.net_cents == raised + matched
+    # The holder never receives less when the match is spared the commission.
+    assert on_raised.net_cents >= on_total.net_cents
+
+
+def test_an_unknown_commission_base_is_refused():
+    with pytest.raises(ValueError, match="commission base"):
+        domain.settle(raised_cents=1, matched_cents=0, rate=Decimal("0.05"), base="gross")

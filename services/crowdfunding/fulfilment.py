@@ -1,0 +1,146 @@
+"""Rewards after the campaign (Goteo's fulfilment): the holder marks each backer's reward
+delivered, the backer confirms receipt. Each step happens once (a conditional update)
+and leaves with its event; only a captured pledge with a reward has anything to deliver.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.common.auth import Principal
+from libs.common.contracts.crowdfunding import RewardDelivered, RewardReceived
+from libs.common.events import make_event
+from libs.common.outbox import record
+from libs.common.problems import Conflict, NotFound
+from libs.common.runtime import ServiceRuntime
+from services.crowdfunding import domain
+from services.crowdfunding.campaigns import ensure_holder, get_campaign
+from services.crowdfunding.db import campaigns, pledges, rewards, utc
+from services.crowdfunding.pledges import get_pledge, pledge_view
+
+
+async def _deliverable(session: AsyncSession, pledge_id: str) -> Any:
+    row = await get_pledge(session, pledge_id)
+    if not row.reward_id:
+        raise Conflict("This pledge has no reward to deliver.")
+    if row.status != domain.CAPTURED:
+        raise Conflict(f"A {row.status} pledge has no reward to deliver.", status=row.status)
+    return row
+
+
+async def _emit(session, runtime: ServiceRuntime, row, contract, *, actor: str) -> None:
+    campaign = await get_campaign(session, row.campaign_id)
+    event = make_event(
+        contract(
+            pledge_id=row.id,
+            campaign_id=row.campaign_id,
+            reward_id=row.reward_id,
+            backer_id=row.backer_id,
+        ),
+        aggregate_id=row.campaign_id,
+        territory=runtime.territory(campaign.neighbourhood),
+        actor=actor,
+    )
+    await record(session, event)
+
+
+async def mark_delivered(
+    session: AsyncSession,
+    *,
+    runtime: ServiceRuntime,
+    pledge_id: str,
+    principal: Principal,
+    now: datetime,
+) -> dict:
+    row = await _deliverable(session, pledge_id)
+    ensure_holder(await get_campaign(session, row.campaign_id), principal)
+    done = await session.execute(
+        update(pledges)
+        .where(pledges.c.id == pledge_id, pledges.c.reward_delivered_at.is_(None))
+        .values(reward_delivered_at=now)
+    )
+    if done.rowcount == 1:
+        await _emit(session, runtime, row, RewardDelivered, actor=principal.sub)
+    return pledge_view(await get_pledge(session, pledge_id))
+
+
+async def confirm_received(
+    session: AsyncSession,
+    *,
+    runtime: ServiceRuntime,
+    pledge_id: str,
+    principal: Principal,
+    now: datetime,
+) -> dict:
+    row = await get_pledge(session, pledge_id)
+    if row.backer_id != principal.sub:
+        raise NotFound(f"No pledge {pledge_id}.")
+    row = await _deliverable(session, pledge_id)
+    done = await session.execute(
+        update(pledges)
+        .where(pledges.c.id == pledge_id, pledges.c.reward_received_at.is_(None))
+        .values(reward_received_at=now)
+    )
+    if done.rowcount == 1:
+        await _emit(session, runtime, row, RewardReceived, actor=principal.sub)
+    return pledge_view(await get_pledge(session, pledge_id))
+
+
+async def backer_pledges(session: AsyncSession, *, backer_id: str) -> list[dict]:
+    """A backer's pledges, newest first, with their campaign's title and reward's title."""
+    rows = await session.execute(
+        select(
+            pledges,
+            campaigns.c.title.label("campaign_title"),
+            campaigns.c.state.label("campaign_state"),
+            campaigns.c.deadline.label("campaign_deadline"),
+            rewards.c.title.label("reward_title"),
+        )
+        .join(campaigns, campaigns.c.id == pledges.c.campaign_id)
+        .outerjoin(rewards, rewards.c.id == pledges.c.reward_id)
+        .where(pledges.c.backer_id == backer_id)
+        .order_by(pledges.c.created_at.desc(), pledges.c.id)
+    )
+    out = []
+    for row in rows.all():
+        view = pledge_view(row)
+        view["campaign_deadline"] = utc(view["campaign_deadline"])
+        out.append(view)
+    return out
+
+
+async def edit_reward(
+    session: AsyncSession,
+    *,
+    campaign_id: str,
+    reward_id: str,
+    principal: Principal,
+    changes: dict,
+) -> dict:
+    """Title and description may be fixed any time; price and stock only before the review
+    (backers and the reviewer rely on them)."""
+    campaign = await get_campaign(session, campaign_id)
+    ensure_holder(campaign, principal)
+    terms = {k: v for k, v in changes.items() if k in ("min_cents", "stock")}
+    if terms and campaign.state not in (domain.DRAFT, domain.REJECTED):
+        raise Conflict(
+            "A reward's minimum and stock are fixed once the campaign is submitted.",
+            state=campaign.state,
+        )
+    if "stock" in changes:
+        changes["remaining"] = changes["stock"]
+    if not changes:
+        raise Conflict("Nothing to change.")
+    done = await session.execute(
+        update(rewards)
+        .where(rewards.c.id == reward_id, rewards.c.campaign_id == campaign_id)
+        .values(**changes)
+    )
+    if done.rowcount != 1:
+        raise NotFound(f"No reward {reward_id} in this campaign.")
+    row = (await session.execute(select(rewards).where(rewards.c.id == reward_id))).one()
+    return dict(row._mapping)
