@@ -375,6 +375,9 @@ PROJECTORS: dict[tuple[str, int], tuple[type[BaseModel], Project]] = {
         *((m, _campaign) for m in _CAMPAIGN_EVENTS),
         *((m, _pledge) for m in _PLEDGE_EVENTS),
         (cf.MatchPoolCreated, _matchpool_created),
+        # Reward fulfilment feeds no indicator yet; the events are known, not parked.
+        (cf.RewardDelivered, _nothing),
+        (cf.RewardReceived, _nothing),
         (pb.EditionCreated, _edition_created),
         (pb.PhaseChanged, _phase_changed),
         (pb.ProposalSubmitted, _proposal_submitted),
