@@ -15,6 +15,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
+from libs.common.golive import refuse_unsafe_production
 from libs.common.migrations import migrate_all
 from libs.common.natsserver import NatsServer, answers
 from libs.common.settings import SERVICES, Settings
@@ -127,6 +128,8 @@ def load_demo(platform: Platform, settings: Settings) -> None:
 def run(settings: Settings, *, after_ready=None) -> int:
     """Run the platform in the foreground until interrupted; returns an exit code."""
     platform = Platform(settings)
+    if settings.env == "production":
+        refuse_unsafe_production(services=platform.services)  # before NATS, before any port
     stopping = False
 
     def on_signal(signum, _frame):

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from libs.common.golive import refuse_unsafe_production
 from libs.common.logs import bound_context, configure_logging, get_logger
 from libs.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_PENDING
 from libs.common.outbox import pending_count
@@ -77,6 +78,9 @@ def create_service_app(
 ) -> FastAPI:
     """A service app; `wire(runtime)` registers the service's event consumers."""
     settings = settings or get_settings()
+    if settings.env == "production":
+        # Before anything is created or bound: uvicorn exits with our status.
+        refuse_unsafe_production(services=(name,))
     configure_logging(json=settings.json_logs, level=settings.log_level)
 
     @asynccontextmanager
