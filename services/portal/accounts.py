@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -39,6 +39,8 @@ class Account:
     language: str
     created_at: datetime
     status_note: str | None = None
+    has_password: bool = True  # False: the account only logs in through the city's OIDC
+    birthdate: date | None = None
 
     @property
     def verified(self) -> bool:
@@ -68,6 +70,8 @@ def _account(row: Any) -> Account:
         language=row.language,
         created_at=row.created_at,
         status_note=row.status_note,
+        has_password=row.password_hash is not None,
+        birthdate=row.birthdate,
     )
 
 
@@ -163,6 +167,28 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> A
             .values(password_hash=HASHER.hash(password))
         )
     return _account(row)
+
+
+async def change_password(
+    session: AsyncSession, *, account_id: str, current: str, new: str
+) -> None:
+    """Replace the password after checking the current one (the caller ends the sessions)."""
+    row = (
+        await session.execute(select(accounts.c.password_hash).where(accounts.c.id == account_id))
+    ).first()
+    try:
+        HASHER.verify((row.password_hash if row else None) or _DUMMY_HASH, current)
+    except (VerificationError, InvalidHashError):
+        raise Invalid("The current password is wrong.", field="body.current_password") from None
+    if row is None or row.password_hash is None:
+        raise Invalid("This account has no password.", field="body.current_password")
+    if len(new) < MIN_PASSWORD or len(new) > 1000:
+        raise Invalid(
+            f"Choose a password of at least {MIN_PASSWORD} characters.", field="body.new_password"
+        )
+    await session.execute(
+        update(accounts).where(accounts.c.id == account_id).values(password_hash=HASHER.hash(new))
+    )
 
 
 async def verification_queue(session: AsyncSession, *, limit: int = 100) -> list[Account]:

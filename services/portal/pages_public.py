@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 
 from libs.common.problems import Conflict, Invalid
-from services.portal import accounts, oidc
+from services.portal import accounts, oidc, sessions
 from services.portal.backends import BackendDown, BackendProblem, Caller
 from services.portal.i18n import LANGUAGES, translate
 from services.portal.territory import directory
@@ -18,12 +18,14 @@ from services.portal.web import (
     Form,
     Services,
     Viewer,
+    end_session,
     flash,
     language,
     redirect,
     render,
     runtime,
     safe_next,
+    start_session,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -90,18 +92,9 @@ async def signup(request: Request, form: Form):
             errors=errors,
             **_login_options(request),
         )
-    _start_session(request, account)
+    await start_session(request, account)
     flash(request, translate(language(request), "signup.done"), "success")
     return redirect("/account")
-
-
-def _start_session(request: Request, account: accounts.Account) -> None:
-    """A fresh session on log-in (no fixation): only the language survives."""
-    lang = request.session.get("lang")
-    request.session.clear()
-    request.session["account_id"] = account.id
-    request.session["csrf"] = secrets.token_urlsafe(24)
-    request.session["lang"] = lang or account.language
 
 
 @router.get("/login")
@@ -130,7 +123,7 @@ async def login(request: Request, form: Form):
             email=form.get("email", ""),
             **_login_options(request),
         )
-    _start_session(request, account)
+    await start_session(request, account)
     if account.verified:
         await sync_profile(request.app.state.backends, account)
     return redirect(target)
@@ -156,10 +149,7 @@ async def sync_profile(services, account: accounts.Account) -> None:
 
 @router.post("/logout")
 async def logout(request: Request, form: Form):
-    lang = request.session.get("lang")
-    request.session.clear()
-    if lang:
-        request.session["lang"] = lang
+    await end_session(request)
     return redirect("/")
 
 
@@ -179,6 +169,31 @@ async def account_page(request: Request, me: Viewer):
     if me is None:
         return redirect("/login?next=/account")
     return render(request, "account.html")
+
+
+@router.post("/account/password")
+async def change_password(request: Request, form: Form, me: Viewer):
+    """A new password ends every session of the account (a thief's too); this browser
+    gets a fresh one."""
+    if me is None:
+        return redirect("/login?next=/account")
+    lang = language(request)
+    try:
+        async with runtime(request).db.transaction() as session:
+            await accounts.change_password(
+                session,
+                account_id=me.id,
+                current=form.get("current_password", ""),
+                new=form.get("new_password", ""),
+            )
+            await sessions.revoke_all(session, account_id=me.id)
+    except Invalid as exc:
+        field = exc.extra["errors"][0]["field"].split(".")[-1]
+        flash(request, translate(lang, f"password.error.{field}"), "error")
+        return redirect("/account")
+    await start_session(request, me)
+    flash(request, translate(lang, "password.changed"), "success")
+    return redirect("/account")
 
 
 # --- OIDC (a city's Keycloak, FranceConnect…) -----------------------------------------------
@@ -227,5 +242,5 @@ async def oidc_callback(request: Request, code: str = "", state: str = ""):
         return render(request, "error.html", status=400, message_key="oidc.failed")
     async with runtime(request).db.transaction() as session:
         account = await accounts.oidc_account(session, **oidc.account_fields(claims))
-    _start_session(request, account)
+    await start_session(request, account)
     return redirect(pending["next"])
