@@ -221,17 +221,6 @@ async def decide(
     return await get_account(session, account_id=account_id)
 
 
-async def set_roles(session: AsyncSession, *, account_id: str, roles: list[str]) -> Account:
-    unknown = set(roles) - set(ROLES)
-    if unknown or not roles:
-        raise Invalid(f"Unknown roles: {sorted(unknown)}", field="body.roles")
-    await get_account(session, account_id=account_id)
-    await session.execute(
-        update(accounts).where(accounts.c.id == account_id).values(roles=",".join(roles))
-    )
-    return await get_account(session, account_id=account_id)
-
-
 async def set_language(session: AsyncSession, *, account_id: str, language: str) -> None:
     await session.execute(
         update(accounts).where(accounts.c.id == account_id).values(language=language)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from libs.common.auth import Principal, require_roles
 from libs.common.problems import Conflict, Forbidden
 from libs.common.runtime import Runtime
-from services.portal import accounts
+from services.portal import accounts, roles
 from services.portal.territory import directory
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -45,6 +45,9 @@ async def create_account(body: AccountIn, runtime: Runtime, staff: Staff) -> dic
             roles=tuple(body.roles),
             status=accounts.VERIFIED if body.verified else accounts.PENDING,
             account_id=body.id,
+        )
+        await roles.record(
+            session, actor_id=staff.sub, account_id=account.id, before=(), after=account.roles
         )
     return {
         "id": account.id,

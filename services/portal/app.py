@@ -28,6 +28,7 @@ from services.portal import (
     pages_impact,
     pages_public,
     pages_staff,
+    roles,
 )
 from services.portal.backends import Backends
 from services.portal.config import PortalSettings, get_portal_settings
@@ -65,7 +66,7 @@ async def bootstrap_staff(runtime: ServiceRuntime, spec: str | None) -> None:
         if await accounts.find_by_email(session, email=email):
             return
         first_street = directory().street_names[0]
-        await accounts.sign_up(
+        account = await accounts.sign_up(
             session,
             directory=directory(),
             email=email,
@@ -74,6 +75,9 @@ async def bootstrap_staff(runtime: ServiceRuntime, spec: str | None) -> None:
             address=f"1 {first_street}",
             roles=("staff", "reviewer"),
             status=accounts.VERIFIED,
+        )
+        await roles.record(
+            session, actor_id=roles.BOOTSTRAP, account_id=account.id, before=(), after=account.roles
         )
     log.info("bootstrap staff account created", email=email)
 

@@ -133,6 +133,12 @@ async def staff(account: Annotated[Account, Depends(member)]) -> Account:
     return account
 
 
+async def admin(account: Annotated[Account, Depends(member)]) -> Account:
+    if "admin" not in account.roles:
+        raise NotAllowed()
+    return account
+
+
 async def reviewer(account: Annotated[Account, Depends(member)]) -> Account:
     if not account.is_reviewer:
         raise NotAllowed()
@@ -143,6 +149,7 @@ Viewer = Annotated[Account | None, Depends(viewer)]
 Member = Annotated[Account, Depends(member)]
 Staff = Annotated[Account, Depends(staff)]
 Reviewer = Annotated[Account, Depends(reviewer)]
+Admin = Annotated[Account, Depends(admin)]
 Services = Annotated[Backends, Depends(backends)]
 
 
