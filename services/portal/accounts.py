@@ -75,6 +75,40 @@ def _account(row: Any) -> Account:
     )
 
 
+OLDEST_BIRTH_YEAR = 1900
+
+
+def check_birthdate(birthdate: date | None, *, today: date | None = None) -> date | None:
+    """A plausible birthdate (from 1900 to today) or None; anything else is a 422."""
+    if birthdate is None:
+        return None
+    today = today or datetime.now(UTC).date()
+    if not date(OLDEST_BIRTH_YEAR, 1, 1) <= birthdate <= today:
+        raise Invalid("Enter a birthdate between 1900 and today.", field="body.birthdate")
+    return birthdate
+
+
+def parse_birthdate(text: str | None) -> date | None:
+    """A form's birthdate (YYYY-MM-DD, empty: none)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return check_birthdate(date.fromisoformat(text))
+    except ValueError:
+        raise Invalid("Enter a birthdate as YYYY-MM-DD.", field="body.birthdate") from None
+
+
+async def set_birthdate(session: AsyncSession, *, account_id: str, birthdate: date | None) -> None:
+    """Staff record (or correct) a birthdate, checked against the resident's papers."""
+    await get_account(session, account_id=account_id)
+    await session.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(birthdate=check_birthdate(birthdate))
+    )
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
@@ -91,6 +125,7 @@ async def sign_up(
     roles: tuple[str, ...] = ("resident",),
     status: str = PENDING,
     account_id: str | None = None,
+    birthdate: date | None = None,
 ) -> Account:
     """A new account, pending verification; its neighbourhood comes from the address."""
     email = normalise_email(email)
@@ -120,6 +155,7 @@ async def sign_up(
         "status": status,
         "language": language,
         "created_at": datetime.now(UTC),
+        "birthdate": check_birthdate(birthdate),
     }
     try:
         async with session.begin_nested():

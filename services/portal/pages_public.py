@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 
 from libs.common.problems import Conflict, Invalid
-from services.portal import accounts, oidc, sessions
+from services.portal import accounts, oidc, sessions, throttle
 from services.portal.backends import BackendDown, BackendProblem, Caller
 from services.portal.i18n import LANGUAGES, translate
 from services.portal.territory import directory
@@ -66,35 +66,49 @@ async def signup_page(request: Request, me: Viewer):
     return render(request, "signup.html", values={}, errors={}, **_login_options(request))
 
 
+KINDS = {"resident": ("resident",), "organisation": ("organisation",)}
+
+
 @router.post("/signup")
 async def signup(request: Request, form: Form):
     if request.app.state.portal_settings.oidc_only:
         return redirect("/login")
     values = {k: form.get(k, "") for k in ("email", "display_name", "address")}
+    kind = form.get("kind") if form.get("kind") in KINDS else "resident"
+    shown = {**values, "kind": kind, "birthdate": form.get("birthdate", "")}
     try:
+        birthdate = accounts.parse_birthdate(form.get("birthdate"))
         async with runtime(request).db.transaction() as session:
-            account = await accounts.sign_up(
+            await accounts.sign_up(
                 session,
                 directory=directory(),
                 password=form.get("password", ""),
                 language=language(request),
+                roles=KINDS[kind],
+                birthdate=birthdate if kind == "resident" else None,
                 **values,
             )
-    except (Invalid, Conflict) as exc:
+    except Conflict:
+        # The e-mail has an account already: answer exactly as for a new one, so that the
+        # page never tells whether someone is registered (the hashing cost is the same).
+        pass
+    except Invalid as exc:
         field = (exc.extra.get("errors") or [{}])[0].get("field", "body.").split(".")[-1]
         errors = {field: translate(language(request), f"signup.error.{field}")}
-        status = 409 if isinstance(exc, Conflict) else 422
         return render(
             request,
             "signup.html",
-            status=status,
-            values=values,
+            status=422,
+            values=shown,
             errors=errors,
             **_login_options(request),
         )
-    await start_session(request, account)
-    flash(request, translate(language(request), "signup.done"), "success")
-    return redirect("/account")
+    return redirect("/signup/done")
+
+
+@router.get("/signup/done")
+async def signup_done(request: Request, me: Viewer):
+    return render(request, "signup_done.html")
 
 
 @router.get("/login")
@@ -109,10 +123,34 @@ async def login(request: Request, form: Form):
     target = safe_next(form.get("next"))
     if request.app.state.portal_settings.oidc_only:
         return redirect("/login")
+    email = str(form.get("email", ""))
+    by_account = throttle.account_key(email)
+    by_address = throttle.address_key(request.client.host if request.client else None)
+    async with runtime(request).db.transaction() as session:
+        wait = await throttle.retry_after(session, keys=[by_account, by_address])
+    if wait:
+        # Not even checked: a guess made now tells nothing, right or wrong.
+        page = render(
+            request,
+            "login.html",
+            status=429,
+            next=target,
+            error="login.throttled",
+            email=email,
+            retry_after=wait,
+            **_login_options(request),
+        )
+        page.headers["Retry-After"] = str(wait)
+        return page
     async with runtime(request).db.transaction() as session:
         account = await accounts.authenticate(
-            session, email=form.get("email", ""), password=form.get("password", "")
+            session, email=email, password=form.get("password", "")
         )
+        if account is None:
+            await throttle.record_failure(session, key=by_account, free=throttle.ACCOUNT_FREE)
+            await throttle.record_failure(session, key=by_address, free=throttle.ADDRESS_FREE)
+        else:
+            await throttle.forget(session, key=by_account)
     if account is None:
         return render(
             request,
@@ -120,7 +158,7 @@ async def login(request: Request, form: Form):
             status=401,
             next=target,
             error="login.failed",
-            email=form.get("email", ""),
+            email=email,
             **_login_options(request),
         )
     await start_session(request, account)
