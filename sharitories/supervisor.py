@@ -108,7 +108,7 @@ def load_demo(platform: Platform, settings: Settings) -> None:
     except DemoError as exc:
         print(f"Demo data not loaded: {exc}")
         return
-    from sharitories.demo import DEMO_PASSWORD, RESIDENTS, STAFF
+    from sharitories.demo import DEMO_PASSWORD, ORGANISATIONS, RESIDENTS, STAFF
 
     if summary.get("already_loaded"):
         print("Demo territory already loaded.")
@@ -121,7 +121,7 @@ def load_demo(platform: Platform, settings: Settings) -> None:
         print(f"Demo territory ready: {counts}")
     print(
         f"Portal log-ins (password {DEMO_PASSWORD!r}): resident {RESIDENTS[0][0]}@valmont.example,"
-        f" staff {STAFF}@valmont.example"
+        f" organisation {ORGANISATIONS[0][0]}@valmont.example, staff {STAFF}@valmont.example"
     )
 
 

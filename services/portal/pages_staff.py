@@ -99,7 +99,11 @@ async def residents_page(request: Request, me: Staff, q: str = ""):
 async def decide(request: Request, account_id: str, me: Staff, form: Form, services: Services):
     verified = form.get("decision") == "verify"
     try:
+        # The birthdate as read on the papers (typed or corrected by staff), before deciding.
+        birthdate = accounts.parse_birthdate(form.get("birthdate"))
         async with runtime(request).db.transaction() as session:
+            if birthdate is not None:
+                await accounts.set_birthdate(session, account_id=account_id, birthdate=birthdate)
             account = await accounts.decide(
                 session,
                 account_id=account_id,
@@ -107,7 +111,7 @@ async def decide(request: Request, account_id: str, me: Staff, form: Form, servi
                 verified=verified,
                 note=form.get("note", ""),
             )
-    except (Conflict, NotFound) as exc:
+    except (Conflict, NotFound, Invalid) as exc:
         flash(request, exc.detail, "error")
         return redirect("/staff/residents")
     if verified:

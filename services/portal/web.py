@@ -232,6 +232,8 @@ def problem_text(request: Request, exc: Exception) -> str:
     lang = language(request)
     if isinstance(exc, BackendDown):
         return translate(lang, "error.backend_down", service=translate(lang, f"svc.{exc.service}"))
+    if isinstance(exc, BackendProblem) and exc.needs_verification:
+        return translate(lang, "error.verification_required")
     if isinstance(exc, BackendProblem):
         return translate(lang, "error.backend_said", detail=str(exc))
     return str(exc)
