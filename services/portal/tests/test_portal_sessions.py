@@ -142,3 +142,25 @@ async def test_development_has_neither_secure_cookies_nor_hsts(portal):
     assert "strict-transport-security" not in page.headers
     assert "secure" not in page.headers["set-cookie"].lower()
     assert page.headers["permissions-policy"].startswith("camera=()")
+
+
+def test_templates_need_nothing_the_content_security_policy_forbids():
+    """CSP: script-src and style-src 'self' only, so no inline script, style or handler."""
+    import re
+    from pathlib import Path
+
+    from services.portal.app import SECURITY_HEADERS
+
+    csp = SECURITY_HEADERS["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    inline = re.compile(
+        r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|javascript:", re.I
+    )
+    templates = Path(__file__).parents[1] / "templates"
+    offenders = {
+        str(path.relative_to(templates)): inline.findall(path.read_text())
+        for path in templates.rglob("*.html")
+        if inline.findall(path.read_text())
+    }
+    assert offenders == {}
