@@ -69,6 +69,10 @@ class Conflict(Problem):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class TooManyRequests(Problem):
+    status, title, slug = 429, "Too many requests", "too-many-requests"
+
+
 class ContentTooLarge(Problem):
     status, title, slug = 413, "Content too large", "content-too-large"
 

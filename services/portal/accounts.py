@@ -277,6 +277,13 @@ async def search_accounts(session: AsyncSession, *, query: str, limit: int = 20)
     return [_account(r) for r in rows]
 
 
+async def find_by_oidc_subject(session: AsyncSession, *, subject: str) -> Account | None:
+    row = (
+        await session.execute(select(accounts).where(accounts.c.oidc_subject == subject))
+    ).first()
+    return _account(row) if row else None
+
+
 async def oidc_account(
     session: AsyncSession,
     *,

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 
-from libs.common.problems import Conflict, Invalid
-from services.portal import accounts, oidc, sessions, throttle
+from libs.common.problems import Conflict, Invalid, TooManyRequests, problem_response
+from services.portal import accounts, oidc, roles, sessions, throttle
 from services.portal.backends import BackendDown, BackendProblem, Caller
 from services.portal.i18n import LANGUAGES, translate
 from services.portal.territory import directory
@@ -26,6 +26,7 @@ from services.portal.web import (
     runtime,
     safe_next,
     start_session,
+    wants_problem,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -130,6 +131,13 @@ async def login(request: Request, form: Form):
         wait = await throttle.retry_after(session, keys=[by_account, by_address])
     if wait:
         # Not even checked: a guess made now tells nothing, right or wrong.
+        if wants_problem(request):
+            too_many = TooManyRequests(
+                f"Too many failed log-ins: try again in {wait} s.", retry_after=wait
+            )
+            response = problem_response(too_many, request)
+            response.headers["Retry-After"] = str(wait)
+            return response
         page = render(
             request,
             "login.html",
@@ -279,6 +287,6 @@ async def oidc_callback(request: Request, code: str = "", state: str = ""):
     except oidc.OidcError:
         return render(request, "error.html", status=400, message_key="oidc.failed")
     async with runtime(request).db.transaction() as session:
-        account = await accounts.oidc_account(session, **oidc.account_fields(claims))
+        account = await roles.provider_account(session, **oidc.account_fields(claims))
     await start_session(request, account)
     return redirect(pending["next"])

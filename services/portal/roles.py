@@ -17,12 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.common.auth import ROLES
 from libs.common.ids import new_id
 from libs.common.problems import Conflict, Forbidden, Invalid
-from services.portal.accounts import Account, get_account
+from services.portal.accounts import (
+    Account,
+    find_by_oidc_subject,
+    get_account,
+    oidc_account,
+)
 from services.portal.db import accounts, role_changes
 
 STAFF_GRANTS = frozenset({"resident", "organisation", "reviewer"})
 PRIVILEGED = frozenset({"staff", "admin"})
 BOOTSTRAP = "bootstrap"  # actor of the accounts PORTAL_BOOTSTRAP_STAFF creates
+IDENTITY_PROVIDER = "oidc"  # actor of the roles the city's identity provider sets
 REASONS = {
     "self": "Nobody changes their own roles: ask another administrator.",
     "not_staff": "Only staff change roles.",
@@ -119,6 +125,16 @@ async def record(
             changed_at=datetime.now(UTC),
         )
     )
+
+
+async def provider_account(session: AsyncSession, **fields) -> Account:
+    """The account an identity-provider log-in opens (`oidc_account`), recording the roles
+    the provider granted or removed since the last log-in."""
+    before = await find_by_oidc_subject(session, subject=fields["subject"])
+    account = await oidc_account(session, **fields)
+    await record(session, actor_id=IDENTITY_PROVIDER, account_id=account.id,
+                 before=before.roles if before else (), after=account.roles)  # fmt: skip
+    return account
 
 
 @dataclass(frozen=True)

@@ -213,6 +213,12 @@ def format_day(value: Any, lang: str) -> str:
     return value.strftime("%d/%m/%Y") if lang == "fr" else value.isoformat()
 
 
+def wants_problem(request: Request) -> bool:
+    """A script (Accept: JSON, not HTML) gets problem+json rather than a page."""
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "text/html" not in accept
+
+
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 

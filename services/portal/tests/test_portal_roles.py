@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from services.portal import accounts
+from services.portal import accounts, roles
 from services.portal.db import role_changes
 from services.portal.roles import refusal
 from services.portal.testkit import csrf_of, log_in, make_account
@@ -60,11 +60,11 @@ async def test_staff_cannot_demote_an_admin_or_another_agent(portal):
     colleague = await make_account(portal, email="colleague@example.org", roles=("staff",))
     await make_account(portal, email="agent@example.org", roles=("staff",))
     await log_in(portal.client, "agent@example.org")
-    for target, roles in ((admin, ("admin",)), (colleague, ("staff",))):
+    for target, held in ((admin, ("admin",)), (colleague, ("staff",))):
         response = await post_roles(portal, target.id, ["resident"])
         assert response.status_code == 403
         assert "administrateur" in response.text
-        assert await roles_of(portal, target.id) == roles
+        assert await roles_of(portal, target.id) == held
     # The page shows their roles without a form.
     page = await portal.client.get("/staff/residents", params={"q": "example.org"})
     assert page.text.count('data-testid="roles-read-only"') == 3  # admin, colleague, self
@@ -108,3 +108,20 @@ async def test_staff_grant_reviewer_and_every_change_is_recorded_for_admins(port
         ("reviewer", ""),
         ("resident", "staff"),
     }
+
+
+async def test_roles_set_by_the_identity_provider_are_recorded_too(portal):
+    fields = {
+        "subject": "https://id.valmont.example|kc-42",
+        "email": "lea@valmont.example",
+        "display_name": "Léa",
+        "neighbourhood": "gare",
+    }
+    async with portal.runtime.db.transaction() as session:
+        first = await roles.provider_account(session, roles=("resident",), **fields)
+        again = await roles.provider_account(session, roles=("resident",), **fields)
+        promoted = await roles.provider_account(session, roles=("reviewer",), **fields)
+    assert first.id == again.id == promoted.id and promoted.roles == ("reviewer",)
+    changes = sorted((c.granted, c.removed) for c in await recorded(portal))
+    assert changes == [("resident", ""), ("reviewer", "resident")]
+    assert {c.actor_id for c in await recorded(portal)} == {roles.IDENTITY_PROVIDER}

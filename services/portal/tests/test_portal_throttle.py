@@ -50,6 +50,14 @@ async def test_after_five_failures_even_the_right_password_waits(portal, monkeyp
     assert (await attempt(portal.client, "ben@example.org", "wrong again")).status_code == 401
     refused = await attempt(portal.client, "ben@example.org", RIGHT)
     assert refused.status_code == 429 and refused.headers["retry-after"] == "2"
+    script = await portal.client.post(
+        "/login",
+        data={"email": "ben@example.org", "password": RIGHT, "csrf": await csrf_of(portal.client)},
+        headers={"Accept": "application/problem+json"},
+    )
+    assert script.status_code == 429 and script.headers["retry-after"] == "2"
+    assert script.headers["content-type"] == "application/problem+json"
+    assert script.json()["retry_after"] == 2 and script.json()["status"] == 429
     clock.advance(seconds=2)
     assert (await attempt(portal.client, "ben@example.org", RIGHT)).status_code == 303
     # Success forgot the account's failures: five free ones again.
