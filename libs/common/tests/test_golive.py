@@ -155,3 +155,9 @@ def test_the_dotenv_file_counts_and_the_environment_wins(tmp_path, monkeypatch):
     values = environment(dotenv)
     assert values["JWT_SECRET"] == "from-the-file"
     assert values["METRICS_TOKEN"] == "from-the-environment"
+
+
+def test_the_test_fixture_secrets_pass_the_check():
+    from libs.common.testing import PRODUCTION_SECRETS
+
+    assert production_problems({"SHARITORIES_ENV": "production", **PRODUCTION_SECRETS}) == []

@@ -14,8 +14,9 @@ async def test_metrics_are_open_outside_production(service_factory):
     assert "sharitories_http_requests_total" in response.text
 
 
-async def test_production_metrics_need_the_bearer_token(service_factory, monkeypatch):
-    monkeypatch.setenv("JWT_SECRET", "j" * 40)
+async def test_production_metrics_need_the_bearer_token(
+    service_factory, production_secrets, monkeypatch
+):
     monkeypatch.setenv("METRICS_TOKEN", TOKEN)
     service = await service_factory("exchange", create_app, env="production")
     assert service.settings.metrics_token == TOKEN

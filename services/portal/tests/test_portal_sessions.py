@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from services.portal import sessions
@@ -110,12 +109,6 @@ async def test_a_busy_session_still_ends_after_its_absolute_lifetime(portal, mon
         assert await logged_in(portal.client)
     clock.advance(minutes=20)  # 8 h after the log-in
     assert not await logged_in(portal.client)
-
-
-@pytest.fixture
-def production_secrets(monkeypatch):
-    for name in ("JWT_SECRET", "METRICS_TOKEN", "PORTAL_SESSION_SECRET"):
-        monkeypatch.setenv(name, name.lower() * 4)
 
 
 async def test_production_sets_secure_cookies_and_hsts(service_factory, production_secrets):
