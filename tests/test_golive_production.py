@@ -112,6 +112,16 @@ def test_up_in_production_without_secrets_refuses_and_leaves_nothing(tmp_path):
         ("exchange", ["JWT_SECRET", "METRICS_TOKEN"]),
         ("budget", ["JWT_SECRET", "METRICS_TOKEN", "BUDGET_BALLOT_SECRET"]),
         ("portal", ["JWT_SECRET", "METRICS_TOKEN", "PORTAL_SESSION_SECRET"]),
+        (
+            "crowdfunding",
+            [
+                "JWT_SECRET",
+                "METRICS_TOKEN",
+                "CROWDFUNDING_WEBHOOK_SECRET",
+                "CROWDFUNDING_PAYMENT_PROVIDER",
+            ],
+        ),
+        ("impact", ["JWT_SECRET", "METRICS_TOKEN"]),
     ],
 )
 def test_a_service_started_alone_in_production_refuses(tmp_path, service, expected):
