@@ -53,6 +53,7 @@ login_failures = Table(
     Column("failures", Integer, nullable=False),
     Column("last_failure_at", DateTime(timezone=True), nullable=False),
     Column("blocked_until", DateTime(timezone=True), nullable=True),
+    Index("ix_login_failures_last", "last_failure_at"),
 )
 
 # Every change of an account's roles: who changed whose roles, what, when.

@@ -68,6 +68,10 @@ async def retry_after(db: AsyncSession, *, keys: list[str]) -> int:
 async def record_failure(db: AsyncSession, *, key: str, free: int) -> int:
     """Count a failure for `key` (atomically, whatever the replica); returns the count."""
     at = now()
+    # Keys nobody failed on for an hour are dropped: sprayed e-mails do not pile up.
+    await db.execute(
+        delete(login_failures).where(login_failures.c.last_failure_at < at - FORGET_AFTER)
+    )
     await db.execute(
         insert_ignoring_duplicates(db, login_failures, "key").values(
             key=key, failures=0, last_failure_at=at, blocked_until=None

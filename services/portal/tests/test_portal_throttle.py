@@ -101,3 +101,23 @@ async def test_a_second_replica_sees_the_same_wait(portal, service_factory, monk
     assert replica.app is not portal.app
     refused = await attempt(replica.client, "ben@example.org", RIGHT)
     assert refused.status_code == 429
+
+
+async def test_failures_are_forgotten_an_hour_after_the_last_one(portal, monkeypatch):
+    from sqlalchemy import select
+
+    from services.portal.db import login_failures
+
+    clock = Clock(monkeypatch)
+    await make_account(portal, email="ben@example.org")
+    for _ in range(5):
+        await attempt(portal.client, "ben@example.org", "wrong guess!")
+    clock.advance(minutes=61)
+    # The wait is over and the count starts again: five free failures.
+    for _ in range(5):
+        assert (await attempt(portal.client, "ben@example.org", "wrong guess!")).status_code == 401
+    clock.advance(minutes=61)
+    await attempt(portal.client, "someone@example.org", "wrong guess!")
+    async with portal.runtime.db.transaction() as session:
+        keys = {row.key for row in (await session.execute(select(login_failures))).all()}
+    assert keys == {"account:someone@example.org", "address:127.0.0.1"}

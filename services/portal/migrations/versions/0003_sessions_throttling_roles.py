@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("blocked_until", sa.DateTime(timezone=True), nullable=True),
     )
+    op.create_index("ix_login_failures_last", "login_failures", ["last_failure_at"])
     op.create_table(
         "role_changes",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -48,6 +49,7 @@ def downgrade() -> None:
         batch.drop_column("birthdate")
     op.drop_index("ix_role_changes_changed_at", table_name="role_changes")
     op.drop_table("role_changes")
+    op.drop_index("ix_login_failures_last", table_name="login_failures")
     op.drop_table("login_failures")
     op.drop_index("ix_sessions_account", table_name="sessions")
     op.drop_table("sessions")
