@@ -885,6 +885,8 @@ class Demo:
             (STAFF, "Accueil de la mairie", "centre", ["staff", "reviewer"]),
             (REVIEWER, "Service des projets", "centre", ["reviewer"]),
             *((mid, name, nbhd, ["resident"]) for mid, name, nbhd in RESIDENTS),
+            # Associations and shops log in too, as organisations (they hold campaigns).
+            *((mid, name, nbhd, ["organisation"]) for mid, name, nbhd in ORGANISATIONS),
         ]
         for member_id, name, nbhd, roles in people:
             await self.api.call(

@@ -15,6 +15,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
+from libs.common.golive import refuse_unsafe_production
 from libs.common.migrations import migrate_all
 from libs.common.natsserver import NatsServer, answers
 from libs.common.settings import SERVICES, Settings
@@ -107,7 +108,7 @@ def load_demo(platform: Platform, settings: Settings) -> None:
     except DemoError as exc:
         print(f"Demo data not loaded: {exc}")
         return
-    from sharitories.demo import DEMO_PASSWORD, RESIDENTS, STAFF
+    from sharitories.demo import DEMO_PASSWORD, ORGANISATIONS, RESIDENTS, STAFF
 
     if summary.get("already_loaded"):
         print("Demo territory already loaded.")
@@ -120,13 +121,15 @@ def load_demo(platform: Platform, settings: Settings) -> None:
         print(f"Demo territory ready: {counts}")
     print(
         f"Portal log-ins (password {DEMO_PASSWORD!r}): resident {RESIDENTS[0][0]}@valmont.example,"
-        f" staff {STAFF}@valmont.example"
+        f" organisation {ORGANISATIONS[0][0]}@valmont.example, staff {STAFF}@valmont.example"
     )
 
 
 def run(settings: Settings, *, after_ready=None) -> int:
     """Run the platform in the foreground until interrupted; returns an exit code."""
     platform = Platform(settings)
+    if settings.env == "production":
+        refuse_unsafe_production(services=platform.services)  # before NATS, before any port
     stopping = False
 
     def on_signal(signum, _frame):

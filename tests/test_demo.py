@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -15,10 +16,28 @@ from pathlib import Path
 import httpx
 
 from services.exchange.domain import CATEGORIES
-from sharitories.demo import MARKER_EDITION, load_demo_sync
+from sharitories.demo import ASSOCIATION, DEMO_PASSWORD, MARKER_EDITION, load_demo_sync
 from tests.e2e_platform import running_platform, settled_report, value
 
 TERRITORY = Path(__file__).parents[1] / "services/impact/territory.toml"
+
+
+def portal_account_page(portal_url: str, persona: str) -> str:
+    """Log a demo persona in on the portal (a real browser's form post) → /account."""
+    with httpx.Client(base_url=portal_url, timeout=30) as browser:
+        page = browser.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        response = browser.post(
+            "/login",
+            data={
+                "email": f"{persona}@valmont.example",
+                "password": DEMO_PASSWORD,
+                "csrf": csrf,
+                "next": "/account",
+            },
+        )
+        assert response.status_code == 303, response.text[:500]
+        return browser.get("/account").text
 
 
 def demo_ready(summary: dict):
@@ -77,6 +96,12 @@ def test_demo_loads_through_the_apis_and_is_idempotent(tmp_path):
         assert history["succeeded"] == 2 and history["raised_cents"] == 8_350_00 + 1_415_50
         assert value(rep, "money.raised") == history["raised_cents"]
         assert summary["portal_accounts"] >= 30
+        # Personas log in on the portal: a resident, and an association as an organisation.
+        for persona, role in (
+            ("vlm-r01", "<dd>Habitant·e</dd>"),
+            (ASSOCIATION, "<dd>Organisation</dd>"),
+        ):
+            assert role in portal_account_page(platform.urls["portal"], persona), persona
 
         # The must-show, literally: `sharitories impact report --format json`.
         cli = subprocess.run(

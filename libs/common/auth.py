@@ -77,6 +77,10 @@ class TokenVerifier:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        if settings.jwt_jwks_url and not (settings.jwt_audience and settings.jwt_issuer):
+            # A provider signs tokens for many clients: without both checks any of them,
+            # minted for another application, would be accepted here.
+            raise ValueError("JWT_JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE set")
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
         # A token's signature and claims do not change: a client sending the same token
         # again is answered from here until the token expires. Decoding costs more than a
@@ -94,26 +98,22 @@ class TokenVerifier:
         return principal
 
     def _decode(self, token: str) -> tuple[Principal, float]:
-        options = {"require": ["sub", "exp"], "verify_aud": bool(self.settings.jwt_audience)}
+        # The issuer is always checked, and so is the audience: with JWT_AUDIENCE unset, a
+        # token naming an audience was meant for someone else and is refused too.
+        options = {"require": ["sub", "exp", "iss"], "verify_aud": True}
         try:
             if self._jwks:
-                key = self._jwks.get_signing_key_from_jwt(token).key
-                claims = jwt.decode(
-                    token,
-                    key,
-                    algorithms=["RS256"],
-                    options=options,
-                    audience=self.settings.jwt_audience,
-                )
+                key, algorithms = self._jwks.get_signing_key_from_jwt(token).key, ["RS256"]
             else:
-                claims = jwt.decode(
-                    token,
-                    self.settings.jwt_secret,
-                    algorithms=["HS256"],
-                    options=options,
-                    audience=self.settings.jwt_audience,
-                    issuer=self.settings.jwt_issuer,
-                )
+                key, algorithms = self.settings.jwt_secret, ["HS256"]
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                options=options,
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+            )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"Invalid token: {exc}") from exc
         roles = claims.get("roles") or claims.get("realm_access", {}).get("roles", [])

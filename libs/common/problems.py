@@ -69,6 +69,14 @@ class Conflict(Problem):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class TooManyRequests(Problem):
+    status, title, slug = 429, "Too many requests", "too-many-requests"
+
+
+class ContentTooLarge(Problem):
+    status, title, slug = 413, "Content too large", "content-too-large"
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
     instance = str(request.url.path) if request else None
     headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
@@ -100,7 +108,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException):
         problem = Problem(str(exc.detail))
         problem.status = exc.status_code
-        problem.title = {404: "Not found", 405: "Method not allowed"}.get(
+        problem.title = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}.get(
             exc.status_code, "HTTP error"
         )
         problem.slug = problem.title.lower().replace(" ", "-")

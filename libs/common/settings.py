@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field("sharitories", alias="JWT_ISSUER")
     jwt_audience: str | None = Field(None, alias="JWT_AUDIENCE")
 
+    # Request bodies larger than this are refused (413) while they are read, webhooks too.
+    request_max_bytes: int = Field(1024 * 1024, ge=1024, alias="REQUEST_MAX_BYTES")
+    # Production: /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`.
+    metrics_token: str | None = Field(None, alias="METRICS_TOKEN")
+
     database_pool_size: int = Field(10, ge=1, le=200, alias="DATABASE_POOL_SIZE")
     nats_stream_replicas: int = Field(1, alias="NATS_STREAM_REPLICAS")
     outbox_poll_seconds: float = Field(0.2, alias="OUTBOX_POLL_SECONDS")

@@ -7,6 +7,8 @@
   skipped with the reason. Each test gets its own PostgreSQL schemas, dropped afterwards.
 - `service_factory`: migrate and start a service app (its lifespan, broker, relay) and
   talk to it over HTTP in-process with httpx.
+- `production_secrets`: sets every secret the production check requires (an app built
+  with `env="production"` refuses to start without them).
 """
 
 from __future__ import annotations
@@ -58,6 +60,28 @@ def require_shared(sub: str = "") -> Path:
     if base is None or not (base / sub).exists():
         pytest.skip(f"../shared/{sub} is absent (a user's clone): this test needs the shared data")
     return base / sub
+
+
+# Values that pass the production check (libs/common/golive.py): tests of production
+# behaviour set them, since every app refuses to start in production without them.
+PRODUCTION_SECRETS: dict[str, str] = {
+    "JWT_SECRET": "test-production-jwt-secret-0123456789abcdef",
+    "METRICS_TOKEN": "test-production-metrics-token-0123456789ab",
+    "PORTAL_SESSION_SECRET": "test-production-session-secret-0123456789",
+    "CROWDFUNDING_WEBHOOK_SECRET": "test-production-webhook-secret-0123456789",
+    "BUDGET_BALLOT_SECRET": "test-production-ballot-secret-0123456789ab",
+    "CROWDFUNDING_PAYMENT_PROVIDER": "sandbox",
+    "CROWDFUNDING_SANDBOX_IN_PRODUCTION": "true",
+}
+
+
+@pytest.fixture
+def production_secrets(monkeypatch) -> dict[str, str]:
+    """Set every secret production requires, so that `env="production"` apps start."""
+    monkeypatch.delenv("JWT_JWKS_URL", raising=False)
+    for name, value in PRODUCTION_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    return dict(PRODUCTION_SECRETS)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -10,8 +11,10 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.common import tracing
+from libs.common.golive import refuse_unsafe_production
 from libs.common.logs import bound_context, configure_logging, get_logger
 from libs.common.metrics import (
     HTTP_LATENCY,
@@ -21,7 +24,13 @@ from libs.common.metrics import (
     READY,
 )
 from libs.common.outbox import backlog
-from libs.common.problems import install_problem_handlers
+from libs.common.problems import (
+    MEDIA_TYPE,
+    ContentTooLarge,
+    NotFound,
+    Unauthorized,
+    install_problem_handlers,
+)
 from libs.common.runtime import ServiceRuntime
 from libs.common.settings import Settings, get_settings
 
@@ -66,11 +75,82 @@ class RequestContext:
             HTTP_LATENCY.labels(self.service, method, path).observe(time.perf_counter() - start)
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from `receive` once a body passes the limit. An HTTPException, because
+    FastAPI turns any other error met while reading a body into a 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
+
+
+class BodyLimit:
+    """Pure ASGI middleware: refuse request bodies over `max_bytes` with 413, by their
+    Content-Length before reading anything, and by counting while reading (chunked or
+    lying bodies), so a huge body is never read whole."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.strip().isdigit():
+            if int(declared) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+        received = 0
+        started = False
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        async def watching_send(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except BodyTooLarge:
+            # Read outside a route (e.g. by a middleware): answer here if nothing was sent.
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope, receive, send) -> None:
+        problem = ContentTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
+        response = JSONResponse(
+            problem.to_dict(scope.get("path")),
+            status_code=413,
+            media_type=MEDIA_TYPE,
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
 def _header(scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
             return value.decode("latin-1")[:200]
     return None
+
+
+def _check_metrics_token(request: Request, expected: str | None) -> None:
+    if not expected:
+        raise NotFound("Not found.")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Unauthorized("Send the metrics token as a bearer token.")
 
 
 def create_service_app(
@@ -84,6 +164,9 @@ def create_service_app(
 ) -> FastAPI:
     """A service app; `wire(runtime)` registers the service's event consumers."""
     settings = settings or get_settings()
+    if settings.env == "production":
+        # Before anything is created or bound: uvicorn exits with our status.
+        refuse_unsafe_production(services=(name,))
     configure_logging(json=settings.json_logs, level=settings.log_level)
 
     @asynccontextmanager
@@ -108,6 +191,7 @@ def create_service_app(
     )
     install_problem_handlers(app)
 
+    app.add_middleware(BodyLimit, max_bytes=settings.request_max_bytes)
     app.add_middleware(RequestContext, service=name)
     if tracing.configure(name) and not tracing.FASTAPI_TRACES_REQUESTS:
         app.add_middleware(tracing.TraceRequests)  # only with OTEL_EXPORTER_OTLP_ENDPOINT
@@ -139,7 +223,9 @@ def create_service_app(
 
     @app.get("/metrics", tags=["operations"])
     async def metrics(request: Request) -> Response:
-        """Prometheus metrics."""
+        """Prometheus metrics (production: `Authorization: Bearer <METRICS_TOKEN>`)."""
+        if settings.env == "production":
+            _check_metrics_token(request, settings.metrics_token)
         runtime: ServiceRuntime = request.app.state.runtime
         try:
             pending, oldest_age = await backlog(runtime.db)

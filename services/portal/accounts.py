@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -39,6 +39,8 @@ class Account:
     language: str
     created_at: datetime
     status_note: str | None = None
+    has_password: bool = True  # False: the account only logs in through the city's OIDC
+    birthdate: date | None = None
 
     @property
     def verified(self) -> bool:
@@ -68,6 +70,42 @@ def _account(row: Any) -> Account:
         language=row.language,
         created_at=row.created_at,
         status_note=row.status_note,
+        has_password=row.password_hash is not None,
+        birthdate=row.birthdate,
+    )
+
+
+OLDEST_BIRTH_YEAR = 1900
+
+
+def check_birthdate(birthdate: date | None, *, today: date | None = None) -> date | None:
+    """A plausible birthdate (from 1900 to today) or None; anything else is a 422."""
+    if birthdate is None:
+        return None
+    today = today or datetime.now(UTC).date()
+    if not date(OLDEST_BIRTH_YEAR, 1, 1) <= birthdate <= today:
+        raise Invalid("Enter a birthdate between 1900 and today.", field="body.birthdate")
+    return birthdate
+
+
+def parse_birthdate(text: str | None) -> date | None:
+    """A form's birthdate (YYYY-MM-DD, empty: none)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return check_birthdate(date.fromisoformat(text))
+    except ValueError:
+        raise Invalid("Enter a birthdate as YYYY-MM-DD.", field="body.birthdate") from None
+
+
+async def set_birthdate(session: AsyncSession, *, account_id: str, birthdate: date | None) -> None:
+    """Staff record (or correct) a birthdate, checked against the resident's papers."""
+    await get_account(session, account_id=account_id)
+    await session.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(birthdate=check_birthdate(birthdate))
     )
 
 
@@ -87,6 +125,7 @@ async def sign_up(
     roles: tuple[str, ...] = ("resident",),
     status: str = PENDING,
     account_id: str | None = None,
+    birthdate: date | None = None,
 ) -> Account:
     """A new account, pending verification; its neighbourhood comes from the address."""
     email = normalise_email(email)
@@ -116,6 +155,7 @@ async def sign_up(
         "status": status,
         "language": language,
         "created_at": datetime.now(UTC),
+        "birthdate": check_birthdate(birthdate),
     }
     try:
         async with session.begin_nested():
@@ -165,6 +205,28 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> A
     return _account(row)
 
 
+async def change_password(
+    session: AsyncSession, *, account_id: str, current: str, new: str
+) -> None:
+    """Replace the password after checking the current one (the caller ends the sessions)."""
+    row = (
+        await session.execute(select(accounts.c.password_hash).where(accounts.c.id == account_id))
+    ).first()
+    try:
+        HASHER.verify((row.password_hash if row else None) or _DUMMY_HASH, current)
+    except (VerificationError, InvalidHashError):
+        raise Invalid("The current password is wrong.", field="body.current_password") from None
+    if row is None or row.password_hash is None:
+        raise Invalid("This account has no password.", field="body.current_password")
+    if len(new) < MIN_PASSWORD or len(new) > 1000:
+        raise Invalid(
+            f"Choose a password of at least {MIN_PASSWORD} characters.", field="body.new_password"
+        )
+    await session.execute(
+        update(accounts).where(accounts.c.id == account_id).values(password_hash=HASHER.hash(new))
+    )
+
+
 async def verification_queue(session: AsyncSession, *, limit: int = 100) -> list[Account]:
     rows = await session.execute(
         select(accounts)
@@ -195,17 +257,6 @@ async def decide(
     return await get_account(session, account_id=account_id)
 
 
-async def set_roles(session: AsyncSession, *, account_id: str, roles: list[str]) -> Account:
-    unknown = set(roles) - set(ROLES)
-    if unknown or not roles:
-        raise Invalid(f"Unknown roles: {sorted(unknown)}", field="body.roles")
-    await get_account(session, account_id=account_id)
-    await session.execute(
-        update(accounts).where(accounts.c.id == account_id).values(roles=",".join(roles))
-    )
-    return await get_account(session, account_id=account_id)
-
-
 async def set_language(session: AsyncSession, *, account_id: str, language: str) -> None:
     await session.execute(
         update(accounts).where(accounts.c.id == account_id).values(language=language)
@@ -224,6 +275,13 @@ async def search_accounts(session: AsyncSession, *, query: str, limit: int = 20)
         .limit(limit)
     )
     return [_account(r) for r in rows]
+
+
+async def find_by_oidc_subject(session: AsyncSession, *, subject: str) -> Account | None:
+    row = (
+        await session.execute(select(accounts).where(accounts.c.oidc_subject == subject))
+    ).first()
+    return _account(row) if row else None
 
 
 async def oidc_account(

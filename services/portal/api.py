@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field
 from libs.common.auth import Principal, require_roles
 from libs.common.problems import Conflict, Forbidden
 from libs.common.runtime import Runtime
-from services.portal import accounts
+from services.portal import accounts, roles
 from services.portal.territory import directory
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -25,6 +26,7 @@ class AccountIn(BaseModel):
     address: str = Field(max_length=500)
     roles: list[str] = Field(default_factory=lambda: ["resident"])
     verified: bool = False
+    birthdate: date | None = Field(None, description="checked on the resident's papers")
 
 
 @router.post("/accounts", status_code=201)
@@ -45,6 +47,10 @@ async def create_account(body: AccountIn, runtime: Runtime, staff: Staff) -> dic
             roles=tuple(body.roles),
             status=accounts.VERIFIED if body.verified else accounts.PENDING,
             account_id=body.id,
+            birthdate=body.birthdate,
+        )
+        await roles.record(
+            session, actor_id=staff.sub, account_id=account.id, before=(), after=account.roles
         )
     return {
         "id": account.id,
@@ -52,4 +58,5 @@ async def create_account(body: AccountIn, runtime: Runtime, staff: Staff) -> dic
         "neighbourhood": account.neighbourhood,
         "roles": list(account.roles),
         "verified": account.verified,
+        "birthdate": account.birthdate.isoformat() if account.birthdate else None,
     }

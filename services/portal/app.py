@@ -28,6 +28,7 @@ from services.portal import (
     pages_impact,
     pages_public,
     pages_staff,
+    roles,
 )
 from services.portal.backends import Backends
 from services.portal.config import PortalSettings, get_portal_settings
@@ -46,7 +47,14 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
+    # The portal uses no camera, microphone, location or payment API: nothing embedded may.
+    "Permissions-Policy": (
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+    ),
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
+# Production only: a browser that saw it refuses plain HTTP to the portal for a year.
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
 
 async def bootstrap_staff(runtime: ServiceRuntime, spec: str | None) -> None:
@@ -58,7 +66,7 @@ async def bootstrap_staff(runtime: ServiceRuntime, spec: str | None) -> None:
         if await accounts.find_by_email(session, email=email):
             return
         first_street = directory().street_names[0]
-        await accounts.sign_up(
+        account = await accounts.sign_up(
             session,
             directory=directory(),
             email=email,
@@ -67,6 +75,9 @@ async def bootstrap_staff(runtime: ServiceRuntime, spec: str | None) -> None:
             address=f"1 {first_street}",
             roles=("staff", "reviewer"),
             status=accounts.VERIFIED,
+        )
+        await roles.record(
+            session, actor_id=roles.BOOTSTRAP, account_id=account.id, before=(), after=account.roles
         )
     log.info("bootstrap staff account created", email=email)
 
@@ -106,10 +117,13 @@ def create_app(
     install_page_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+    production = settings.env == "production"
+    headers = {**SECURITY_HEADERS, **(dict([HSTS]) if production else {})}
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
-        for header, value in SECURITY_HEADERS.items():
+        for header, value in headers.items():
             response.headers.setdefault(header, value)
         return response
 
@@ -119,6 +133,6 @@ def create_app(
         session_cookie="sharitories_session",
         max_age=int(timedelta(hours=portal.session_hours).total_seconds()),
         same_site="lax",
-        https_only=portal.secure_cookies,
+        https_only=portal.secure_cookies or production,
     )
     return app

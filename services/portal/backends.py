@@ -27,9 +27,17 @@ class BackendProblem(Exception):
     title: str
     detail: str
     field: str | None = None
+    type: str = ""
 
     def __str__(self) -> str:
         return self.detail or self.title
+
+    @property
+    def needs_verification(self) -> bool:
+        """A 403 because the account is not verified yet (the services say so in the
+        problem's type, title or detail)."""
+        said = f"{self.type} {self.title} {self.detail}".lower()
+        return self.status == 403 and ("verif" in said or "unverified" in said)
 
 
 @dataclass
@@ -49,6 +57,7 @@ class Caller:
     roles: tuple[str, ...]
     neighbourhood: str | None
     verified: bool
+    birthdate: str | None = None  # ISO date, for the services' age rules
 
     @classmethod
     def of(cls, account: Account) -> Caller:
@@ -57,6 +66,7 @@ class Caller:
             roles=account.roles,
             neighbourhood=account.neighbourhood,
             verified=account.verified,
+            birthdate=account.birthdate.isoformat() if account.birthdate else None,
         )
 
 
@@ -81,6 +91,7 @@ class Backends:
             neighbourhood=caller.neighbourhood,
             verified=caller.verified,
             ttl=timedelta(minutes=self.portal.token_minutes),
+            **({"birthdate": caller.birthdate} if caller.birthdate else {}),
         )
 
     async def request(
@@ -150,4 +161,5 @@ def _problem(service: str, response: httpx.Response) -> BackendProblem:
         title=str(body.get("title") or response.reason_phrase),
         detail=str(detail),
         field=field,
+        type=str(body.get("type") or ""),
     )

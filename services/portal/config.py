@@ -3,7 +3,8 @@
 - `PORTAL_EXCHANGE_URL`, `PORTAL_CROWDFUNDING_URL`, `PORTAL_BUDGET_URL`, `PORTAL_IMPACT_URL`:
   base URLs of the services (default http://127.0.0.1:<port + SHARITORIES_PORT_OFFSET>).
 - `PORTAL_SESSION_SECRET`: key that signs the session cookie (set it in production).
-- `PORTAL_SESSION_HOURS` (8), `PORTAL_SECURE_COOKIES` (false in dev).
+- `PORTAL_SESSION_HOURS` (8), `PORTAL_SESSION_IDLE_MINUTES` (30), `PORTAL_SECURE_COOKIES`
+  (false in dev, forced in production).
 - `PORTAL_TOKEN_MINUTES` (5): lifetime of the JWTs the portal mints per service call.
 - `PORTAL_BOOTSTRAP_STAFF`: "email:password" of a staff account created at start-up if
   absent (first deployment, demo).
@@ -17,12 +18,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from libs.common.settings import Settings
+from services.portal.sessions import Lifetime
 
 BACKENDS: tuple[str, ...] = ("exchange", "crowdfunding", "budget", "impact")
 
@@ -38,7 +41,11 @@ class PortalSettings(BaseSettings):
     session_secret: str = Field(
         "sharitories-portal-dev-session-secret-change-me", alias="PORTAL_SESSION_SECRET"
     )
+    # Absolute lifetime of a session (from the log-in), then idle lifetime (since the last
+    # request): whichever ends first ends the session.
     session_hours: int = Field(8, alias="PORTAL_SESSION_HOURS", ge=1, le=24 * 30)
+    session_idle_minutes: int = Field(30, alias="PORTAL_SESSION_IDLE_MINUTES", ge=1, le=24 * 60)
+    # Always on in production (SHARITORIES_ENV=production), whatever this says.
     secure_cookies: bool = Field(False, alias="PORTAL_SECURE_COOKIES")
     token_minutes: int = Field(5, alias="PORTAL_TOKEN_MINUTES", ge=1, le=60)
     service_timeout: float = Field(10.0, alias="PORTAL_SERVICE_TIMEOUT")
@@ -52,6 +59,13 @@ class PortalSettings(BaseSettings):
     # True: local passwords are switched off, every log-in goes through the provider.
     oidc_only: bool = Field(False, alias="PORTAL_OIDC_ONLY")
     payment_provider: str = Field("sandbox", alias="CROWDFUNDING_PAYMENT_PROVIDER")
+
+    @property
+    def session_lifetime(self) -> Lifetime:
+        return Lifetime(
+            idle=timedelta(minutes=self.session_idle_minutes),
+            absolute=timedelta(hours=self.session_hours),
+        )
 
     @property
     def oidc_enabled(self) -> bool:

@@ -1,8 +1,9 @@
-"""The portal's own tables: resident accounts (the services never see names or e-mails)."""
+"""The portal's own tables: accounts (the services never see names or e-mails), sessions,
+failed log-ins and the record of role changes."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Text
+from sqlalchemy import Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -26,5 +27,44 @@ accounts = Table(
     Column("oidc_subject", String(300), nullable=True, unique=True),
     Column("language", String(5), nullable=False, default="fr"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Given at sign-up or by staff, checked with the papers at verification; put in the
+    # tokens the portal mints (age rules of a participatory budget).
+    Column("birthdate", Date, nullable=True),
     Index("ix_accounts_status", "status", "created_at"),
+)
+
+# Server-side sessions: the signed cookie holds a random token; this row holds what it
+# opens. Only the token's SHA-256 is stored, so a copy of the database opens no session.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(36), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Index("ix_sessions_account", "account_id"),
+)
+
+# Failed log-ins per key ("account:<e-mail>" or "address:<client ip>"), shared by replicas.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", DateTime(timezone=True), nullable=False),
+    Column("blocked_until", DateTime(timezone=True), nullable=True),
+    Index("ix_login_failures_last", "last_failure_at"),
+)
+
+# Every change of an account's roles: who changed whose roles, what, when.
+role_changes = Table(
+    "role_changes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("actor_id", String(36), nullable=False),
+    Column("account_id", String(36), nullable=False),
+    Column("granted", String(200), nullable=False, default=""),
+    Column("removed", String(200), nullable=False, default=""),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_role_changes_changed_at", "changed_at"),
 )

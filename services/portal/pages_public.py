@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 
-from libs.common.problems import Conflict, Invalid
-from services.portal import accounts, oidc
+from libs.common.problems import Conflict, Invalid, TooManyRequests, problem_response
+from services.portal import accounts, oidc, roles, sessions, throttle
 from services.portal.backends import BackendDown, BackendProblem, Caller
 from services.portal.i18n import LANGUAGES, translate
 from services.portal.territory import directory
@@ -18,12 +18,15 @@ from services.portal.web import (
     Form,
     Services,
     Viewer,
+    end_session,
     flash,
     language,
     redirect,
     render,
     runtime,
     safe_next,
+    start_session,
+    wants_problem,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -64,44 +67,49 @@ async def signup_page(request: Request, me: Viewer):
     return render(request, "signup.html", values={}, errors={}, **_login_options(request))
 
 
+KINDS = {"resident": ("resident",), "organisation": ("organisation",)}
+
+
 @router.post("/signup")
 async def signup(request: Request, form: Form):
     if request.app.state.portal_settings.oidc_only:
         return redirect("/login")
     values = {k: form.get(k, "") for k in ("email", "display_name", "address")}
+    kind = form.get("kind") if form.get("kind") in KINDS else "resident"
+    shown = {**values, "kind": kind, "birthdate": form.get("birthdate", "")}
     try:
+        birthdate = accounts.parse_birthdate(form.get("birthdate"))
         async with runtime(request).db.transaction() as session:
-            account = await accounts.sign_up(
+            await accounts.sign_up(
                 session,
                 directory=directory(),
                 password=form.get("password", ""),
                 language=language(request),
+                roles=KINDS[kind],
+                birthdate=birthdate if kind == "resident" else None,
                 **values,
             )
-    except (Invalid, Conflict) as exc:
+    except Conflict:
+        # The e-mail has an account already: answer exactly as for a new one, so that the
+        # page never tells whether someone is registered (the hashing cost is the same).
+        pass
+    except Invalid as exc:
         field = (exc.extra.get("errors") or [{}])[0].get("field", "body.").split(".")[-1]
         errors = {field: translate(language(request), f"signup.error.{field}")}
-        status = 409 if isinstance(exc, Conflict) else 422
         return render(
             request,
             "signup.html",
-            status=status,
-            values=values,
+            status=422,
+            values=shown,
             errors=errors,
             **_login_options(request),
         )
-    _start_session(request, account)
-    flash(request, translate(language(request), "signup.done"), "success")
-    return redirect("/account")
+    return redirect("/signup/done")
 
 
-def _start_session(request: Request, account: accounts.Account) -> None:
-    """A fresh session on log-in (no fixation): only the language survives."""
-    lang = request.session.get("lang")
-    request.session.clear()
-    request.session["account_id"] = account.id
-    request.session["csrf"] = secrets.token_urlsafe(24)
-    request.session["lang"] = lang or account.language
+@router.get("/signup/done")
+async def signup_done(request: Request, me: Viewer):
+    return render(request, "signup_done.html")
 
 
 @router.get("/login")
@@ -116,10 +124,41 @@ async def login(request: Request, form: Form):
     target = safe_next(form.get("next"))
     if request.app.state.portal_settings.oidc_only:
         return redirect("/login")
+    email = str(form.get("email", ""))
+    by_account = throttle.account_key(email)
+    by_address = throttle.address_key(request.client.host if request.client else None)
+    async with runtime(request).db.transaction() as session:
+        wait = await throttle.retry_after(session, keys=[by_account, by_address])
+    if wait:
+        # Not even checked: a guess made now tells nothing, right or wrong.
+        if wants_problem(request):
+            too_many = TooManyRequests(
+                f"Too many failed log-ins: try again in {wait} s.", retry_after=wait
+            )
+            response = problem_response(too_many, request)
+            response.headers["Retry-After"] = str(wait)
+            return response
+        page = render(
+            request,
+            "login.html",
+            status=429,
+            next=target,
+            error="login.throttled",
+            email=email,
+            retry_after=wait,
+            **_login_options(request),
+        )
+        page.headers["Retry-After"] = str(wait)
+        return page
     async with runtime(request).db.transaction() as session:
         account = await accounts.authenticate(
-            session, email=form.get("email", ""), password=form.get("password", "")
+            session, email=email, password=form.get("password", "")
         )
+        if account is None:
+            await throttle.record_failure(session, key=by_account, free=throttle.ACCOUNT_FREE)
+            await throttle.record_failure(session, key=by_address, free=throttle.ADDRESS_FREE)
+        else:
+            await throttle.forget(session, key=by_account)
     if account is None:
         return render(
             request,
@@ -127,10 +166,10 @@ async def login(request: Request, form: Form):
             status=401,
             next=target,
             error="login.failed",
-            email=form.get("email", ""),
+            email=email,
             **_login_options(request),
         )
-    _start_session(request, account)
+    await start_session(request, account)
     if account.verified:
         await sync_profile(request.app.state.backends, account)
     return redirect(target)
@@ -156,10 +195,7 @@ async def sync_profile(services, account: accounts.Account) -> None:
 
 @router.post("/logout")
 async def logout(request: Request, form: Form):
-    lang = request.session.get("lang")
-    request.session.clear()
-    if lang:
-        request.session["lang"] = lang
+    await end_session(request)
     return redirect("/")
 
 
@@ -179,6 +215,31 @@ async def account_page(request: Request, me: Viewer):
     if me is None:
         return redirect("/login?next=/account")
     return render(request, "account.html")
+
+
+@router.post("/account/password")
+async def change_password(request: Request, form: Form, me: Viewer):
+    """A new password ends every session of the account (a thief's too); this browser
+    gets a fresh one."""
+    if me is None:
+        return redirect("/login?next=/account")
+    lang = language(request)
+    try:
+        async with runtime(request).db.transaction() as session:
+            await accounts.change_password(
+                session,
+                account_id=me.id,
+                current=form.get("current_password", ""),
+                new=form.get("new_password", ""),
+            )
+            await sessions.revoke_all(session, account_id=me.id)
+    except Invalid as exc:
+        field = exc.extra["errors"][0]["field"].split(".")[-1]
+        flash(request, translate(lang, f"password.error.{field}"), "error")
+        return redirect("/account")
+    await start_session(request, me)
+    flash(request, translate(lang, "password.changed"), "success")
+    return redirect("/account")
 
 
 # --- OIDC (a city's Keycloak, FranceConnect…) -----------------------------------------------
@@ -226,6 +287,6 @@ async def oidc_callback(request: Request, code: str = "", state: str = ""):
     except oidc.OidcError:
         return render(request, "error.html", status=400, message_key="oidc.failed")
     async with runtime(request).db.transaction() as session:
-        account = await accounts.oidc_account(session, **oidc.account_fields(claims))
-    _start_session(request, account)
+        account = await roles.provider_account(session, **oidc.account_fields(claims))
+    await start_session(request, account)
     return redirect(pending["next"])

@@ -8,15 +8,18 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 
+from libs.common.auth import ROLES
 from libs.common.ids import new_id
 from libs.common.money import parse_euros
 from libs.common.problems import Conflict, Invalid, NotFound
 from services.portal import accounts
+from services.portal import roles as roles_mod
 from services.portal.backends import BackendDown, BackendProblem, Backends
 from services.portal.i18n import translate
 from services.portal.pages_budget import PHASES
 from services.portal.pages_public import sync_profile
 from services.portal.web import (
+    Admin,
     Form,
     Reviewer,
     Services,
@@ -31,7 +34,7 @@ from services.portal.web import (
 )
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
-ASSIGNABLE = ("resident", "organisation", "reviewer")  # staff and admin: only an admin
+ASSIGNABLE = tuple(sorted(roles_mod.STAFF_GRANTS))  # staff and admin: only an admin
 
 
 def done(request: Request, key: str, url: str, **values):
@@ -80,13 +83,15 @@ async def residents_page(request: Request, me: Staff, q: str = ""):
     async with runtime(request).db.transaction() as session:
         pending = await accounts.verification_queue(session)
         found = await accounts.search_accounts(session, query=q) if q.strip() else []
-    assignable = (
-        ("resident", "organisation", "reviewer", "staff", "admin")
-        if me.has("admin") and "admin" in me.roles
-        else ASSIGNABLE
-    )
+    assignable = ROLES if "admin" in me.roles else ASSIGNABLE
     return render(
-        request, "staff/residents.html", pending=pending, found=found, q=q, assignable=assignable
+        request,
+        "staff/residents.html",
+        pending=pending,
+        found=found,
+        q=q,
+        assignable=assignable,
+        may_change=lambda account: roles_mod.may_change(me, account),
     )
 
 
@@ -94,7 +99,11 @@ async def residents_page(request: Request, me: Staff, q: str = ""):
 async def decide(request: Request, account_id: str, me: Staff, form: Form, services: Services):
     verified = form.get("decision") == "verify"
     try:
+        # The birthdate as read on the papers (typed or corrected by staff), before deciding.
+        birthdate = accounts.parse_birthdate(form.get("birthdate"))
         async with runtime(request).db.transaction() as session:
+            if birthdate is not None:
+                await accounts.set_birthdate(session, account_id=account_id, birthdate=birthdate)
             account = await accounts.decide(
                 session,
                 account_id=account_id,
@@ -102,7 +111,7 @@ async def decide(request: Request, account_id: str, me: Staff, form: Form, servi
                 verified=verified,
                 note=form.get("note", ""),
             )
-    except (Conflict, NotFound) as exc:
+    except (Conflict, NotFound, Invalid) as exc:
         flash(request, exc.detail, "error")
         return redirect("/staff/residents")
     if verified:
@@ -113,19 +122,28 @@ async def decide(request: Request, account_id: str, me: Staff, form: Form, servi
 
 @router.post("/residents/{account_id}/roles")
 async def change_roles(request: Request, account_id: str, me: Staff, form: Form):
-    roles = form.get("roles") or []
-    roles = [roles] if isinstance(roles, str) else list(roles)
-    allowed = set(ASSIGNABLE) | ({"staff", "admin"} if "admin" in me.roles else set())
-    if set(roles) - allowed:
-        flash(request, translate(language(request), "error.forbidden"), "error")
-        return redirect("/staff/residents")
+    wanted = form.get("roles") or []
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
     try:
         async with runtime(request).db.transaction() as session:
-            account = await accounts.set_roles(session, account_id=account_id, roles=roles)
-    except (Invalid, NotFound) as exc:
+            account = await roles_mod.change_roles(
+                session, actor=me, account_id=account_id, roles=wanted
+            )
+    except roles_mod.RoleChangeRefused as exc:
+        message = translate(language(request), f"roles.refused.{exc.reason}")
+        return render(request, "error.html", status=403, message=message)
+    except (Invalid, NotFound, Conflict) as exc:
         flash(request, exc.detail, "error")
         return redirect("/staff/residents")
     return done(request, "staff.roles_saved", f"/staff/residents?q={account.email}")
+
+
+@router.get("/roles")
+async def role_changes_page(request: Request, me: Admin):
+    """Admins: every change of roles, newest first (who, whose, what, when)."""
+    async with runtime(request).db.transaction() as session:
+        changes = await roles_mod.recent_changes(session)
+    return render(request, "staff/roles.html", changes=changes)
 
 
 # --- campaigns ---------------------------------------------------------------------------

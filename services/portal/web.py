@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from libs.common.ids import new_id
 from services.portal import accounts as accounts_mod
+from services.portal import sessions
 from services.portal.accounts import Account
 from services.portal.backends import BackendDown, BackendProblem, Backends, Caller
 from services.portal.i18n import (
@@ -79,15 +80,45 @@ async def viewer(request: Request) -> Account | None:
     """The logged-in account (read fresh each request: roles and status apply at once)."""
     if "account" in request.state._state:
         return request.state.account
-    account_id = request.session.get("account_id")
+    token = request.session.get("sid")
     account = None
-    if account_id:
+    if token:
+        lifetime = request.app.state.portal_settings.session_lifetime
         async with runtime(request).db.transaction() as session:
-            account = await accounts_mod.find_account(session, account_id=account_id)
+            account_id = await sessions.resume(session, token=token, lifetime=lifetime)
+            if account_id:
+                account = await accounts_mod.find_account(session, account_id=account_id)
         if account is None:
-            request.session.pop("account_id", None)
+            request.session.pop("sid", None)
     request.state.account = account
     return account
+
+
+async def start_session(request: Request, account: Account) -> None:
+    """A fresh session on log-in (no fixation): only the language survives."""
+    lang = request.session.get("lang")
+    lifetime = request.app.state.portal_settings.session_lifetime
+    async with runtime(request).db.transaction() as session:
+        await sessions.forget_expired(session, lifetime=lifetime)
+        token = await sessions.open_session(session, account_id=account.id)
+    request.session.clear()
+    request.session["sid"] = token
+    request.session["csrf"] = secrets.token_urlsafe(24)
+    request.session["lang"] = lang or account.language
+    request.state.account = account
+
+
+async def end_session(request: Request) -> None:
+    """Log out: the server forgets the session, so a copy of the cookie opens nothing."""
+    token = request.session.get("sid")
+    if token:
+        async with runtime(request).db.transaction() as session:
+            await sessions.revoke(session, token=token)
+    lang = request.session.get("lang")
+    request.session.clear()
+    if lang:
+        request.session["lang"] = lang
+    request.state.account = None
 
 
 async def member(account: Annotated[Account | None, Depends(viewer)]) -> Account:
@@ -102,6 +133,12 @@ async def staff(account: Annotated[Account, Depends(member)]) -> Account:
     return account
 
 
+async def admin(account: Annotated[Account, Depends(member)]) -> Account:
+    if "admin" not in account.roles:
+        raise NotAllowed()
+    return account
+
+
 async def reviewer(account: Annotated[Account, Depends(member)]) -> Account:
     if not account.is_reviewer:
         raise NotAllowed()
@@ -112,6 +149,7 @@ Viewer = Annotated[Account | None, Depends(viewer)]
 Member = Annotated[Account, Depends(member)]
 Staff = Annotated[Account, Depends(staff)]
 Reviewer = Annotated[Account, Depends(reviewer)]
+Admin = Annotated[Account, Depends(admin)]
 Services = Annotated[Backends, Depends(backends)]
 
 
@@ -189,6 +227,12 @@ def format_day(value: Any, lang: str) -> str:
     return value.strftime("%d/%m/%Y") if lang == "fr" else value.isoformat()
 
 
+def wants_problem(request: Request) -> bool:
+    """A script (Accept: JSON, not HTML) gets problem+json rather than a page."""
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "text/html" not in accept
+
+
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -208,6 +252,8 @@ def problem_text(request: Request, exc: Exception) -> str:
     lang = language(request)
     if isinstance(exc, BackendDown):
         return translate(lang, "error.backend_down", service=translate(lang, f"svc.{exc.service}"))
+    if isinstance(exc, BackendProblem) and exc.needs_verification:
+        return translate(lang, "error.verification_required")
     if isinstance(exc, BackendProblem):
         return translate(lang, "error.backend_said", detail=str(exc))
     return str(exc)

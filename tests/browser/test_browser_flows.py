@@ -45,6 +45,9 @@ def test_a_resident_signs_up_is_verified_borrows_a_drill_and_returns_it(
     resident.get_by_label("Adresse", exact=False).last.fill("8 rue Émile Zola")
     shot(resident, "signup")
     resident.get_by_role("button", name="Créer mon compte").click()
+    expect(resident.get_by_test_id("signup-done")).to_be_visible()
+    login(resident, "awa@valmont.test", "un mot de passe solide")
+    resident.goto("/account")
     expect(resident.get_by_test_id("account-status")).to_have_text("En attente")
     expect(resident.get_by_text("Faubourg Nord")).to_be_visible()
 

@@ -84,24 +84,78 @@ def jwks_server():
     server.shutdown()
 
 
-def test_rs256_token_verified_against_the_providers_jwks(jwks_server):
-    key, url = jwks_server
-    verifier = TokenVerifier(settings(jwt_jwks_url=url))
+ISSUER, AUDIENCE = "https://id.valmont.example/realms/city", "sharitories"
+
+
+def rs256(key, **claims) -> str:
     now = datetime.now(UTC)
-    claims = {
+    payload = {
         "sub": "kc-user-1",
         "exp": now + timedelta(minutes=5),
         "iat": now,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
         "realm_access": {"roles": ["reviewer", "offline_access"]},
         "neighbourhood": "port",
+        **claims,
     }
-    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "city-key-1"})
-    principal = verifier.verify(token)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": "city-key-1"})
+
+
+def test_rs256_token_verified_against_the_providers_jwks(jwks_server):
+    key, url = jwks_server
+    verifier = TokenVerifier(settings(jwt_jwks_url=url, jwt_issuer=ISSUER, jwt_audience=AUDIENCE))
+    principal = verifier.verify(rs256(key))
     assert principal.sub == "kc-user-1"
     assert principal.roles == {"reviewer"}
     hs = mint_token(settings(), sub="x", roles=["admin"])
     with pytest.raises(Unauthorized):
         verifier.verify(hs)  # an HS256 dev token is worthless in production
+
+
+def test_jwks_mode_checks_the_issuer_and_the_audience_of_every_token(jwks_server):
+    key, url = jwks_server
+    verifier = TokenVerifier(settings(jwt_jwks_url=url, jwt_issuer=ISSUER, jwt_audience=AUDIENCE))
+    refused = {
+        "another realm": rs256(key, iss="https://id.valmont.example/realms/other"),
+        "no issuer": rs256(key, iss=None),
+        "another client": rs256(key, aud="parking-app"),
+        "no audience": rs256(key, aud=None),
+    }
+    for case, token in refused.items():
+        with pytest.raises(Unauthorized):
+            verifier.verify(token)
+            pytest.fail(case)
+    assert verifier.verify(rs256(key, aud=["parking-app", AUDIENCE])).sub == "kc-user-1"
+
+
+def test_jwks_mode_cannot_run_without_an_issuer_and_an_audience(jwks_server):
+    _, url = jwks_server
+    with pytest.raises(ValueError, match="JWT_AUDIENCE"):
+        TokenVerifier(settings(jwt_jwks_url=url, jwt_issuer=ISSUER))
+
+
+def test_hs256_checks_the_issuer_and_the_audience_when_one_is_configured():
+    plain = settings()
+    verifier = TokenVerifier(plain)
+    assert verifier.verify(mint_token(plain, sub="m", roles=["resident"])).sub == "m"
+    with pytest.raises(Unauthorized, match="issuer"):
+        verifier.verify(mint_token(plain, sub="m", roles=["staff"], iss="someone-else"))
+    no_issuer = {"sub": "m", "roles": ["staff"], "exp": datetime.now(UTC) + timedelta(minutes=5)}
+    with pytest.raises(Unauthorized, match="iss"):
+        verifier.verify(jwt.encode(no_issuer, plain.jwt_secret, algorithm="HS256"))
+    # No audience configured: a token addressed to an audience is not for us.
+    with pytest.raises(Unauthorized, match=r"(?i)audience"):
+        verifier.verify(mint_token(plain, sub="m", roles=["staff"], aud="other-app"))
+
+    scoped = settings(jwt_audience="valmont-services")
+    scoped_verifier = TokenVerifier(scoped)
+    assert scoped_verifier.verify(mint_token(scoped, sub="m", roles=["resident"])).sub == "m"
+    with pytest.raises(Unauthorized, match=r"(?i)audience"):
+        scoped_verifier.verify(mint_token(plain, sub="m", roles=["staff"], aud="other-app"))
+    with pytest.raises(Unauthorized, match="aud"):
+        scoped_verifier.verify(mint_token(plain, sub="m", roles=["staff"]))
 
 
 def test_roles_are_enforced_with_problem_json():

@@ -24,15 +24,18 @@ async def sign_up(client, **fields):
 
 
 async def test_sign_up_places_the_resident_in_the_neighbourhood_of_their_street(portal):
-    response = await sign_up(portal.client)
+    response = await sign_up(portal.client, birthdate="1990-04-02")
     assert response.status_code == 303
+    assert response.headers["location"] == "/signup/done"
     async with portal.runtime.db.transaction() as session:
         row = (await session.execute(select(accounts_table))).one()
     assert row.neighbourhood == "faubourg"
     assert row.status == "pending"
     assert row.roles == "resident"
+    assert row.birthdate.isoformat() == "1990-04-02"
     assert row.password_hash.startswith("$argon2id$")
     assert "a long enough password" not in row.password_hash
+    await log_in(portal.client, "awa@example.org", "a long enough password")
     page = await portal.client.get("/account")
     assert page.status_code == 200
     assert "Faubourg Nord" in page.text
@@ -46,12 +49,40 @@ async def test_an_address_outside_the_city_is_refused_naming_the_field(portal):
     assert 'aria-invalid="true"' in response.text
 
 
-async def test_a_second_account_with_the_same_email_is_a_409(portal):
-    await sign_up(portal.client)
-    await portal.client.post("/logout", data={"csrf": await csrf_of(portal.client, "/")})
-    response = await sign_up(portal.client, email="AWA@example.org")
-    assert response.status_code == 409
-    assert 'id="f-email-error"' in response.text
+async def test_sign_up_answers_alike_whether_or_not_the_email_has_an_account(portal):
+    first = await sign_up(portal.client)
+    portal.client.cookies.clear()
+    again = await sign_up(portal.client, email="AWA@example.org", password="another password!")
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"] == "/signup/done"
+    assert ("set-cookie" in first.headers) == ("set-cookie" in again.headers)
+    done = await portal.client.get("/signup/done")
+    assert 'data-testid="signup-done"' in done.text
+    async with portal.runtime.db.transaction() as session:
+        [row] = (await session.execute(select(accounts_table))).all()
+    assert accounts.HASHER.verify(row.password_hash, "a long enough password")
+
+
+async def test_an_organisation_signs_up_logs_in_and_gets_its_role_in_tokens(portal):
+    await sign_up(
+        portal.client,
+        email="contact@cycles.example",
+        display_name="Cycles du Plateau",
+        kind="organisation",
+    )
+    async with portal.runtime.db.transaction() as session:
+        row = (await session.execute(select(accounts_table))).one()
+    assert row.roles == "organisation" and row.birthdate is None
+    await log_in(portal.client, "contact@cycles.example", "a long enough password")
+    page = await portal.client.get("/account")
+    assert "Organisation" in page.text
+
+
+async def test_an_impossible_birthdate_is_refused_naming_the_field(portal):
+    for bad in ("1850-01-01", "2999-01-01", "02/04/1990"):
+        response = await sign_up(portal.client, birthdate=bad)
+        assert response.status_code == 422
+        assert 'id="f-birthdate-error"' in response.text
 
 
 async def test_short_password_is_refused(portal):
