@@ -134,3 +134,52 @@ milestones = sa.Table(
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_milestones_proposal", "proposal_id"),
 )
+
+# --- sealed ballots (migration 0003) ----------------------------------------------------
+# `ballots` above now holds opened ballots only: those of imported files, those opened at
+# the count (written shuffled), and those of editions created before sealing existed.
+
+edition_keys = sa.Table(
+    "edition_keys",
+    metadata,
+    sa.Column("edition_id", sa.String(36), sa.ForeignKey("editions.id"), primary_key=True),
+    sa.Column("public_key", sa.String(64), nullable=False),  # hex X25519; private key: nowhere
+    sa.Column("threshold", sa.Integer, nullable=False),
+    sa.Column("keyholders", sa.JSON, nullable=False),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+sealed_ballots = sa.Table(
+    "sealed_ballots",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # random
+    sa.Column("envelope_id", sa.String(36), sa.ForeignKey("envelopes.id"), nullable=False),
+    sa.Column("sealed", sa.LargeBinary, nullable=True),  # erased once opened and counted
+    sa.Column("tracker", sa.String(64), nullable=False, unique=True),  # SHA-256 of `sealed`
+    sa.Column("replace_key", sa.String(64), nullable=True, unique=True),
+    sa.Index("ix_sealed_ballots_envelope", "envelope_id"),
+    sqlite_with_rowid=False,
+)
+
+desk_voters = sa.Table(
+    "desk_voters",
+    metadata,
+    sa.Column("edition_id", sa.String(36), sa.ForeignKey("editions.id"), primary_key=True),
+    sa.Column("voter_id", sa.String(100), primary_key=True),
+    sa.Column("neighbourhood", sa.String(50), nullable=False),
+    sa.Column("birthdate", sa.Date, nullable=True),
+    sa.Column("registered_by", sa.String(100), nullable=False),
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+voting_extensions = sa.Table(
+    "voting_extensions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("edition_id", sa.String(36), sa.ForeignKey("editions.id"), nullable=False),
+    sa.Column("until", sa.Date, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("extended_by", sa.String(100), nullable=False),
+    sa.Column("extended_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_voting_extensions_edition", "edition_id"),
+)

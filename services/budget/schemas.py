@@ -54,9 +54,20 @@ class EditionIn(Strict):
     preselection: PreselectionIn = PreselectionIn()
     eligible_population: dict[str, int] = Field(default_factory=dict)
     phase_dates: dict[str, dict[str, date]] = Field(default_factory=dict)
+    # Who holds a share of the edition's private key (names or member ids); default: the
+    # staff member creating it. `threshold` of them open the ballots (default: a majority).
+    keyholders: list[str] = Field(default_factory=list, max_length=20)
+    threshold: int | None = Field(None, ge=1, le=20)
 
     @model_validator(mode="after")
     def _one_city_envelope(self):
+        if len(set(self.keyholders)) != len(self.keyholders) or any(
+            not k.strip() or len(k) > 100 for k in self.keyholders
+        ):
+            raise ValueError("keyholders are distinct, non-empty names (at most 100 characters)")
+        voting = self.phase_dates.get("voting") or {}
+        if voting.get("start") and voting.get("end") and voting["end"] < voting["start"]:
+            raise ValueError("phase_dates.voting.end comes before its start")
         city = [e for e in self.envelopes if e.district is None]
         if len(city) != 1:
             raise ValueError("an edition has exactly one city-wide envelope (district null)")
@@ -104,16 +115,42 @@ class BallotIn(Strict):
     points: dict[str, int] | None = None
 
 
-class PaperVoterIn(Strict):
-    """The voter as checked in by staff at the desk (identity document seen)."""
+class DeskVoterIn(Strict):
+    """A resident registered at the town-hall desk, identity document seen by staff.
 
-    voter_id: str = Field(min_length=1, max_length=100)
-    neighbourhood: str | None = Field(None, max_length=50)
+    `identity` (e.g. the document's number) is never stored: only a keyed hash of it makes
+    the desk voter id, so registering the same person twice gives the same id. A resident
+    with a platform account gives their member id instead (shown on their account page):
+    then an online ballot and a paper one meet on the same participation."""
+
+    identity: str | None = Field(None, min_length=3, max_length=200)
+    member_id: str | None = Field(None, min_length=1, max_length=100)
+    neighbourhood: str = Field(min_length=1, max_length=50)
     birthdate: date | None = None
+
+    @model_validator(mode="after")
+    def _who(self):
+        if (self.identity is None) == (self.member_id is None):
+            raise ValueError("give either identity or member_id")
+        return self
 
 
 class PaperBallotIn(BallotIn):
-    voter: PaperVoterIn
+    voter_id: str = Field(min_length=1, max_length=100)  # from POST …/desk/voters
+
+
+class VotingExtensionIn(Strict):
+    until: date
+    reason: str = Field(min_length=3, max_length=2_000)
+
+
+class CountIn(Strict):
+    """The keyholders' shares that open the ballots (k of them), entered at the count."""
+
+    shares: list[str] = Field(default_factory=list, max_length=20)
+    # After a crash, ballots still in a writer's memory are lost while their participation
+    # is recorded; staff may count anyway, and the results say how many are missing.
+    accept_missing: bool = False
 
 
 class ReceiptIn(Strict):
