@@ -11,7 +11,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from libs.common.events import STREAM, Envelope
 from services.budget.app import create_app
-from services.budget.db import ballots, participations, sealed_ballots
+from services.budget.db import participations, sealed_ballots
 from services.budget.tests.support import Desk
 
 PROBLEM = "application/problem+json"
