@@ -26,6 +26,7 @@ from services.budget.schemas import (
     ProposalEditIn,
     ProposalIn,
     ReceiptIn,
+    ResultsOut,
     VotingExtensionIn,
 )
 
@@ -363,7 +364,9 @@ async def lookup_receipt(body: ReceiptIn, runtime: Runtime, budget: Budget) -> d
 # --- results and delivery ---------------------------------------------------------------
 
 
-@router.post("/editions/{edition_id}/results", status_code=201, tags=["results"])
+@router.post(
+    "/editions/{edition_id}/results", status_code=201, tags=["results"], response_model=ResultsOut
+)
 async def publish_results(
     edition_id: str,
     runtime: Runtime,
@@ -393,7 +396,7 @@ async def counted_trackers(edition_id: str, runtime: Runtime) -> dict:
         return await results.counted_trackers(session, edition_id=edition_id)
 
 
-@router.get("/editions/{edition_id}/results", tags=["results"])
+@router.get("/editions/{edition_id}/results", tags=["results"], response_model=ResultsOut)
 async def get_results(edition_id: str, runtime: Runtime) -> dict:
     async with runtime.db.transaction() as session:
         edition = await editions.get_edition(session, edition_id)

@@ -29,7 +29,7 @@ from fractions import Fraction
 from typing import Literal
 
 from libs.common.problems import Conflict, Forbidden, Invalid
-from services.budget import tally
+from services.budget import explain, tally
 
 PHASES: tuple[str, ...] = (
     "information",
@@ -367,8 +367,9 @@ class ProjectOutcome:
     selected: bool
     status: str
     reason: str
-    score: str
+    score: str  # total points (approvals for approval ballots)
     step: int | None
+    votes: int  # ballots that name the project
 
 
 @dataclass(frozen=True)
@@ -378,6 +379,7 @@ class EnvelopeOutcome:
     leftover_cents: int
     projects: list[ProjectOutcome]
     voters: int
+    explanation: dict  # round by round (explain.py), JSON-ready
 
 
 def utility_of(fmt: BallotFormat) -> str:
@@ -418,6 +420,12 @@ def tally_envelope(
         utility=utility_of(fmt),
     )
     labelled = tally.tally(problem, rule)
+    story = explain.as_json(explain.explain(problem, labelled), name=back)
+    votes = dict.fromkeys(costs, 0)
+    for ballot in points:
+        for project, n in ballot.items():
+            if n and back.get(project) in votes:
+                votes[back[project]] += 1
     result = tally.TallyResult(
         rule=labelled.rule,
         selected=[back[p] for p in labelled.selected],
@@ -437,6 +445,7 @@ def tally_envelope(
                 reason=REASONS.get(status, status),
                 score=str(why.score) if why else "0",
                 step=why.step if why else None,
+                votes=votes[pid],
             )
         )
     return EnvelopeOutcome(
@@ -445,6 +454,7 @@ def tally_envelope(
         leftover_cents=amount_cents - allocated,
         projects=outcomes,
         voters=len(points),
+        explanation=story,
     )
 
 

@@ -241,15 +241,23 @@ async def publish_results(
                         "status": p.status,
                         "reason": p.reason,
                         "score": p.score,
+                        "votes": p.votes,
                         "step": p.step,
                     }
                     for p in outcome.projects
                 ],
+                "explanation": outcome.explanation,
             }
         )
     turnout = await _turnout(session, edition=edition, envelope_results=explained)
     results = {
         "rule": edition["rule"],
+        "rule_description": domain.RULE_DESCRIPTIONS[edition["rule"]],
+        "pabulib_rule": domain.PABULIB_RULES[edition["rule"]],
+        "recompute": {
+            "export": f"/editions/{edition_id}/export.pb",
+            "command": f"sharitories budget tally {edition_id}.pb --rule {edition['rule']}",
+        },
         "envelopes": explained,
         "turnout": [t.model_dump() for t in turnout],
     }

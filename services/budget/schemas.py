@@ -161,3 +161,103 @@ class MilestoneIn(Strict):
     status: Literal["planned", "in_progress", "delivered"]
     on: date
     note: str = Field("", max_length=5_000)
+
+
+# --- responses: published results -------------------------------------------------------
+# Fields added with explained results are optional: results published before keep reading.
+
+
+class RoundOut(BaseModel):
+    """One MES round: the project funded and what its supporters paid."""
+
+    step: int
+    project: str
+    cost: str  # currency units, rounded to the cent for display
+    rho: str  # price per unit of utility (cost utilities: per currency unit of the project)
+    full_share: str  # what a supporter paying in full paid
+    supporters: int
+    paid_in_full: int
+    gave_all: int  # supporters who had less and gave everything they had
+    money_left_total: str
+    voters_with_money: int
+
+
+class ShortfallOut(BaseModel):
+    round: int  # after this many rounds its supporters could no longer pay (0: never could)
+    supporters_money: str
+    lacked: str
+
+
+class GreedyStepOut(BaseModel):
+    project: str
+    cost: str
+    selected: bool
+    running_total: str
+    budget_left: str
+
+
+class Add1Out(BaseModel):
+    start_endowment: str  # budget / voters
+    endowment: str  # after the raises
+    steps: int | None  # one-currency-unit raises per voter
+    raised_by: str
+
+
+class ExplanationOut(BaseModel):
+    rule: str
+    budget: str
+    voters: int
+    add1: Add1Out | None = None
+    rounds: list[RoundOut] = []
+    shortfalls: dict[str, ShortfallOut] = {}
+    completion: list[GreedyStepOut] = []  # mes: the greedy completion after MES
+    greedy: list[GreedyStepOut] = []  # greedy: the whole scan
+    money_left: dict[str, str | int] = {}
+
+
+class ProjectResultOut(BaseModel):
+    proposal_id: str
+    external_id: str | None
+    title: str
+    cost_cents: int
+    selected: bool
+    status: str
+    reason: str
+    score: str
+    votes: int | None = None
+    step: int | None
+
+
+class EnvelopeResultOut(BaseModel):
+    envelope_id: str
+    name: str
+    district: str | None
+    amount_cents: int
+    allocated_cents: int
+    leftover_cents: int
+    ballots: int
+    ballots_missing: int = 0
+    selected: list[str]
+    projects: list[ProjectResultOut]
+    explanation: ExplanationOut | None = None
+
+
+class TurnoutOut(BaseModel):
+    district: str | None
+    voters: int
+    eligible: int
+
+
+class RecomputeOut(BaseModel):
+    export: str  # path of the .pb export on the budget service
+    command: str  # the CLI command that recounts it
+
+
+class ResultsOut(BaseModel):
+    edition_id: str
+    rule: str
+    rule_description: str | None = None
+    pabulib_rule: str | None = None
+    recompute: RecomputeOut | None = None
+    envelopes: list[EnvelopeResultOut]
+    turnout: list[TurnoutOut]

@@ -115,11 +115,30 @@ async def test_every_ballot_format_counts_the_same_in_service_cli_and_pabutools(
     )
     ids = await desk.to_voting({f"p{i}": c for i, c in enumerate(COSTS)})
     rng = random.Random(f"{kind}-{rule}")
+    ballots_cast = []
     for n in range(23):
-        r = await desk.cast(f"voter{n}", **random_ballot(rng, kind, ids))
+        ballot = random_ballot(rng, kind, ids)
+        ballots_cast.append(ballot.get("projects") or [p for p, k in ballot["points"].items() if k])
+        r = await desk.cast(f"voter{n}", **ballot)
         assert r.status_code == 201, r.text
     published = await desk.publish()
     ours = sorted(published["envelopes"][0]["selected"])
+    # Explained: the story told is the decision, with vote counts and the rule in words.
+    city = published["envelopes"][0]
+    story = city["explanation"]
+    told = (
+        [s["project"] for s in story["greedy"] if s["selected"]]
+        if rule == "greedy"
+        else [r["project"] for r in story["rounds"]]
+        + [s["project"] for s in story["completion"] if s["selected"]]
+    )
+    assert told == city["selected"]
+    assert sum(p["votes"] for p in city["projects"]) == sum(len(b) for b in ballots_cast)
+    assert published["rule_description"] and published["recompute"]["command"].startswith(
+        "sharitories budget tally"
+    )
+    if rule != "greedy":
+        assert story["add1"]["endowment"] and story["rounds"]
 
     r = await service.client.get(f"/editions/{desk.ed['id']}/export.pb")
     assert r.status_code == 200
