@@ -56,8 +56,12 @@ def set_timezone(name: str) -> None:
     _ZONE = ZoneInfo(name)
 
 
+def _now_local() -> datetime:  # tests move the calendar by replacing this
+    return datetime.now(_ZONE)
+
+
 def local_today() -> date:
-    return datetime.now(_ZONE).date()
+    return _now_local().date()
 
 
 # Statements on the voting path are built once, with bound parameters: building and
