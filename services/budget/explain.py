@@ -108,31 +108,52 @@ def _replay_mes(problem: tally.Problem, story: Story, order: list[str]) -> None:
                 supporters[project].append((g, _utility(problem, project, points)))
     candidates = {p for p, s in supporters.items() if s and problem.costs[p]}
     candidates -= set(order)
+    projects_of = [[q for q in b.scores if q in candidates] for b in groups]
+    # What each candidate's supporters hold together, the total and who still has money,
+    # all kept up to date payment by payment (cheaper than summing again every round).
+    held = {
+        q: sum((money[g] * groups[g].weight for g, _ in supporters[q]), Fraction(0))
+        for q in candidates
+    }
+    total = sum((m * b.weight for m, b in zip(money, groups, strict=True)), Fraction(0))
+    with_money = sum(b.weight for m, b in zip(money, groups, strict=True) if m)
 
-    def held(project: str) -> Fraction:
-        return sum((money[g] * groups[g].weight for g, _ in supporters[project]), Fraction(0))
+    def note_shortfalls(after_round: int, touched) -> None:
+        # Only projects sharing a supporter with the one just paid can have become
+        # unaffordable: the others' supporters hold what they held.
+        for q in sorted(candidates.intersection(touched)):
+            cost = Fraction(problem.costs[q])
+            if held[q] < cost:
+                story.shortfalls[q] = Shortfall(after_round, held[q], cost - held[q])
+                candidates.discard(q)
 
-    def note_shortfalls(after_round: int) -> None:
-        for project in sorted(candidates):
-            cost = Fraction(problem.costs[project])
-            together = held(project)
-            if together < cost:
-                story.shortfalls[project] = Shortfall(after_round, together, cost - together)
-                candidates.discard(project)
-
-    note_shortfalls(0)
+    note_shortfalls(0, list(candidates))
     for step, project in enumerate(order, start=1):
         cost = Fraction(problem.costs[project])
         rho = _price(cost, supporters[project], money, groups)
         full = gave_all = 0
+        touched: set[str] = set()
         for g, u in supporters[project]:
+            weight = groups[g].weight
+            if not money[g]:  # spent out earlier: gives all it has, nothing
+                gave_all += weight
+                continue
             due = rho * u
             if money[g] >= due:
-                money[g] -= due
-                full += groups[g].weight
+                paid = due
+                full += weight
             else:
-                money[g] = Fraction(0)
-                gave_all += groups[g].weight
+                paid = money[g]
+                gave_all += weight
+            if not paid:
+                continue
+            money[g] -= paid
+            total -= paid * weight
+            if not money[g]:
+                with_money -= weight
+            for q in projects_of[g]:
+                held[q] -= paid * weight
+                touched.add(q)
         smallest = min((u for _, u in supporters[project]), default=Fraction(0))
         story.rounds.append(
             Round(
@@ -144,18 +165,14 @@ def _replay_mes(problem: tally.Problem, story: Story, order: list[str]) -> None:
                 supporters=full + gave_all,
                 paid_in_full=full,
                 gave_all=gave_all,
-                money_left_total=sum(
-                    (m * b.weight for m, b in zip(money, groups, strict=True)), Fraction(0)
-                ),
-                voters_with_money=sum(b.weight for m, b in zip(money, groups, strict=True) if m),
+                money_left_total=total,
+                voters_with_money=with_money,
             )
         )
-        note_shortfalls(step)
-    for project in sorted(candidates):  # still affordable, yet never the cheapest in time
-        cost = Fraction(problem.costs[project])
-        story.shortfalls[project] = Shortfall(
-            len(order), held(project), max(0, cost - held(project))
-        )
+        note_shortfalls(step, touched)
+    for q in sorted(candidates):  # MES stops when nothing is affordable: a safety net
+        cost = Fraction(problem.costs[q])
+        story.shortfalls[q] = Shortfall(len(order), held[q], max(Fraction(0), cost - held[q]))
     weights = [b.weight for b in groups]
     story.money_left = {
         "total": sum((m * w for m, w in zip(money, weights, strict=True)), Fraction(0)),
@@ -165,8 +182,9 @@ def _replay_mes(problem: tally.Problem, story: Story, order: list[str]) -> None:
 
 
 def _price(cost: Fraction, sup: list[tuple[int, Fraction]], money: list, groups) -> Fraction:
-    """rho such that sum over supporters of min(money, rho × u) = cost (poorest first)."""
-    ordered = sorted(sup, key=lambda item: money[item[0]] / item[1])
+    """rho such that sum over supporters of min(money, rho × u) = cost (poorest first).
+    Supporters with nothing left pay nothing at any rho: they are left out."""
+    ordered = sorted((item for item in sup if money[item[0]]), key=lambda i: money[i[0]] / i[1])
     paid = Fraction(0)
     util_left = sum((groups[g].weight * u for g, u in ordered), Fraction(0))
     for g, u in ordered:
