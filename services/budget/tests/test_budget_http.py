@@ -11,7 +11,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from libs.common.events import STREAM, Envelope
 from services.budget.app import create_app
-from services.budget.db import participations, sealed_ballots
+from services.budget.db import ballots, edition_keys, participations, sealed_ballots
 from services.budget.tests.support import Desk
 
 PROBLEM = "application/problem+json"
@@ -459,3 +459,26 @@ async def test_a_replaced_ballot_is_gone_and_its_receipt_with_it(desk):
     result = await desk.publish()
     scores = {p["proposal_id"]: p["score"] for p in result["envelopes"][0]["projects"]}
     assert scores == {ids[0]: "0", ids[1]: "1"}
+
+
+async def test_an_edition_from_before_sealing_still_votes_and_counts(desk):
+    """Editions created before migration 0003 have no key: their ballots are stored plain
+    (still batched and shuffled) and counted without shares; their receipts still answer."""
+    await desk.edition()
+    ids = await desk.to_voting({"a": 10_00, "b": 20_00})
+    async with desk.service.runtime.db.transaction() as session:
+        await session.execute(sa.delete(edition_keys))
+    receipts = []
+    for n, choice in enumerate(([ids[0]], [ids[0], ids[1]], [ids[1]])):
+        r = await desk.cast(f"old{n}", projects=choice, envelope=None)
+        assert r.status_code == 201 and r.json()["sealed"] is False, r.text
+        receipts.append(r.json()["receipt"])
+    await desk.service.app.state.budget.box.flush()
+    assert (
+        await count(desk.service, sealed_ballots) == 0 and await count(desk.service, ballots) == 3
+    )
+    r = await desk.client.post("/receipts/lookup", json={"receipt": receipts[0]})
+    assert r.status_code == 200 and r.json()["status"] == "stored"
+    del desk.shares[desk.ed["id"]]
+    result = await desk.publish()
+    assert result["envelopes"][0]["ballots"] == 3
