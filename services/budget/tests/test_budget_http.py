@@ -482,3 +482,20 @@ async def test_an_edition_from_before_sealing_still_votes_and_counts(desk):
     del desk.shares[desk.ed["id"]]
     result = await desk.publish()
     assert result["envelopes"][0]["ballots"] == 3
+
+
+async def test_contact_details_never_reach_the_events(desk):
+    await desk.edition()
+    await desk.phase("proposals")
+    r = await desk.client.post(
+        f"/editions/{desk.ed['id']}/desk/proposals",
+        json={"title": "Fountain", "author_id": "dora.martin@example.org"},
+        headers=desk.staff,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.author_id"
+    r = await desk.client.post(
+        f"/editions/{desk.ed['id']}/proposals",
+        json={"title": "Call 06 12 34 56 78 for benches"},
+        headers=desk.service.auth("alice"),
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.title"
