@@ -155,6 +155,8 @@ async def test_every_ballot_format_counts_the_same_in_service_cli_and_pabutools(
     assert exported.meta["unit"] == "Valmont"
     assert sorted(exported.recorded_selected()) == ours
     assert cli_tally(path, rule) == ours
+    bare = CliRunner().invoke(cli_app, ["tally", str(path), "--json"])  # the file's own rule
+    assert sorted(json.loads(bare.output)["selected"]) == ours
     oracle = pabutools_tally(exported, rule)
     if oracle is not None:
         assert oracle == ours
