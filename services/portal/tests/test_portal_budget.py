@@ -71,6 +71,8 @@ async def test_a_sealed_edition_from_creation_to_explained_results(with_budget):
             "rule": "mes",
             "keyholders": "Maire, Commission, Secrétaire",
             "threshold": "2",
+            "voting_start": "2099-01-01",
+            "voting_end": "2099-01-31",
         },
     )
     assert page.status_code == 201
@@ -124,6 +126,7 @@ async def test_a_sealed_edition_from_creation_to_explained_results(with_budget):
     assert results["envelopes"][0]["ballots"] == 2
 
     page = await portal.client.get(f"/budget/{edition['id']}")
+    assert 'data-testid="voting-dates"' in page.text and "2099" in page.text
     assert "méthode des parts égales" in page.text.lower()
     assert 'data-testid="mes-rounds"' in page.text and "Tour par tour" in page.text
     assert f"sharitories budget tally {edition['id']}.pb --rule mes" in page.text
