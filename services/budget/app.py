@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, budget: BudgetSettings | None =
             runtime.db, batch=budget.ballot_batch, flush_seconds=budget.ballot_flush_seconds
         )
         runtime.add_task("ballot-box", context.box.run)
-        runtime.on_stop(context.box.flush)
+        runtime.on_stop(context.box.flush_quietly)  # before the database closes
 
     app = create_service_app(
         NAME, routers=[router], settings=settings, wire=wire, title="Sharitories budget"

@@ -4,12 +4,16 @@ Ballot secrecy lives in the schema:
 - `participations` records WHO took part in an envelope (and through which channel), with a
   primary key (envelope_id, voter_id): one counted ballot per voter and envelope, across
   channels, enforced by the database whatever the concurrency. It has no timestamp.
-- `ballots` records WHAT was voted: a random id (not time-ordered), the envelope and the
-  contents. No voter id, no channel, no timestamp, no sequence. `receipt_hash` is the
-  SHA-256 of a random token handed to the voter (to look their ballot up later); it is not
-  derived from their identity. `replace_key` exists only in editions that allow ballot
-  replacement: an HMAC of (edition, envelope, voter) under a server-side secret, so the
-  database alone cannot link it to anybody. It is unique: still one ballot per voter.
+- `sealed_ballots` records WHAT was voted, sealed with the edition's public key, while
+  voting is open: a random id, the envelope, the sealed bytes and their SHA-256 (the
+  voter's tracker). No voter id, no channel, no timestamp, no sequence; written in shuffled
+  batches in transactions of their own (voting.py). `replace_key` exists only in editions
+  that allow ballot replacement: an HMAC of (edition, envelope, voter) under
+  BUDGET_BALLOT_SECRET, so the database alone cannot link it to anybody. It is unique:
+  still one ballot per voter.
+- `ballots` holds opened ballots: those opened at the count (stored shuffled, under new
+  random ids, without trackers), those of imported .pb files, and the plain ballots of
+  editions created before sealing (with the SHA-256 of their random receipt).
 - On SQLite both tables are WITHOUT ROWID, so their rows are stored in key order (random
   for ballots), not in the order voters arrived.
 """

@@ -26,6 +26,7 @@ without trackers, so a receipt proves that a ballot counted, not what it said.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import random
@@ -295,7 +296,7 @@ class BallotBox:
             self.waiting = [b for b in self.waiting if b.replace_key != ballot.replace_key]
         self.waiting.append(ballot)
         if len(self.waiting) >= self.batch:
-            await self.flush()
+            await self.flush_quietly()  # the voter's answer does not depend on it
 
     async def flush(self) -> int:
         async with self._writing:
@@ -312,14 +313,16 @@ class BallotBox:
                 raise
             return len(batch)
 
+    async def flush_quietly(self) -> None:
+        """Flush; on failure the ballots keep waiting (flush logged why) for the next try."""
+        with contextlib.suppress(Exception):
+            await self.flush()
+
     async def run(self) -> None:
         """Background: write whatever waits every BUDGET_BALLOT_FLUSH_SECONDS."""
         while True:
             await asyncio.sleep(self.flush_seconds)
-            try:
-                await self.flush()
-            except Exception:
-                pass  # logged by flush; retried next time
+            await self.flush_quietly()
 
 
 async def write_batch(session: AsyncSession, batch: list[PendingBallot]) -> None:

@@ -324,8 +324,11 @@ async def create_edition(request: Request, me: Staff, form: Form, services: Serv
         edition = await services.post("budget", "/editions", caller=caller(me), json=body)
     except (ValueError, BackendProblem, BackendDown) as exc:
         return back_with_problem(request, "/staff/editions", exc)
-    # The keyholders' shares exist only in this answer: shown once, never stored here.
-    return render(request, "staff/edition_keys.html", status=201, edition=edition)
+    # The keyholders' shares exist only in this answer: shown once, never stored here, and
+    # kept out of every cache.
+    page = render(request, "staff/edition_keys.html", status=201, edition=edition)
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 @router.post("/editions/{edition_id}/phase")

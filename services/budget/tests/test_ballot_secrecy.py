@@ -160,3 +160,25 @@ async def test_wrong_or_too_few_shares_open_nothing(voted):
         f"/editions/{eid}/results", json={"shares": shares[1:]}, headers=desk.staff
     )
     assert r.status_code == 201
+
+
+async def test_ballots_are_written_by_the_batch_and_wait_in_memory_until_then(service_factory):
+    service = await service_factory(
+        "budget", lambda s: create_app(s, BudgetSettings(BUDGET_BALLOT_BATCH=3))
+    )
+    desk = Desk(service)
+    await desk.edition()
+    (pid,) = await desk.to_voting({"a": 10_00})
+
+    async def stored() -> int:
+        async with service.runtime.db.transaction() as session:
+            return await session.scalar(sa.select(sa.func.count()).select_from(sealed_ballots))
+
+    receipts = [(await desk.vote(f"v{n}", [pid])).json()["receipt"] for n in range(4)]
+    assert await stored() == 3  # the third ballot completed a batch; the fourth waits
+    r = await desk.client.post("/receipts/lookup", json={"receipt": receipts[3]})
+    assert r.json()["status"] == "received"
+    r = await desk.client.post("/receipts/lookup", json={"receipt": receipts[0]})
+    assert r.json()["status"] == "sealed"
+    result = await desk.publish()  # closing voting writes what waits
+    assert result["envelopes"][0]["ballots"] == 4 and await stored() == 4

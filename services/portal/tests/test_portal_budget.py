@@ -75,7 +75,7 @@ async def test_a_sealed_edition_from_creation_to_explained_results(with_budget):
             "voting_end": "2099-01-31",
         },
     )
-    assert page.status_code == 201
+    assert page.status_code == 201 and page.headers["cache-control"] == "no-store"
     shares = SHARE.findall(page.text)
     assert len(shares) == 3  # shown once, one per keyholder
     desk = Desk(budget)
