@@ -182,3 +182,31 @@ async def test_ballots_are_written_by_the_batch_and_wait_in_memory_until_then(se
     assert r.json()["status"] == "sealed"
     result = await desk.publish()  # closing voting writes what waits
     assert result["envelopes"][0]["ballots"] == 4 and await stored() == 4
+
+
+async def test_ballots_lost_in_a_crash_stop_the_count_until_staff_accept_the_gap(service_factory):
+    service = await service_factory("budget", create_app)
+    desk = Desk(service)
+    await desk.edition()
+    (pid,) = await desk.to_voting({"a": 10_00})
+    for n in range(3):
+        assert (await desk.vote(f"v{n}", [pid])).status_code == 201
+    await service.app.state.budget.box.flush()
+    assert (await desk.vote("unlucky", [pid])).status_code == 201
+    service.app.state.budget.box.waiting.clear()  # the process died before writing it
+    await desk.phase("results")
+    eid = desk.ed["id"]
+    shares = desk.shares[eid]
+    r = await desk.client.post(
+        f"/editions/{eid}/results", json={"shares": shares}, headers=desk.staff
+    )
+    assert r.status_code == 409 and r.json()["code"] == "ballots_missing"
+    assert r.json()["missing"] == {desk.city: 1}
+    r = await desk.client.post(
+        f"/editions/{eid}/results",
+        json={"shares": shares, "accept_missing": True},
+        headers=desk.staff,
+    )
+    assert r.status_code == 201
+    city = r.json()["envelopes"][0]
+    assert (city["ballots"], city["ballots_missing"]) == (3, 1)
