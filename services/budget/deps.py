@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
 from services.budget.config import BudgetSettings, TerritoryConfig
+
+if TYPE_CHECKING:
+    from services.budget.voting import BallotBox
 
 
 @dataclass
@@ -16,7 +19,7 @@ class BudgetContext:
 
     settings: BudgetSettings
     territory: TerritoryConfig
-    box: Any = field(default=None)  # voting.BallotBox, set when the runtime is wired
+    box: BallotBox | None = None  # set when the runtime is wired (it needs the database)
 
     @property
     def ballot_secret(self) -> bytes:

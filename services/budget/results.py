@@ -106,7 +106,8 @@ async def _gaps(session: AsyncSession, *, edition_id: str) -> dict[str, int]:
 async def open_ballots(session: AsyncSession, *, edition: dict, shares: list[str]) -> None:
     """Open the edition's sealed ballots in memory with the keyholders' shares and store
     them, shuffled and unlinked from their trackers, for the count and the export. The
-    sealed bytes are erased; the trackers stay, as the published list of counted ballots."""
+    sealed bytes and replacement keys are erased; the trackers stay, as the published list
+    of counted ballots."""
     try:
         key = sealing.open_key(shares, public_key=edition["public_key"])
     except shamir.BadShares as exc:
@@ -136,7 +137,7 @@ async def open_ballots(session: AsyncSession, *, edition: dict, shares: list[str
     await session.execute(
         sa.update(sealed_ballots)
         .where(sealed_ballots.c.envelope_id.in_(envelope_ids))
-        .values(sealed=None)
+        .values(sealed=None, replace_key=None)  # nothing left that points at a voter
     )
     await session.execute(
         sa.update(edition_keys)

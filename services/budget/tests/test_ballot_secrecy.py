@@ -37,6 +37,7 @@ async def voted(service_factory):
         ballot_format={"kind": "approval", "min_projects": 1, "max_projects": 6},
         keyholders=["a", "b", "c"],
         threshold=2,
+        allow_replacement=True,  # ballots carry a replacement key until the count
     )
     ids = await desk.to_voting({f"p{i}": 1_000_00 for i in range(6)})
     subsets = [c for k in (1, 2, 3) for c in itertools.combinations(ids, k)][:VOTERS]
@@ -122,11 +123,16 @@ async def test_sqlite_file_and_wal_bytes_do_not_pair_voters_with_ballots(voted, 
 
 async def test_the_count_opens_in_memory_and_publishes_shuffled_without_trackers(voted):
     service, desk, truth = voted
+    async with service.runtime.db.transaction() as session:
+        keys = (await session.execute(sa.select(sealed_ballots.c.replace_key))).all()
+        assert all(k is not None for (k,) in keys)
     result = await desk.publish()
     assert result["envelopes"][0]["ballots"] == VOTERS
     async with service.runtime.db.transaction() as session:
-        left = (await session.execute(sa.select(sealed_ballots.c.sealed))).all()
-        assert all(s is None for (s,) in left)  # sealed bytes erased once counted
+        left = (
+            await session.execute(sa.select(sealed_ballots.c.sealed, sealed_ballots.c.replace_key))
+        ).all()
+        assert all(s is None and k is None for s, k in left)  # erased once counted
         opened = (await session.execute(sa.select(ballots.c.contents, ballots.c.replace_key))).all()
         assert len(opened) == VOTERS and all(k is None for _, k in opened)
         assert await session.scalar(sa.select(sa.func.count()).select_from(participations)) == (
