@@ -158,7 +158,7 @@ class VotingExtensionIn(Strict):
 class CountIn(Strict):
     """The keyholders' shares that open the ballots (k of them), entered at the count."""
 
-    shares: list[str] = Field(default_factory=list, max_length=20)
+    shares: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=20)
     # After a crash, ballots still in a writer's memory are lost while their participation
     # is recorded; staff may count anyway, and the results say how many are missing.
     accept_missing: bool = False
