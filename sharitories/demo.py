@@ -49,6 +49,11 @@ PREVIOUS_EDITION = "Budget participatif de Valmont 2025"
 SUMMARY_FILE = "demo.json"
 
 STAFF = "vlm-staff-mairie"
+KEYHOLDERS = (
+    "Adjointe aux finances",
+    "Présidente de la commission citoyenne",
+    "Secrétaire général",
+)
 REVIEWER = "vlm-reviewer"
 ASSOCIATION = "vlm-org-transition"
 BIKE_SHOP = "vlm-org-cycles"
@@ -308,6 +313,9 @@ class Demo:
         self.today = datetime.now(UTC).date()
         self.summary: dict[str, Any] = {}
         self.rng = random.Random(2026)
+        # Keyholders' shares of each edition's private key, as the city would hand them out
+        # (kept here only for the demo's own count).
+        self.shares: dict[str, list[str]] = {}
 
     # --- people --------------------------------------------------------------------------
 
@@ -551,12 +559,14 @@ class Demo:
         return eligible_population_of()
 
     async def edition(self, name: str, city_cents: int, district_cents: int) -> dict:
-        return await self.api.call(
+        edition = await self.api.call(
             "budget",
             "POST",
             "/editions",
             who=self.staff,
             json={
+                "keyholders": list(KEYHOLDERS),
+                "threshold": 2,
                 "name": name,
                 "envelopes": [
                     {"name": "Toute la ville", "district": None, "amount_cents": city_cents},
@@ -572,6 +582,8 @@ class Demo:
                 "eligible_population": self.eligible_population(),
             },
         )
+        self.shares[edition["id"]] = [k["share"] for k in edition.get("keyholder_shares", [])]
+        return edition
 
     async def phase(self, edition: dict, phase: str) -> None:
         await self.api.call(
@@ -671,6 +683,13 @@ class Demo:
         codes = list(self.eligible_population())
         for n in range(paper):
             neighbourhood = codes[n % len(codes)]
+            registered = await self.api.call(
+                "budget",
+                "POST",
+                f"/editions/{edition['id']}/desk/voters",
+                who=self.staff,
+                json={"identity": f"CNI vlm-paper-{tag}-{n:03d}", "neighbourhood": neighbourhood},
+            )
             for district in (None, neighbourhood):
                 if district not in envelopes or district not in feasible:
                     continue
@@ -682,10 +701,7 @@ class Demo:
                     json={
                         "envelope_id": envelopes[district],
                         "projects": pick(district),
-                        "voter": {
-                            "voter_id": f"vlm-paper-{tag}-{n:03d}",
-                            "neighbourhood": neighbourhood,
-                        },
+                        "voter_id": registered["voter_id"],
                     },
                 )
                 cast += 1
@@ -711,7 +727,11 @@ class Demo:
         ballots = await self.ballots(edition, proposals, paper=60, tag="2025")
         await self.phase(edition, "results")
         results = await self.api.call(
-            "budget", "POST", f"/editions/{edition['id']}/results", who=self.staff
+            "budget",
+            "POST",
+            f"/editions/{edition['id']}/results",
+            who=self.staff,
+            json={"shares": self.shares[edition["id"]][:2]},  # two keyholders of three
         )
         await self.phase(edition, "delivery")
         selected = [pid for env in results["envelopes"] for pid in env["selected"]]

@@ -39,6 +39,7 @@ PUBLISHED_DEFAULTS: frozenset[str] = frozenset(
         "sharitories-dev-secret-change-me-0123456789",  # JWT_SECRET
         "sharitories-portal-dev-session-secret-change-me",  # PORTAL_SESSION_SECRET
         "sandbox-webhook-secret-change-me",  # CROWDFUNDING_WEBHOOK_SECRET
+        "sharitories-dev-ballot-secret-change-me-0123456789",  # BUDGET_BALLOT_SECRET
     }
 )
 # Any value carrying one of these markers is a placeholder someone forgot to replace.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,10 +12,13 @@ from libs.common.problems import Invalid
 from libs.common.runtime import Runtime, ServiceRuntime
 from services.budget import domain, editions, results, voting
 from services.budget.db import editions as editions_table
+from services.budget.deps import Budget, BudgetContext
 from services.budget.schemas import (
     AssessmentIn,
     BallotIn,
+    CountIn,
     DeskProposalIn,
+    DeskVoterIn,
     EditionIn,
     MilestoneIn,
     PaperBallotIn,
@@ -24,6 +26,8 @@ from services.budget.schemas import (
     ProposalEditIn,
     ProposalIn,
     ReceiptIn,
+    ResultsOut,
+    VotingExtensionIn,
 )
 
 router = APIRouter()
@@ -68,16 +72,22 @@ async def get_edition(edition_id: str, runtime: Runtime) -> dict:
 
 
 @router.post("/editions/{edition_id}/phase", tags=["editions"])
-async def change_phase(edition_id: str, body: PhaseIn, runtime: Runtime, staff: Staff) -> dict:
-    """Move the edition to its next phase (staff control; no skipping, no going back)."""
+async def change_phase(
+    edition_id: str, body: PhaseIn, runtime: Runtime, budget: Budget, staff: Staff
+) -> dict:
+    """Move the edition to its next phase (staff control; no skipping, no going back).
+    Voting also opens and closes by itself at the edition's dates."""
     async with runtime.unit_of_work() as session:
-        return await editions.change_phase(
+        view = await editions.change_phase(
             session,
             edition_id=edition_id,
             target=body.phase,
             actor=staff,
             territory=runtime.territory(None),
         )
+    if body.phase == "results":
+        await budget.box.flush()  # voting closed: write what waits
+    return view
 
 
 # --- proposals --------------------------------------------------------------------------
@@ -188,6 +198,7 @@ PAPERS = voting.BallotPapers()
 
 async def cast(
     runtime: ServiceRuntime,
+    budget: BudgetContext,
     *,
     edition_id: str,
     body: BallotIn,
@@ -196,39 +207,61 @@ async def cast(
     channel: str,
     checked_in_by: str | None,
 ) -> dict:
-    # Check the ballot against its paper, then hold the write lock only to count it.
+    # Check and seal the ballot against its paper, record the participation in its own
+    # transaction, then hand the sealed ballot to the box (written apart, shuffled).
     paper = await PAPERS.get(runtime.db, edition_id=edition_id, envelope_id=body.envelope_id)
     voting.check_ballot(
-        paper, voter=voter, projects=body.projects, points=body.points, today=date.today()
+        paper,
+        voter=voter,
+        projects=body.projects,
+        points=body.points,
+        today=editions.local_today(),
+        neighbourhoods=budget.territory.codes,
+    )
+    pending = voting.prepare(
+        paper,
+        projects=body.projects,
+        points=body.points,
+        voter_id=voter_id,
+        secret=budget.ballot_secret,
     )
     async with runtime.unit_of_work() as session:
-        return await voting.cast_ballot(
+        replaced = await voting.record_participation(
             session,
             paper=paper,
-            projects=body.projects,
-            points=body.points,
             voter_id=voter_id,
             voter=voter,
             channel=channel,
             checked_in_by=checked_in_by,
-            secret=voting.ballot_secret(runtime.settings),
             territory=runtime.territory(None),
         )
+    await budget.box.put(pending)
+    return {
+        "edition_id": edition_id,
+        "envelope_id": paper.envelope["id"],
+        "counted": True,
+        "replaced_previous": replaced,
+        "receipt": pending.receipt,
+        "sealed": pending.sealed is not None,
+    }
 
 
 @router.post("/editions/{edition_id}/ballots", status_code=201, tags=["voting"])
 async def vote_online(
-    edition_id: str, body: BallotIn, runtime: Runtime, principal: CurrentPrincipal
+    edition_id: str, body: BallotIn, runtime: Runtime, budget: Budget, principal: CurrentPrincipal
 ) -> dict:
-    """Cast (or, where allowed, replace) the caller's ballot in one envelope. The answer
-    carries a receipt token, shown once: keep it to look the ballot up later."""
+    """Cast (or, where allowed, replace) the caller's ballot in one envelope. Residents
+    only (role `resident`, verified, a neighbourhood of the territory). The answer carries
+    the receipt, the ballot's tracker: it appears in the list of counted trackers."""
     voter = domain.Voter(
         verified=principal.verified,
         neighbourhood=principal.neighbourhood,
         birthdate=domain.parse_birthdate(principal.birthdate),
+        resident="resident" in principal.roles,
     )
     return await cast(
         runtime,
+        budget,
         edition_id=edition_id,
         body=body,
         voter_id=principal.sub,
@@ -238,19 +271,46 @@ async def vote_online(
     )
 
 
+@router.post("/editions/{edition_id}/desk/voters", status_code=201, tags=["voting"])
+async def register_desk_voter(
+    edition_id: str, body: DeskVoterIn, runtime: Runtime, budget: Budget, staff: Staff
+) -> dict:
+    """Register a resident at the town-hall desk (identity document seen): the voter id
+    their paper ballot is entered under. Registering the same person again gives the same id."""
+    async with runtime.unit_of_work() as session:
+        return await voting.register_desk_voter(
+            session,
+            edition_id=edition_id,
+            identity=body.identity,
+            member_id=body.member_id,
+            neighbourhood=body.neighbourhood,
+            birthdate=body.birthdate,
+            neighbourhoods=budget.territory.codes,
+            staff_id=staff.sub,
+            secret=budget.ballot_secret,
+        )
+
+
 @router.post("/editions/{edition_id}/desk/ballots", status_code=201, tags=["voting"])
 async def vote_on_paper(
-    edition_id: str, body: PaperBallotIn, runtime: Runtime, staff: Staff
+    edition_id: str, body: PaperBallotIn, runtime: Runtime, budget: Budget, staff: Staff
 ) -> dict:
-    """A paper ballot, entered by staff at the desk after checking the voter in."""
+    """A paper ballot of a resident registered at the desk, entered by staff. Refused (409,
+    with the reason) when that resident already voted online."""
+    async with runtime.db.transaction() as session:
+        registered = await voting.desk_voter(session, edition_id=edition_id, voter_id=body.voter_id)
     voter = domain.Voter(
-        verified=True, neighbourhood=body.voter.neighbourhood, birthdate=body.voter.birthdate
+        verified=True,
+        neighbourhood=registered["neighbourhood"],
+        birthdate=registered["birthdate"],
+        resident=True,
     )
     return await cast(
         runtime,
+        budget,
         edition_id=edition_id,
         body=body,
-        voter_id=body.voter.voter_id,
+        voter_id=body.voter_id,
         voter=voter,
         channel="paper",
         checked_in_by=staff.sub,
@@ -282,27 +342,61 @@ async def desk_check(edition_id: str, voter_id: str, runtime: Runtime, staff: St
         }
 
 
+@router.post("/editions/{edition_id}/voting/extension", status_code=201, tags=["voting"])
+async def extend_voting(
+    edition_id: str, body: VotingExtensionIn, runtime: Runtime, staff: Staff
+) -> dict:
+    """Extend the voting period to `until` (included); recorded with who, when and why."""
+    async with runtime.unit_of_work() as session:
+        return await editions.extend_voting(
+            session, edition_id=edition_id, until=body.until, reason=body.reason, actor=staff
+        )
+
+
 @router.post("/receipts/lookup", tags=["voting"])
-async def lookup_receipt(body: ReceiptIn, runtime: Runtime) -> dict:
-    """A voter's ballot and the fate of the projects on it, found by their receipt token
-    (sent in the body, not the URL, so that it never lands in access logs)."""
+async def lookup_receipt(body: ReceiptIn, runtime: Runtime, budget: Budget) -> dict:
+    """Was the ballot behind a receipt (its tracker) received, and counted? Sent in the
+    body, not the URL, so that it never lands in access logs. Never says what it said."""
     async with runtime.db.transaction() as session:
-        return await voting.lookup_receipt(session, receipt=body.receipt)
+        return await voting.lookup_receipt(session, receipt=body.receipt, box=budget.box)
 
 
 # --- results and delivery ---------------------------------------------------------------
 
 
-@router.post("/editions/{edition_id}/results", status_code=201, tags=["results"])
-async def publish_results(edition_id: str, runtime: Runtime, staff: Staff) -> dict:
-    """Tally every envelope with the edition's rule and publish the explained results."""
+@router.post(
+    "/editions/{edition_id}/results", status_code=201, tags=["results"], response_model=ResultsOut
+)
+async def publish_results(
+    edition_id: str,
+    runtime: Runtime,
+    budget: Budget,
+    staff: Staff,
+    body: CountIn | None = None,
+) -> dict:
+    """The count: k keyholders' shares open the sealed ballots in memory; every envelope is
+    tallied with the edition's rule and the explained results are published."""
+    body = body or CountIn()
+    await budget.box.flush()
     async with runtime.unit_of_work() as session:
         return await results.publish_results(
-            session, edition_id=edition_id, actor=staff, territory=runtime.territory(None)
+            session,
+            edition_id=edition_id,
+            actor=staff,
+            territory=runtime.territory(None),
+            shares=body.shares,
+            accept_missing=body.accept_missing,
         )
 
 
-@router.get("/editions/{edition_id}/results", tags=["results"])
+@router.get("/editions/{edition_id}/trackers", tags=["results"])
+async def counted_trackers(edition_id: str, runtime: Runtime) -> dict:
+    """Every counted ballot's tracker, sorted: find your receipt here."""
+    async with runtime.db.transaction() as session:
+        return await results.counted_trackers(session, edition_id=edition_id)
+
+
+@router.get("/editions/{edition_id}/results", tags=["results"], response_model=ResultsOut)
 async def get_results(edition_id: str, runtime: Runtime) -> dict:
     async with runtime.db.transaction() as session:
         edition = await editions.get_edition(session, edition_id)
@@ -366,12 +460,17 @@ async def import_pb(
 
 @router.get("/editions/{edition_id}/export.pb", response_class=PlainTextResponse, tags=["pabulib"])
 async def export_pb(
-    edition_id: str, runtime: Runtime, envelope_id: Annotated[str | None, Query()] = None
+    edition_id: str,
+    runtime: Runtime,
+    budget: Budget,
+    envelope_id: Annotated[str | None, Query()] = None,
 ) -> PlainTextResponse:
     """A closed edition's envelope (default: city-wide) as a pabulib file: projects,
     anonymous ballots and the result. Recompute it with pabutools."""
     async with runtime.db.transaction() as session:
-        text = await results.export_pb(session, edition_id=edition_id, envelope_id=envelope_id)
+        text = await results.export_pb(
+            session, edition_id=edition_id, envelope_id=envelope_id, territory=budget.territory
+        )
     return PlainTextResponse(
         text,
         media_type="text/plain; charset=utf-8",

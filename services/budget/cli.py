@@ -14,10 +14,12 @@ from typing import Annotated
 import typer
 
 from services.budget import pabulib, tally
+from services.budget.domain import PABULIB_RULES
 
 app = typer.Typer(help="Participatory budget: tally, import and export pabulib (.pb) files.")
 
 DEFAULT_URL = "http://127.0.0.1:8003"
+FROM_META = {name: rule for rule, name in PABULIB_RULES.items()}
 
 
 def _number(value: Fraction | int) -> int | float | str:
@@ -30,13 +32,18 @@ def _number(value: Fraction | int) -> int | float | str:
 @app.command("tally")
 def tally_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .pb file")],
-    rule: Annotated[str, typer.Option(help="greedy | mes | mes-add1")] = "mes",
+    rule: Annotated[
+        str | None,
+        typer.Option(help="greedy | mes | mes-add1 (default: the file's META rule, else mes)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Compute the winning projects of a .pb file with one rule."""
+    election = pabulib.load(file)
+    if rule is None:  # our exports name their rule in META (see services/budget/README.md)
+        rule = FROM_META.get(election.rule, "mes")
     if rule not in ("greedy", "mes", "mes-add1"):
         raise typer.BadParameter("rule must be greedy, mes or mes-add1", param_hint="--rule")
-    election = pabulib.load(file)
     result = tally.tally(pabulib.to_problem(election), rule)
     if as_json:
         typer.echo(json.dumps({"selected": list(result.selected), "cost": _number(result.cost)}))

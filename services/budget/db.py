@@ -4,12 +4,16 @@ Ballot secrecy lives in the schema:
 - `participations` records WHO took part in an envelope (and through which channel), with a
   primary key (envelope_id, voter_id): one counted ballot per voter and envelope, across
   channels, enforced by the database whatever the concurrency. It has no timestamp.
-- `ballots` records WHAT was voted: a random id (not time-ordered), the envelope and the
-  contents. No voter id, no channel, no timestamp, no sequence. `receipt_hash` is the
-  SHA-256 of a random token handed to the voter (to look their ballot up later); it is not
-  derived from their identity. `replace_key` exists only in editions that allow ballot
-  replacement: an HMAC of (edition, envelope, voter) under a server-side secret, so the
-  database alone cannot link it to anybody. It is unique: still one ballot per voter.
+- `sealed_ballots` records WHAT was voted, sealed with the edition's public key, while
+  voting is open: a random id, the envelope, the sealed bytes and their SHA-256 (the
+  voter's tracker). No voter id, no channel, no timestamp, no sequence; written in shuffled
+  batches in transactions of their own (voting.py). `replace_key` exists only in editions
+  that allow ballot replacement: an HMAC of (edition, envelope, voter) under
+  BUDGET_BALLOT_SECRET, so the database alone cannot link it to anybody. It is unique:
+  still one ballot per voter.
+- `ballots` holds opened ballots: those opened at the count (stored shuffled, under new
+  random ids, without trackers), those of imported .pb files, and the plain ballots of
+  editions created before sealing (with the SHA-256 of their random receipt).
 - On SQLite both tables are WITHOUT ROWID, so their rows are stored in key order (random
   for ballots), not in the order voters arrived.
 """
@@ -133,4 +137,53 @@ milestones = sa.Table(
     sa.Column("recorded_by", sa.String(100), nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_milestones_proposal", "proposal_id"),
+)
+
+# --- sealed ballots (migration 0003) ----------------------------------------------------
+# `ballots` above now holds opened ballots only: those of imported files, those opened at
+# the count (written shuffled), and those of editions created before sealing existed.
+
+edition_keys = sa.Table(
+    "edition_keys",
+    metadata,
+    sa.Column("edition_id", sa.String(36), sa.ForeignKey("editions.id"), primary_key=True),
+    sa.Column("public_key", sa.String(64), nullable=False),  # hex X25519; private key: nowhere
+    sa.Column("threshold", sa.Integer, nullable=False),
+    sa.Column("keyholders", sa.JSON, nullable=False),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+sealed_ballots = sa.Table(
+    "sealed_ballots",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # random
+    sa.Column("envelope_id", sa.String(36), sa.ForeignKey("envelopes.id"), nullable=False),
+    sa.Column("sealed", sa.LargeBinary, nullable=True),  # erased once opened and counted
+    sa.Column("tracker", sa.String(64), nullable=False, unique=True),  # SHA-256 of `sealed`
+    sa.Column("replace_key", sa.String(64), nullable=True, unique=True),
+    sa.Index("ix_sealed_ballots_envelope", "envelope_id"),
+    sqlite_with_rowid=False,
+)
+
+desk_voters = sa.Table(
+    "desk_voters",
+    metadata,
+    sa.Column("edition_id", sa.String(36), sa.ForeignKey("editions.id"), primary_key=True),
+    sa.Column("voter_id", sa.String(100), primary_key=True),
+    sa.Column("neighbourhood", sa.String(50), nullable=False),
+    sa.Column("birthdate", sa.Date, nullable=True),
+    sa.Column("registered_by", sa.String(100), nullable=False),
+    sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+voting_extensions = sa.Table(
+    "voting_extensions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("edition_id", sa.String(36), sa.ForeignKey("editions.id"), nullable=False),
+    sa.Column("until", sa.Date, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("extended_by", sa.String(100), nullable=False),
+    sa.Column("extended_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_voting_extensions_edition", "edition_id"),
 )

@@ -22,14 +22,15 @@ raises each voter's endowment by one euro, exactly as pabutools does on the expo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from typing import Literal
 
-from libs.common.problems import Conflict, Invalid
-from services.budget import tally
+from libs.common.problems import Conflict, Forbidden, Invalid
+from services.budget import explain, tally
 
 PHASES: tuple[str, ...] = (
     "information",
@@ -42,6 +43,28 @@ PHASES: tuple[str, ...] = (
 )
 CLOSED_PHASES = ("results", "delivery")
 RULES = ("greedy", "mes", "mes-add1")
+# The names an export's META `rule` carries (pabulib's own style: Assen and Świecie files say
+# `equalshares/add1` for MES-Add1 without completion), and what each means in words.
+PABULIB_RULES = {
+    "greedy": "greedy",
+    "mes": "equalshares/add1+greedy",
+    "mes-add1": "equalshares/add1",
+}
+RULE_DESCRIPTIONS = {
+    "greedy": "Greedy by votes (points): most supported first, skipping projects that do not "
+    "fit the remaining budget.",
+    "mes": "Method of Equal Shares with cost utilities (points as utilities for cumulative "
+    "and ordinal ballots), endowment raised by one currency unit per voter (Add1) until the "
+    "outcome is exhaustive or the next raise overspends, then completed by greedy.",
+    "mes-add1": "Method of Equal Shares, endowment raised by one currency unit per voter "
+    "(Add1) while the outcome fits the budget; no completion.",
+}
+PABULIB_VOTE_TYPES = {
+    "approval": "approval",
+    "knapsack": "approval",
+    "cumulative": "cumulative",
+    "ranking": "ordinal",
+}
 BALLOT_KINDS = ("approval", "knapsack", "cumulative", "ranking")
 MILESTONES = ("planned", "in_progress", "delivered")
 
@@ -79,6 +102,41 @@ def next_phase(current: str, target: str) -> str:
             phase=current,
         )
     return target
+
+
+def _day(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def voting_window(
+    phase_dates: Mapping | None, extended_until: date | str | None
+) -> tuple[date | None, date | None]:
+    """First and last day of voting (both included): the edition's dates, the last day
+    pushed back by the latest staff extension."""
+    voting = (phase_dates or {}).get("voting") or {}
+    start, end = _day(voting.get("start")), _day(voting.get("end"))
+    extended = _day(extended_until)
+    if extended is not None and (end is None or extended > end):
+        end = extended
+    return start, end
+
+
+def effective_phase(
+    stored: str, phase_dates: Mapping | None, *, extended_until: date | str | None, today: date
+) -> str:
+    """The phase by the calendar: voting opens on its first day (from assessment) and
+    closes after its last day, without anyone clicking. Staff may still move phases by
+    hand; an edition without voting dates only moves by hand. Computed on every read, so
+    there is no background job to miss a date."""
+    start, end = voting_window(phase_dates, extended_until)
+    phase = stored
+    if phase == "assessment" and start is not None and today >= start:
+        phase = "voting"
+    if phase == "voting" and end is not None and today > end:
+        phase = "results"
+    return phase
 
 
 # --- ballot formats ---------------------------------------------------------------------
@@ -162,6 +220,8 @@ def ballot_points(fmt: BallotFormat, contents: Mapping) -> dict[str, int]:
         return {p: int(n) for p, n in (contents.get("points") or {}).items() if n}
     projects = list(contents.get("projects") or [])
     if fmt.kind == "ranking":
+        if contents.get("points"):  # an imported ordinal file with its own points column
+            return {p: int(n) for p, n in contents["points"].items() if n}
         k = len(projects)
         return {p: k - i for i, p in enumerate(projects)}
     return dict.fromkeys(projects, 1)
@@ -170,13 +230,29 @@ def ballot_points(fmt: BallotFormat, contents: Mapping) -> dict[str, int]:
 # --- eligibility ------------------------------------------------------------------------
 
 
+class VerificationRequired(Forbidden):
+    """Only accounts verified by staff may do this. (The same problem as the shared
+    `VerificationRequired` of libs/common/auth, which the portal explains; swap once merged.)"""
+
+    title, slug = "Verification required", "verification-required"
+
+
 @dataclass(frozen=True)
 class Voter:
-    """What eligibility looks at: verified residency, age and neighbourhood."""
+    """What eligibility looks at: role, verified residency, age and neighbourhood."""
 
     verified: bool
     neighbourhood: str | None
     birthdate: date | None
+    resident: bool = True
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a voter may not vote: a stable `code` for clients, a sentence for people."""
+
+    code: str
+    message: str
 
 
 def age_on(birthdate: date, today: date) -> int:
@@ -185,19 +261,49 @@ def age_on(birthdate: date, today: date) -> int:
 
 
 def eligibility_problem(
-    voter: Voter, *, min_age: int | None, district: str | None, today: date
-) -> str | None:
-    """Why this voter may not vote in an envelope of `district` (None: city-wide)."""
+    voter: Voter,
+    *,
+    min_age: int | None,
+    district: str | None,
+    today: date,
+    neighbourhoods: Iterable[str],
+) -> Refusal | None:
+    """Why this voter may not vote in an envelope of `district` (None: city-wide), or None.
+
+    Every envelope, the city-wide one included, is for residents of the territory: the
+    resident role, a verified account and one of the territory's neighbourhoods."""
+    if not voter.resident:
+        return Refusal("not_resident", "Only residents (role 'resident') can vote.")
     if not voter.verified:
-        return "Only verified residents can vote."
+        return Refusal(
+            "unverified", "Only verified residents can vote: staff verify your account first."
+        )
+    if voter.neighbourhood is None or voter.neighbourhood not in set(neighbourhoods):
+        return Refusal(
+            "outside_territory",
+            "Voting needs a neighbourhood of the territory on your account "
+            f"(got {voter.neighbourhood!r}).",
+        )
     if min_age:
         if voter.birthdate is None:
-            return f"Voting needs a known date of birth (minimum age {min_age})."
+            return Refusal(
+                "birthdate_missing",
+                f"This edition is open from age {min_age}: add your date of birth to your "
+                "account (staff check it when they verify you).",
+            )
         if age_on(voter.birthdate, today) < min_age:
-            return f"Voters must be at least {min_age} years old."
+            return Refusal("too_young", f"Voters must be at least {min_age} years old.")
     if district is not None and voter.neighbourhood != district:
-        return f"This envelope is open only to residents of '{district}'."
+        return Refusal(
+            "other_district", f"This envelope is open only to residents of '{district}'."
+        )
     return None
+
+
+def refuse(refusal: Refusal) -> Forbidden:
+    """The 403 problem for a refusal (VerificationRequired for an unverified account)."""
+    cls = VerificationRequired if refusal.code == "unverified" else Forbidden
+    return cls(refusal.message, code=refusal.code)
 
 
 def parse_birthdate(value: str | None) -> date | None:
@@ -207,6 +313,25 @@ def parse_birthdate(value: str | None) -> date | None:
         return date.fromisoformat(value[:10])
     except ValueError:
         return None
+
+
+# --- personal data in free text -------------------------------------------------------
+
+# Texts that travel in events (titles, names, notes, desk author ids) must not carry
+# contact details: events are kept for ever and read by every service.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_PHONE = re.compile(r"(?<![\w])(?:\+|00)?\d(?:[ .-]?\d){8,13}(?![\w])")
+
+
+def personal_data_problem(text: str | None) -> str | None:
+    """Why `text` cannot travel in an event (an e-mail address or a phone number), or None."""
+    if not text:
+        return None
+    if _EMAIL.search(text):
+        return "Remove the e-mail address: this text is published."
+    if _PHONE.search(text):
+        return "Remove the phone number: this text is published."
+    return None
 
 
 # --- pre-selection and assessment -------------------------------------------------------
@@ -262,8 +387,9 @@ class ProjectOutcome:
     selected: bool
     status: str
     reason: str
-    score: str
+    score: str  # total points (approvals for approval ballots)
     step: int | None
+    votes: int  # ballots that name the project
 
 
 @dataclass(frozen=True)
@@ -273,6 +399,14 @@ class EnvelopeOutcome:
     leftover_cents: int
     projects: list[ProjectOutcome]
     voters: int
+    explanation: dict  # round by round (explain.py), JSON-ready
+
+
+def utility_of(fmt: BallotFormat) -> str:
+    """MES utilities, as pabulib defines them for the exported vote_type: the cost of the
+    project for approval ballots (knapsack ones are exported as approval), the points for
+    cumulative and ordinal ones. The CLI and pabutools read the export the same way."""
+    return "points" if fmt.kind in ("cumulative", "ranking") else "cost"
 
 
 def to_units(cents: int) -> Fraction:
@@ -303,8 +437,15 @@ def tally_envelope(
         costs={label[p]: to_units(c) for p, c in costs.items()},
         budget=to_units(amount_cents),
         ballots=tally.group_ballots(tally.Ballot(p) for p in points),
+        utility=utility_of(fmt),
     )
     labelled = tally.tally(problem, rule)
+    story = explain.as_json(explain.explain(problem, labelled), name=back)
+    votes = dict.fromkeys(costs, 0)
+    for ballot in points:
+        for project, n in ballot.items():
+            if n and back.get(project) in votes:
+                votes[back[project]] += 1
     result = tally.TallyResult(
         rule=labelled.rule,
         selected=[back[p] for p in labelled.selected],
@@ -324,6 +465,7 @@ def tally_envelope(
                 reason=REASONS.get(status, status),
                 score=str(why.score) if why else "0",
                 step=why.step if why else None,
+                votes=votes[pid],
             )
         )
     return EnvelopeOutcome(
@@ -332,6 +474,7 @@ def tally_envelope(
         leftover_cents=amount_cents - allocated,
         projects=outcomes,
         voters=len(points),
+        explanation=story,
     )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,8 +23,16 @@ from libs.common.events import Territory, make_event
 from libs.common.ids import new_id
 from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
-from services.budget import domain
-from services.budget.db import editions, envelopes, proposal_revisions, proposals, supports
+from services.budget import domain, sealing
+from services.budget.db import (
+    edition_keys,
+    editions,
+    envelopes,
+    proposal_revisions,
+    proposals,
+    supports,
+    voting_extensions,
+)
 from services.budget.schemas import (
     AssessmentIn,
     DeskProposalIn,
@@ -37,9 +46,43 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+# An edition's dates are days of the territory's calendar. One territory per process: the
+# app sets its time zone at start (BUDGET_TERRITORY_FILE).
+_ZONE: ZoneInfo = ZoneInfo("Europe/Paris")
+
+
+def set_timezone(name: str) -> None:
+    global _ZONE
+    _ZONE = ZoneInfo(name)
+
+
+def _now_local() -> datetime:  # tests move the calendar by replacing this
+    return datetime.now(_ZONE)
+
+
+def local_today() -> date:
+    return _now_local().date()
+
+
 # Statements on the voting path are built once, with bound parameters: building and
 # keying a statement per request costs more than SQLite takes to run it.
-_EDITION = sa.select(editions).where(editions.c.id == sa.bindparam("edition_id"))
+LATEST_EXTENSION = (
+    sa.select(sa.func.max(voting_extensions.c.until))
+    .where(voting_extensions.c.edition_id == editions.c.id)
+    .scalar_subquery()
+)
+_EDITION = (
+    sa.select(
+        editions,
+        LATEST_EXTENSION.label("extended_until"),
+        edition_keys.c.public_key,
+        edition_keys.c.threshold,
+        edition_keys.c.keyholders,
+        edition_keys.c.opened_at,
+    )
+    .select_from(editions.outerjoin(edition_keys, edition_keys.c.edition_id == editions.c.id))
+    .where(editions.c.id == sa.bindparam("edition_id"))
+)
 _ENVELOPES = (
     sa.select(envelopes)
     .where(envelopes.c.edition_id == sa.bindparam("edition_id"))
@@ -50,11 +93,23 @@ _ENVELOPES = (
 async def get_edition(session: AsyncSession, edition_id: str, *, lock: bool = False) -> dict:
     query = _EDITION
     if lock and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
+        query = query.with_for_update(of=editions)
     row = (await session.execute(query, {"edition_id": edition_id})).mappings().first()
     if row is None:
         raise NotFound(f"No edition '{edition_id}'.")
-    return dict(row)
+    return with_calendar(dict(row))
+
+
+def with_calendar(edition: dict) -> dict:
+    """`phase` becomes the phase by the calendar; `stored_phase` is the one staff set."""
+    edition["stored_phase"] = edition["phase"]
+    edition["phase"] = domain.effective_phase(
+        edition["phase"],
+        edition["phase_dates"],
+        extended_until=edition.get("extended_until"),
+        today=local_today(),
+    )
+    return edition
 
 
 async def edition_envelopes(session: AsyncSession, edition_id: str) -> list[dict]:
@@ -82,6 +137,10 @@ def edition_view(edition: dict, envelope_rows: list[dict]) -> dict[str, Any]:
         "preselection": edition["preselection"],
         "eligible_population": edition["eligible_population"],
         "phase_dates": edition["phase_dates"],
+        "voting_window": _window(edition),
+        "sealed": edition.get("public_key") is not None,
+        "keyholders": edition.get("keyholders"),
+        "threshold": edition.get("threshold"),
         "envelopes": [
             {
                 "id": e["id"],
@@ -92,6 +151,15 @@ def edition_view(edition: dict, envelope_rows: list[dict]) -> dict[str, Any]:
             for e in envelope_rows
         ],
         "results_published": edition["results"] is not None,
+    }
+
+
+def _window(edition: dict) -> dict[str, str | None]:
+    start, end = domain.voting_window(edition["phase_dates"], edition.get("extended_until"))
+    return {
+        "first_day": start.isoformat() if start else None,
+        "last_day": end.isoformat() if end else None,
+        "extended": edition.get("extended_until") is not None,
     }
 
 
@@ -107,7 +175,10 @@ async def create_edition(
     territory: Territory,
     phase: str = "information",
     source_meta: dict | None = None,
+    sealed: bool = True,
 ) -> dict[str, Any]:
+    """A new edition; a sealed one (all but imported files) gets its key pair, and the
+    answer carries the keyholders' shares of its private key: the only copy there is."""
     edition_id = new_id()
     await session.execute(
         sa.insert(editions).values(
@@ -157,8 +228,33 @@ async def create_edition(
             actor=actor.sub,
         ),
     )
+    shares = None
+    if sealed:
+        holders = body.keyholders or [actor.sub]
+        threshold = body.threshold or len(holders) // 2 + 1
+        if threshold > len(holders):
+            raise Invalid(
+                f"The threshold ({threshold}) exceeds the {len(holders)} keyholder(s).",
+                field="body.threshold",
+            )
+        key = sealing.new_edition_key(threshold=threshold, keyholders=len(holders))
+        await session.execute(
+            sa.insert(edition_keys).values(
+                edition_id=edition_id,
+                public_key=key.public_key,
+                threshold=threshold,
+                keyholders=holders,
+            )
+        )
+        shares = [
+            {"keyholder": holder, "share": share}
+            for holder, share in zip(holders, key.shares, strict=True)
+        ]
     edition = await get_edition(session, edition_id)
-    return edition_view(edition, await edition_envelopes(session, edition_id))
+    view = edition_view(edition, await edition_envelopes(session, edition_id))
+    if shares is not None:
+        view["keyholder_shares"] = shares
+    return view
 
 
 async def change_phase(
@@ -181,7 +277,7 @@ async def change_phase(
     # Conditional update: two staff members clicking at once move the edition once.
     moved = await session.execute(
         sa.update(editions)
-        .where(editions.c.id == edition_id, editions.c.phase == edition["phase"])
+        .where(editions.c.id == edition_id, editions.c.phase == edition["stored_phase"])
         .values(phase=target)
     )
     if moved.rowcount != 1:
@@ -287,7 +383,9 @@ async def submit_proposal(
         )
     else:
         if not actor.verified:
-            raise Forbidden("Only verified residents can submit proposals.")
+            raise domain.VerificationRequired(
+                "Only verified residents can submit proposals: staff verify your account first."
+            )
         author, neighbourhood, channel, entered_by = actor.sub, actor.neighbourhood, "online", None
     if envelope["district"] is not None and neighbourhood != envelope["district"]:
         raise Forbidden(
@@ -359,9 +457,18 @@ async def edit_proposal(
     edition = await get_edition(session, edition_id)
     domain.require_phase(edition["phase"], "proposals", "pre_selection", action="edit a proposal")
     proposal = await get_proposal(session, edition_id, proposal_id)
-    is_author = proposal["author_id"] is not None and proposal["author_id"] == actor.sub
-    if not (is_author or actor.is_staff):
-        raise Forbidden("Only the author (or staff, for paper proposals) can edit a proposal.")
+    is_author = (
+        proposal["channel"] == "online"
+        and proposal["author_id"] is not None
+        and proposal["author_id"] == actor.sub
+    )
+    # Staff type in paper proposals, so they correct them; an online proposal is its
+    # author's words. Every version records who edited it and when (proposal_revisions).
+    staff_on_paper = actor.is_staff and proposal["channel"] == "desk"
+    if not (is_author or staff_on_paper):
+        raise Forbidden(
+            "Only the author edits an online proposal; staff edit only paper proposals."
+        )
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise Invalid("Nothing to change.", field="body")
@@ -422,7 +529,7 @@ async def support_proposal(
     edition = await get_edition(session, edition_id)
     domain.require_phase(edition["phase"], "pre_selection", action="support a proposal")
     if not actor.verified:
-        raise Forbidden("Only verified residents can support proposals.")
+        raise domain.VerificationRequired("Only verified residents can support proposals.")
     proposal = await get_proposal(session, edition_id, proposal_id)
     envelope = await get_envelope(session, edition_id, proposal["envelope_id"])
     if envelope["district"] is not None and actor.neighbourhood != envelope["district"]:
@@ -471,6 +578,8 @@ async def assess_proposal(
     if problem:
         raise Invalid(problem, field="body.cost_cents" if body.reason.strip() else "body.reason")
     proposal = await get_proposal(session, edition_id, proposal_id)
+    if proposal["author_id"] is not None and proposal["author_id"] == actor.sub:
+        raise Forbidden("Nobody assesses their own proposal: another reviewer must.")
     if proposal["status"] not in ("promoted", "feasible", "unfeasible"):
         raise Conflict(f"A proposal in status '{proposal['status']}' is not assessed.")
     await session.execute(
@@ -500,3 +609,36 @@ async def assess_proposal(
         ),
     )
     return proposal_view(await get_proposal(session, edition_id, proposal_id))
+
+
+async def extend_voting(
+    session: AsyncSession, *, edition_id: str, until: date, reason: str, actor: Principal
+) -> dict[str, Any]:
+    """Staff push voting's last day back (recorded: who, when, why). Only while voting
+    runs by the calendar or has just closed by it, before anything is counted."""
+    edition = await get_edition(session, edition_id, lock=True)
+    if edition["results"] is not None or edition["stored_phase"] not in ("assessment", "voting"):
+        raise domain.PhaseViolation(
+            "Voting can be extended only before it is closed by hand or counted.",
+            phase=edition["phase"],
+        )
+    domain.require_phase(edition["phase"], "voting", "results", action="extend voting")
+    _, last = domain.voting_window(edition["phase_dates"], edition.get("extended_until"))
+    if until < local_today() or (last is not None and until <= last):
+        raise Invalid(
+            "The new last day must be today or later, and after the current last day "
+            f"({last.isoformat() if last else 'none'}).",
+            field="body.until",
+        )
+    await session.execute(
+        sa.insert(voting_extensions).values(
+            id=new_id(),
+            edition_id=edition_id,
+            until=until,
+            reason=reason,
+            extended_by=actor.sub,
+            extended_at=now(),
+        )
+    )
+    edition = await get_edition(session, edition_id)
+    return edition_view(edition, await edition_envelopes(session, edition_id))

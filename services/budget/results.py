@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import secrets
 from collections import Counter
 from fractions import Fraction
 from typing import Any
@@ -20,9 +22,18 @@ from libs.common.contracts.budget import (
 from libs.common.events import Territory, make_event
 from libs.common.ids import new_id
 from libs.common.outbox import record
-from libs.common.problems import Conflict, Invalid
-from services.budget import domain, pabulib
-from services.budget.db import ballots, editions, milestones, participations, proposals
+from libs.common.problems import Conflict, Invalid, NotFound
+from services.budget import domain, pabulib, sealing, shamir
+from services.budget.config import TerritoryConfig
+from services.budget.db import (
+    ballots,
+    edition_keys,
+    editions,
+    milestones,
+    participations,
+    proposals,
+    sealed_ballots,
+)
 from services.budget.editions import (
     ballot_format,
     create_edition,
@@ -64,13 +75,118 @@ def _result_project(row: dict) -> ResultProject:
     )
 
 
+async def _gaps(session: AsyncSession, *, edition_id: str) -> dict[str, int]:
+    """Per envelope: participations recorded without a stored ballot (lost in a crash, or
+    still waiting in another replica's memory)."""
+    took_part = dict(
+        (
+            await session.execute(
+                sa.select(participations.c.envelope_id, sa.func.count())
+                .where(participations.c.edition_id == edition_id)
+                .group_by(participations.c.envelope_id)
+            )
+        ).all()
+    )
+    gaps = {}
+    for envelope_id, voters in took_part.items():
+        stored = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(sealed_ballots)
+            .where(sealed_ballots.c.envelope_id == envelope_id)
+        ) + await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ballots)
+            .where(ballots.c.envelope_id == envelope_id)
+        )
+        if voters > stored:
+            gaps[envelope_id] = voters - stored
+    return gaps
+
+
+async def open_ballots(session: AsyncSession, *, edition: dict, shares: list[str]) -> None:
+    """Open the edition's sealed ballots in memory with the keyholders' shares and store
+    them, shuffled and unlinked from their trackers, for the count and the export. The
+    sealed bytes and replacement keys are erased; the trackers stay, as the published list
+    of counted ballots."""
+    try:
+        key = sealing.open_key(shares, public_key=edition["public_key"])
+    except shamir.BadShares as exc:
+        raise Invalid(str(exc), field="body.shares") from exc
+    envelope_ids = [e["id"] for e in await edition_envelopes(session, edition["id"])]
+    rows = await session.execute(
+        sa.select(sealed_ballots.c.envelope_id, sealed_ballots.c.sealed).where(
+            sealed_ballots.c.envelope_id.in_(envelope_ids), sealed_ballots.c.sealed.is_not(None)
+        )
+    )
+    try:
+        opened = [
+            {
+                "id": secrets.token_hex(16),
+                "envelope_id": envelope_id,
+                "contents": sealing.unseal(sealed, key=key),
+                "receipt_hash": secrets.token_hex(32),
+                "replace_key": None,
+            }
+            for envelope_id, sealed in rows.all()
+        ]
+    except shamir.BadShares as exc:
+        raise Invalid(str(exc), field="body.shares") from exc
+    random.SystemRandom().shuffle(opened)
+    for start in range(0, len(opened), 5000):
+        await session.execute(sa.insert(ballots), opened[start : start + 5000])
+    await session.execute(
+        sa.update(sealed_ballots)
+        .where(sealed_ballots.c.envelope_id.in_(envelope_ids))
+        .values(sealed=None, replace_key=None)  # nothing left that points at a voter
+    )
+    await session.execute(
+        sa.update(edition_keys)
+        .where(edition_keys.c.edition_id == edition["id"])
+        .values(opened_at=now())
+    )
+
+
+async def counted_trackers(session: AsyncSession, *, edition_id: str) -> dict[str, Any]:
+    """The published list of counted trackers (sorted), per envelope: every voter finds
+    their receipt in it; it says nothing of what any ballot said."""
+    edition = await get_edition(session, edition_id)
+    if edition["results"] is None:
+        raise NotFound("The trackers are published with the results.")
+    out = []
+    for envelope in await edition_envelopes(session, edition_id):
+        rows = await session.execute(
+            sa.select(sealed_ballots.c.tracker)
+            .where(sealed_ballots.c.envelope_id == envelope["id"])
+            .order_by(sealed_ballots.c.tracker)
+        )
+        out.append({"envelope_id": envelope["id"], "trackers": [t for (t,) in rows.all()]})
+    return {"edition_id": edition_id, "envelopes": out}
+
+
 async def publish_results(
-    session: AsyncSession, *, edition_id: str, actor: Principal, territory: Territory
+    session: AsyncSession,
+    *,
+    edition_id: str,
+    actor: Principal,
+    territory: Territory,
+    shares: list[str] = (),
+    accept_missing: bool = False,
 ) -> dict[str, Any]:
     edition = await get_edition(session, edition_id, lock=True)
     domain.require_phase(edition["phase"], "results", action="publish the results")
     if edition["results"] is not None:
         raise Conflict("The results of this edition are already published.")
+    gaps = await _gaps(session, edition_id=edition_id)
+    if gaps and not accept_missing:
+        raise Conflict(
+            f"{sum(gaps.values())} participation(s) have no stored ballot yet: another "
+            "replica may still hold them (retry after BUDGET_BALLOT_FLUSH_SECONDS), or they "
+            "were lost in a crash (then count with accept_missing=true; the results say so).",
+            code="ballots_missing",
+            missing=gaps,
+        )
+    if edition["public_key"] is not None:
+        await open_ballots(session, edition=edition, shares=list(shares))
     fmt = ballot_format(edition)
     envelope_results: list[EnvelopeResult] = []
     explained: list[dict[str, Any]] = []
@@ -114,6 +230,7 @@ async def publish_results(
                 "allocated_cents": outcome.allocated_cents,
                 "leftover_cents": outcome.leftover_cents,
                 "ballots": outcome.voters,
+                "ballots_missing": gaps.get(envelope["id"], 0),
                 "selected": outcome.selected,
                 "projects": [
                     {
@@ -125,15 +242,23 @@ async def publish_results(
                         "status": p.status,
                         "reason": p.reason,
                         "score": p.score,
+                        "votes": p.votes,
                         "step": p.step,
                     }
                     for p in outcome.projects
                 ],
+                "explanation": outcome.explanation,
             }
         )
     turnout = await _turnout(session, edition=edition, envelope_results=explained)
     results = {
         "rule": edition["rule"],
+        "rule_description": domain.RULE_DESCRIPTIONS[edition["rule"]],
+        "pabulib_rule": domain.PABULIB_RULES[edition["rule"]],
+        "recompute": {
+            "export": f"/editions/{edition_id}/export.pb",
+            "command": f"sharitories budget tally {edition_id}.pb --rule {edition['rule']}",
+        },
         "envelopes": explained,
         "turnout": [t.model_dump() for t in turnout],
     }
@@ -288,15 +413,10 @@ async def import_pb(
     if kind == "ordinal":
         fmt = BallotFormatIn(kind="ranking", min_projects=0)
     elif kind in PB_KINDS:
-        fmt = BallotFormatIn(
-            kind=PB_KINDS[kind],
-            min_projects=0,
-            total_points=int(Fraction(election.meta.get("max_sum_points", "0"))) or None
-            if kind == "cumulative"
-            else None,
-        )
-        if kind == "cumulative" and fmt.total_points is None:
-            fmt = BallotFormatIn(kind="cumulative", min_projects=0, total_points=10**9)
+        total = None
+        if kind == "cumulative":  # without max_sum_points: no limit worth checking
+            total = int(Fraction(election.meta.get("max_sum_points") or "0")) or 10**9
+        fmt = BallotFormatIn(kind=PB_KINDS[kind], min_projects=0, total_points=total)
     else:
         raise Invalid(f"vote_type '{kind}' cannot be imported.", field="body")
     name = election.meta.get("description") or election.meta.get("instance") or "Imported"
@@ -313,6 +433,7 @@ async def import_pb(
         territory=territory,
         phase="results",
         source_meta=dict(election.meta),
+        sealed=False,  # a published file's ballots are public already
     )
     envelope_id = view["envelopes"][0]["id"]
     at = now()
@@ -347,9 +468,6 @@ async def import_pb(
     if rows:
         await session.execute(sa.insert(proposals), rows)
     ballot_rows = []
-    import hashlib
-    import secrets
-
     for vote in election.votes:
         unknown = [p for p in vote.projects if p not in ids]
         if unknown:
@@ -357,6 +475,12 @@ async def import_pb(
         if fmt.kind == "cumulative":
             points = pabulib.ballot_points(election, vote)
             contents = {"points": {ids[p]: int(n) for p, n in points.items() if n}}
+        elif fmt.kind == "ranking" and vote.points is not None:
+            points = pabulib.ballot_points(election, vote)
+            contents = {
+                "projects": [ids[p] for p in vote.projects],
+                "points": {ids[p]: int(n) for p, n in points.items() if n},
+            }
         else:
             contents = {"projects": [ids[p] for p in vote.projects]}
         ballot_rows.append(
@@ -364,7 +488,7 @@ async def import_pb(
                 "id": secrets.token_hex(16),
                 "envelope_id": envelope_id,
                 "contents": contents,
-                "receipt_hash": hashlib.sha256(secrets.token_bytes(16)).hexdigest(),
+                "receipt_hash": secrets.token_hex(32),
                 "replace_key": None,
             }
         )
@@ -373,7 +497,9 @@ async def import_pb(
     return {**view, "projects": len(rows), "ballots": len(ballot_rows)}
 
 
-async def export_pb(session: AsyncSession, *, edition_id: str, envelope_id: str | None) -> str:
+async def export_pb(
+    session: AsyncSession, *, edition_id: str, envelope_id: str | None, territory: TerritoryConfig
+) -> str:
     """A closed edition's envelope as .pb: projects (by their file id when imported),
     anonymous ballots numbered in random-id order, and the published result."""
     edition = await get_edition(session, edition_id)
@@ -392,35 +518,42 @@ async def export_pb(session: AsyncSession, *, edition_id: str, envelope_id: str 
     projects = await _envelope_projects(session, envelope["id"])
     label = {pid: (p["external_id"] or pid) for pid, p in projects.items()}
     fmt = ballot_format(edition)
-    pb_kind = {"approval": "approval", "knapsack": "approval", "cumulative": "cumulative"}.get(
-        fmt.kind, "ordinal"
-    )
+    pb_kind = domain.PABULIB_VOTE_TYPES[fmt.kind]
     votes = []
     for n, contents in enumerate(await envelope_ballots(session, envelope_id=envelope["id"]), 1):
-        if fmt.kind == "cumulative":
-            given = [(label[p], Fraction(k)) for p, k in contents["points"].items() if p in label]
+        given = [
+            (label[p], Fraction(k))
+            for p, k in domain.ballot_points(fmt, contents).items()
+            if p in label
+        ]
+        if fmt.kind == "cumulative" or fmt.kind == "ranking":
+            # Ordinal ballots carry their points too (first of k = k … last = 1), so that
+            # the file says exactly which utilities MES used.
+            if fmt.kind == "ranking":
+                given.sort(key=lambda item: -item[1])
             votes.append(
                 pabulib.Vote(str(n), tuple(p for p, _ in given), tuple(k for _, k in given))
             )
         else:
-            votes.append(
-                pabulib.Vote(str(n), tuple(label[p] for p in contents["projects"] if p in label))
-            )
+            votes.append(pabulib.Vote(str(n), tuple(p for p, _ in given)))
     meta = {
         "description": f"{edition['name']} — {envelope['name']}",
-        "country": "France",
-        "unit": edition["city"],
-        "subunit": envelope["district"] or "",
+        "country": territory.country,
+        "unit": territory.name,
         "instance": edition_id,
         "num_projects": str(len(projects)),
         "num_votes": str(len(votes)),
         "budget": pabulib.format_number(domain.to_units(envelope["amount_cents"])),
         "vote_type": pb_kind,
-        "rule": {"greedy": "greedy", "mes": "equalshares/add1", "mes-add1": "equalshares/add1"}[
-            edition["rule"]
-        ],
-        "currency": "EUR",
+        "rule": domain.PABULIB_RULES[edition["rule"]],
+        "comment": domain.RULE_DESCRIPTIONS[edition["rule"]],
+        "currency": territory.currency,
     }
+    if envelope["district"]:
+        name = territory.neighbourhoods.get(envelope["district"], envelope["district"])
+        meta["district"] = meta["subunit"] = name
+    else:
+        meta["subunit"] = territory.name
     if fmt.kind == "cumulative" and fmt.total_points:
         meta["max_sum_points"] = str(fmt.total_points)
     if fmt.max_projects:

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from services.budget.domain import BallotFormat
+from services.budget.domain import BallotFormat, personal_data_problem
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _no_contact_details(value: str | None) -> str | None:
+    problem = personal_data_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# A text that travels in events: no e-mail address, no phone number.
+Published = Annotated[str, AfterValidator(_no_contact_details)]
+
+
 class EnvelopeIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: Published = Field(min_length=1, max_length=200)
     district: str | None = Field(None, max_length=50)  # None: the city-wide envelope
     amount_cents: int = Field(gt=0)
 
@@ -45,7 +56,7 @@ class PreselectionIn(Strict):
 
 
 class EditionIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: Published = Field(min_length=1, max_length=200)
     envelopes: list[EnvelopeIn] = Field(min_length=1)
     rule: Literal["greedy", "mes", "mes-add1"] = "mes"
     ballot_format: BallotFormatIn = BallotFormatIn()
@@ -54,9 +65,20 @@ class EditionIn(Strict):
     preselection: PreselectionIn = PreselectionIn()
     eligible_population: dict[str, int] = Field(default_factory=dict)
     phase_dates: dict[str, dict[str, date]] = Field(default_factory=dict)
+    # Who holds a share of the edition's private key (names or member ids); default: the
+    # staff member creating it. `threshold` of them open the ballots (default: a majority).
+    keyholders: list[str] = Field(default_factory=list, max_length=20)
+    threshold: int | None = Field(None, ge=1, le=20)
 
     @model_validator(mode="after")
     def _one_city_envelope(self):
+        if len(set(self.keyholders)) != len(self.keyholders) or any(
+            not k.strip() or len(k) > 100 for k in self.keyholders
+        ):
+            raise ValueError("keyholders are distinct, non-empty names (at most 100 characters)")
+        voting = self.phase_dates.get("voting") or {}
+        if voting.get("start") and voting.get("end") and voting["end"] < voting["start"]:
+            raise ValueError("phase_dates.voting.end comes before its start")
         city = [e for e in self.envelopes if e.district is None]
         if len(city) != 1:
             raise ValueError("an edition has exactly one city-wide envelope (district null)")
@@ -73,7 +95,7 @@ class PhaseIn(Strict):
 
 
 class ProposalIn(Strict):
-    title: str = Field(min_length=1, max_length=300)
+    title: Published = Field(min_length=1, max_length=300)
     description: str = Field("", max_length=20_000)
     envelope_id: str | None = None  # default: the city-wide envelope
     proposed_cost_cents: int | None = Field(None, gt=0)
@@ -82,12 +104,12 @@ class ProposalIn(Strict):
 class DeskProposalIn(ProposalIn):
     """A paper proposal typed in by staff at the town hall."""
 
-    author_id: str | None = Field(None, max_length=100)
+    author_id: Published | None = Field(None, max_length=100)  # a member id, never contacts
     neighbourhood: str | None = Field(None, max_length=50)
 
 
 class ProposalEditIn(Strict):
-    title: str | None = Field(None, min_length=1, max_length=300)
+    title: Published | None = Field(None, min_length=1, max_length=300)
     description: str | None = Field(None, max_length=20_000)
     proposed_cost_cents: int | None = Field(None, gt=0)
 
@@ -104,16 +126,42 @@ class BallotIn(Strict):
     points: dict[str, int] | None = None
 
 
-class PaperVoterIn(Strict):
-    """The voter as checked in by staff at the desk (identity document seen)."""
+class DeskVoterIn(Strict):
+    """A resident registered at the town-hall desk, identity document seen by staff.
 
-    voter_id: str = Field(min_length=1, max_length=100)
-    neighbourhood: str | None = Field(None, max_length=50)
+    `identity` (e.g. the document's number) is never stored: only a keyed hash of it makes
+    the desk voter id, so registering the same person twice gives the same id. A resident
+    with a platform account gives their member id instead (shown on their account page):
+    then an online ballot and a paper one meet on the same participation."""
+
+    identity: str | None = Field(None, min_length=3, max_length=200)
+    member_id: str | None = Field(None, min_length=1, max_length=100)
+    neighbourhood: str = Field(min_length=1, max_length=50)
     birthdate: date | None = None
+
+    @model_validator(mode="after")
+    def _who(self):
+        if (self.identity is None) == (self.member_id is None):
+            raise ValueError("give either identity or member_id")
+        return self
 
 
 class PaperBallotIn(BallotIn):
-    voter: PaperVoterIn
+    voter_id: str = Field(min_length=1, max_length=100)  # from POST …/desk/voters
+
+
+class VotingExtensionIn(Strict):
+    until: date
+    reason: str = Field(min_length=3, max_length=2_000)
+
+
+class CountIn(Strict):
+    """The keyholders' shares that open the ballots (k of them), entered at the count."""
+
+    shares: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=20)
+    # After a crash, ballots still in a writer's memory are lost while their participation
+    # is recorded; staff may count anyway, and the results say how many are missing.
+    accept_missing: bool = False
 
 
 class ReceiptIn(Strict):
@@ -123,4 +171,104 @@ class ReceiptIn(Strict):
 class MilestoneIn(Strict):
     status: Literal["planned", "in_progress", "delivered"]
     on: date
-    note: str = Field("", max_length=5_000)
+    note: Published = Field("", max_length=5_000)
+
+
+# --- responses: published results -------------------------------------------------------
+# Fields added with explained results are optional: results published before keep reading.
+
+
+class RoundOut(BaseModel):
+    """One MES round: the project funded and what its supporters paid."""
+
+    step: int
+    project: str
+    cost: str  # currency units, rounded to the cent for display
+    rho: str  # price per unit of utility (cost utilities: per currency unit of the project)
+    full_share: str  # what a supporter paying in full paid
+    supporters: int
+    paid_in_full: int
+    gave_all: int  # supporters who had less and gave everything they had
+    money_left_total: str
+    voters_with_money: int
+
+
+class ShortfallOut(BaseModel):
+    round: int  # after this many rounds its supporters could no longer pay (0: never could)
+    supporters_money: str
+    lacked: str
+
+
+class GreedyStepOut(BaseModel):
+    project: str
+    cost: str
+    selected: bool
+    running_total: str
+    budget_left: str
+
+
+class Add1Out(BaseModel):
+    start_endowment: str  # budget / voters
+    endowment: str  # after the raises
+    steps: int | None  # one-currency-unit raises per voter
+    raised_by: str
+
+
+class ExplanationOut(BaseModel):
+    rule: str
+    budget: str
+    voters: int
+    add1: Add1Out | None = None
+    rounds: list[RoundOut] = []
+    shortfalls: dict[str, ShortfallOut] = {}
+    completion: list[GreedyStepOut] = []  # mes: the greedy completion after MES
+    greedy: list[GreedyStepOut] = []  # greedy: the whole scan
+    money_left: dict[str, str | int] = {}
+
+
+class ProjectResultOut(BaseModel):
+    proposal_id: str
+    external_id: str | None
+    title: str
+    cost_cents: int
+    selected: bool
+    status: str
+    reason: str
+    score: str
+    votes: int | None = None
+    step: int | None
+
+
+class EnvelopeResultOut(BaseModel):
+    envelope_id: str
+    name: str
+    district: str | None
+    amount_cents: int
+    allocated_cents: int
+    leftover_cents: int
+    ballots: int
+    ballots_missing: int = 0
+    selected: list[str]
+    projects: list[ProjectResultOut]
+    explanation: ExplanationOut | None = None
+
+
+class TurnoutOut(BaseModel):
+    district: str | None
+    voters: int
+    eligible: int
+
+
+class RecomputeOut(BaseModel):
+    export: str  # path of the .pb export on the budget service
+    command: str  # the CLI command that recounts it
+
+
+class ResultsOut(BaseModel):
+    edition_id: str
+    rule: str
+    rule_description: str | None = None
+    pabulib_rule: str | None = None
+    recompute: RecomputeOut | None = None
+    envelopes: list[EnvelopeResultOut]
+    turnout: list[TurnoutOut]

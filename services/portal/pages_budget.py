@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from libs.common.money import parse_euros
 from services.portal.backends import BackendDown, BackendProblem
@@ -222,3 +222,30 @@ async def receipt_lookup(request: Request, me: Viewer, form: Form, services: Ser
     except (BackendProblem, BackendDown) as exc:
         return back_with_problem(request, "/budget-receipt", exc)
     return render(request, "budget/receipt_lookup.html", found=found)
+
+
+@router.get("/budget/{edition_id}/export.pb")
+async def export_pb(request: Request, edition_id: str, me: Viewer, services: Services):
+    """The published edition as a pabulib file, to recount with `sharitories budget tally`
+    or pabutools."""
+    try:
+        response = await services.get("budget", f"/editions/{edition_id}/export.pb", raw=True)
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, f"/budget/{edition_id}", exc)
+    return Response(
+        response.text,
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{edition_id}.pb"'},
+    )
+
+
+@router.get("/budget/{edition_id}/trackers")
+async def trackers_page(request: Request, edition_id: str, me: Viewer, services: Services):
+    """Every counted ballot's tracker: voters find their receipt here."""
+    edition = await services.get("budget", f"/editions/{edition_id}")
+    try:
+        trackers = await services.get("budget", f"/editions/{edition_id}/trackers")
+    except (BackendProblem, BackendDown) as exc:
+        return back_with_problem(request, f"/budget/{edition_id}", exc)
+    names = {e["id"]: e["name"] for e in edition["envelopes"]}
+    return render(request, "budget/trackers.html", edition=edition, trackers=trackers, names=names)

@@ -326,16 +326,27 @@ async def create_edition(request: Request, me: Staff, form: Form, services: Serv
                     }
                 )
         kind = form.get("ballot_kind") or "knapsack"
+        keyholders = [k.strip() for k in (form.get("keyholders") or "").split(",") if k.strip()]
         body = {
             "name": form.get("name", ""),
             "envelopes": envelopes,
             "rule": form.get("rule") or "greedy",
             "ballot_format": {"kind": kind},
+            "keyholders": keyholders,
+            "threshold": int(form["threshold"]) if form.get("threshold") else None,
         }
-        await services.post("budget", "/editions", caller=caller(me), json=body)
+        if form.get("voting_start") or form.get("voting_end"):
+            body["phase_dates"] = {
+                "voting": {"start": form.get("voting_start"), "end": form.get("voting_end")}
+            }
+        edition = await services.post("budget", "/editions", caller=caller(me), json=body)
     except (ValueError, BackendProblem, BackendDown) as exc:
         return back_with_problem(request, "/staff/editions", exc)
-    return done(request, "staff.edition_created", "/staff/editions")
+    # The keyholders' shares exist only in this answer: shown once, never stored here, and
+    # kept out of every cache.
+    page = render(request, "staff/edition_keys.html", status=201, edition=edition)
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 @router.post("/editions/{edition_id}/phase")
@@ -356,14 +367,31 @@ async def change_phase(request: Request, edition_id: str, me: Staff, form: Form,
 @router.post("/editions/{edition_id}/results")
 async def publish_results(request: Request, edition_id: str, me: Staff, form: Form,
                           services: Services):  # fmt: skip
+    shares = [line.strip() for line in (form.get("shares") or "").splitlines() if line.strip()]
     return await act(
         request,
         me,
         services,
         service="budget",
         path=f"/editions/{edition_id}/results",
+        json={"shares": shares, "accept_missing": form.get("accept_missing") == "on"},
         back="/staff/editions",
         message="staff.results_published",
+    )
+
+
+@router.post("/editions/{edition_id}/extend")
+async def extend_voting(request: Request, edition_id: str, me: Staff, form: Form,
+                        services: Services):  # fmt: skip
+    return await act(
+        request,
+        me,
+        services,
+        service="budget",
+        path=f"/editions/{edition_id}/voting/extension",
+        json={"until": form.get("until") or None, "reason": form.get("reason", "")},
+        back="/staff/editions",
+        message="staff.voting_extended",
     )
 
 
@@ -445,15 +473,28 @@ async def desk_page(request: Request, me: Staff, services: Services):
 
 @router.post("/desk/ballot")
 async def desk_ballot(request: Request, me: Staff, form: Form, services: Services):
+    """Register the resident at the desk (identity document seen), then enter their paper
+    ballot under the desk voter id the budget service gives."""
     resident = await _resident(request, form.get("email", ""))
-    voter_id = resident.id if resident else (form.get("voter_id") or "").strip()
-    neighbourhood = resident.neighbourhood if resident else (form.get("neighbourhood") or None)
+    identity = (form.get("identity") or "").strip()
+    neighbourhood = resident.neighbourhood if resident else (form.get("neighbourhood") or "")
     picked = form.get("projects") or []
     picked = [picked] if isinstance(picked, str) else list(picked)
     edition_id = form.get("edition_id", "")
     try:
-        if not voter_id:
+        if not resident and not identity:
             raise ValueError(translate(language(request), "desk.need_voter"))
+        who = {"member_id": resident.id} if resident else {"identity": identity}
+        registered = await services.post(
+            "budget",
+            f"/editions/{edition_id}/desk/voters",
+            caller=caller(me),
+            json={
+                **who,
+                "neighbourhood": neighbourhood,
+                "birthdate": form.get("birthdate") or None,
+            },
+        )
         receipt = await services.post(
             "budget",
             f"/editions/{edition_id}/desk/ballots",
@@ -461,11 +502,7 @@ async def desk_ballot(request: Request, me: Staff, form: Form, services: Service
             json={
                 "envelope_id": form.get("envelope_id", ""),
                 "projects": picked,
-                "voter": {
-                    "voter_id": voter_id,
-                    "neighbourhood": neighbourhood,
-                    "birthdate": form.get("birthdate") or None,
-                },
+                "voter_id": registered["voter_id"],
             },
         )
     except (ValueError, BackendProblem, BackendDown) as exc:

@@ -42,15 +42,48 @@ def test_age_counts_birthdays():
     assert domain.age_on(date(2009, 6, 1), date(2025, 6, 1)) == 16
 
 
-def test_eligibility_reasons():
-    today = date(2025, 6, 1)
-    adult = Voter(verified=True, neighbourhood="port", birthdate=date(1990, 1, 1))
-    assert domain.eligibility_problem(adult, min_age=16, district="port", today=today) is None
-    assert "verified" in domain.eligibility_problem(
-        Voter(False, "port", None), min_age=None, district=None, today=today
+CODES = ("centre", "port")
+
+
+def refusal(voter, *, min_age=None, district=None, today=date(2025, 6, 1)):
+    found = domain.eligibility_problem(
+        voter, min_age=min_age, district=district, today=today, neighbourhoods=CODES
     )
-    assert "'centre'" in domain.eligibility_problem(
-        adult, min_age=None, district="centre", today=today
+    return found and found.code
+
+
+def test_eligibility_reasons():
+    adult = Voter(verified=True, neighbourhood="port", birthdate=date(1990, 1, 1))
+    assert refusal(adult, min_age=16, district="port") is None
+    assert refusal(Voter(False, "port", None)) == "unverified"
+    assert refusal(adult, district="centre") == "other_district"
+    assert refusal(Voter(True, "port", None, resident=False)) == "not_resident"
+    assert refusal(Voter(True, None, None)) == "outside_territory"
+    assert refusal(Voter(True, "paris", None)) == "outside_territory"
+    assert refusal(Voter(True, "port", None), min_age=16) == "birthdate_missing"
+    assert refusal(Voter(True, "port", date(2010, 6, 2)), min_age=16) == "too_young"
+    assert refusal(Voter(True, "port", date(2009, 6, 1)), min_age=16) is None
+
+
+def test_voting_opens_and_closes_by_the_calendar():
+    dates = {"voting": {"start": "2025-06-01", "end": "2025-06-30"}}
+
+    def phase(stored, today, extended=None):
+        return domain.effective_phase(
+            stored, dates, extended_until=extended, today=date.fromisoformat(today)
+        )
+
+    assert phase("assessment", "2025-05-31") == "assessment"
+    assert phase("assessment", "2025-06-01") == "voting"
+    assert phase("voting", "2025-06-30") == "voting"  # the last day is included
+    assert phase("voting", "2025-07-01") == "results"
+    assert phase("assessment", "2025-07-01") == "results"
+    assert phase("voting", "2025-07-01", extended="2025-07-05") == "voting"
+    assert phase("voting", "2025-07-06", extended="2025-07-05") == "results"
+    assert phase("proposals", "2025-06-10") == "proposals"  # only assessment opens voting
+    assert phase("results", "2025-06-10") == "results"  # closed by hand stays closed
+    assert domain.effective_phase("voting", {}, extended_until=None, today=date(2030, 1, 1)) == (
+        "voting"
     )
 
 
@@ -113,3 +146,15 @@ def test_knapsack_ballots_are_valid_exactly_when_they_fit(costs, amount, data):
         amount_cents=amount,
     )
     assert (problem is None) == (sum(costs[p] for p in chosen) <= amount)
+
+
+def test_contact_details_are_refused_in_published_text():
+    for text in (
+        "call me at 06 12 34 56 78",
+        "+33 6 12 34 56 78",
+        "dora.martin@example.org",
+        "write to x+pb@mairie.fr please",
+    ):
+        assert domain.personal_data_problem(text), text
+    for text in ("Bancs place du Marché", "2 000 arbres en 2030", "Projet n° 12", "vlm-r01", None):
+        assert domain.personal_data_problem(text) is None, text

@@ -11,7 +11,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from libs.common.events import STREAM, Envelope
 from services.budget.app import create_app
-from services.budget.db import ballots, participations
+from services.budget.db import ballots, edition_keys, participations, sealed_ballots
+from services.budget.tests.support import Desk
 
 PROBLEM = "application/problem+json"
 
@@ -34,81 +35,6 @@ async def stream_events(url: str) -> list[Envelope]:
         return events
     finally:
         await nc.close()
-
-
-class Desk:
-    """A small driver for one edition, to keep tests readable."""
-
-    def __init__(self, service) -> None:
-        self.service = service
-        self.client = service.client
-        self.staff = service.auth("mayor-office", "staff")
-        self.reviewer = service.auth("rev", "reviewer")
-
-    async def edition(self, **overrides) -> dict:
-        body = {
-            "name": "Valmont 2025",
-            "envelopes": [
-                {"name": "City", "amount_cents": 100_000_00},
-                {"name": "Port", "district": "port", "amount_cents": 20_000_00},
-            ],
-            "rule": "greedy",
-            "ballot_format": {"kind": "approval", "min_projects": 1, "max_projects": 3},
-            "eligible_population": {"centre": 1000, "port": 500},
-            **overrides,
-        }
-        r = await self.client.post("/editions", json=body, headers=self.staff)
-        assert r.status_code == 201, r.text
-        self.ed = r.json()
-        self.city = self.ed["envelopes"][0]["id"]
-        self.port = self.ed["envelopes"][1]["id"]
-        return self.ed
-
-    async def phase(self, phase: str, expect: int = 200):
-        r = await self.client.post(
-            f"/editions/{self.ed['id']}/phase", json={"phase": phase}, headers=self.staff
-        )
-        assert r.status_code == expect, r.text
-        return r
-
-    async def propose(self, title: str, who: str = "alice", envelope=None, nbhd="centre"):
-        r = await self.client.post(
-            f"/editions/{self.ed['id']}/proposals",
-            json={"title": title, "description": "d", "envelope_id": envelope},
-            headers=self.service.auth(who, neighbourhood=nbhd),
-        )
-        assert r.status_code == 201, r.text
-        return r.json()["id"]
-
-    async def assess(self, pid: str, cost: int | None, feasible: bool = True):
-        r = await self.client.post(
-            f"/editions/{self.ed['id']}/proposals/{pid}/assessment",
-            json={
-                "feasible": feasible,
-                "reason": "checked by the roads department",
-                "cost_cents": cost,
-            },
-            headers=self.reviewer,
-        )
-        assert r.status_code == 200, r.text
-
-    async def to_voting(self, costs: dict[str, int], envelope=None) -> list[str]:
-        """From a fresh edition to voting with one proposal per cost (all feasible)."""
-        await self.phase("proposals")
-        ids = [await self.propose(t, envelope=envelope) for t in costs]
-        await self.phase("pre_selection")
-        await self.phase("assessment")
-        for pid, cost in zip(ids, costs.values(), strict=True):
-            await self.assess(pid, cost)
-        await self.phase("voting")
-        return ids
-
-    async def vote(self, who: str, projects, envelope=None, nbhd="centre", **claims):
-        return await self.client.post(
-            f"/editions/{self.ed['id']}/ballots",
-            json={"envelope_id": envelope or self.city, "projects": projects},
-            headers=self.service.auth(who, neighbourhood=nbhd, **claims),
-        )
 
 
 @pytest.fixture
@@ -148,6 +74,21 @@ async def test_whole_edition_lifecycle(desk, nats_server):
         f"/editions/{eid}/proposals/{park}", json={"title": "x"}, headers=service.auth("bob")
     )
     assert r.status_code == 403
+    # Staff correct paper proposals only (recorded), never a resident's online words.
+    r = await client.patch(
+        f"/editions/{eid}/proposals/{park}",
+        json={"proposed_cost_cents": 999_999_00},
+        headers=desk.staff,
+    )
+    assert r.status_code == 403
+    r = await client.patch(
+        f"/editions/{eid}/proposals/{fountain}",
+        json={"title": "Paper: a fountain (typo)"},
+        headers=desk.staff,
+    )
+    assert r.status_code == 200 and r.json()["version"] == 2
+    history = (await client.get(f"/editions/{eid}/proposals/{fountain}/history")).json()
+    assert history[-1]["edited_by"] == "mayor-office" and history[-1]["edited_at"]
     history = (await client.get(f"/editions/{eid}/proposals/{park}/history")).json()
     assert [h["title"] for h in history] == ["Park benches", "Park benches and tables"]
 
@@ -191,25 +132,20 @@ async def test_whole_edition_lifecycle(desk, nats_server):
         r = await desk.vote(who, choice)
         assert r.status_code == 201, r.text
         receipts[who] = r.json()["receipt"]
-    r = await client.post(
-        f"/editions/{eid}/desk/ballots",
-        json={
-            "envelope_id": desk.city,
-            "projects": [park],
-            "voter": {"voter_id": "v5", "neighbourhood": "port"},
-        },
-        headers=desk.staff,
-    )
+    v5 = await desk.register("Dora Martin, ID 123456", nbhd="gare")
+    r = await desk.paper(v5, [park])
     assert r.status_code == 201, r.text
     # Results only in the results phase.
     r = await client.post(f"/editions/{eid}/results", headers=desk.staff)
     assert r.status_code == 409
+    r = await client.post("/receipts/lookup", json={"receipt": receipts["v2"]})
+    assert r.json()["status"] in ("received", "sealed")
     await desk.phase("results")
     r = await desk.vote("v6", [park])
     assert r.status_code == 409  # voting is closed (its cached paper does not let it in)
-    r = await client.post(f"/editions/{eid}/results", headers=desk.staff)
-    assert r.status_code == 201, r.text
-    result = r.json()
+    r = await client.post(f"/editions/{eid}/results", json={"shares": []}, headers=desk.staff)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.shares"
+    result = await desk.publish()
     city = result["envelopes"][0]
     assert city["selected"] == [park, bike]  # 3 and 3 votes; fountain no longer fits
     by_id = {p["proposal_id"]: p for p in city["projects"]}
@@ -217,7 +153,7 @@ async def test_whole_edition_lifecycle(desk, nats_server):
     assert city["leftover_cents"] == 10_000_00
     turnout = {t["district"]: t for t in result["turnout"]}
     assert turnout[None]["voters"] == 5 and turnout[None]["eligible"] == 1500
-    assert turnout["port"]["voters"] == 1
+    assert turnout["gare"]["voters"] == 1
 
     await desk.phase("delivery")
     r = await client.post(
@@ -238,12 +174,13 @@ async def test_whole_edition_lifecycle(desk, nats_server):
         headers=desk.staff,
     )
     assert r.status_code == 409  # not a winner
-    # The voter follows what they voted for with their receipt.
+    # The voter finds their receipt among the counted trackers; it says nothing of content.
     r = await client.post("/receipts/lookup", json={"receipt": receipts["v2"]})
-    assert r.status_code == 200
-    seen = {p["proposal_id"]: p for p in r.json()["projects"]}
-    assert seen[park]["milestones"][0]["status"] == "in_progress"
-    assert seen[bike]["status"] == "selected"
+    assert r.status_code == 200 and r.json()["status"] == "counted"
+    assert "projects" not in r.json() and "ballot" not in r.json()
+    trackers = (await client.get(f"/editions/{eid}/trackers")).json()["envelopes"][0]["trackers"]
+    assert set(receipts.values()) <= set(trackers) and trackers == sorted(trackers)
+    assert len(trackers) == 5
 
     # Export is a valid .pb with anonymous ballots and the result.
     r = await client.get(f"/editions/{eid}/export.pb")
@@ -253,7 +190,7 @@ async def test_whole_edition_lifecycle(desk, nats_server):
     exported = pabulib.parse(r.text)
     assert len(exported.votes) == 5
     assert set(exported.recorded_selected()) == {park, bike}
-    assert not any(v in r.text for v in ("v1", "v2", "v5"))
+    assert not any(v in r.text for v in ("v1", "v2", v5))
 
     await service.flush_outbox()
     events = await stream_events(nats_server.url)
@@ -263,7 +200,7 @@ async def test_whole_edition_lifecycle(desk, nats_server):
     for e in events:
         if e.type == "budget.ballot.cast":
             assert e.actor is None
-            assert not any(v in e.model_dump_json() for v in ("v1", "v2", "v3", "v4", "v5"))
+            assert not any(v in e.model_dump_json() for v in ("v1", "v2", "v3", "v4", v5))
     published = next(e for e in events if e.type == "budget.results.published").payload()
     unselected = published.envelopes[0].feasible_unselected
     assert [p.proposal_id for p in unselected] == [fountain] and unselected[0].author_id == "dora"
@@ -299,7 +236,8 @@ async def test_concurrent_double_votes_count_once(desk):
     responses = await asyncio.gather(*(desk.vote("same-voter", [ids[0]]) for _ in range(20)))
     codes = sorted(r.status_code for r in responses)
     assert codes.count(201) == 1 and codes.count(409) == 19, codes
-    assert await count(desk.service, ballots) == 1
+    await desk.service.app.state.budget.box.flush()
+    assert await count(desk.service, sealed_ballots) == 1
     assert await count(desk.service, participations) == 1
 
 
@@ -309,53 +247,62 @@ async def test_concurrent_replacements_leave_one_ballot(desk):
     responses = await asyncio.gather(*(desk.vote("same-voter", [ids[i % 2]]) for i in range(20)))
     assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
     assert sum(not r.json()["replaced_previous"] for r in responses) == 1
-    assert await count(desk.service, ballots) == 1
+    await desk.service.app.state.budget.box.flush()
+    assert await count(desk.service, sealed_ballots) == 1
     assert await count(desk.service, participations) == 1
 
 
 async def test_paper_and_online_ballots_of_one_voter(desk):
-    await desk.edition()
+    await desk.edition(allow_replacement=True)
     ids = await desk.to_voting({"a": 10_00})
     r = await desk.vote("eve", [ids[0]])
     assert r.status_code == 201
-    paper = {
-        "envelope_id": desk.city,
-        "projects": [ids[0]],
-        "voter": {"voter_id": "eve", "neighbourhood": "centre"},
-    }
+    # Eve has an account: the desk registers her under her member id, and is told why her
+    # paper ballot is refused instead of silently replacing her online one.
     r = await desk.client.post(
-        f"/editions/{desk.ed['id']}/desk/ballots", json=paper, headers=desk.staff
+        f"/editions/{desk.ed['id']}/desk/voters",
+        json={"member_id": "eve", "neighbourhood": "centre"},
+        headers=desk.staff,
     )
-    assert r.status_code == 409 and "already voted" in r.json()["detail"]
+    assert r.status_code == 201 and r.json()["envelopes"] == [
+        {"envelope_id": desk.city, "channel": "online"}
+    ]
+    eve = r.json()["voter_id"]
+    r = await desk.paper(eve, [ids[0]])
+    assert r.status_code == 409 and r.json()["code"] == "voted_online"
+    assert "voted online" in r.json()["detail"]
     # The desk sees where she voted, not what.
     r = await desk.client.get(f"/editions/{desk.ed['id']}/desk/voters/eve", headers=desk.staff)
     assert r.json()["envelopes"] == [{"envelope_id": desk.city, "channel": "online"}]
-    # Paper first, then online: also refused.
-    paper["voter"]["voter_id"] = "fred"
-    r = await desk.client.post(
-        f"/editions/{desk.ed['id']}/desk/ballots", json=paper, headers=desk.staff
-    )
-    assert r.status_code == 201
-    assert (await desk.vote("fred", [ids[0]])).status_code == 409
-    assert await count(desk.service, ballots) == 2
+    # Paper first, then online: the online ballot replaces it (the edition allows it).
+    fred = await desk.register("Fred, passport 99")
+    assert fred == await desk.register("  FRED,  passport 99 ")  # same person, same id
+    assert (await desk.paper(fred, [ids[0]])).status_code == 201
+    assert (await desk.paper(fred, [ids[0]])).json()["replaced_previous"] is True
+    await desk.service.app.state.budget.box.flush()
+    assert await count(desk.service, sealed_ballots) == 2
 
 
-async def test_replacement_across_channels_when_allowed(desk):
-    await desk.edition(allow_replacement=True)
-    ids = await desk.to_voting({"a": 10_00, "b": 10_00})
-    first = (await desk.vote("eve", [ids[0]])).json()
-    paper = {
-        "envelope_id": desk.city,
-        "projects": [ids[1]],
-        "voter": {"voter_id": "eve", "neighbourhood": "centre"},
-    }
+async def test_desk_ballots_need_a_registered_voter(desk):
+    await desk.edition()
+    ids = await desk.to_voting({"a": 10_00})
+    r = await desk.paper("someone-typed-in", [ids[0]])
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.voter_id"
     r = await desk.client.post(
-        f"/editions/{desk.ed['id']}/desk/ballots", json=paper, headers=desk.staff
+        f"/editions/{desk.ed['id']}/desk/voters",
+        json={"identity": "Zoe, ID 1", "neighbourhood": "paris"},
+        headers=desk.staff,
     )
-    assert r.status_code == 201 and r.json()["replaced_previous"] is True
-    assert await count(desk.service, ballots) == 1
-    r = await desk.client.post("/receipts/lookup", json={"receipt": first["receipt"]})
-    assert r.status_code == 404  # the replaced ballot is gone
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.neighbourhood"
+    r = await desk.client.post(
+        f"/editions/{desk.ed['id']}/desk/voters",
+        json={"identity": "Zoe, ID 1", "neighbourhood": "centre"},
+        headers=desk.service.auth("zoe"),
+    )
+    assert r.status_code == 403
+    zoe = await desk.register("Zoe, ID 1")
+    assert (await desk.paper(zoe, [ids[0]])).status_code == 201
+    assert (await desk.paper(zoe, [ids[0]])).status_code == 409
 
 
 async def test_eligibility(desk):
@@ -364,16 +311,27 @@ async def test_eligibility(desk):
     r = await desk.vote("kid", [ids[0]], birthdate="2015-01-01")
     assert r.status_code == 403 and "16" in r.json()["detail"]
     r = await desk.vote("nobirth", [ids[0]])
-    assert r.status_code == 403
+    assert r.status_code == 403 and r.json()["code"] == "birthdate_missing"
     r = await desk.client.post(
         f"/editions/{desk.ed['id']}/ballots",
         json={"envelope_id": desk.city, "projects": [ids[0]]},
         headers=desk.service.auth("unverified", verified=False, birthdate="1990-01-01"),
     )
     assert r.status_code == 403 and "verified" in r.json()["detail"]
+    assert r.json()["code"] == "unverified"
+    assert r.json()["type"].endswith("/verification-required")
     # District envelope: only its residents.
     r = await desk.vote("c1", [], envelope=desk.port, birthdate="1990-01-01")
-    assert r.status_code == 403 and "port" in r.json()["detail"]
+    assert r.status_code == 403 and "gare" in r.json()["detail"]
+    # Desk registration of a min-age edition needs the birthdate.
+    r = await desk.client.post(
+        f"/editions/{desk.ed['id']}/desk/voters",
+        json={"identity": "Kim, ID 7", "neighbourhood": "centre"},
+        headers=desk.staff,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.birthdate"
+    kid = await desk.register("Kim, ID 7", birthdate="2015-01-01")
+    assert (await desk.paper(kid, [ids[0]])).status_code == 403
     assert (await desk.vote("adult", [ids[0]], birthdate="1990-01-01")).status_code == 201
 
 
@@ -429,3 +387,115 @@ async def test_invalid_ballots_are_refused_with_the_reason(desk, fmt, ballot, re
     assert reason in r.json()["detail"]
     assert r.json()["errors"][0]["field"].startswith("body.")
     assert await count(desk.service, participations) == 0
+
+
+@pytest.mark.parametrize(
+    "roles,claims,code",
+    [
+        (("organisation",), {}, "not_resident"),
+        (("staff",), {}, "not_resident"),
+        (("reviewer",), {}, "not_resident"),
+        (("resident",), {"neighbourhood": None}, "outside_territory"),
+        (("resident",), {"neighbourhood": "paris"}, "outside_territory"),
+        (("resident", "organisation"), {"verified": False}, "unverified"),
+    ],
+)
+async def test_only_verified_residents_of_the_territory_vote_in_any_envelope(
+    desk, roles, claims, code
+):
+    await desk.edition()
+    ids = await desk.to_voting({"a": 10_00})
+    claims = {"neighbourhood": "centre", **claims}
+    r = await desk.client.post(
+        f"/editions/{desk.ed['id']}/ballots",
+        json={"envelope_id": desk.city, "projects": [ids[0]]},
+        headers=desk.service.auth("x", *roles, **claims),
+    )
+    assert r.status_code == 403, r.text
+    assert r.headers["content-type"] == PROBLEM and r.json()["code"] == code
+    assert await count(desk.service, participations) == 0
+
+
+async def test_unverified_accounts_cannot_submit_or_support(desk):
+    await desk.edition()
+    await desk.phase("proposals")
+    r = await desk.client.post(
+        f"/editions/{desk.ed['id']}/proposals",
+        json={"title": "t"},
+        headers=desk.service.auth("new", verified=False),
+    )
+    assert r.status_code == 403 and r.json()["type"].endswith("/verification-required")
+
+
+async def test_nobody_assesses_their_own_proposal(desk):
+    await desk.edition()
+    await desk.phase("proposals")
+    pid = await desk.propose("Mine", who="rev")
+    await desk.phase("pre_selection")
+    await desk.phase("assessment")
+    body = {"feasible": True, "reason": "fine", "cost_cents": 100}
+    r = await desk.client.post(
+        f"/editions/{desk.ed['id']}/proposals/{pid}/assessment", json=body, headers=desk.reviewer
+    )
+    assert r.status_code == 403 and "own proposal" in r.json()["detail"]
+    other = desk.service.auth("rev2", "reviewer")
+    r = await desk.client.post(
+        f"/editions/{desk.ed['id']}/proposals/{pid}/assessment", json=body, headers=other
+    )
+    assert r.status_code == 200
+
+
+async def test_a_replaced_ballot_is_gone_and_its_receipt_with_it(desk):
+    await desk.edition(allow_replacement=True)
+    ids = await desk.to_voting({"a": 10_00, "b": 10_00})
+    first = (await desk.vote("eve", [ids[0]])).json()
+    await desk.service.app.state.budget.box.flush()
+    second = (await desk.vote("eve", [ids[1]])).json()
+    assert second["replaced_previous"] is True and second["receipt"] != first["receipt"]
+    await desk.service.app.state.budget.box.flush()
+    assert await count(desk.service, sealed_ballots) == 1
+    r = await desk.client.post("/receipts/lookup", json={"receipt": first["receipt"]})
+    assert r.status_code == 404
+    result = await desk.publish()
+    scores = {p["proposal_id"]: p["score"] for p in result["envelopes"][0]["projects"]}
+    assert scores == {ids[0]: "0", ids[1]: "1"}
+
+
+async def test_an_edition_from_before_sealing_still_votes_and_counts(desk):
+    """Editions created before migration 0003 have no key: their ballots are stored plain
+    (still batched and shuffled) and counted without shares; their receipts still answer."""
+    await desk.edition()
+    ids = await desk.to_voting({"a": 10_00, "b": 20_00})
+    async with desk.service.runtime.db.transaction() as session:
+        await session.execute(sa.delete(edition_keys))
+    receipts = []
+    for n, choice in enumerate(([ids[0]], [ids[0], ids[1]], [ids[1]])):
+        r = await desk.cast(f"old{n}", projects=choice, envelope=None)
+        assert r.status_code == 201 and r.json()["sealed"] is False, r.text
+        receipts.append(r.json()["receipt"])
+    await desk.service.app.state.budget.box.flush()
+    assert (
+        await count(desk.service, sealed_ballots) == 0 and await count(desk.service, ballots) == 3
+    )
+    r = await desk.client.post("/receipts/lookup", json={"receipt": receipts[0]})
+    assert r.status_code == 200 and r.json()["status"] == "stored"
+    del desk.shares[desk.ed["id"]]
+    result = await desk.publish()
+    assert result["envelopes"][0]["ballots"] == 3
+
+
+async def test_contact_details_never_reach_the_events(desk):
+    await desk.edition()
+    await desk.phase("proposals")
+    r = await desk.client.post(
+        f"/editions/{desk.ed['id']}/desk/proposals",
+        json={"title": "Fountain", "author_id": "dora.martin@example.org"},
+        headers=desk.staff,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.author_id"
+    r = await desk.client.post(
+        f"/editions/{desk.ed['id']}/proposals",
+        json={"title": "Call 06 12 34 56 78 for benches"},
+        headers=desk.service.auth("alice"),
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.title"

@@ -8,8 +8,8 @@ from alembic import op
 
 from libs.common.messaging import add_outbox_traceparent, drop_outbox_traceparent
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
