@@ -21,11 +21,12 @@ from services.impact.catalogue import Catalogue, available_versions, load_catalo
 from services.impact.config import get_impact_settings, territory_from
 from services.impact.engine import day_span, gather, series_sums
 from services.impact.handlers import LIVE
-from services.impact.periods import Window, buckets, parse_period
+from services.impact.periods import Window, buckets, last_buckets, parse_period
 from services.impact.render import report_csv, report_html
 from services.impact.report import build_report, indicator_entries, needs_of
 
 router = APIRouter(tags=["impact"])
+SERIES_LIMIT = 400  # periods in one indicator series
 
 
 @lru_cache
@@ -101,9 +102,12 @@ async def indicator_series(
             first, last = await _span(session)
             start, end = from_ or first, to or last
             try:
-                windows = buckets(period, start, end, limit=400)
+                if from_ is None:  # the stored span: the latest SERIES_LIMIT periods of it
+                    windows, _ = last_buckets(period, start, end, limit=SERIES_LIMIT)
+                else:
+                    windows = buckets(period, start, end, limit=SERIES_LIMIT)
             except ValueError as exc:
-                raise Invalid(str(exc), field="query.from") from exc
+                raise Invalid(str(exc), field="query.from" if from_ else "query.to") from exc
         # Only what this indicator reads; the sums of every month or year in one query.
         parts = needs_of(key, neighbourhood)
         prefetched = None

@@ -23,7 +23,7 @@ from services.impact.aggregates import ACTIVE, LOAN_PREFIX, LOAN_TYPES_MET, PEOP
 from services.impact.catalogue import Catalogue, Range
 from services.impact.db import NONE, SUM_COLUMNS
 from services.impact.handlers import LIVE, Projection
-from services.impact.periods import Window
+from services.impact.periods import EARLIEST_DAY, LATEST_DAY, Window
 
 LENT_TYPES = ("exchange.loan.picked_up", "exchange.loan.returned", "exchange.loan.overdue")
 RETURNED = "exchange.loan.returned"
@@ -550,8 +550,10 @@ async def day_span(
     """The first and last day with a fact (from the daily sums: an index lookup)."""
     s = projection.sums
     # Two queries: each is one probe of the (grain, day, ...) key; together they would scan.
-    first = await session.scalar(select(func.min(s.c.day)).where(s.c.grain == "d"))
-    last = await session.scalar(select(func.max(s.c.day)).where(s.c.grain == "d"))
+    # Within the bounds: a row stored before out-of-range dates were quarantined is ignored.
+    bounded = [s.c.grain == "d", s.c.day.between(EARLIEST_DAY, LATEST_DAY)]
+    first = await session.scalar(select(func.min(s.c.day)).where(*bounded))
+    last = await session.scalar(select(func.max(s.c.day)).where(*bounded))
     if first is None:
         return None, None
     return _as_date(first), _as_date(last)

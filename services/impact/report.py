@@ -38,8 +38,9 @@ from services.impact.engine import (
     window_sums,
 )
 from services.impact.handlers import LIVE, Projection
-from services.impact.periods import ALL_TIME, Window, buckets, month_window
+from services.impact.periods import ALL_TIME, Window, last_buckets, month_window
 
+MONTHLY_LIMIT = 120  # months in the report's month-by-month series
 SUCCEEDED = "crowdfunding.campaign.succeeded"
 FAILED = "crowdfunding.campaign.failed"
 REFUNDED = "crowdfunding.pledge.refunded"
@@ -176,7 +177,7 @@ async def build_report(
     if neighbourhood is None:
         report["neighbourhoods"] = neighbourhood_rows(data, catalogue, territory, min_cell)
     if with_series:
-        report["monthly"] = await monthly_series(
+        report["monthly"], report["monthly_truncated"] = await monthly_series(
             session, window, catalogue, neighbourhood, projection
         )
     report["factors"] = factors_used(catalogue)
@@ -470,16 +471,23 @@ async def monthly_series(
     catalogue: Catalogue,
     neighbourhood: str | None,
     projection: Projection,
-) -> list[dict[str, Any]]:
-    """Loans, services, CO2e (central) and money raised per month of the window."""
+) -> tuple[list[dict[str, Any]], bool]:
+    """Loans, services, CO2e (central) and money raised per month of the window, and whether
+    earlier months were left out (at most the last MONTHLY_LIMIT)."""
     f = projection.facts
     start, end = window.start, window.end
     if window is ALL_TIME or window.kind == "all":
         first, last = await day_span(session, projection=projection)
         if first is None:
-            return []
+            return [], False
         start, end = first, last
-    months = buckets("month", month_window(start).start, end, limit=120)
+    # At most the last MONTHLY_LIMIT months: a long history (or an old stray date) never
+    # makes the report fail; `report["monthly_truncated"]` says when months were left out.
+    months, truncated = last_buckets("month", month_window(start).start, end, limit=MONTHLY_LIMIT)
+    if not months:
+        return [], False
+    start = max(start, months[0].start)
+    end = min(end, months[-1].end)
     per_month: dict[str, WindowData] = {
         m.label: WindowData(window=m, neighbourhood=neighbourhood) for m in months
     }
@@ -524,7 +532,7 @@ async def monthly_series(
                 "money_raised": data.total(SUCCEEDED).cents - data.total(REFUNDED).cents,
             }
         )
-    return out
+    return out, truncated
 
 
 def _day(value: Any) -> date:
