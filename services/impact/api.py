@@ -22,7 +22,7 @@ from services.impact.config import get_impact_settings, territory_from
 from services.impact.engine import day_span, gather, series_sums
 from services.impact.handlers import LIVE
 from services.impact.periods import Window, buckets, last_buckets, parse_period
-from services.impact.render import report_csv, report_html
+from services.impact.render import SECURITY_HEADERS, report_csv, report_html
 from services.impact.report import build_report, indicator_entries, needs_of
 
 router = APIRouter(tags=["impact"])
@@ -168,10 +168,13 @@ async def report(
         return PlainTextResponse(
             report_csv(data),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "X-Content-Type-Options": "nosniff",
+            },
         )
     if format == "html":
-        return HTMLResponse(report_html(data))
+        return HTMLResponse(report_html(data), headers=SECURITY_HEADERS)
     return data
 
 
