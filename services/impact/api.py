@@ -23,7 +23,7 @@ from services.impact.engine import day_span, gather, series_sums
 from services.impact.handlers import LIVE
 from services.impact.periods import Window, buckets, last_buckets, parse_period
 from services.impact.render import SECURITY_HEADERS, report_csv, report_html
-from services.impact.report import build_report, indicator_entries, needs_of
+from services.impact.report import build_report, indicator_entries, needs_of, public_tables
 
 router = APIRouter(tags=["impact"])
 SERIES_LIMIT = 400  # periods in one indicator series
@@ -123,11 +123,13 @@ async def indicator_series(
                 parts=parts,
                 sums=None if prefetched is None else prefetched[i],
             )
+            tables = await public_tables(session, data, min_cell=settings.min_cell)
             entry = indicator_entries(
                 data,
                 catalogue=cat,
                 population=territory.population_of(neighbourhood),
                 min_cell=settings.min_cell,
+                tables=tables,
             )[key]
             series.append({"period": data.window.as_json(), **entry})
     return {

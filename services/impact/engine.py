@@ -758,3 +758,72 @@ def environment(data: WindowData, catalogue: Catalogue) -> dict[str, Range]:
         "environment.waste_avoided": ind.waste_avoided_by_loans(loans, catalogue)
         + ind.waste_avoided_by_repairs(repairs, catalogue),
     }
+
+
+# --- distinct contributors of the public tables ------------------------------------------------
+
+
+@dataclass
+class Contributors:
+    """Distinct members behind each cell of a two-way table, its margins and its total."""
+
+    cells: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
+    rows: dict[str | None, int] = field(default_factory=dict)
+    cols: dict[str | None, int] = field(default_factory=dict)
+    total: int = 0
+
+
+@dataclass
+class CityCounts:
+    """What the suppression pass needs beyond the city's WindowData (one window, city-wide)."""
+
+    borrowers: Contributors
+    providers: Contributors
+    fixers: Contributors  # providers of repairs, by the repaired item's category
+    profiles: dict[tuple[str | None, str | None], int]  # (neighbourhood, profile) -> members
+
+
+async def city_counts(
+    session: AsyncSession, window: Window, *, projection: Projection = LIVE
+) -> CityCounts:
+    a, f = projection.activity, projection.facts
+    in_window = [a.c.day >= window.start, a.c.day <= window.end]
+
+    async def people(where: list, category) -> Contributors:
+        out = Contributors()
+        member = distinct(a.c.member_id)
+        base = select(a.c.neighbourhood, category, func.count(member)).where(*where)
+        for n, c, count in await session.execute(base.group_by(a.c.neighbourhood, category)):
+            out.cells[(n, c)] = count
+        rows = select(a.c.neighbourhood, func.count(member)).where(*where)
+        out.rows = {n: c for n, c in await session.execute(rows.group_by(a.c.neighbourhood))}
+        cols = select(category, func.count(member)).where(*where)
+        out.cols = {k: c for k, c in await session.execute(cols.group_by(category))}
+        out.total = await session.scalar(select(func.count(member)).where(*where)) or 0
+        return out
+
+    borrowers = await people(
+        [a.c.role == "borrower", a.c.type == RETURNED, *in_window], a.c.category
+    )
+    providers = await people(
+        [a.c.role == "provider", a.c.type == COMPLETED, *in_window], a.c.category
+    )
+    repaired = f.c.subcategory
+    fixers = await people(
+        [
+            a.c.role == "provider",
+            a.c.type == COMPLETED,
+            *in_window,
+            f.c.event_id == a.c.event_id,
+            f.c.category == "repair",
+        ],
+        repaired,
+    )
+    joined = [f.c.type == "exchange.member.joined", f.c.day <= window.end]
+    rows = await session.execute(
+        select(f.c.neighbourhood, f.c.category, func.count(distinct(f.c.entity)))
+        .where(*joined)
+        .group_by(f.c.neighbourhood, f.c.category)
+    )
+    profiles = {(n, c): count for n, c, count in rows}
+    return CityCounts(borrowers, providers, fixers, profiles)

@@ -166,8 +166,9 @@ def bar_chart(title: str, bars: list[tuple[str, float | None]], unit: str) -> st
     return "".join(parts)
 
 
-def line_chart(title: str, points: list[tuple[str, float]], unit: str) -> str:
-    """One line over months."""
+def line_chart(title: str, points: list[tuple[str, float | None]], unit: str) -> str:
+    """One line over months (a suppressed month is drawn at 0 and labelled so)."""
+    points = [(label if v is not None else f"{label} (suppressed)", v or 0) for label, v in points]
     width, height, left, bottom = 640, 220, 50, 40
     plot_w, plot_h = width - left - 20, height - bottom - 30
     top = max([v for _, v in points] or [1]) or 1
@@ -190,7 +191,7 @@ def line_chart(title: str, points: list[tuple[str, float]], unit: str) -> str:
             f"<title>{_e(label)}: {value:g}</title></circle>"
         )
         parts.append(
-            f'<text x="{x - 14:.1f}" y="{height - 20}" font-size="9">{_e(label[2:])}</text>'
+            f'<text x="{x - 14:.1f}" y="{height - 20}" font-size="9">{_e(label[2:7])}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -303,7 +304,7 @@ def report_html(report: dict[str, Any]) -> str:
     lines = line_chart("Loans per month", [(m["month"], m["loans"]) for m in monthly], "loans")
     lines += line_chart(
         "CO2e avoided per month (central)",
-        [(m["month"], m["co2e_avoided_kg"]["central"]) for m in monthly],
+        [(m["month"], (m["co2e_avoided_kg"] or {}).get("central")) for m in monthly],
         "kgCO2e",
     )
     lines += line_chart(

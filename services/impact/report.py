@@ -17,10 +17,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.money import round_cents
+from services.impact import disclosure as dc
 from services.impact import indicators as ind
+from services.impact import publication as pub
 from services.impact.catalogue import Catalogue, Range
 from services.impact.config import TerritoryConfig
 from services.impact.engine import (
@@ -29,10 +32,10 @@ from services.impact.engine import (
     RETURNED,
     Sums,
     WindowData,
+    city_counts,
     day_span,
     environment,
     gather,
-    loans_by_category,
     passenger_km,
     succeeded_campaigns,
     window_sums,
@@ -145,7 +148,12 @@ async def build_report(
     data = await gather(session, window, neighbourhood=neighbourhood, projection=projection)
     window = data.window  # an edition resolved to its days
     population = territory.population_of(neighbourhood)
-    entries = indicator_entries(data, catalogue=catalogue, population=population, min_cell=min_cell)
+    tables = await public_tables(
+        session, data, min_cell=min_cell, projection=projection, complete=True
+    )
+    entries = indicator_entries(
+        data, catalogue=catalogue, population=population, min_cell=min_cell, tables=tables
+    )
     # Every fact adds 1 to the count of exactly one monthly sum: no scan of the facts.
     sums = projection.sums
     counts = (
@@ -175,19 +183,101 @@ async def build_report(
         "editions": [edition_row(e) for e in data.editions],
     }
     if neighbourhood is None:
-        report["neighbourhoods"] = neighbourhood_rows(data, catalogue, territory, min_cell)
+        report["neighbourhoods"] = neighbourhood_rows(data, catalogue, territory, tables)
     if with_series:
         report["monthly"], report["monthly_truncated"] = await monthly_series(
-            session, window, catalogue, neighbourhood, projection
+            session, window, catalogue, neighbourhood, projection, min_cell
         )
     report["factors"] = factors_used(catalogue)
     return report
 
 
+async def public_tables(
+    session: AsyncSession,
+    data: WindowData,
+    *,
+    min_cell: int,
+    projection: Projection = LIVE,
+    complete: bool = False,
+) -> pub.PublicTables:
+    """The suppression pattern of `data`'s window, decided on the city-wide tables (a
+    neighbourhood's report reads the city's too, so both hide the same cells). `complete`:
+    `data` is city-wide and was gathered with every part (the full report), reuse it."""
+    city = data
+    if data.neighbourhood is not None or not complete:
+        city = await gather(
+            session, data.window, projection=projection, parts={"sums", "members", "people"}
+        )
+    counts = await city_counts(session, data.window, projection=projection)
+    return pub.protect_city(city, counts, min_cell)
+
+
+def _cells(rows: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:
+    return [
+        {
+            dimension: r["key"],
+            "value": r["value"],
+            "contributors": r["contributors"],
+            "suppressed": r["suppressed"],
+        }
+        for r in rows
+    ]
+
+
+def _derived(
+    p: pub.Published | None, kind: str, share_key: str | None, catalogue: Catalogue
+) -> Range | None:
+    """A per-category estimate from a published row (its suppressed cells as one lump)."""
+    if p is None:
+        return None
+    per_category = ind._per_category(p.counts, kind, catalogue) + pub.lump_range(p, kind, catalogue)
+    if share_key is None:
+        return per_category
+    return per_category * catalogue.range(share_key)
+
+
+def published_estimates(
+    tables: pub.PublicTables, row, passenger_km_value: Decimal, catalogue: Catalogue
+) -> dict[str, Range | None]:
+    """The environment and money estimates of one row (CITY or a neighbourhood), computed
+    from published figures only; None when a figure they need is suppressed."""
+    loans = pub.published(tables.loans, row)
+    repairs = pub.published(tables.repairs, row)
+    carpool = pub.figure(tables.services, row, "carpool")
+    by_loans = _derived(loans, "footprint", "loan.purchase_substitution", catalogue)
+    by_repairs = _derived(repairs, "footprint", "repair.displacement", catalogue)
+    by_carpool = (
+        None if carpool is None else ind.co2e_avoided_by_carpool(passenger_km_value, catalogue)
+    )
+    waste_loans = _derived(loans, "mass", "loan.purchase_substitution", catalogue)
+    waste_repairs = _derived(repairs, "mass", None, catalogue)
+    saved = _derived(loans, "price", "loan.purchase_substitution", catalogue)
+    parts = [by_loans, by_carpool, by_repairs]
+    return {
+        "environment.co2e_avoided_by_loans": by_loans,
+        "environment.co2e_avoided_by_carpool": by_carpool,
+        "environment.co2e_avoided_by_repairs": by_repairs,
+        # A total with a hidden part would give the part away: hidden too.
+        "environment.co2e_avoided": None if None in parts else ind.total(parts),  # type: ignore[arg-type]
+        "environment.waste_avoided": None
+        if waste_loans is None or waste_repairs is None
+        else waste_loans + waste_repairs,
+        "money.saved_by_borrowers": saved,
+    }
+
+
 def indicator_entries(
-    data: WindowData, *, catalogue: Catalogue, population: int | None, min_cell: int
+    data: WindowData,
+    *,
+    catalogue: Catalogue,
+    population: int | None,
+    min_cell: int,
+    tables: pub.PublicTables,
 ) -> dict[str, dict[str, Any]]:
     values: dict[str, dict[str, Any]] = {}
+    row = tables.row(data.neighbourhood)
+    loans_total = pub.figure(tables.loans, row)
+    services_total = pub.figure(tables.services, row)
 
     def put(key: str, value: Any, **extra: Any) -> None:
         definition = ind.INDICATORS[key]
@@ -201,45 +291,42 @@ def indicator_entries(
             **extra,
         }
 
-    def cells(rows: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:
-        ordered = sorted(rows, key=lambda r: str(r[dimension]))
-        return ind.suppress_small_cells(ordered, min_cell)
+    def hidden(key: str, **extra: Any) -> None:
+        put(key, None, **extra)
+        values[key]["suppressed"] = True
+
+    def one_way_cells(table: dc.Table, dimension: str) -> list[dict[str, Any]]:
+        cells = pub.one_way_cells(table)
+        if data.neighbourhood is not None:
+            cells = [c for c in cells if c["key"] == data.neighbourhood]
+        return _cells(cells, dimension)
+
+    def counted(key: str, value: int | None, **extra: Any) -> None:
+        if value is None:
+            hidden(key, **extra)
+        else:
+            put(key, value, **extra)
 
     # participation
-    put(
+    active = pub.one_way_figure(tables.active, row)
+    counted(
         "participation.active_members",
-        data.active,
-        cells=cells(
-            [
-                {"neighbourhood": n, "value": c, "contributors": c}
-                for n, c in data.active_by_neighbourhood.items()
-            ],
-            "neighbourhood",
-        ),
+        active,
+        cells=one_way_cells(tables.active, "neighbourhood"),
     )
-    put("participation.share_of_residents", fraction(safe_share(data.active, population)))
-    joined = data.by("exchange.member.joined", "neighbourhood")
-    put(
+    if active is None:
+        hidden("participation.share_of_residents")
+    else:
+        put("participation.share_of_residents", fraction(safe_share(active, population)))
+    counted(
         "participation.new_members",
-        sum(s.count for s in joined.values()),
-        cells=cells(
-            [
-                {"neighbourhood": n, "value": s.count, "contributors": s.count}
-                for n, s in joined.items()
-            ],
-            "neighbourhood",
-        ),
+        pub.one_way_figure(tables.joined, row),
+        cells=one_way_cells(tables.joined, "neighbourhood"),
     )
-    put(
+    counted(
         "participation.member_profiles",
-        sum(data.members_by_profile.values()),
-        cells=cells(
-            [
-                {"profile": p, "value": c, "contributors": c}
-                for p, c in data.members_by_profile.items()
-            ],
-            "profile",
-        ),
+        pub.figure(tables.profiles, row),
+        cells=_cells(pub.published_row(tables.profiles, row), "profile"),
     )
     voters = sum(e.voters or 0 for e in data.editions if e.eligible)
     eligible = sum(e.eligible or 0 for e in data.editions if e.eligible)
@@ -271,53 +358,46 @@ def indicator_entries(
     put("participation.contributions", None, note=CONTRIBUTIONS_NOTE)
 
     # exchange
-    loans = loans_by_category(data)
-    put(
+    counted(
         "exchange.loans_by_category",
-        sum(loans.values()),
-        cells=cells(
-            [
-                {
-                    "category": cat,
-                    "value": n,
-                    "contributors": data.people_by_category.get(("borrower", RETURNED, cat), 0),
-                }
-                for cat, n in loans.items()
-            ],
-            "category",
-        ),
+        loans_total,
+        cells=_cells(pub.published_row(tables.loans, row), "category"),
     )
-    put("exchange.days_lent", data.total(RETURNED).days)
-    services = data.by(COMPLETED, "category")
-    put(
+    # Figures over the same loans (or services) as a hidden total are hidden with it.
+    counted("exchange.days_lent", None if loans_total is None else data.total(RETURNED).days)
+    counted(
         "exchange.services_by_kind",
-        sum(s.count for s in services.values()),
-        cells=cells(
-            [
-                {
-                    "kind": kind,
-                    "value": s.count,
-                    "contributors": data.people_by_category.get(("provider", COMPLETED, kind), 0),
-                }
-                for kind, s in services.items()
-            ],
-            "kind",
-        ),
+        services_total,
+        cells=_cells(pub.published_row(tables.services, row), "kind"),
     )
-    put("exchange.time_credit_minutes", data.total("exchange.credits.transferred").minutes)
-    put("exchange.carpool_passenger_km", float(passenger_km(data)), exact=str(passenger_km(data)))
+    counted(
+        "exchange.time_credit_minutes",
+        None if services_total is None else data.total("exchange.credits.transferred").minutes,
+    )
+    if pub.figure(tables.services, row, "carpool") is None:
+        hidden("exchange.carpool_passenger_km")
+    else:
+        put(
+            "exchange.carpool_passenger_km",
+            float(passenger_km(data)),
+            exact=str(passenger_km(data)),
+        )
     median = ind.median(data.match_middle)
-    put(
-        "exchange.median_request_to_match",
-        None if median is None else float(round(median / 3600, 2)),
-        requests_matched=data.matched,
-    )
-    put(
-        "exchange.share_of_requests_met",
-        fraction(safe_share(data.loans_met, data.loans_requested)),
-        requested=data.loans_requested,
-        met=data.loans_met,
-    )
+    if loans_total is None:
+        hidden("exchange.median_request_to_match")
+        hidden("exchange.share_of_requests_met")
+    else:
+        put(
+            "exchange.median_request_to_match",
+            None if median is None else float(round(median / 3600, 2)),
+            requests_matched=data.matched,
+        )
+        put(
+            "exchange.share_of_requests_met",
+            fraction(safe_share(data.loans_met, data.loans_requested)),
+            requested=data.loans_requested,
+            met=data.loans_met,
+        )
     put("exchange.idle_items", data.idle_items)
 
     # money
@@ -332,23 +412,24 @@ def indicator_entries(
         fraction(safe_share(succeeded.count, succeeded.count + failed.count)),
         closed=succeeded.count + failed.count,
     )
-    backers = {
-        n: c
-        for (role, t, n), c in data.people_by_neighbourhood.items()
-        if role == "backer" and t == "crowdfunding.pledge.made"
-    }
-    put(
+    counted(
         "money.backers_by_neighbourhood",
-        sum(backers.values()),
-        cells=cells(
-            [{"neighbourhood": n, "value": c, "contributors": c} for n, c in backers.items()],
-            "neighbourhood",
-        ),
+        pub.one_way_figure(tables.backers, row),
+        cells=one_way_cells(tables.backers, "neighbourhood"),
     )
-    saved = ind.money_saved_by_borrowers(loans, catalogue)
-    put(
-        "money.saved_by_borrowers", {"low": saved.low, "central": saved.central, "high": saved.high}
-    )
+    estimates = published_estimates(tables, row, passenger_km(data), catalogue)
+    saved = estimates.pop("money.saved_by_borrowers")
+    if saved is None:
+        hidden("money.saved_by_borrowers")
+    else:
+        put(
+            "money.saved_by_borrowers",
+            {
+                "low": round_cents(saved.low),
+                "central": round_cents(saved.central),
+                "high": round_cents(saved.high),
+            },
+        )
     for key, attr in (
         ("money.pb_envelope_allocated", "allocated_cents"),
         ("money.pb_envelope_leftover", "leftover_cents"),
@@ -361,8 +442,14 @@ def indicator_entries(
         )
 
     # environment
-    for key, r in environment(data, catalogue).items():
-        put(key, estimate(r))
+    for key, r in estimates.items():
+        if r is None:
+            hidden(key)
+        else:
+            put(key, estimate(r))
+    values["environment.co2e_avoided_by_repairs"]["cells"] = _cells(
+        pub.published_row(tables.repairs, row), "category"
+    )
 
     # delivery
     selected = sum(e.selected for e in data.editions)
@@ -415,53 +502,55 @@ def edition_row(e) -> dict[str, Any]:
 
 
 def neighbourhood_rows(
-    data: WindowData, catalogue: Catalogue, territory: TerritoryConfig, min_cell: int
+    data: WindowData, catalogue: Catalogue, territory: TerritoryConfig, tables: pub.PublicTables
 ) -> list[dict[str, Any]]:
-    """One row per neighbourhood of the territory (plus any unknown code seen in events)."""
+    """One row per neighbourhood of the territory (plus any unknown code seen in events),
+    with the figures and the suppression of that neighbourhood's own report."""
     codes = list(territory.codes)
     seen = {k[1] for k in data.sums} | set(data.active_by_neighbourhood)
     codes += sorted(c for c in seen if c is not None and c not in codes)
     names = {n.code: n.name for n in territory.neighbourhoods}
     rows = []
     for code in codes:
-        loans = {
-            c or "other": s.count
-            for c, s in data.by(RETURNED, "category", neighbourhood=code).items()
-        }
-        active = data.active_by_neighbourhood.get(code, 0)
+        row = pub._row(code)
+        active = pub.one_way_figure(tables.active, row)
+        loans = pub.figure(tables.loans, row)
+        services = pub.figure(tables.services, row)
         population = territory.population_of(code)
+        co2e = _derived(
+            pub.published(tables.loans, row), "footprint", "loan.purchase_substitution", catalogue
+        )
+        people = tables.loans.cells.get((row, dc.TOTAL))
+        providers = tables.services.cells.get((row, dc.TOTAL))
         rows.append(
             {
                 "neighbourhood": code,
                 "name": names.get(code, code),
                 "population": population,
                 "active_members": active,
-                "share_of_residents": fraction(safe_share(active, population)),
-                "loans": sum(loans.values()),
-                "borrowers": data.people_by_neighbourhood.get(("borrower", RETURNED, code), 0),
-                "co2e_avoided_by_loans": estimate(ind.co2e_avoided_by_loans(loans, catalogue)),
-                "services": data.total(COMPLETED, neighbourhood=code).count,
-                "providers": data.people_by_neighbourhood.get(("provider", COMPLETED, code), 0),
+                "share_of_residents": None
+                if active is None
+                else fraction(safe_share(active, population)),
+                "loans": loans,
+                "borrowers": None if loans is None or people is None else people.contributors,
+                "co2e_avoided_by_loans": None if co2e is None else estimate(co2e),
+                "services": services,
+                "providers": None
+                if services is None or providers is None
+                else providers.contributors,
                 "money_raised": data.total(SUCCEEDED, neighbourhood=code).cents,
                 "campaigns_succeeded": data.total(SUCCEEDED, neighbourhood=code).count,
+                "suppressed": [
+                    name
+                    for name, v in (
+                        ("active_members", active),
+                        ("loans", loans),
+                        ("services", services),
+                    )
+                    if v is None
+                ],
             }
         )
-    # Suppress each people-derived column on its own contributor count.
-    for column, contributors, also in (
-        ("active_members", "active_members", ("share_of_residents",)),
-        ("loans", "borrowers", ("co2e_avoided_by_loans",)),
-        ("services", "providers", ()),
-    ):
-        cells = ind.suppress_small_cells(
-            [{"value": r[column], "contributors": r[contributors]} for r in rows], min_cell
-        )
-        for row, cell in zip(rows, cells, strict=True):
-            if cell["suppressed"]:
-                for name in (column, contributors, *also):
-                    row[name] = None
-                row.setdefault("suppressed", []).append(column)
-    for row in rows:
-        row.setdefault("suppressed", [])
     return rows
 
 
@@ -471,6 +560,7 @@ async def monthly_series(
     catalogue: Catalogue,
     neighbourhood: str | None,
     projection: Projection,
+    min_cell: int = 1,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Loans, services, CO2e (central) and money raised per month of the window, and whether
     earlier months were left out (at most the last MONTHLY_LIMIT)."""
@@ -520,19 +610,65 @@ async def monthly_series(
             (REFUNDED, None, None, None), Sums()
         )
         bucket.add(Sums(count=count, cents=int(cents)))
+    # Each month's loans and services are cells of a one-way table (months and their total),
+    # suppressed like any other: fewer than k distinct borrowers (providers), then complements.
+    shown: dict[str, dc.Table] = {}
+    for name, role, event_type in (
+        ("loans", "borrower", RETURNED),
+        ("services", "provider", COMPLETED),
+    ):
+        people, everyone = await _people_per_month(
+            session, projection, role, event_type, start, end, neighbourhood
+        )
+        counts = {label: data.total(event_type).count for label, data in per_month.items()}
+        table = dc.one_way(
+            name,
+            {label: (n, people.get(label, 0)) for label, n in counts.items() if n},
+            (sum(counts.values()), everyone),
+        )
+        dc.protect([table], min_cell)
+        shown[name] = table
     out = []
     for label, data in per_month.items():
+        loans = pub.one_way_figure(shown["loans"], label)
+        services = pub.one_way_figure(shown["services"], label)
         co2e = environment(data, catalogue)["environment.co2e_avoided"]
         out.append(
             {
                 "month": label,
-                "loans": data.total(RETURNED).count,
-                "services": data.total(COMPLETED).count,
-                "co2e_avoided_kg": estimate(co2e),
+                "loans": loans,
+                "services": services,
+                # Rounded only (no exact decimals): the month's mix of categories is not
+                # published, and exact decimals would spell it out.
+                "co2e_avoided_kg": None
+                if loans is None or services is None
+                else {k: v for k, v in estimate(co2e).items() if k != "exact"},
                 "money_raised": data.total(SUCCEEDED).cents - data.total(REFUNDED).cents,
             }
         )
     return out, truncated
+
+
+async def _people_per_month(
+    session: AsyncSession,
+    projection: Projection,
+    role: str,
+    event_type: str,
+    start: date,
+    end: date,
+    neighbourhood: str | None,
+) -> tuple[dict[str, int], int]:
+    """Distinct members per month ("YYYY-MM") in start..end, and over the whole range."""
+    a = projection.activity
+    where = [a.c.role == role, a.c.type == event_type, a.c.day >= start, a.c.day <= end]
+    if neighbourhood is not None:
+        where.append(a.c.neighbourhood == neighbourhood)
+    month = func.substr(cast(a.c.day, String), 1, 7)  # ISO text on SQLite and PostgreSQL
+    rows = await session.execute(
+        select(month, func.count(distinct(a.c.member_id))).where(*where).group_by(month)
+    )
+    everyone = await session.scalar(select(func.count(distinct(a.c.member_id))).where(*where))
+    return {str(m): n for m, n in rows}, int(everyone or 0)
 
 
 def _day(value: Any) -> date:

@@ -27,7 +27,7 @@ from services.impact.handlers import LIVE
 from services.impact.indicators import INDICATORS
 from services.impact.periods import ALL_TIME, Window, parse_period
 from services.impact.rebuild import differences, drop, fresh_projection, recreate
-from services.impact.report import indicator_entries
+from services.impact.report import indicator_entries, public_tables
 from services.impact.scenario import _where, at, loan_facts, synthetic_events
 
 
@@ -238,11 +238,13 @@ async def test_aggregates_answer_what_the_rows_answer(impact):
                     if (label, nbhd) not in full:
                         async with database.read() as session:
                             data = await gather(session, parse_period(label), neighbourhood=nbhd)
+                            tables = await public_tables(session, data, min_cell=settings.min_cell)
                         full[(label, nbhd)] = indicator_entries(
                             data,
                             catalogue=catalogue,
                             population=population(nbhd),
                             min_cell=settings.min_cell,
+                            tables=tables,
                         )
                     expected = full[(label, nbhd)][key]
                     got = {k: v for k, v in entry.items() if k != "period"}
