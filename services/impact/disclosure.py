@@ -15,7 +15,7 @@ row and its column, and every node's edges add up to zero, like a flow. The supp
 cells form a subgraph; the published values fix every suppressed cell that is a *bridge*
 of that subgraph (on no cycle), and leave every cell on a cycle free to move around it.
 So we suppress more cells until no suppressed cell is a bridge, choosing each time the
-smallest positive cell that closes a cycle through the bridge. Every suppressed cell is
+cheapest path of positive cells that closes a cycle through the bridge. Every suppressed cell is
 positive, so moving one unit around a cycle stays non-negative: each suppressed cell has
 at least two feasible integer values (the attacker's minimum and maximum differ).
 
@@ -27,6 +27,7 @@ whose row totals are the same cells (`one_way`).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
@@ -184,40 +185,46 @@ def _a_bridge(table: Table) -> Key | None:
     return found[0] if found else None
 
 
-def _component(edges: set[Key], start: tuple[str, Hashable]) -> set[tuple[str, Hashable]]:
-    graph = _graph(edges)
-    seen, todo = {start}, [start]
-    while todo:
-        for nxt, _ in graph.get(todo.pop(), []):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
-
-
 def _close_cycle(table: Table, bridge: Key) -> None:
-    """Suppress the smallest positive published cell joining the two sides of `bridge`
-    (or, when none does, one that widens the bridge's row side towards the other)."""
-    rest = table.suppressed - {bridge}
-    side_a = _component(rest, ("r", bridge[0]))
-    side_b = _component(rest, ("c", bridge[1]))
-    open_cells = [
-        key for key, cell in table.cells.items() if key not in table.suppressed and cell.value > 0
-    ]
-
-    def joins(key: Key, one: set, other: set | None) -> bool:
+    """Suppress the cheapest path of published positive cells that closes a cycle through
+    `bridge` (cost: the values hidden; suppressed cells are free), as in the classic
+    shortest-path heuristics of cell suppression. No path: the table is withheld."""
+    start, goal = ("r", bridge[0]), ("c", bridge[1])
+    graph: dict[tuple[str, Hashable], list[tuple[int, tuple[str, Hashable], Key]]] = {}
+    for key, cell in sorted(table.cells.items(), key=lambda kv: repr(kv[0])):
+        if key == bridge:
+            continue
+        if key in table.suppressed:
+            cost = 0
+        elif cell.value > 0:
+            cost = cell.value
+        else:
+            continue  # a published zero cannot hide anything
         r, c = ("r", key[0]), ("c", key[1])
-        if other is None:
-            return (r in one) != (c in one)
-        return (r in one and c in other) or (c in one and r in other)
-
-    for candidates in (
-        [k for k in open_cells if joins(k, side_a, side_b)],
-        [k for k in open_cells if joins(k, side_a, None) or joins(k, side_b, None)],
-    ):
-        if candidates:
-            table.suppressed.add(min(candidates, key=lambda k: (table.cells[k].value, repr(k))))
-            return
-    # Nothing positive is left to close a cycle: the table is too small to publish.
-    table.suppressed |= set(table.cells)
-    table.withheld = True
+        graph.setdefault(r, []).append((cost, c, key))
+        graph.setdefault(c, []).append((cost, r, key))
+    best: dict = {start: 0}
+    came: dict = {}
+    heap = [(0, 0, start)]
+    counter = 1
+    while heap:
+        cost, _, node = heapq.heappop(heap)
+        if node == goal:
+            break
+        if cost > best.get(node, cost):
+            continue
+        for step, nxt, key in graph.get(node, []):
+            if cost + step < best.get(nxt, cost + step + 1):
+                best[nxt] = cost + step
+                came[nxt] = (node, key)
+                heapq.heappush(heap, (cost + step, counter, nxt))
+                counter += 1
+    if goal not in came:
+        # Nothing positive closes a cycle: the table is too small to publish.
+        table.suppressed |= set(table.cells)
+        table.withheld = True
+        return
+    node = goal
+    while node != start:
+        node, key = came[node]
+        table.suppressed.add(key)

@@ -5,9 +5,11 @@ Public rules applied here, once:
 - every entry names the catalogue version it was computed with;
 - estimates are low / central / high ranges, shown with two significant figures (the exact
   decimals travel beside them);
-- cells counting people (per neighbourhood, category, kind, profile) with fewer than k
-  contributors are suppressed (indicators.suppress_small_cells); a neighbourhood-filtered
-  query over fewer than k active members suppresses every member-derived figure.
+- one suppression pass (publication.protect_city, disclosure.protect) decides on the city's
+  tables which cells every output hides: fewer than k distinct contributors, then
+  complements against differencing; derived estimates use published cells only; a
+  neighbourhood-filtered query over fewer than k active members also hides every
+  member-derived figure.
 """
 
 from __future__ import annotations
