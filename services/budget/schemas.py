@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from libs.common.publictext import PseudonymousId, PublicText
 from services.budget.domain import BallotFormat
 
 
@@ -15,7 +16,7 @@ class Strict(BaseModel):
 
 
 class EnvelopeIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: PublicText = Field(min_length=1, max_length=200)
     district: str | None = Field(None, max_length=50)  # None: the city-wide envelope
     amount_cents: int = Field(gt=0)
 
@@ -45,7 +46,7 @@ class PreselectionIn(Strict):
 
 
 class EditionIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: PublicText = Field(min_length=1, max_length=200)
     envelopes: list[EnvelopeIn] = Field(min_length=1)
     rule: Literal["greedy", "mes", "mes-add1"] = "mes"
     ballot_format: BallotFormatIn = BallotFormatIn()
@@ -73,7 +74,7 @@ class PhaseIn(Strict):
 
 
 class ProposalIn(Strict):
-    title: str = Field(min_length=1, max_length=300)
+    title: PublicText = Field(min_length=1, max_length=300)
     description: str = Field("", max_length=20_000)
     envelope_id: str | None = None  # default: the city-wide envelope
     proposed_cost_cents: int | None = Field(None, gt=0)
@@ -82,12 +83,12 @@ class ProposalIn(Strict):
 class DeskProposalIn(ProposalIn):
     """A paper proposal typed in by staff at the town hall."""
 
-    author_id: str | None = Field(None, max_length=100)
+    author_id: PseudonymousId | None = Field(None, max_length=100)
     neighbourhood: str | None = Field(None, max_length=50)
 
 
 class ProposalEditIn(Strict):
-    title: str | None = Field(None, min_length=1, max_length=300)
+    title: PublicText | None = Field(None, min_length=1, max_length=300)
     description: str | None = Field(None, max_length=20_000)
     proposed_cost_cents: int | None = Field(None, gt=0)
 
@@ -123,4 +124,4 @@ class ReceiptIn(Strict):
 class MilestoneIn(Strict):
     status: Literal["planned", "in_progress", "delivered"]
     on: date
-    note: str = Field("", max_length=5_000)
+    note: PublicText = Field("", max_length=5_000)
