@@ -51,6 +51,8 @@ class Table:
     links: list[tuple[Key, Key]] = field(default_factory=list)
     suppressed: set[Key] = field(default_factory=set)
     withheld: bool = False  # too small to publish any figure of it
+    forced: set[Key] = field(default_factory=set)  # hidden by another table: hidden here
+    published_elsewhere: set[Key] = field(default_factory=set)  # never chosen as a complement
 
     def is_suppressed(self, row: Hashable, col: Hashable) -> bool:
         return (row, col) in self.suppressed
@@ -109,7 +111,7 @@ def protect(
     tables = list(tables)
     shared = list(shared)
     for table in tables:
-        table.suppressed = primary(table, k)
+        table.suppressed = primary(table, k) | table.forced
     while True:
         changed = _spread_links(tables, shared)
         for table in tables:
@@ -196,6 +198,8 @@ def _close_cycle(table: Table, bridge: Key) -> None:
             continue
         if key in table.suppressed:
             cost = 0
+        elif key in table.published_elsewhere:
+            continue  # anyone can read it in another output: hiding it here hides nothing
         elif cell.value > 0:
             cost = cell.value
         else:

@@ -32,6 +32,7 @@ from services.impact.engine import (
     COMPLETED,
     PARTS,
     RETURNED,
+    Contributors,
     Sums,
     WindowData,
     city_counts,
@@ -188,7 +189,7 @@ async def build_report(
         report["neighbourhoods"] = neighbourhood_rows(data, catalogue, territory, tables)
     if with_series:
         report["monthly"], report["monthly_truncated"] = await monthly_series(
-            session, window, catalogue, neighbourhood, projection, min_cell
+            session, window, catalogue, neighbourhood, projection, min_cell, tables
         )
     report["factors"] = factors_used(catalogue)
     return report
@@ -563,9 +564,16 @@ async def monthly_series(
     neighbourhood: str | None,
     projection: Projection,
     min_cell: int = 1,
+    tables: pub.PublicTables | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Loans, services, CO2e (central) and money raised per month of the window, and whether
-    earlier months were left out (at most the last MONTHLY_LIMIT)."""
+    earlier months were left out (at most the last MONTHLY_LIMIT).
+
+    Loans and services per month are read city-wide as neighbourhood x month tables and
+    suppressed like the others (fewer than k distinct people, then complements); their
+    neighbourhood totals are the report's (`tables`): hidden there, hidden here, and never
+    chosen as complements when published there. The city report shows the months' totals,
+    a neighbourhood's report its row."""
     f = projection.facts
     start, end = window.start, window.end
     if window is ALL_TIME or window.kind == "all":
@@ -586,13 +594,19 @@ async def monthly_series(
     sums = await window_sums(
         session,
         Window("all", "series", start, end),
-        neighbourhood=neighbourhood,
         projection=projection,
         by_day=True,
         types=[RETURNED, COMPLETED, SUCCEEDED],
     )
-    for (_grain, day, t, _nbhd, cat, sub), values in sums.items():
-        bucket = per_month[_day(day).strftime("%Y-%m")].sums.setdefault((t, None, cat, sub), Sums())
+    counts: dict[str, dict[tuple, int]] = {RETURNED: {}, COMPLETED: {}}
+    for (_grain, day, t, nbhd, cat, sub), values in sums.items():
+        label = _day(day).strftime("%Y-%m")
+        if t in counts:
+            key = (pub._row(nbhd), label)
+            counts[t][key] = counts[t].get(key, 0) + values.count
+        if neighbourhood is not None and nbhd != neighbourhood:
+            continue
+        bucket = per_month[label].sums.setdefault((t, None, cat, sub), Sums())
         bucket.add(values)
     refunds = [
         f.c.day >= start,
@@ -612,28 +626,27 @@ async def monthly_series(
             (REFUNDED, None, None, None), Sums()
         )
         bucket.add(Sums(count=count, cents=int(cents)))
-    # Each month's loans and services are cells of a one-way table (months and their total),
-    # suppressed like any other: fewer than k distinct borrowers (providers), then complements.
     shown: dict[str, dc.Table] = {}
     for name, role, event_type in (
         ("loans", "borrower", RETURNED),
         ("services", "provider", COMPLETED),
     ):
-        people, everyone = await _people_per_month(
-            session, projection, role, event_type, start, end, neighbourhood
-        )
-        counts = {label: data.total(event_type).count for label, data in per_month.items()}
-        table = dc.one_way(
-            name,
-            {label: (n, people.get(label, 0)) for label, n in counts.items() if n},
-            (sum(counts.values()), everyone),
-        )
+        people = await _people_per_month(session, projection, role, event_type, start, end)
+        table = _from_counts(counts[event_type], people)
+        report_table = None if tables is None else getattr(tables, name)
+        if report_table is not None and not truncated:
+            for r in table.rows:  # the same figure as the report's total of that row
+                if (r, dc.TOTAL) in report_table.suppressed:
+                    table.forced.add((r, dc.TOTAL))
+                else:
+                    table.published_elsewhere.add((r, dc.TOTAL))
         dc.protect([table], min_cell)
         shown[name] = table
+    row = pub.CITY if neighbourhood is None else pub._row(neighbourhood)
     out = []
     for label, data in per_month.items():
-        loans = pub.one_way_figure(shown["loans"], label)
-        services = pub.one_way_figure(shown["services"], label)
+        loans = pub.figure(shown["loans"], row, label)
+        services = pub.figure(shown["services"], row, label)
         co2e = environment(data, catalogue)["environment.co2e_avoided"]
         out.append(
             {
@@ -651,6 +664,22 @@ async def monthly_series(
     return out, truncated
 
 
+def _from_counts(values: dict[tuple, int], people: Contributors) -> dc.Table:
+    """A neighbourhood x month table from its counts and its distinct contributors."""
+    rows: dict = {}
+    cols: dict = {}
+    for (r, c), v in values.items():
+        rows[r] = rows.get(r, 0) + v
+        cols[c] = cols.get(c, 0) + v
+    return dc.two_way(
+        "months",
+        {key: (v, people.cells.get(key, 0)) for key, v in values.items() if v},
+        {r: (v, people.rows.get(r, 0)) for r, v in rows.items()},
+        {c: (v, people.cols.get(c, 0)) for c, v in cols.items()},
+        (sum(values.values()), people.total),
+    )
+
+
 async def _people_per_month(
     session: AsyncSession,
     projection: Projection,
@@ -658,19 +687,23 @@ async def _people_per_month(
     event_type: str,
     start: date,
     end: date,
-    neighbourhood: str | None,
-) -> tuple[dict[str, int], int]:
-    """Distinct members per month ("YYYY-MM") in start..end, and over the whole range."""
+) -> Contributors:
+    """Distinct members per (neighbourhood, month "YYYY-MM"), per neighbourhood over
+    start..end, per month, and over the whole range."""
     a = projection.activity
     where = [a.c.role == role, a.c.type == event_type, a.c.day >= start, a.c.day <= end]
-    if neighbourhood is not None:
-        where.append(a.c.neighbourhood == neighbourhood)
     month = func.substr(cast(a.c.day, String), 1, 7)  # ISO text on SQLite and PostgreSQL
-    rows = await session.execute(
-        select(month, func.count(distinct(a.c.member_id))).where(*where).group_by(month)
-    )
-    everyone = await session.scalar(select(func.count(distinct(a.c.member_id))).where(*where))
-    return {str(m): n for m, n in rows}, int(everyone or 0)
+    member = distinct(a.c.member_id)
+    out = Contributors()
+    cells = select(a.c.neighbourhood, month, func.count(member)).where(*where)
+    for n, m, count in await session.execute(cells.group_by(a.c.neighbourhood, month)):
+        out.cells[(pub._row(n), str(m))] = count
+    rows = select(a.c.neighbourhood, func.count(member)).where(*where)
+    out.rows = {pub._row(n): c for n, c in await session.execute(rows.group_by(a.c.neighbourhood))}
+    cols = select(month, func.count(member)).where(*where)
+    out.cols = {str(m): c for m, c in await session.execute(cols.group_by(month))}
+    out.total = int(await session.scalar(select(func.count(member)).where(*where)) or 0)
+    return out
 
 
 def _day(value: Any) -> date:

@@ -128,6 +128,27 @@ async def test_every_output_hides_the_same_cells(impact, monkeypatch):
     # tents + ... exactly.
     assert ind["environment.co2e_avoided_by_loans"]["suppressed"] is False
 
+    # Month by month: a hidden figure is not the sum (or the difference) of shown ones.
+    for name in ("loans", "services"):
+        city_months = {m["month"]: m[name] for m in city["monthly"]}
+        per_hood = {h: {m["month"]: m[name] for m in rep["monthly"]} for h, rep in hoods.items()}
+        for month, value in city_months.items():
+            shown = [per_hood[h][month] for h in HOODS]
+            if value is None:
+                assert None in shown, (name, month)
+        for h, rep in hoods.items():
+            total = rep["indicators"][
+                "exchange.loans_by_category" if name == "loans" else "exchange.services_by_kind"
+            ]["value"]
+            months = list(per_hood[h].values())
+            if total is None:
+                assert None in months or not any(months), (name, h)
+            elif None not in months:
+                assert sum(months) == total, (name, h)
+    plateau_months = {m["month"]: m["loans"] for m in hoods["plateau"]["monthly"]}
+    assert plateau_months["2026-06"] is None  # one borrower's bike
+    assert all(v in (None, 0) for v in plateau_months.values())
+
     # CSV and HTML: the same cells, empty and flagged.
     text = (await impact.client.get("/report", params={"period": "2026", "format": "csv"})).text
     for row in csv.DictReader(io.StringIO(text, newline="")):
