@@ -20,6 +20,7 @@ from typing import Any
 from services.impact import disclosure as dc
 from services.impact.catalogue import Catalogue, Range
 from services.impact.engine import COMPLETED, RETURNED, CityCounts, Contributors, WindowData
+from services.impact.indicators import _known
 
 CITY = dc.TOTAL  # the row of the city's totals
 NO_NBHD = "(none)"  # events without a neighbourhood: a row of their own
@@ -227,8 +228,6 @@ def lump_range(p: Published, kind: str, catalogue: Catalogue) -> Range:
     the mean central and the highest high factor of their categories (methodology §1)."""
     if not p.lump or not p.lump_categories:
         return Range.zero()
-    from services.impact.indicators import _known
-
     factors = [catalogue.range(f"{kind}.{_known(c)}") for c in p.lump_categories]
     low = min(f.low for f in factors)
     high = max(f.high for f in factors)
