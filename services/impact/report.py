@@ -26,8 +26,10 @@ from libs.common.money import round_cents
 from services.impact import disclosure as dc
 from services.impact import indicators as ind
 from services.impact import publication as pub
+from services.impact.aggregates import people_scope
 from services.impact.catalogue import Catalogue, Range
 from services.impact.config import TerritoryConfig
+from services.impact.db import NONE
 from services.impact.engine import (
     COMPLETED,
     PARTS,
@@ -40,6 +42,8 @@ from services.impact.engine import (
     environment,
     gather,
     passenger_km,
+    settle_total,
+    split,
     succeeded_campaigns,
     window_sums,
 )
@@ -211,7 +215,7 @@ async def public_tables(
         city = await gather(
             session, data.window, projection=projection, parts={"sums", "members", "people"}
         )
-    counts = await city_counts(session, data.window, projection=projection)
+    counts = await city_counts(session, city, k=min_cell, projection=projection)
     return pub.protect_city(city, counts, min_cell)
 
 
@@ -631,9 +635,18 @@ async def monthly_series(
         ("loans", "borrower", RETURNED),
         ("services", "provider", COMPLETED),
     ):
-        people = await _people_per_month(session, projection, role, event_type, start, end)
-        table = _from_counts(counts[event_type], people)
         report_table = None if tables is None else getattr(tables, name)
+        known = None
+        if report_table is not None and not truncated:  # the same people as the report's rows
+            known = {
+                r: cell.contributors
+                for (r, c), cell in report_table.cells.items()
+                if c == dc.TOTAL and r != dc.TOTAL
+            }
+        people = await _people_per_month(
+            session, projection, role, event_type, start, end, k=min_cell, rows=known
+        )
+        table = _from_counts(counts[event_type], people)
         if report_table is not None and not truncated:
             for r in table.rows:  # the same figure as the report's total of that row
                 if (r, dc.TOTAL) in report_table.suppressed:
@@ -687,22 +700,53 @@ async def _people_per_month(
     event_type: str,
     start: date,
     end: date,
+    *,
+    k: int,
+    rows: dict | None = None,
 ) -> Contributors:
     """Distinct members per (neighbourhood, month "YYYY-MM"), per neighbourhood over
-    start..end, per month, and over the whole range."""
-    a = projection.activity
+    start..end (`rows`, when the caller knows them), per month and over the whole range.
+    A month's or the range's count is read only when its bounds (largest cell, sum of the
+    cells) do not decide "fewer than k": it is never published."""
+    a, sets = projection.activity, projection.members
     where = [a.c.role == role, a.c.type == event_type, a.c.day >= start, a.c.day <= end]
     month = func.substr(cast(a.c.day, String), 1, 7)  # ISO text on SQLite and PostgreSQL
     member = distinct(a.c.member_id)
     out = Contributors()
-    cells = select(a.c.neighbourhood, month, func.count(member)).where(*where)
-    for n, m, count in await session.execute(cells.group_by(a.c.neighbourhood, month)):
-        out.cells[(pub._row(n), str(m))] = count
-    rows = select(a.c.neighbourhood, func.count(member)).where(*where)
-    out.rows = {pub._row(n): c for n, c in await session.execute(rows.group_by(a.c.neighbourhood))}
-    cols = select(month, func.count(member)).where(*where)
-    out.cols = {str(m): c for m, c in await session.execute(cols.group_by(month))}
-    out.total = int(await session.scalar(select(func.count(member)).where(*where)) or 0)
+    # Whole months from the monthly member sets (one row per member: a count, no DISTINCT);
+    # the loose days of a partial first or last month from the activity rows.
+    parts = split(start, end, years=False)
+    for first, last in parts.months:
+        rows_of_sets = await session.execute(
+            select(sets.c.day, sets.c.neighbourhood, func.count())
+            .where(
+                sets.c.grain == "m",
+                sets.c.scope == people_scope(role, event_type, "n"),
+                sets.c.day.between(first, last),
+            )
+            .group_by(sets.c.day, sets.c.neighbourhood)
+        )
+        for day, n, count in rows_of_sets:
+            out.cells[(pub._row(None if n == NONE else n), _day(day).strftime("%Y-%m"))] = count
+    for first, last in parts.days:
+        loose = [a.c.role == role, a.c.type == event_type, a.c.day.between(first, last)]
+        cells = select(a.c.neighbourhood, month, func.count(member)).where(*loose)
+        for n, m, count in await session.execute(cells.group_by(a.c.neighbourhood, month)):
+            out.cells[(pub._row(n), str(m))] = count
+    if rows is None:
+        query = select(a.c.neighbourhood, func.count(member)).where(*where)
+        rows = {pub._row(n): c for n, c in await session.execute(query.group_by(a.c.neighbourhood))}
+    out.rows = rows
+    per_month: dict[str, list[int]] = {}
+    for (_, m), count in out.cells.items():
+        per_month.setdefault(m, []).append(count)
+    if all(max(v) >= k or sum(v) < k for v in per_month.values()):
+        out.cols = {m: max(v) if max(v) >= k else sum(v) for m, v in per_month.items()}
+    else:
+        cols = select(month, func.count(member)).where(*where)
+        out.cols = {str(m): c for m, c in await session.execute(cols.group_by(month))}
+    if not settle_total(out, k):
+        out.total = int(await session.scalar(select(func.count(member)).where(*where)) or 0)
     return out
 
 
