@@ -27,6 +27,7 @@ from services.impact.report import build_report, indicator_entries, needs_of, pu
 
 router = APIRouter(tags=["impact"])
 SERIES_LIMIT = 400  # periods in one indicator series
+TABLE_PARTS = frozenset({"sums", "members", "people"})  # what the suppression pass reads
 
 
 @lru_cache
@@ -110,6 +111,8 @@ async def indicator_series(
                 raise Invalid(str(exc), field="query.from" if from_ else "query.to") from exc
         # Only what this indicator reads; the sums of every month or year in one query.
         parts = needs_of(key, neighbourhood)
+        if neighbourhood is None:  # what the suppression pass reads too: read it once
+            parts = parts | TABLE_PARTS
         prefetched = None
         if "sums" in parts or "waits" in parts:
             prefetched = await series_sums(session, windows, neighbourhood=neighbourhood)
@@ -123,7 +126,9 @@ async def indicator_series(
                 parts=parts,
                 sums=None if prefetched is None else prefetched[i],
             )
-            tables = await public_tables(session, data, min_cell=settings.min_cell)
+            tables = await public_tables(
+                session, data, min_cell=settings.min_cell, complete=neighbourhood is None
+            )
             entry = indicator_entries(
                 data,
                 catalogue=cat,
