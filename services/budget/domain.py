@@ -22,7 +22,6 @@ raises each voter's endowment by one euro, exactly as pabutools does on the expo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -313,25 +312,6 @@ def parse_birthdate(value: str | None) -> date | None:
         return date.fromisoformat(value[:10])
     except ValueError:
         return None
-
-
-# --- personal data in free text -------------------------------------------------------
-
-# Texts that travel in events (titles, names, notes, desk author ids) must not carry
-# contact details: events are kept for ever and read by every service.
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?<![\w])(?:\+|00)?\d(?:[ .-]?\d){8,13}(?![\w])")
-
-
-def personal_data_problem(text: str | None) -> str | None:
-    """Why `text` cannot travel in an event (an e-mail address or a phone number), or None."""
-    if not text:
-        return None
-    if _EMAIL.search(text):
-        return "Remove the e-mail address: this text is published."
-    if _PHONE.search(text):
-        return "Remove the phone number: this text is published."
-    return None
 
 
 # --- pre-selection and assessment -------------------------------------------------------

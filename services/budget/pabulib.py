@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from libs.common import csvsafe
 from services.budget import tally
 
 SECTIONS = ("meta", "projects", "votes")
@@ -165,7 +166,7 @@ def load(path: str | Path) -> Election:
 def dumps(election: Election, selected: list[str] | None = None) -> str:
     """Serialise an election to ``.pb`` text; ``selected`` (if given) fills the selected column."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\n")
+    writer = csvsafe.writer(out, delimiter=";", lineterminator="\n")  # no formula cells
     out.write("META\n")
     writer.writerow(["key", "value"])
     for key, value in election.meta.items():

@@ -5,28 +5,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.budget.domain import BallotFormat, personal_data_problem
+from libs.common.publictext import PseudonymousId, PublicText
+from services.budget.domain import BallotFormat
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _no_contact_details(value: str | None) -> str | None:
-    problem = personal_data_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-# A text that travels in events: no e-mail address, no phone number.
-Published = Annotated[str, AfterValidator(_no_contact_details)]
-
-
 class EnvelopeIn(Strict):
-    name: Published = Field(min_length=1, max_length=200)
+    name: PublicText = Field(min_length=1, max_length=200)
     district: str | None = Field(None, max_length=50)  # None: the city-wide envelope
     amount_cents: int = Field(gt=0)
 
@@ -56,7 +46,7 @@ class PreselectionIn(Strict):
 
 
 class EditionIn(Strict):
-    name: Published = Field(min_length=1, max_length=200)
+    name: PublicText = Field(min_length=1, max_length=200)
     envelopes: list[EnvelopeIn] = Field(min_length=1)
     rule: Literal["greedy", "mes", "mes-add1"] = "mes"
     ballot_format: BallotFormatIn = BallotFormatIn()
@@ -95,7 +85,7 @@ class PhaseIn(Strict):
 
 
 class ProposalIn(Strict):
-    title: Published = Field(min_length=1, max_length=300)
+    title: PublicText = Field(min_length=1, max_length=300)
     description: str = Field("", max_length=20_000)
     envelope_id: str | None = None  # default: the city-wide envelope
     proposed_cost_cents: int | None = Field(None, gt=0)
@@ -104,12 +94,12 @@ class ProposalIn(Strict):
 class DeskProposalIn(ProposalIn):
     """A paper proposal typed in by staff at the town hall."""
 
-    author_id: Published | None = Field(None, max_length=100)  # a member id, never contacts
+    author_id: PseudonymousId | None = Field(None, max_length=100)
     neighbourhood: str | None = Field(None, max_length=50)
 
 
 class ProposalEditIn(Strict):
-    title: Published | None = Field(None, min_length=1, max_length=300)
+    title: PublicText | None = Field(None, min_length=1, max_length=300)
     description: str | None = Field(None, max_length=20_000)
     proposed_cost_cents: int | None = Field(None, gt=0)
 
@@ -171,7 +161,7 @@ class ReceiptIn(Strict):
 class MilestoneIn(Strict):
     status: Literal["planned", "in_progress", "delivered"]
     on: date
-    note: Published = Field("", max_length=5_000)
+    note: PublicText = Field("", max_length=5_000)
 
 
 # --- responses: published results -------------------------------------------------------

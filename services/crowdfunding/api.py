@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from libs.common.auth import CurrentPrincipal, OptionalPrincipal, Principal, require_roles
 from libs.common.problems import Forbidden, NotFound
+from libs.common.publictext import PseudonymousId, PublicText
 from libs.common.runtime import Runtime
 from services.crowdfunding import (
     campaigns,
@@ -85,7 +86,7 @@ class PledgeIn(BaseModel):
 
 
 class DeskPledgeIn(BaseModel):
-    backer_id: str = Field(min_length=1, max_length=100)
+    backer_id: PseudonymousId = Field(min_length=1, max_length=100)
     backer_kind: Literal["resident", "organisation"] = "resident"
     verified_resident: bool = False
     backer_neighbourhood: str | None = Field(None, max_length=50)
@@ -108,7 +109,7 @@ class RateIn(BaseModel):
 
 
 class PoolIn(BaseModel):
-    name: str = Field(min_length=3, max_length=200)
+    name: PublicText = Field(min_length=3, max_length=200)
     budget_cents: Cents
     match_factor: str = "1"
     cap_per_pledge_cents: Cents | None = None
@@ -125,7 +126,7 @@ class PoolIn(BaseModel):
 
 
 class PoolFromLeftoverIn(BaseModel):
-    name: str = Field(min_length=3, max_length=200)
+    name: PublicText = Field(min_length=3, max_length=200)
     match_factor: str = "1"
     cap_per_pledge_cents: Cents | None = None
     cap_per_project_cents: Cents | None = None

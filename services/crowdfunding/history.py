@@ -21,6 +21,7 @@ from libs.common.events import make_event
 from libs.common.ids import new_id
 from libs.common.outbox import record
 from libs.common.problems import Invalid
+from libs.common.publictext import PseudonymousId
 from libs.common.runtime import ServiceRuntime
 from services.crowdfunding import config, domain
 from services.crowdfunding.campaigns import facts, get_campaign
@@ -31,7 +32,7 @@ class ClosedCampaignIn(BaseModel):
     title: str = Field(min_length=3, max_length=200)
     category: str = Field(min_length=2, max_length=50)
     neighbourhood: str = Field(min_length=1, max_length=50)
-    holder_id: str = Field(min_length=1, max_length=100)
+    holder_id: PseudonymousId = Field(min_length=1, max_length=100)
     holder_kind: Literal["resident", "organisation", "staff"]
     goal_cents: int = Field(gt=0, le=10**10)
     raised_cents: int = Field(ge=0, le=10**10, description="paid by backers")

@@ -21,11 +21,13 @@ from services.impact.catalogue import Catalogue, available_versions, load_catalo
 from services.impact.config import get_impact_settings, territory_from
 from services.impact.engine import day_span, gather, series_sums
 from services.impact.handlers import LIVE
-from services.impact.periods import Window, buckets, parse_period
-from services.impact.render import report_csv, report_html
-from services.impact.report import build_report, indicator_entries, needs_of
+from services.impact.periods import Window, buckets, last_buckets, parse_period
+from services.impact.render import SECURITY_HEADERS, report_csv, report_html
+from services.impact.report import build_report, indicator_entries, needs_of, public_tables
 
 router = APIRouter(tags=["impact"])
+SERIES_LIMIT = 400  # periods in one indicator series
+TABLE_PARTS = frozenset({"sums", "members", "people"})  # what the suppression pass reads
 
 
 @lru_cache
@@ -101,11 +103,16 @@ async def indicator_series(
             first, last = await _span(session)
             start, end = from_ or first, to or last
             try:
-                windows = buckets(period, start, end, limit=400)
+                if from_ is None:  # the stored span: the latest SERIES_LIMIT periods of it
+                    windows, _ = last_buckets(period, start, end, limit=SERIES_LIMIT)
+                else:
+                    windows = buckets(period, start, end, limit=SERIES_LIMIT)
             except ValueError as exc:
-                raise Invalid(str(exc), field="query.from") from exc
+                raise Invalid(str(exc), field="query.from" if from_ else "query.to") from exc
         # Only what this indicator reads; the sums of every month or year in one query.
         parts = needs_of(key, neighbourhood)
+        if neighbourhood is None:  # what the suppression pass reads too: read it once
+            parts = parts | TABLE_PARTS
         prefetched = None
         if "sums" in parts or "waits" in parts:
             prefetched = await series_sums(session, windows, neighbourhood=neighbourhood)
@@ -119,11 +126,15 @@ async def indicator_series(
                 parts=parts,
                 sums=None if prefetched is None else prefetched[i],
             )
+            tables = await public_tables(
+                session, data, min_cell=settings.min_cell, complete=neighbourhood is None
+            )
             entry = indicator_entries(
                 data,
                 catalogue=cat,
                 population=territory.population_of(neighbourhood),
                 min_cell=settings.min_cell,
+                tables=tables,
             )[key]
             series.append({"period": data.window.as_json(), **entry})
     return {
@@ -164,10 +175,13 @@ async def report(
         return PlainTextResponse(
             report_csv(data),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "X-Content-Type-Options": "nosniff",
+            },
         )
     if format == "html":
-        return HTMLResponse(report_html(data))
+        return HTMLResponse(report_html(data), headers=SECURITY_HEADERS)
     return data
 
 

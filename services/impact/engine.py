@@ -23,7 +23,7 @@ from services.impact.aggregates import ACTIVE, LOAN_PREFIX, LOAN_TYPES_MET, PEOP
 from services.impact.catalogue import Catalogue, Range
 from services.impact.db import NONE, SUM_COLUMNS
 from services.impact.handlers import LIVE, Projection
-from services.impact.periods import Window
+from services.impact.periods import EARLIEST_DAY, LATEST_DAY, Window
 
 LENT_TYPES = ("exchange.loan.picked_up", "exchange.loan.returned", "exchange.loan.overdue")
 RETURNED = "exchange.loan.returned"
@@ -550,8 +550,10 @@ async def day_span(
     """The first and last day with a fact (from the daily sums: an index lookup)."""
     s = projection.sums
     # Two queries: each is one probe of the (grain, day, ...) key; together they would scan.
-    first = await session.scalar(select(func.min(s.c.day)).where(s.c.grain == "d"))
-    last = await session.scalar(select(func.max(s.c.day)).where(s.c.grain == "d"))
+    # Within the bounds: a row stored before out-of-range dates were quarantined is ignored.
+    bounded = [s.c.grain == "d", s.c.day.between(EARLIEST_DAY, LATEST_DAY)]
+    first = await session.scalar(select(func.min(s.c.day)).where(*bounded))
+    last = await session.scalar(select(func.max(s.c.day)).where(*bounded))
     if first is None:
         return None, None
     return _as_date(first), _as_date(last)
@@ -756,3 +758,129 @@ def environment(data: WindowData, catalogue: Catalogue) -> dict[str, Range]:
         "environment.waste_avoided": ind.waste_avoided_by_loans(loans, catalogue)
         + ind.waste_avoided_by_repairs(repairs, catalogue),
     }
+
+
+# --- distinct contributors of the public tables ------------------------------------------------
+
+
+@dataclass
+class Contributors:
+    """Distinct members behind each cell of a two-way table, its margins and its total."""
+
+    cells: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
+    rows: dict[str | None, int] = field(default_factory=dict)
+    cols: dict[str | None, int] = field(default_factory=dict)
+    total: int = 0
+
+
+@dataclass
+class CityCounts:
+    """What the suppression pass needs beyond the city's WindowData (one window, city-wide)."""
+
+    borrowers: Contributors
+    providers: Contributors
+    fixers: Contributors  # providers of repairs, by the repaired item's category
+    profiles: dict[tuple[str | None, str | None], int]  # (neighbourhood, profile) -> members
+
+
+def _distinct_counts(triples) -> Contributors:
+    cells: dict = defaultdict(set)
+    rows: dict = defaultdict(set)
+    cols: dict = defaultdict(set)
+    everyone: set = set()
+    for n, c, member in triples:
+        cells[(n, c)].add(member)
+        rows[n].add(member)
+        cols[c].add(member)
+        everyone.add(member)
+    return Contributors(
+        {key: len(v) for key, v in cells.items()},
+        {key: len(v) for key, v in rows.items()},
+        {key: len(v) for key, v in cols.items()},
+        len(everyone),
+    )
+
+
+def settle_total(out: Contributors, k: int) -> bool:
+    """Set `out.total` from its rows and columns when that decides "fewer than k" (the only
+    use of a total's count: it is never published): at least the largest row or column, at
+    most the sum of the rows. False when only an exact count can tell."""
+    lower = max([*out.rows.values(), *out.cols.values()], default=0)
+    upper = sum(out.rows.values())
+    if lower >= k or upper < k:
+        out.total = lower if lower >= k else upper
+        return True
+    return False
+
+
+async def city_counts(
+    session: AsyncSession, data: WindowData, *, k: int, projection: Projection = LIVE
+) -> CityCounts:
+    """Distinct contributors of the public tables of `data` (city-wide, gathered with its
+    members and people). Per neighbourhood and per category they are `data`'s own counts
+    (read from the member sets); the cells need one grouped query per table."""
+    a, f = projection.activity, projection.facts
+    window = data.window
+    in_window = [a.c.day >= window.start, a.c.day <= window.end]
+
+    def known(role: str, event_type: str) -> tuple[dict, dict]:
+        rows = {
+            n: c
+            for (r, t, n), c in data.people_by_neighbourhood.items()
+            if (r, t) == (role, event_type)
+        }
+        cols = {
+            c: n for (r, t, c), n in data.people_by_category.items() if (r, t) == (role, event_type)
+        }
+        return rows, cols
+
+    async def people(where: list, category, margins: tuple[dict, dict] | None) -> Contributors:
+        out = Contributors()
+        member = distinct(a.c.member_id)
+        base = select(a.c.neighbourhood, category, func.count(member)).where(*where)
+        for n, c, count in await session.execute(base.group_by(a.c.neighbourhood, category)):
+            out.cells[(n, c)] = count
+        if margins is None:
+            rows = select(a.c.neighbourhood, func.count(member)).where(*where)
+            out.rows = {n: c for n, c in await session.execute(rows.group_by(a.c.neighbourhood))}
+            cols = select(category, func.count(member)).where(*where)
+            out.cols = {key: c for key, c in await session.execute(cols.group_by(category))}
+        else:
+            out.rows, out.cols = margins
+        if not settle_total(out, k):
+            out.total = await session.scalar(select(func.count(member)).where(*where)) or 0
+        return out
+
+    borrowers = await people(
+        [a.c.role == "borrower", a.c.type == RETURNED, *in_window],
+        a.c.category,
+        known("borrower", RETURNED),
+    )
+    providers = await people(
+        [a.c.role == "provider", a.c.type == COMPLETED, *in_window],
+        a.c.category,
+        known("provider", COMPLETED),
+    )
+    # Repairs by repaired category: the category is on the fact, not the activity row. One
+    # read of the distinct (neighbourhood, category, repairer) triples, counted here.
+    triples = await session.execute(
+        select(a.c.neighbourhood, f.c.subcategory, a.c.member_id)
+        .where(
+            a.c.role == "provider",
+            a.c.type == COMPLETED,
+            a.c.category == "repair",
+            *in_window,
+            f.c.event_id == a.c.event_id,
+            f.c.category == "repair",
+        )
+        .distinct()
+    )
+    fixers = _distinct_counts(triples)
+    joined = [f.c.type == "exchange.member.joined", f.c.day <= window.end]
+    rows = await session.execute(
+        select(f.c.neighbourhood, f.c.category, func.count(distinct(f.c.entity)))
+        .where(*joined)
+        .group_by(f.c.neighbourhood, f.c.category)
+    )
+    profiles = {(n, c): count for n, c, count in rows}
+    return CityCounts(borrowers, providers, fixers, profiles)

@@ -27,6 +27,7 @@ from libs.common.contracts import crowdfunding as cf
 from libs.common.contracts import exchange as ex
 from libs.common.contracts import impact as im
 from libs.common.events import Envelope
+from services.impact.periods import EARLIEST_DAY, LATEST_DAY, in_bounds
 
 Row = dict[str, Any]
 
@@ -395,12 +396,34 @@ class Unprojectable(LookupError):
     """This service version has no projector for the event's (type, version)."""
 
 
+class OutOfRange(Unprojectable):
+    """The event carries a day outside EARLIEST_DAY..LATEST_DAY (a typo, a fuzzed date):
+    quarantined (parked with this reason) rather than stored, so no report has to span
+    centuries. No later version re-applies it: the bounds are fixed."""
+
+
+_DAY_COLUMNS = ("day", "ref_day")
+
+
+def _check_days(out: EventFacts) -> None:
+    for row in (*out.facts, *out.activity):
+        for column in _DAY_COLUMNS:
+            day = row.get(column)
+            if day is not None and not in_bounds(day):
+                raise OutOfRange(
+                    f"{column} {day.isoformat()} is outside "
+                    f"{EARLIEST_DAY.isoformat()}..{LATEST_DAY.isoformat()}"
+                )
+
+
 def facts_of(envelope: Envelope) -> EventFacts:
-    """The rows `envelope` contributes; Unprojectable or a ValidationError when it cannot."""
+    """The rows `envelope` contributes; Unprojectable (OutOfRange for a day outside the
+    bounds) or a ValidationError when it cannot."""
     try:
         model, project = PROJECTORS[(envelope.type, envelope.version)]
     except KeyError:
         raise Unprojectable(f"no projector for {envelope.type} v{envelope.version}") from None
     builder = _Builder(envelope)
     project(builder, model.model_validate(envelope.data))
+    _check_days(builder.out)
     return builder.out

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy import Table, delete, event, select
 from sqlalchemy.engine import Connection
@@ -26,9 +27,14 @@ from libs.common.events import Envelope
 from libs.common.logs import get_logger
 from services.impact import db
 from services.impact.aggregates import Fold, write_fold, write_rows
-from services.impact.facts import EventFacts, Unprojectable, facts_of
+from services.impact.facts import EventFacts, OutOfRange, Unprojectable, facts_of
 
 log = get_logger(__name__)
+QUARANTINED = Counter(
+    "sharitories_impact_events_quarantined_total",
+    "Events the impact service refused to project (kept in impact_parked with the reason)",
+    ["reason"],
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,10 @@ class Projection:
         """Project one event (already de-duplicated by the caller)."""
         try:
             rows = facts_of(envelope)
+        except OutOfRange as exc:
+            QUARANTINED.labels(reason="date_out_of_range").inc()
+            await self.park(session, envelope, f"quarantined: {exc}")
+            return
         except Unprojectable as exc:
             await self.park(session, envelope, str(exc))
             return

@@ -8,10 +8,10 @@ once on the total with the platform rule (`libs.common.money.round_cents`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from libs.common.money import Cents, round_cents  # the platform's one money-rounding rule
 from services.impact.catalogue import ITEM_CATEGORIES, Catalogue, Range
@@ -35,7 +35,7 @@ class IndicatorDefinition:
     unit: str
     factor_keys: tuple[str, ...] = ()  # "<category>" stands for every item category
     breakdown: str | None = None  # dimension of the per-group cells, if any
-    small_cells: bool = False  # per-group cells go through suppress_small_cells
+    small_cells: bool = False  # per-group cells go through the suppression pass (disclosure)
 
 
 def _define(*definitions: IndicatorDefinition) -> dict[str, IndicatorDefinition]:
@@ -458,37 +458,6 @@ def median(values: Iterable[Decimal | int]) -> Decimal | None:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
-
-
-# --- privacy -------------------------------------------------------------------------------------
-
-
-def suppress_small_cells(
-    rows: Sequence[Mapping[str, Any]],
-    k: int = SMALL_CELL_K,
-    *,
-    count_key: str = "contributors",
-    value_keys: Sequence[str] = ("value",),
-) -> list[dict[str, Any]]:
-    """Null the values of cells with 1..k-1 contributors, flagging them `suppressed`.
-
-    When exactly one cell is suppressed, the next smallest cell is suppressed too, otherwise
-    the hidden value could be recovered by subtracting the others from a published total.
-    """
-    small = {i for i, row in enumerate(rows) if 0 < row[count_key] < k}
-    if len(small) == 1:
-        others = [i for i, row in enumerate(rows) if i not in small and row[count_key] > 0]
-        if others:
-            small.add(min(others, key=lambda i: rows[i][count_key]))
-    result = []
-    for i, row in enumerate(rows):
-        cell = dict(row)
-        cell["suppressed"] = i in small
-        if i in small:
-            for key in (count_key, *value_keys):
-                cell[key] = None
-        result.append(cell)
-    return result
 
 
 # --- rounding ------------------------------------------------------------------------------------

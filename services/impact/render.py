@@ -1,17 +1,22 @@
 """Report outputs: open-data CSV and a printable HTML report (inline SVG charts).
 
 Jinja2 is not a dependency of the platform, so the HTML is built with `string.Template` and
-`html.escape` on every interpolated value: no data reaches the page unescaped.
+`html.escape` on every interpolated value: no data reaches the page unescaped. The page
+carries a strict Content-Security-Policy (a meta tag, and `SECURITY_HEADERS` when served).
 """
 
 from __future__ import annotations
 
-import csv
+import base64
+import hashlib
 import io
 import json
+from decimal import Decimal
 from html import escape
 from string import Template
 from typing import Any
+
+from libs.common import csvsafe
 
 CSV_COLUMNS = (
     "catalogue_version",
@@ -36,23 +41,30 @@ def _cell_group(cell: dict[str, Any]) -> tuple[str, str]:
     return "", ""
 
 
-def _flat(value: Any) -> tuple[str, str, str]:
-    """(value, low, high) as CSV strings: ranges give central/low/high, fractions a fraction."""
+def _flat(value: Any) -> tuple[Any, Any, Any]:
+    """(value, low, high) as CSV cells: ranges give central/low/high, fractions a fraction.
+
+    Numbers stay numbers (int, float, Decimal), so the CSV writer never mistakes a negative
+    amount for a formula; only text goes through the formula neutralisation."""
     if value is None:
         return "", "", ""
     if isinstance(value, dict):
         if "central" in value:
             exact = value.get("exact", value)
-            return str(exact["central"]), str(exact["low"]), str(exact["high"])
+            return tuple(_number(exact[k]) for k in ("central", "low", "high"))  # type: ignore[return-value]
         if "fraction" in value:
-            return value["fraction"], "", ""
-    return str(value), "", ""
+            return _number(value["fraction"]), "", ""
+    return value, "", ""
+
+
+def _number(value: Any) -> Any:
+    return Decimal(value) if isinstance(value, str) else value
 
 
 def report_csv(report: dict[str, Any]) -> str:
     """One row per indicator and per published cell: the open-data export."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csvsafe.writer(out, lineterminator="\n")  # no cell reaches a sheet as a formula
     writer.writerow(CSV_COLUMNS)
     base = (
         report["catalogue"]["version"],
@@ -154,8 +166,9 @@ def bar_chart(title: str, bars: list[tuple[str, float | None]], unit: str) -> st
     return "".join(parts)
 
 
-def line_chart(title: str, points: list[tuple[str, float]], unit: str) -> str:
-    """One line over months."""
+def line_chart(title: str, points: list[tuple[str, float | None]], unit: str) -> str:
+    """One line over months (a suppressed month is drawn at 0 and labelled so)."""
+    points = [(label if v is not None else f"{label} (suppressed)", v or 0) for label, v in points]
     width, height, left, bottom = 640, 220, 50, 40
     plot_w, plot_h = width - left - 20, height - bottom - 30
     top = max([v for _, v in points] or [1]) or 1
@@ -178,21 +191,40 @@ def line_chart(title: str, points: list[tuple[str, float]], unit: str) -> str:
             f"<title>{_e(label)}: {value:g}</title></circle>"
         )
         parts.append(
-            f'<text x="{x - 14:.1f}" y="{height - 20}" font-size="9">{_e(label[2:])}</text>'
+            f'<text x="{x - 14:.1f}" y="{height - 20}" font-size="9">{_e(label[2:7])}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
 
 
-PAGE = Template("""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>$title</title>
-<style>
+# The page's one style sheet. It is inline (the report is one standalone file, also written
+# by the CLI), allowed by its hash rather than by 'unsafe-inline'; the page has no script.
+STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}
 table{border-collapse:collapse;width:100%;margin:1rem 0;font-size:.85rem}
 th,td{border:1px solid #ccc;padding:.25rem .4rem;text-align:left;vertical-align:top}
 th{background:#f3f3f3} .note{color:#555;font-size:.85rem} h2{page-break-before:auto}
 @media print{section{page-break-inside:avoid}}
-</style></head><body>
+"""
+STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+# Nothing loads or runs but this style sheet; the SVG charts are inline markup with
+# presentation attributes (not styles). `frame-ancestors` works only as an HTTP header.
+CSP = (
+    f"default-src 'none'; style-src '{STYLE_HASH}'; img-src data:; "
+    "base-uri 'none'; form-action 'none'"
+)
+CSP_HEADER = CSP + "; frame-ancestors 'none'"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP_HEADER,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+PAGE = Template("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="$csp">
+<title>$title</title>
+<style>$style</style></head><body>
 <h1>$title</h1>
 <p class="note">Territory: $territory (population $population). Period: $period ($start to $end).
 Factor catalogue <strong>$catalogue</strong> (SHA-256 <code>$sha</code>). Cells with fewer than
@@ -272,7 +304,7 @@ def report_html(report: dict[str, Any]) -> str:
     lines = line_chart("Loans per month", [(m["month"], m["loans"]) for m in monthly], "loans")
     lines += line_chart(
         "CO2e avoided per month (central)",
-        [(m["month"], m["co2e_avoided_kg"]["central"]) for m in monthly],
+        [(m["month"], (m["co2e_avoided_kg"] or {}).get("central")) for m in monthly],
         "kgCO2e",
     )
     lines += line_chart(
@@ -325,6 +357,8 @@ def report_html(report: dict[str, Any]) -> str:
         ],
     )
     return PAGE.substitute(
+        csp=_e(CSP),
+        style=STYLE,
         title=_e(report["title"]),
         territory=_e(report["territory"]["name"]),
         population=_e(report["territory"]["population"]),

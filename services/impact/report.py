@@ -5,9 +5,11 @@ Public rules applied here, once:
 - every entry names the catalogue version it was computed with;
 - estimates are low / central / high ranges, shown with two significant figures (the exact
   decimals travel beside them);
-- cells counting people (per neighbourhood, category, kind, profile) with fewer than k
-  contributors are suppressed (indicators.suppress_small_cells); a neighbourhood-filtered
-  query over fewer than k active members suppresses every member-derived figure.
+- one suppression pass (publication.protect_city, disclosure.protect) decides on the city's
+  tables which cells every output hides: fewer than k distinct contributors, then
+  complements against differencing; derived estimates use published cells only; a
+  neighbourhood-filtered query over fewer than k active members also hides every
+  member-derived figure.
 """
 
 from __future__ import annotations
@@ -17,29 +19,38 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.money import round_cents
+from services.impact import disclosure as dc
 from services.impact import indicators as ind
+from services.impact import publication as pub
+from services.impact.aggregates import people_scope
 from services.impact.catalogue import Catalogue, Range
 from services.impact.config import TerritoryConfig
+from services.impact.db import NONE
 from services.impact.engine import (
     COMPLETED,
     PARTS,
     RETURNED,
+    Contributors,
     Sums,
     WindowData,
+    city_counts,
     day_span,
     environment,
     gather,
-    loans_by_category,
     passenger_km,
+    settle_total,
+    split,
     succeeded_campaigns,
     window_sums,
 )
 from services.impact.handlers import LIVE, Projection
-from services.impact.periods import ALL_TIME, Window, buckets, month_window
+from services.impact.periods import ALL_TIME, Window, last_buckets, month_window
 
+MONTHLY_LIMIT = 120  # months in the report's month-by-month series
 SUCCEEDED = "crowdfunding.campaign.succeeded"
 FAILED = "crowdfunding.campaign.failed"
 REFUNDED = "crowdfunding.pledge.refunded"
@@ -144,7 +155,12 @@ async def build_report(
     data = await gather(session, window, neighbourhood=neighbourhood, projection=projection)
     window = data.window  # an edition resolved to its days
     population = territory.population_of(neighbourhood)
-    entries = indicator_entries(data, catalogue=catalogue, population=population, min_cell=min_cell)
+    tables = await public_tables(
+        session, data, min_cell=min_cell, projection=projection, complete=True
+    )
+    entries = indicator_entries(
+        data, catalogue=catalogue, population=population, min_cell=min_cell, tables=tables
+    )
     # Every fact adds 1 to the count of exactly one monthly sum: no scan of the facts.
     sums = projection.sums
     counts = (
@@ -174,19 +190,101 @@ async def build_report(
         "editions": [edition_row(e) for e in data.editions],
     }
     if neighbourhood is None:
-        report["neighbourhoods"] = neighbourhood_rows(data, catalogue, territory, min_cell)
+        report["neighbourhoods"] = neighbourhood_rows(data, catalogue, territory, tables)
     if with_series:
-        report["monthly"] = await monthly_series(
-            session, window, catalogue, neighbourhood, projection
+        report["monthly"], report["monthly_truncated"] = await monthly_series(
+            session, window, catalogue, neighbourhood, projection, min_cell, tables
         )
     report["factors"] = factors_used(catalogue)
     return report
 
 
+async def public_tables(
+    session: AsyncSession,
+    data: WindowData,
+    *,
+    min_cell: int,
+    projection: Projection = LIVE,
+    complete: bool = False,
+) -> pub.PublicTables:
+    """The suppression pattern of `data`'s window, decided on the city-wide tables (a
+    neighbourhood's report reads the city's too, so both hide the same cells). `complete`:
+    `data` is city-wide and was gathered with every part (the full report), reuse it."""
+    city = data
+    if data.neighbourhood is not None or not complete:
+        city = await gather(
+            session, data.window, projection=projection, parts={"sums", "members", "people"}
+        )
+    counts = await city_counts(session, city, k=min_cell, projection=projection)
+    return pub.protect_city(city, counts, min_cell)
+
+
+def _cells(rows: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:
+    return [
+        {
+            dimension: r["key"],
+            "value": r["value"],
+            "contributors": r["contributors"],
+            "suppressed": r["suppressed"],
+        }
+        for r in rows
+    ]
+
+
+def _derived(
+    p: pub.Published | None, kind: str, share_key: str | None, catalogue: Catalogue
+) -> Range | None:
+    """A per-category estimate from a published row (its suppressed cells as one lump)."""
+    if p is None:
+        return None
+    per_category = ind._per_category(p.counts, kind, catalogue) + pub.lump_range(p, kind, catalogue)
+    if share_key is None:
+        return per_category
+    return per_category * catalogue.range(share_key)
+
+
+def published_estimates(
+    tables: pub.PublicTables, row, passenger_km_value: Decimal, catalogue: Catalogue
+) -> dict[str, Range | None]:
+    """The environment and money estimates of one row (CITY or a neighbourhood), computed
+    from published figures only; None when a figure they need is suppressed."""
+    loans = pub.published(tables.loans, row)
+    repairs = pub.published(tables.repairs, row)
+    carpool = pub.figure(tables.services, row, "carpool")
+    by_loans = _derived(loans, "footprint", "loan.purchase_substitution", catalogue)
+    by_repairs = _derived(repairs, "footprint", "repair.displacement", catalogue)
+    by_carpool = (
+        None if carpool is None else ind.co2e_avoided_by_carpool(passenger_km_value, catalogue)
+    )
+    waste_loans = _derived(loans, "mass", "loan.purchase_substitution", catalogue)
+    waste_repairs = _derived(repairs, "mass", None, catalogue)
+    saved = _derived(loans, "price", "loan.purchase_substitution", catalogue)
+    parts = [by_loans, by_carpool, by_repairs]
+    return {
+        "environment.co2e_avoided_by_loans": by_loans,
+        "environment.co2e_avoided_by_carpool": by_carpool,
+        "environment.co2e_avoided_by_repairs": by_repairs,
+        # A total with a hidden part would give the part away: hidden too.
+        "environment.co2e_avoided": None if None in parts else ind.total(parts),  # type: ignore[arg-type]
+        "environment.waste_avoided": None
+        if waste_loans is None or waste_repairs is None
+        else waste_loans + waste_repairs,
+        "money.saved_by_borrowers": saved,
+    }
+
+
 def indicator_entries(
-    data: WindowData, *, catalogue: Catalogue, population: int | None, min_cell: int
+    data: WindowData,
+    *,
+    catalogue: Catalogue,
+    population: int | None,
+    min_cell: int,
+    tables: pub.PublicTables,
 ) -> dict[str, dict[str, Any]]:
     values: dict[str, dict[str, Any]] = {}
+    row = tables.row(data.neighbourhood)
+    loans_total = pub.figure(tables.loans, row)
+    services_total = pub.figure(tables.services, row)
 
     def put(key: str, value: Any, **extra: Any) -> None:
         definition = ind.INDICATORS[key]
@@ -200,45 +298,42 @@ def indicator_entries(
             **extra,
         }
 
-    def cells(rows: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:
-        ordered = sorted(rows, key=lambda r: str(r[dimension]))
-        return ind.suppress_small_cells(ordered, min_cell)
+    def hidden(key: str, **extra: Any) -> None:
+        put(key, None, **extra)
+        values[key]["suppressed"] = True
+
+    def one_way_cells(table: dc.Table, dimension: str) -> list[dict[str, Any]]:
+        cells = pub.one_way_cells(table)
+        if data.neighbourhood is not None:
+            cells = [c for c in cells if c["key"] == data.neighbourhood]
+        return _cells(cells, dimension)
+
+    def counted(key: str, value: int | None, **extra: Any) -> None:
+        if value is None:
+            hidden(key, **extra)
+        else:
+            put(key, value, **extra)
 
     # participation
-    put(
+    active = pub.one_way_figure(tables.active, row)
+    counted(
         "participation.active_members",
-        data.active,
-        cells=cells(
-            [
-                {"neighbourhood": n, "value": c, "contributors": c}
-                for n, c in data.active_by_neighbourhood.items()
-            ],
-            "neighbourhood",
-        ),
+        active,
+        cells=one_way_cells(tables.active, "neighbourhood"),
     )
-    put("participation.share_of_residents", fraction(safe_share(data.active, population)))
-    joined = data.by("exchange.member.joined", "neighbourhood")
-    put(
+    if active is None:
+        hidden("participation.share_of_residents")
+    else:
+        put("participation.share_of_residents", fraction(safe_share(active, population)))
+    counted(
         "participation.new_members",
-        sum(s.count for s in joined.values()),
-        cells=cells(
-            [
-                {"neighbourhood": n, "value": s.count, "contributors": s.count}
-                for n, s in joined.items()
-            ],
-            "neighbourhood",
-        ),
+        pub.one_way_figure(tables.joined, row),
+        cells=one_way_cells(tables.joined, "neighbourhood"),
     )
-    put(
+    counted(
         "participation.member_profiles",
-        sum(data.members_by_profile.values()),
-        cells=cells(
-            [
-                {"profile": p, "value": c, "contributors": c}
-                for p, c in data.members_by_profile.items()
-            ],
-            "profile",
-        ),
+        pub.figure(tables.profiles, row),
+        cells=_cells(pub.published_row(tables.profiles, row), "profile"),
     )
     voters = sum(e.voters or 0 for e in data.editions if e.eligible)
     eligible = sum(e.eligible or 0 for e in data.editions if e.eligible)
@@ -270,53 +365,46 @@ def indicator_entries(
     put("participation.contributions", None, note=CONTRIBUTIONS_NOTE)
 
     # exchange
-    loans = loans_by_category(data)
-    put(
+    counted(
         "exchange.loans_by_category",
-        sum(loans.values()),
-        cells=cells(
-            [
-                {
-                    "category": cat,
-                    "value": n,
-                    "contributors": data.people_by_category.get(("borrower", RETURNED, cat), 0),
-                }
-                for cat, n in loans.items()
-            ],
-            "category",
-        ),
+        loans_total,
+        cells=_cells(pub.published_row(tables.loans, row), "category"),
     )
-    put("exchange.days_lent", data.total(RETURNED).days)
-    services = data.by(COMPLETED, "category")
-    put(
+    # Figures over the same loans (or services) as a hidden total are hidden with it.
+    counted("exchange.days_lent", None if loans_total is None else data.total(RETURNED).days)
+    counted(
         "exchange.services_by_kind",
-        sum(s.count for s in services.values()),
-        cells=cells(
-            [
-                {
-                    "kind": kind,
-                    "value": s.count,
-                    "contributors": data.people_by_category.get(("provider", COMPLETED, kind), 0),
-                }
-                for kind, s in services.items()
-            ],
-            "kind",
-        ),
+        services_total,
+        cells=_cells(pub.published_row(tables.services, row), "kind"),
     )
-    put("exchange.time_credit_minutes", data.total("exchange.credits.transferred").minutes)
-    put("exchange.carpool_passenger_km", float(passenger_km(data)), exact=str(passenger_km(data)))
+    counted(
+        "exchange.time_credit_minutes",
+        None if services_total is None else data.total("exchange.credits.transferred").minutes,
+    )
+    if pub.figure(tables.services, row, "carpool") is None:
+        hidden("exchange.carpool_passenger_km")
+    else:
+        put(
+            "exchange.carpool_passenger_km",
+            float(passenger_km(data)),
+            exact=str(passenger_km(data)),
+        )
     median = ind.median(data.match_middle)
-    put(
-        "exchange.median_request_to_match",
-        None if median is None else float(round(median / 3600, 2)),
-        requests_matched=data.matched,
-    )
-    put(
-        "exchange.share_of_requests_met",
-        fraction(safe_share(data.loans_met, data.loans_requested)),
-        requested=data.loans_requested,
-        met=data.loans_met,
-    )
+    if loans_total is None:
+        hidden("exchange.median_request_to_match")
+        hidden("exchange.share_of_requests_met")
+    else:
+        put(
+            "exchange.median_request_to_match",
+            None if median is None else float(round(median / 3600, 2)),
+            requests_matched=data.matched,
+        )
+        put(
+            "exchange.share_of_requests_met",
+            fraction(safe_share(data.loans_met, data.loans_requested)),
+            requested=data.loans_requested,
+            met=data.loans_met,
+        )
     put("exchange.idle_items", data.idle_items)
 
     # money
@@ -331,23 +419,24 @@ def indicator_entries(
         fraction(safe_share(succeeded.count, succeeded.count + failed.count)),
         closed=succeeded.count + failed.count,
     )
-    backers = {
-        n: c
-        for (role, t, n), c in data.people_by_neighbourhood.items()
-        if role == "backer" and t == "crowdfunding.pledge.made"
-    }
-    put(
+    counted(
         "money.backers_by_neighbourhood",
-        sum(backers.values()),
-        cells=cells(
-            [{"neighbourhood": n, "value": c, "contributors": c} for n, c in backers.items()],
-            "neighbourhood",
-        ),
+        pub.one_way_figure(tables.backers, row),
+        cells=one_way_cells(tables.backers, "neighbourhood"),
     )
-    saved = ind.money_saved_by_borrowers(loans, catalogue)
-    put(
-        "money.saved_by_borrowers", {"low": saved.low, "central": saved.central, "high": saved.high}
-    )
+    estimates = published_estimates(tables, row, passenger_km(data), catalogue)
+    saved = estimates.pop("money.saved_by_borrowers")
+    if saved is None:
+        hidden("money.saved_by_borrowers")
+    else:
+        put(
+            "money.saved_by_borrowers",
+            {
+                "low": round_cents(saved.low),
+                "central": round_cents(saved.central),
+                "high": round_cents(saved.high),
+            },
+        )
     for key, attr in (
         ("money.pb_envelope_allocated", "allocated_cents"),
         ("money.pb_envelope_leftover", "leftover_cents"),
@@ -360,8 +449,14 @@ def indicator_entries(
         )
 
     # environment
-    for key, r in environment(data, catalogue).items():
-        put(key, estimate(r))
+    for key, r in estimates.items():
+        if r is None:
+            hidden(key)
+        else:
+            put(key, estimate(r))
+    values["environment.co2e_avoided_by_repairs"]["cells"] = _cells(
+        pub.published_row(tables.repairs, row), "category"
+    )
 
     # delivery
     selected = sum(e.selected for e in data.editions)
@@ -414,53 +509,55 @@ def edition_row(e) -> dict[str, Any]:
 
 
 def neighbourhood_rows(
-    data: WindowData, catalogue: Catalogue, territory: TerritoryConfig, min_cell: int
+    data: WindowData, catalogue: Catalogue, territory: TerritoryConfig, tables: pub.PublicTables
 ) -> list[dict[str, Any]]:
-    """One row per neighbourhood of the territory (plus any unknown code seen in events)."""
+    """One row per neighbourhood of the territory (plus any unknown code seen in events),
+    with the figures and the suppression of that neighbourhood's own report."""
     codes = list(territory.codes)
     seen = {k[1] for k in data.sums} | set(data.active_by_neighbourhood)
     codes += sorted(c for c in seen if c is not None and c not in codes)
     names = {n.code: n.name for n in territory.neighbourhoods}
     rows = []
     for code in codes:
-        loans = {
-            c or "other": s.count
-            for c, s in data.by(RETURNED, "category", neighbourhood=code).items()
-        }
-        active = data.active_by_neighbourhood.get(code, 0)
+        row = pub._row(code)
+        active = pub.one_way_figure(tables.active, row)
+        loans = pub.figure(tables.loans, row)
+        services = pub.figure(tables.services, row)
         population = territory.population_of(code)
+        co2e = _derived(
+            pub.published(tables.loans, row), "footprint", "loan.purchase_substitution", catalogue
+        )
+        people = tables.loans.cells.get((row, dc.TOTAL))
+        providers = tables.services.cells.get((row, dc.TOTAL))
         rows.append(
             {
                 "neighbourhood": code,
                 "name": names.get(code, code),
                 "population": population,
                 "active_members": active,
-                "share_of_residents": fraction(safe_share(active, population)),
-                "loans": sum(loans.values()),
-                "borrowers": data.people_by_neighbourhood.get(("borrower", RETURNED, code), 0),
-                "co2e_avoided_by_loans": estimate(ind.co2e_avoided_by_loans(loans, catalogue)),
-                "services": data.total(COMPLETED, neighbourhood=code).count,
-                "providers": data.people_by_neighbourhood.get(("provider", COMPLETED, code), 0),
+                "share_of_residents": None
+                if active is None
+                else fraction(safe_share(active, population)),
+                "loans": loans,
+                "borrowers": None if loans is None or people is None else people.contributors,
+                "co2e_avoided_by_loans": None if co2e is None else estimate(co2e),
+                "services": services,
+                "providers": None
+                if services is None or providers is None
+                else providers.contributors,
                 "money_raised": data.total(SUCCEEDED, neighbourhood=code).cents,
                 "campaigns_succeeded": data.total(SUCCEEDED, neighbourhood=code).count,
+                "suppressed": [
+                    name
+                    for name, v in (
+                        ("active_members", active),
+                        ("loans", loans),
+                        ("services", services),
+                    )
+                    if v is None
+                ],
             }
         )
-    # Suppress each people-derived column on its own contributor count.
-    for column, contributors, also in (
-        ("active_members", "active_members", ("share_of_residents",)),
-        ("loans", "borrowers", ("co2e_avoided_by_loans",)),
-        ("services", "providers", ()),
-    ):
-        cells = ind.suppress_small_cells(
-            [{"value": r[column], "contributors": r[contributors]} for r in rows], min_cell
-        )
-        for row, cell in zip(rows, cells, strict=True):
-            if cell["suppressed"]:
-                for name in (column, contributors, *also):
-                    row[name] = None
-                row.setdefault("suppressed", []).append(column)
-    for row in rows:
-        row.setdefault("suppressed", [])
     return rows
 
 
@@ -470,29 +567,50 @@ async def monthly_series(
     catalogue: Catalogue,
     neighbourhood: str | None,
     projection: Projection,
-) -> list[dict[str, Any]]:
-    """Loans, services, CO2e (central) and money raised per month of the window."""
+    min_cell: int = 1,
+    tables: pub.PublicTables | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Loans, services, CO2e (central) and money raised per month of the window, and whether
+    earlier months were left out (at most the last MONTHLY_LIMIT).
+
+    Loans and services per month are read city-wide as neighbourhood x month tables and
+    suppressed like the others (fewer than k distinct people, then complements); their
+    neighbourhood totals are the report's (`tables`): hidden there, hidden here, and never
+    chosen as complements when published there. The city report shows the months' totals,
+    a neighbourhood's report its row."""
     f = projection.facts
     start, end = window.start, window.end
     if window is ALL_TIME or window.kind == "all":
         first, last = await day_span(session, projection=projection)
         if first is None:
-            return []
+            return [], False
         start, end = first, last
-    months = buckets("month", month_window(start).start, end, limit=120)
+    # At most the last MONTHLY_LIMIT months: a long history (or an old stray date) never
+    # makes the report fail; `report["monthly_truncated"]` says when months were left out.
+    months, truncated = last_buckets("month", month_window(start).start, end, limit=MONTHLY_LIMIT)
+    if not months:
+        return [], False
+    start = max(start, months[0].start)
+    end = min(end, months[-1].end)
     per_month: dict[str, WindowData] = {
         m.label: WindowData(window=m, neighbourhood=neighbourhood) for m in months
     }
     sums = await window_sums(
         session,
         Window("all", "series", start, end),
-        neighbourhood=neighbourhood,
         projection=projection,
         by_day=True,
         types=[RETURNED, COMPLETED, SUCCEEDED],
     )
-    for (_grain, day, t, _nbhd, cat, sub), values in sums.items():
-        bucket = per_month[_day(day).strftime("%Y-%m")].sums.setdefault((t, None, cat, sub), Sums())
+    counts: dict[str, dict[tuple, int]] = {RETURNED: {}, COMPLETED: {}}
+    for (_grain, day, t, nbhd, cat, sub), values in sums.items():
+        label = _day(day).strftime("%Y-%m")
+        if t in counts:
+            key = (pub._row(nbhd), label)
+            counts[t][key] = counts[t].get(key, 0) + values.count
+        if neighbourhood is not None and nbhd != neighbourhood:
+            continue
+        bucket = per_month[label].sums.setdefault((t, None, cat, sub), Sums())
         bucket.add(values)
     refunds = [
         f.c.day >= start,
@@ -512,18 +630,123 @@ async def monthly_series(
             (REFUNDED, None, None, None), Sums()
         )
         bucket.add(Sums(count=count, cents=int(cents)))
+    shown: dict[str, dc.Table] = {}
+    for name, role, event_type in (
+        ("loans", "borrower", RETURNED),
+        ("services", "provider", COMPLETED),
+    ):
+        report_table = None if tables is None else getattr(tables, name)
+        known = None
+        if report_table is not None and not truncated:  # the same people as the report's rows
+            known = {
+                r: cell.contributors
+                for (r, c), cell in report_table.cells.items()
+                if c == dc.TOTAL and r != dc.TOTAL
+            }
+        people = await _people_per_month(
+            session, projection, role, event_type, start, end, k=min_cell, rows=known
+        )
+        table = _from_counts(counts[event_type], people)
+        if report_table is not None and not truncated:
+            for r in table.rows:  # the same figure as the report's total of that row
+                if (r, dc.TOTAL) in report_table.suppressed:
+                    table.forced.add((r, dc.TOTAL))
+                else:
+                    table.published_elsewhere.add((r, dc.TOTAL))
+        dc.protect([table], min_cell)
+        shown[name] = table
+    row = pub.CITY if neighbourhood is None else pub._row(neighbourhood)
     out = []
     for label, data in per_month.items():
+        loans = pub.figure(shown["loans"], row, label)
+        services = pub.figure(shown["services"], row, label)
         co2e = environment(data, catalogue)["environment.co2e_avoided"]
         out.append(
             {
                 "month": label,
-                "loans": data.total(RETURNED).count,
-                "services": data.total(COMPLETED).count,
-                "co2e_avoided_kg": estimate(co2e),
+                "loans": loans,
+                "services": services,
+                # Rounded only (no exact decimals): the month's mix of categories is not
+                # published, and exact decimals would spell it out.
+                "co2e_avoided_kg": None
+                if loans is None or services is None
+                else {k: v for k, v in estimate(co2e).items() if k != "exact"},
                 "money_raised": data.total(SUCCEEDED).cents - data.total(REFUNDED).cents,
             }
         )
+    return out, truncated
+
+
+def _from_counts(values: dict[tuple, int], people: Contributors) -> dc.Table:
+    """A neighbourhood x month table from its counts and its distinct contributors."""
+    rows: dict = {}
+    cols: dict = {}
+    for (r, c), v in values.items():
+        rows[r] = rows.get(r, 0) + v
+        cols[c] = cols.get(c, 0) + v
+    return dc.two_way(
+        "months",
+        {key: (v, people.cells.get(key, 0)) for key, v in values.items() if v},
+        {r: (v, people.rows.get(r, 0)) for r, v in rows.items()},
+        {c: (v, people.cols.get(c, 0)) for c, v in cols.items()},
+        (sum(values.values()), people.total),
+    )
+
+
+async def _people_per_month(
+    session: AsyncSession,
+    projection: Projection,
+    role: str,
+    event_type: str,
+    start: date,
+    end: date,
+    *,
+    k: int,
+    rows: dict | None = None,
+) -> Contributors:
+    """Distinct members per (neighbourhood, month "YYYY-MM"), per neighbourhood over
+    start..end (`rows`, when the caller knows them), per month and over the whole range.
+    A month's or the range's count is read only when its bounds (largest cell, sum of the
+    cells) do not decide "fewer than k": it is never published."""
+    a, sets = projection.activity, projection.members
+    where = [a.c.role == role, a.c.type == event_type, a.c.day >= start, a.c.day <= end]
+    month = func.substr(cast(a.c.day, String), 1, 7)  # ISO text on SQLite and PostgreSQL
+    member = distinct(a.c.member_id)
+    out = Contributors()
+    # Whole months from the monthly member sets (one row per member: a count, no DISTINCT);
+    # the loose days of a partial first or last month from the activity rows.
+    parts = split(start, end, years=False)
+    for first, last in parts.months:
+        rows_of_sets = await session.execute(
+            select(sets.c.day, sets.c.neighbourhood, func.count())
+            .where(
+                sets.c.grain == "m",
+                sets.c.scope == people_scope(role, event_type, "n"),
+                sets.c.day.between(first, last),
+            )
+            .group_by(sets.c.day, sets.c.neighbourhood)
+        )
+        for day, n, count in rows_of_sets:
+            out.cells[(pub._row(None if n == NONE else n), _day(day).strftime("%Y-%m"))] = count
+    for first, last in parts.days:
+        loose = [a.c.role == role, a.c.type == event_type, a.c.day.between(first, last)]
+        cells = select(a.c.neighbourhood, month, func.count(member)).where(*loose)
+        for n, m, count in await session.execute(cells.group_by(a.c.neighbourhood, month)):
+            out.cells[(pub._row(n), str(m))] = count
+    if rows is None:
+        query = select(a.c.neighbourhood, func.count(member)).where(*where)
+        rows = {pub._row(n): c for n, c in await session.execute(query.group_by(a.c.neighbourhood))}
+    out.rows = rows
+    per_month: dict[str, list[int]] = {}
+    for (_, m), count in out.cells.items():
+        per_month.setdefault(m, []).append(count)
+    if all(max(v) >= k or sum(v) < k for v in per_month.values()):
+        out.cols = {m: max(v) if max(v) >= k else sum(v) for m, v in per_month.items()}
+    else:
+        cols = select(month, func.count(member)).where(*where)
+        out.cols = {str(m): c for m, c in await session.execute(cols.group_by(month))}
+    if not settle_total(out, k):
+        out.total = int(await session.scalar(select(func.count(member)).where(*where)) or 0)
     return out
 
 

@@ -150,10 +150,12 @@ async def impact_download(request: Request, fmt: str, services: Services, period
     if "content-disposition" in upstream.headers:
         headers["Content-Disposition"] = upstream.headers["content-disposition"]
     if fmt == "html":
-        # The report is a standalone document with its own inline styles.
-        headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        # The report is a standalone document: the impact service's own strict policy (its
+        # style sheet allowed by hash) travels with it; this fallback is as strict.
+        headers["Content-Security-Policy"] = upstream.headers.get(
+            "content-security-policy", "default-src 'none'; img-src data:"
         )
+    headers["X-Content-Type-Options"] = "nosniff"
     return Response(
         upstream.content, media_type=upstream.headers.get("content-type"), headers=headers
     )

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from libs.common.events import contract
+from libs.common.publictext import PseudonymousId, PublicText
 
 Phase = Literal[
     "information", "proposals", "pre_selection", "assessment", "voting", "results", "delivery"
@@ -21,7 +22,7 @@ Phase = Literal[
 
 class EnvelopeFacts(BaseModel):
     envelope_id: str
-    name: str
+    name: PublicText
     district: str | None = None  # None: the city-wide envelope
     amount_cents: int
 
@@ -29,7 +30,7 @@ class EnvelopeFacts(BaseModel):
 @contract("budget.edition.created", 1)
 class EditionCreated(BaseModel):
     edition_id: str
-    name: str
+    name: PublicText
     envelopes: list[EnvelopeFacts]
 
 
@@ -43,7 +44,7 @@ class PhaseChanged(BaseModel):
 class ProposalSubmitted(BaseModel):
     proposal_id: str
     edition_id: str
-    author_id: str
+    author_id: PseudonymousId
     neighbourhood: str | None = None
     channel: Literal["online", "desk"] = "online"
     estimated_cost_cents: int | None = None
@@ -75,9 +76,9 @@ class BallotCast(BaseModel):
 
 class ResultProject(BaseModel):
     proposal_id: str
-    title: str
+    title: PublicText
     cost_cents: int
-    author_id: str | None = None
+    author_id: PseudonymousId | None = None
     neighbourhood: str | None = None
 
 
@@ -113,4 +114,4 @@ class ProjectMilestone(BaseModel):
     on: date
     cost_cents: int
     neighbourhood: str | None = None
-    note: str = ""
+    note: PublicText = ""

@@ -19,13 +19,14 @@ from typing import Literal
 from pydantic import BaseModel, model_validator
 
 from libs.common.events import contract
+from libs.common.publictext import PseudonymousId, PublicText
 
 HolderKind = Literal["resident", "organisation", "staff"]
 
 
 class CampaignFacts(BaseModel):
     campaign_id: str
-    holder_id: str
+    holder_id: PseudonymousId
     holder_kind: HolderKind
     category: str
     neighbourhood: str
@@ -45,7 +46,7 @@ class CampaignApproved(CampaignFacts):
 
 @contract("crowdfunding.campaign.rejected", 1)
 class CampaignRejected(CampaignFacts):
-    reasons: list[str]
+    reasons: list[PublicText]
 
 
 @contract("crowdfunding.campaign.launched", 1)
@@ -86,7 +87,7 @@ class CampaignPaidOut(CampaignFacts):
 class PledgeFacts(BaseModel):
     pledge_id: str
     campaign_id: str
-    backer_id: str
+    backer_id: PseudonymousId
     backer_kind: HolderKind
     backer_neighbourhood: str | None = None
     amount_cents: int
@@ -117,7 +118,7 @@ class PledgeRefunded(PledgeFacts):
 @contract("crowdfunding.matchpool.created", 1)
 class MatchPoolCreated(BaseModel):
     pool_id: str
-    name: str
+    name: PublicText
     budget_cents: int
     match_factor: str  # decimal string: "1" means 1:1
     from_budget_edition: str | None = None
@@ -127,7 +128,7 @@ class MatchPoolCreated(BaseModel):
 class PledgeCaptureFailed(PledgeFacts):
     """The campaign succeeded but this backer's card refused the capture: nothing taken."""
 
-    reason: str = ""
+    reason: PublicText = ""
 
 
 @contract("crowdfunding.campaign.drafted", 1)

@@ -1,6 +1,7 @@
 """Events published by the exchange service (members, items, loans, services, credits).
 
-Members appear as pseudonymous ids; neighbourhoods as codes. No names, no addresses.
+Members appear as pseudonymous ids; neighbourhoods as codes. No names, no addresses: ids of
+people are `PseudonymousId`s and free text is `PublicText` (libs/common/publictext.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from libs.common.events import contract
+from libs.common.publictext import PseudonymousId, PublicText
 
 MemberKind = Literal["resident", "organisation", "staff"]
 ServiceKind = Literal[
@@ -20,7 +22,7 @@ ServiceKind = Literal[
 
 @contract("exchange.member.joined", 1)
 class MemberJoined(BaseModel):
-    member_id: str
+    member_id: PseudonymousId
     kind: MemberKind
     neighbourhood: str
 
@@ -28,7 +30,7 @@ class MemberJoined(BaseModel):
 @contract("exchange.item.listed", 1)
 class ItemListed(BaseModel):
     item_id: str
-    owner_id: str
+    owner_id: PseudonymousId
     category: str
     neighbourhood: str
     deposit_cents: int = 0
@@ -48,8 +50,8 @@ class LoanFacts(BaseModel):
     loan_id: str
     item_id: str
     category: str
-    lender_id: str
-    borrower_id: str
+    lender_id: PseudonymousId
+    borrower_id: PseudonymousId
     lender_neighbourhood: str
     borrower_neighbourhood: str
     starts_on: date
@@ -96,13 +98,13 @@ class LoanDisputed(LoanFacts):
 @contract("exchange.loan.returned", 1)
 class LoanReturned(LoanFacts):
     days_lent: int  # days the item was actually out, from pick-up to return
-    condition: str
+    condition: PublicText
 
 
 @contract("exchange.service.listed", 1)
 class ServiceListed(BaseModel):
     service_id: str
-    member_id: str
+    member_id: PseudonymousId
     kind: ServiceKind
     direction: Literal["offer", "request"]
     neighbourhood: str
@@ -112,8 +114,8 @@ class ServiceListed(BaseModel):
 class ServiceCompleted(BaseModel):
     service_id: str
     kind: ServiceKind
-    provider_id: str
-    receiver_id: str
+    provider_id: PseudonymousId
+    receiver_id: PseudonymousId
     provider_neighbourhood: str
     receiver_neighbourhood: str
     minutes: int
@@ -127,8 +129,8 @@ class ServiceCompleted(BaseModel):
 class CreditsTransferred(BaseModel):
     transfer_id: str
     minutes: int
-    from_account: str
-    to_account: str
+    from_account: PseudonymousId
+    to_account: PseudonymousId
     from_neighbourhood: str | None = None
     to_neighbourhood: str | None = None
     reason: Literal["service", "paper", "correction", "gift"] = "service"

@@ -146,15 +146,3 @@ def test_knapsack_ballots_are_valid_exactly_when_they_fit(costs, amount, data):
         amount_cents=amount,
     )
     assert (problem is None) == (sum(costs[p] for p in chosen) <= amount)
-
-
-def test_contact_details_are_refused_in_published_text():
-    for text in (
-        "call me at 06 12 34 56 78",
-        "+33 6 12 34 56 78",
-        "dora.martin@example.org",
-        "write to x+pb@mairie.fr please",
-    ):
-        assert domain.personal_data_problem(text), text
-    for text in ("Bancs place du Marché", "2 000 arbres en 2030", "Projet n° 12", "vlm-r01", None):
-        assert domain.personal_data_problem(text) is None, text

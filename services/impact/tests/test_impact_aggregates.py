@@ -27,7 +27,7 @@ from services.impact.handlers import LIVE
 from services.impact.indicators import INDICATORS
 from services.impact.periods import ALL_TIME, Window, parse_period
 from services.impact.rebuild import differences, drop, fresh_projection, recreate
-from services.impact.report import indicator_entries
+from services.impact.report import indicator_entries, public_tables
 from services.impact.scenario import _where, at, loan_facts, synthetic_events
 
 
@@ -50,7 +50,7 @@ def test_split_covers_a_window_with_years_months_and_loose_days():
         (date(2026, 2, 1), date(2026, 2, 1))
     ]
     everything = split(ALL_TIME.start, ALL_TIME.end, years=True)
-    assert everything.days == [] and everything.years == (date(1970, 1, 1), date(9999, 1, 1))
+    assert everything.days == [] and everything.years == (date(2000, 1, 1), date(2099, 1, 1))
 
 
 def reference(facts: list[dict], activity: list[dict], window: Window, nbhd: str | None) -> dict:
@@ -238,11 +238,13 @@ async def test_aggregates_answer_what_the_rows_answer(impact):
                     if (label, nbhd) not in full:
                         async with database.read() as session:
                             data = await gather(session, parse_period(label), neighbourhood=nbhd)
+                            tables = await public_tables(session, data, min_cell=settings.min_cell)
                         full[(label, nbhd)] = indicator_entries(
                             data,
                             catalogue=catalogue,
                             population=population(nbhd),
                             min_cell=settings.min_cell,
+                            tables=tables,
                         )
                     expected = full[(label, nbhd)][key]
                     got = {k: v for k, v in entry.items() if k != "period"}

@@ -194,7 +194,14 @@ async def test_small_cells_are_suppressed_with_the_default_k(impact, monkeypatch
     rep = await report(impact)
     assert rep["min_cell"] == 5
     assert all(c["suppressed"] for c in rep["indicators"]["exchange.loans_by_category"]["cells"])
-    assert value(rep, "exchange.loans_by_category") == 3  # the city-wide total stays
+    # 3 loans by 2 borrowers: even the city-wide total is a figure from fewer than k people.
+    assert value(rep, "exchange.loans_by_category") is None
+    for key in ("environment.co2e_avoided_by_loans", "money.saved_by_borrowers"):
+        assert rep["indicators"][key]["suppressed"] is True  # derived from hidden loans
+    # Carpool figures from one driver, a repair from one fixer: hidden with their cells.
+    for key in ("exchange.carpool_passenger_km", "environment.co2e_avoided_by_carpool"):
+        assert rep["indicators"][key]["suppressed"] is True
+    assert rep["indicators"]["environment.co2e_avoided"]["suppressed"] is True
     centre = await report(impact, neighbourhood="centre")
     assert centre["indicators"]["environment.co2e_avoided_by_loans"]["suppressed"] is True
     assert value(centre, "money.raised") == 100_000  # campaign money is public, not personal

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from services.impact import disclosure as dc
 from services.impact.catalogue import FACTORS_DIR, ITEM_CATEGORIES, Range, load_catalogue
 from services.impact.indicators import (
     INDICATORS,
@@ -29,7 +30,6 @@ from services.impact.indicators import (
     present_range,
     repair_avoided_per_item,
     share,
-    suppress_small_cells,
     total,
     waste_avoided_by_loans,
     waste_avoided_by_repairs,
@@ -191,44 +191,45 @@ def test_idle_items_are_listed_but_never_lent():
 # --- privacy -------------------------------------------------------------------------------------
 
 
-def test_cells_under_five_contributors_are_nulled_and_flagged():
-    rows = [
-        {"neighbourhood": "N1", "contributors": 12, "value": 12},
-        {"neighbourhood": "N2", "contributors": 3, "value": 3},
-        {"neighbourhood": "N3", "contributors": 4, "value": 4},
-        {"neighbourhood": "N4", "contributors": 0, "value": 0},
-    ]
-    out = suppress_small_cells(rows)
-    assert [c["suppressed"] for c in out] == [False, True, True, False]
-    assert out[1] == {
-        "neighbourhood": "N2",
-        "contributors": None,
-        "value": None,
-        "suppressed": True,
-    }
-    assert out[0]["value"] == 12
-    assert out[3]["value"] == 0  # a true zero points at nobody
-    assert rows[1]["value"] == 3  # the input is not mutated
+def one_way_suppressed(cells: dict, k: int = 5) -> set:
+    table = dc.one_way("t", {r: (v, v) for r, v in cells.items()}, (sum(cells.values()),) * 2)
+    dc.protect([table], k)
+    return {r for r, c in table.suppressed if c == dc.ONE}
+
+
+def test_cells_under_five_contributors_are_suppressed_and_a_true_zero_is_not():
+    assert one_way_suppressed({"N1": 12, "N2": 3, "N3": 4, "N4": 0}) == {"N2", "N3"}
 
 
 def test_a_lone_small_cell_takes_the_next_smallest_with_it():
-    rows = [
-        {"kind": "repair", "contributors": 2, "value": 2},
-        {"kind": "carpool", "contributors": 40, "value": 40},
-        {"kind": "gardening", "contributors": 9, "value": 9},
-    ]
-    out = suppress_small_cells(rows)
-    assert [c["suppressed"] for c in out] == [True, False, True]
+    assert one_way_suppressed({"repair": 2, "carpool": 40, "gardening": 9}) == {
+        "repair",
+        "gardening",
+    }
+    assert one_way_suppressed({"repair": 2, "carpool": 40}, k=3) == {"repair", "carpool"}
 
 
-def test_suppression_threshold_and_value_keys_are_configurable():
-    rows = [
-        {"contributors": 6, "raised": 6000},
-        {"contributors": 7, "raised": 7000},
-        {"contributors": 20, "raised": 9000},
-    ]
-    out = suppress_small_cells(rows, k=10, value_keys=("raised",))
-    assert [c["raised"] for c in out] == [None, None, 9000]
+def test_bridges_are_the_edges_on_no_cycle():
+    square = [("a", "x"), ("a", "y"), ("b", "x"), ("b", "y")]
+    assert dc.bridges(square) == []
+    assert dc.bridges([*square, ("c", "y")]) == [("c", "y")]
+    assert dc.bridges([("a", "x")]) == [("a", "x")]
+
+
+def test_a_small_cell_of_a_two_way_table_sits_on_a_cycle_of_suppressed_cells():
+    table = dc.two_way(
+        "loans",
+        {("N1", "drill"): (10, 10), ("N1", "tent"): (1, 1), ("N2", "drill"): (8, 8),
+         ("N2", "tent"): (6, 6)},
+        {"N1": (11, 11), "N2": (14, 14)},
+        {"drill": (18, 18), "tent": (7, 7)},
+        (25, 25),
+    )  # fmt: skip
+    dc.protect([table], 5)
+    assert ("N1", "tent") in table.suppressed
+    assert dc.bridges(table.suppressed) == []
+    # The smallest complements: N2's tents and N1's drills (not the totals).
+    assert table.suppressed == {("N1", "tent"), ("N2", "tent"), ("N1", "drill"), ("N2", "drill")}
 
 
 # --- presentation --------------------------------------------------------------------------------

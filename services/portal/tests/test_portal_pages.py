@@ -158,3 +158,17 @@ async def test_the_impact_downloads_are_passed_through(portal):
     assert response.text.startswith("indicator,value")
     assert "attachment" in response.headers["content-disposition"]
     assert (await portal.client.get("/impact/report.pdf")).status_code == 404
+
+
+async def test_the_html_report_keeps_the_impact_services_strict_policy(portal):
+    policy = "default-src 'none'; style-src 'sha256-abc='; frame-ancestors 'none'"
+    portal.fake.routes[("GET", "http://impact.test/report")] = lambda request: httpx.Response(
+        200,
+        text="<!doctype html><html></html>",
+        headers={"content-type": "text/html; charset=utf-8",
+                 "content-security-policy": policy},
+    )  # fmt: skip
+    response = await portal.client.get("/impact/report.html")
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"] == policy
+    assert response.headers["x-content-type-options"] == "nosniff"

@@ -1,0 +1,234 @@
+"""Statistical disclosure control: which cells of the public tables to suppress. Pure, no I/O.
+
+A `Table` is a two-way table with its margins: cells (row, col), row totals (row, TOTAL),
+column totals (TOTAL, col) and the grand total (TOTAL, TOTAL). Each cell has a value (a
+count) and its number of distinct contributors. The city report publishes the column totals
+and the row totals, each neighbourhood's report publishes its row: together they publish
+the whole table, so one suppression pattern serves every output.
+
+Primary suppression: a cell with a value from fewer than k distinct contributors.
+
+Complementary suppression, against differencing: the published cells and totals are linear
+equations over the table (each row and each column adds up to its total). Write every total
+with a minus sign: then each row and each column is a node, each cell an edge between its
+row and its column, and every node's edges add up to zero, like a flow. The suppressed
+cells form a subgraph; the published values fix every suppressed cell that is a *bridge*
+of that subgraph (on no cycle), and leave every cell on a cycle free to move around it.
+So we suppress more cells until no suppressed cell is a bridge, choosing each time the
+cheapest path of positive cells that closes a cycle through the bridge. Every suppressed cell is
+positive, so moving one unit around a cycle stays non-negative: each suppressed cell has
+at least two feasible integer values (the attacker's minimum and maximum differ).
+
+Tables can share cells (the repairs' totals are the services table's repair column): a
+shared cell is suppressed in every table that holds it, and the pass repeats until every
+table is bridge-free. A one-way table (people per neighbourhood) is a table with one column
+whose row totals are the same cells (`one_way`).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+
+TOTAL = "*"  # the margin's row or column key
+
+Key = tuple[Hashable, Hashable]
+
+
+@dataclass
+class Cell:
+    value: int
+    contributors: int
+
+
+@dataclass
+class Table:
+    """A two-way table with margins; `links` are (key, key) pairs that are one figure."""
+
+    name: str
+    cells: dict[Key, Cell] = field(default_factory=dict)
+    links: list[tuple[Key, Key]] = field(default_factory=list)
+    suppressed: set[Key] = field(default_factory=set)
+    withheld: bool = False  # too small to publish any figure of it
+    forced: set[Key] = field(default_factory=set)  # hidden by another table: hidden here
+    published_elsewhere: set[Key] = field(default_factory=set)  # never chosen as a complement
+
+    def is_suppressed(self, row: Hashable, col: Hashable) -> bool:
+        return (row, col) in self.suppressed
+
+    @property
+    def rows(self) -> set[Hashable]:
+        return {r for r, _ in self.cells} | {TOTAL}
+
+    @property
+    def cols(self) -> set[Hashable]:
+        return {c for _, c in self.cells} | {TOTAL}
+
+
+def two_way(
+    name: str,
+    cells: dict[Key, tuple[int, int]],
+    row_totals: dict[Hashable, tuple[int, int]],
+    col_totals: dict[Hashable, tuple[int, int]],
+    grand: tuple[int, int],
+) -> Table:
+    """A table from (value, contributors) of its cells, row totals, column totals, total."""
+    table = Table(name)
+    for key, (value, people) in cells.items():
+        table.cells[key] = Cell(value, people)
+    for row, (value, people) in row_totals.items():
+        table.cells[(row, TOTAL)] = Cell(value, people)
+    for col, (value, people) in col_totals.items():
+        table.cells[(TOTAL, col)] = Cell(value, people)
+    table.cells[(TOTAL, TOTAL)] = Cell(*grand)
+    return table
+
+
+ONE = "all"  # the one column of a one-way table
+
+
+def one_way(name: str, cells: dict[Hashable, tuple[int, int]], total: tuple[int, int]) -> Table:
+    """A list of cells and their total (e.g. active members per neighbourhood)."""
+    table = two_way(name, {(r, ONE): c for r, c in cells.items()}, dict(cells), {ONE: total}, total)
+    table.links = [((r, ONE), (r, TOTAL)) for r in cells] + [((TOTAL, ONE), (TOTAL, TOTAL))]
+    return table
+
+
+def primary(table: Table, k: int) -> set[Key]:
+    """Cells with a value from fewer than k distinct contributors (a true zero points at
+    nobody and is published)."""
+    return {key for key, cell in table.cells.items() if cell.value and cell.contributors < k}
+
+
+def protect(
+    tables: Iterable[Table],
+    k: int,
+    shared: Iterable[tuple[tuple[Table, Key], tuple[Table, Key]]] = (),
+) -> None:
+    """Set `suppressed` on every table: primary cells, then complements until no
+    suppressed cell can be solved from the published ones (see the module docstring)."""
+    tables = list(tables)
+    shared = list(shared)
+    for table in tables:
+        table.suppressed = primary(table, k) | table.forced
+    while True:
+        changed = _spread_links(tables, shared)
+        for table in tables:
+            while (bridge := _a_bridge(table)) is not None:
+                _close_cycle(table, bridge)
+                changed = True
+        if not changed and not _spread_links(tables, shared):
+            return
+
+
+def _spread_links(tables: list[Table], shared) -> bool:
+    changed = False
+    again = True
+    while again:
+        again = False
+        pairs = [((t, a), (t, b)) for t in tables for a, b in t.links] + shared
+        for (ta, a), (tb, b) in pairs:
+            if (a in ta.suppressed) != (b in tb.suppressed):
+                ta.suppressed.add(a)
+                tb.suppressed.add(b)
+                again = changed = True
+    return changed
+
+
+def _graph(edges: Iterable[Key]) -> dict[tuple[str, Hashable], list[tuple[tuple, Key]]]:
+    graph: dict[tuple[str, Hashable], list[tuple[tuple, Key]]] = {}
+    for key in edges:
+        r, c = ("r", key[0]), ("c", key[1])
+        graph.setdefault(r, []).append((c, key))
+        graph.setdefault(c, []).append((r, key))
+    return graph
+
+
+def bridges(edges: Iterable[Key]) -> list[Key]:
+    """The edges on no cycle of the graph whose nodes are rows and columns (Tarjan)."""
+    graph = _graph(edges)
+    order: dict = {}
+    low: dict = {}
+    found: list[Key] = []
+    for root in graph:
+        if root in order:
+            continue
+        order[root] = low[root] = len(order)
+        stack = [(root, None, iter(graph[root]))]
+        while stack:
+            node, via, neighbours = stack[-1]
+            advanced = False
+            for nxt, key in neighbours:
+                if key == via:
+                    continue
+                if nxt in order:
+                    low[node] = min(low[node], order[nxt])
+                else:
+                    order[nxt] = low[nxt] = len(order)
+                    stack.append((nxt, key, iter(graph[nxt])))
+                    advanced = True
+                    break
+            if advanced:
+                continue
+            stack.pop()
+            if stack:
+                parent = stack[-1][0]
+                low[parent] = min(low[parent], low[node])
+                if low[node] > order[parent]:
+                    found.append(via)
+    return sorted(found, key=repr)
+
+
+def _a_bridge(table: Table) -> Key | None:
+    if table.withheld:
+        return None
+    found = bridges(table.suppressed)
+    return found[0] if found else None
+
+
+def _close_cycle(table: Table, bridge: Key) -> None:
+    """Suppress the cheapest path of published positive cells that closes a cycle through
+    `bridge` (cost: the values hidden; suppressed cells are free), as in the classic
+    shortest-path heuristics of cell suppression. No path: the table is withheld."""
+    start, goal = ("r", bridge[0]), ("c", bridge[1])
+    graph: dict[tuple[str, Hashable], list[tuple[int, tuple[str, Hashable], Key]]] = {}
+    for key, cell in sorted(table.cells.items(), key=lambda kv: repr(kv[0])):
+        if key == bridge:
+            continue
+        if key in table.suppressed:
+            cost = 0
+        elif key in table.published_elsewhere:
+            continue  # anyone can read it in another output: hiding it here hides nothing
+        elif cell.value > 0:
+            cost = cell.value
+        else:
+            continue  # a published zero cannot hide anything
+        r, c = ("r", key[0]), ("c", key[1])
+        graph.setdefault(r, []).append((cost, c, key))
+        graph.setdefault(c, []).append((cost, r, key))
+    best: dict = {start: 0}
+    came: dict = {}
+    heap = [(0, 0, start)]
+    counter = 1
+    while heap:
+        cost, _, node = heapq.heappop(heap)
+        if node == goal:
+            break
+        if cost > best.get(node, cost):
+            continue
+        for step, nxt, key in graph.get(node, []):
+            if cost + step < best.get(nxt, cost + step + 1):
+                best[nxt] = cost + step
+                came[nxt] = (node, key)
+                heapq.heappush(heap, (cost + step, counter, nxt))
+                counter += 1
+    if goal not in came:
+        # Nothing positive closes a cycle: the table is too small to publish.
+        table.suppressed |= set(table.cells)
+        table.withheld = True
+        return
+    node = goal
+    while node != start:
+        node, key = came[node]
+        table.suppressed.add(key)
