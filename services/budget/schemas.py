@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from libs.common.types import Birthdate, Cents, CivicDate, StrictFlag
 from services.budget.domain import BallotFormat
 
 
@@ -17,7 +17,7 @@ class Strict(BaseModel):
 class EnvelopeIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     district: str | None = Field(None, max_length=50)  # None: the city-wide envelope
-    amount_cents: int = Field(gt=0)
+    amount_cents: Cents = Field(gt=0)
 
 
 class BallotFormatIn(Strict):
@@ -49,11 +49,11 @@ class EditionIn(Strict):
     envelopes: list[EnvelopeIn] = Field(min_length=1)
     rule: Literal["greedy", "mes", "mes-add1"] = "mes"
     ballot_format: BallotFormatIn = BallotFormatIn()
-    allow_replacement: bool = False
+    allow_replacement: StrictFlag = False
     min_age: int | None = Field(None, ge=0, le=120)
     preselection: PreselectionIn = PreselectionIn()
     eligible_population: dict[str, int] = Field(default_factory=dict)
-    phase_dates: dict[str, dict[str, date]] = Field(default_factory=dict)
+    phase_dates: dict[str, dict[str, CivicDate]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_city_envelope(self):
@@ -76,7 +76,7 @@ class ProposalIn(Strict):
     title: str = Field(min_length=1, max_length=300)
     description: str = Field("", max_length=20_000)
     envelope_id: str | None = None  # default: the city-wide envelope
-    proposed_cost_cents: int | None = Field(None, gt=0)
+    proposed_cost_cents: Cents | None = Field(None, gt=0)
 
 
 class DeskProposalIn(ProposalIn):
@@ -89,13 +89,13 @@ class DeskProposalIn(ProposalIn):
 class ProposalEditIn(Strict):
     title: str | None = Field(None, min_length=1, max_length=300)
     description: str | None = Field(None, max_length=20_000)
-    proposed_cost_cents: int | None = Field(None, gt=0)
+    proposed_cost_cents: Cents | None = Field(None, gt=0)
 
 
 class AssessmentIn(Strict):
-    feasible: bool
+    feasible: StrictFlag
     reason: str = Field(max_length=5_000)
-    cost_cents: int | None = Field(None, gt=0)
+    cost_cents: Cents | None = Field(None, gt=0)
 
 
 class BallotIn(Strict):
@@ -109,7 +109,7 @@ class PaperVoterIn(Strict):
 
     voter_id: str = Field(min_length=1, max_length=100)
     neighbourhood: str | None = Field(None, max_length=50)
-    birthdate: date | None = None
+    birthdate: Birthdate | None = None
 
 
 class PaperBallotIn(BallotIn):
@@ -122,5 +122,5 @@ class ReceiptIn(Strict):
 
 class MilestoneIn(Strict):
     status: Literal["planned", "in_progress", "delivered"]
-    on: date
+    on: CivicDate
     note: str = Field("", max_length=5_000)

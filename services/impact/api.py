@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from libs.common.problems import Invalid, NotFound
 from libs.common.runtime import Runtime
+from libs.common.types import CivicDate
 from services.impact import indicators as ind
 from services.impact.catalogue import Catalogue, available_versions, load_catalogue
 from services.impact.config import get_impact_settings, territory_from
@@ -75,8 +76,8 @@ async def indicator_series(
     key: str,
     neighbourhood: str | None = None,
     period: Literal["day", "week", "month", "year", "edition"] = "month",
-    from_: date | None = Query(None, alias="from"),
-    to: date | None = None,
+    from_: CivicDate | None = Query(None, alias="from"),
+    to: CivicDate | None = None,
     catalogue: str | None = None,
 ) -> dict:
     """One indicator per period (day, week, month, year or PB edition) between from and to."""

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from libs.common.auth import Principal, require_roles
 from libs.common.problems import Conflict, Forbidden
 from libs.common.runtime import Runtime
+from libs.common.types import StrictFlag
 from services.portal import accounts
 from services.portal.territory import directory
 
@@ -24,7 +25,7 @@ class AccountIn(BaseModel):
     password: str = Field(max_length=1000)
     address: str = Field(max_length=500)
     roles: list[str] = Field(default_factory=lambda: ["resident"])
-    verified: bool = False
+    verified: StrictFlag = False
 
 
 @router.post("/accounts", status_code=201)
