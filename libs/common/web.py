@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from libs.common.logs import bound_context, configure_logging, get_logger
 from libs.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, OUTBOX_PENDING
+from libs.common.openapi import declare_problem_responses, install_problem_schema
 from libs.common.outbox import pending_count
 from libs.common.problems import install_problem_handlers
 from libs.common.runtime import ServiceRuntime
@@ -108,7 +109,16 @@ def create_service_app(
         """The process is alive."""
         return {"status": "ok", "service": name}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        responses={
+            503: {
+                "description": "Not ready: a check names what is unreachable",
+                "content": {"application/json": {}},
+            }
+        },
+    )
     async def readyz(request: Request) -> JSONResponse:
         """Ready to serve: the database answers and NATS is connected."""
         runtime: ServiceRuntime = request.app.state.runtime
@@ -125,7 +135,12 @@ def create_service_app(
             status_code=200 if ready else 503,
         )
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+    )
     async def metrics(request: Request) -> Response:
         """Prometheus metrics."""
         runtime: ServiceRuntime = request.app.state.runtime
@@ -135,6 +150,9 @@ def create_service_app(
             pass
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    declare_problem_responses(app.router.routes)
     for router in routers:
+        declare_problem_responses(router.routes)
         app.include_router(router)
+    install_problem_schema(app)
     return app
