@@ -16,6 +16,7 @@ from libs.common.auth import (
     VerifiedMember,
     require_roles,
 )
+from libs.common.openapi import problems
 from libs.common.problems import Forbidden, NotFound
 from libs.common.runtime import Runtime
 from libs.common.types import Cents, StrictFlag
@@ -445,7 +446,13 @@ async def set_commission_rate(body: RateIn, staff: Staff, runtime: Runtime) -> d
 # --- payments ---------------------------------------------------------------------------
 
 
-@router.post("/payments/webhooks/{provider}")
+@router.post(
+    "/payments/webhooks/{provider}",
+    responses=problems(400),  # a bad signature
+    openapi_extra={  # the body is read raw (its signature covers the exact bytes)
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}
+    },
+)
 async def payment_webhook(provider: str, request: Request, cf: CF) -> dict:
     """Signed provider notifications; duplicates and stale ones change nothing."""
     if provider != cf.provider.name:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
@@ -144,10 +144,17 @@ async def _span(session) -> tuple[date, date]:
     return (first or today, last or today)
 
 
-@router.get("/report", response_model=None)
+PERIOD = r"^(all|\d{4}(-\d{2}|-W\d{2}|-\d{2}-\d{2})?|edition:.+)$"
+
+
+@router.get(
+    "/report",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}},
+)
 async def report(
     runtime: Runtime,
-    period: str = "all",
+    period: Annotated[str, Query(pattern=PERIOD, max_length=200)] = "all",
     format: Literal["json", "csv", "html"] = "json",
     catalogue: str | None = None,
     neighbourhood: str | None = None,

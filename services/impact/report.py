@@ -464,6 +464,9 @@ def neighbourhood_rows(
     return rows
 
 
+MAX_MONTHS = 120
+
+
 async def monthly_series(
     session: AsyncSession,
     window: Window,
@@ -474,12 +477,19 @@ async def monthly_series(
     """Loans, services, CO2e (central) and money raised per month of the window."""
     f = projection.facts
     start, end = window.start, window.end
-    if window is ALL_TIME or window.kind == "all":
+    if window is ALL_TIME or window.kind in ("all", "edition"):
+        # An open window (all time, an unknown edition) spans the months holding data.
         first, last = await day_span(session, projection=projection)
         if first is None:
             return []
-        start, end = first, last
-    months = buckets("month", month_window(start).start, end, limit=120)
+        start, end = max(start, first), min(end, last)
+        if start > end:
+            return []
+    # At most the last MAX_MONTHS: one stray old event (a fuzzed year-151 date once got
+    # in) must not make the whole report fail.
+    months_before = end.year * 12 + end.month - 1 - (MAX_MONTHS - 1)
+    start = max(start, date(months_before // 12, months_before % 12 + 1, 1))
+    months = buckets("month", month_window(start).start, end, limit=MAX_MONTHS)
     per_month: dict[str, WindowData] = {
         m.label: WindowData(window=m, neighbourhood=neighbourhood) for m in months
     }

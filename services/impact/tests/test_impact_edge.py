@@ -45,3 +45,10 @@ async def test_report_periods_outside_the_platform_years_are_refused(impact, per
 async def test_a_period_within_the_years_is_reported(impact):
     response = await impact.client.get("/report", params={"period": "2026-05"})
     assert response.status_code == 200, response.text
+
+
+async def test_the_report_of_an_unknown_edition_is_empty_not_a_crash(impact):
+    # Found by tests/test_openapi_fuzz.py: the monthly series spanned 1970..9999 and failed.
+    response = await impact.client.get("/report", params={"period": "edition:nothing-here"})
+    assert response.status_code == 200, response.text
+    assert response.json()["monthly"] == []
