@@ -34,6 +34,14 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+# Resending an Idempotency-Key answers the first result again, with 200 instead of 201.
+REPLAYED = {
+    200: {
+        "description": "A replay: the first result, unchanged (`replayed` true)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
 # ------------------------------------------------------------------------ accounts
 
 
@@ -95,7 +103,7 @@ def _transfer_response(response: Response, result: tuple[dict, bool]) -> dict:
     return {**transfer, "replayed": not created}
 
 
-@router.post("/transfers", status_code=201, tags=["time credits"])
+@router.post("/transfers", status_code=201, tags=["time credits"], responses=REPLAYED)
 async def make_transfer(
     body: TransferIn,
     idempotency_key: IdempotencyKey,
@@ -145,7 +153,9 @@ async def show_transfer(transfer_id: str, runtime: Runtime, principal: CurrentPr
     return transfer
 
 
-@router.post("/transfers/{transfer_id}/reverse", status_code=201, tags=["time credits"])
+@router.post(
+    "/transfers/{transfer_id}/reverse", status_code=201, tags=["time credits"], responses=REPLAYED
+)
 async def reverse_transfer(
     transfer_id: str, body: CorrectionIn, response: Response, runtime: Runtime, staff: Staff
 ) -> dict:
@@ -267,7 +277,9 @@ class CompletionIn(BaseModel):
     settle_in_credits: StrictFlag = True
 
 
-@router.post("/services/{service_id}/completions", status_code=201, tags=["services"])
+@router.post(
+    "/services/{service_id}/completions", status_code=201, tags=["services"], responses=REPLAYED
+)
 async def complete_service(
     service_id: str,
     body: CompletionIn,
