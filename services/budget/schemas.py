@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common.types import Birthdate, Cents, CivicDate, StrictFlag
 from services.budget.domain import BallotFormat
+
+# Upper bounds keep every count well inside a 64-bit database integer.
+BIG = 10**9
+Count = Annotated[int, Field(ge=0, le=BIG)]
 
 
 class Strict(BaseModel):
@@ -22,10 +26,10 @@ class EnvelopeIn(Strict):
 
 class BallotFormatIn(Strict):
     kind: Literal["approval", "knapsack", "cumulative", "ranking"] = "approval"
-    min_projects: int = Field(1, ge=0)
-    max_projects: int | None = Field(None, ge=1)
-    total_points: int | None = Field(None, ge=1)
-    max_points_per_project: int | None = Field(None, ge=1)
+    min_projects: int = Field(1, ge=0, le=BIG)
+    max_projects: int | None = Field(None, ge=1, le=BIG)
+    total_points: int | None = Field(None, ge=1, le=BIG)
+    max_points_per_project: int | None = Field(None, ge=1, le=BIG)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -40,8 +44,8 @@ class BallotFormatIn(Strict):
 
 
 class PreselectionIn(Strict):
-    threshold: int | None = Field(None, ge=0)
-    top_n: int | None = Field(None, ge=1)
+    threshold: int | None = Field(None, ge=0, le=BIG)
+    top_n: int | None = Field(None, ge=1, le=BIG)
 
 
 class EditionIn(Strict):
@@ -52,7 +56,7 @@ class EditionIn(Strict):
     allow_replacement: StrictFlag = False
     min_age: int | None = Field(None, ge=0, le=120)
     preselection: PreselectionIn = PreselectionIn()
-    eligible_population: dict[str, int] = Field(default_factory=dict)
+    eligible_population: dict[str, Count] = Field(default_factory=dict)
     phase_dates: dict[str, dict[str, CivicDate]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -101,7 +105,7 @@ class AssessmentIn(Strict):
 class BallotIn(Strict):
     envelope_id: str
     projects: list[str] = Field(default_factory=list, max_length=500)
-    points: dict[str, int] | None = None
+    points: dict[str, Annotated[int, Field(ge=-BIG, le=BIG)]] | None = None
 
 
 class PaperVoterIn(Strict):

@@ -193,7 +193,7 @@ async def search_items(
     available_from: CivicDate | None = None,
     available_to: CivicDate | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[dict]:
     """Search listed items by category, text, neighbourhood and free dates."""
     query = select(items).where(items.c.listed.is_(True))
