@@ -120,14 +120,19 @@ async def fuzz(service, failures: dict[str, list[str]], world: dict[str, str]) -
         operation = result.ok()
         for case in cases_for(operation, headers, world):
             kwargs = case.as_transport_kwargs(base_url=str(service.client.base_url))
-            response = await service.client.request(
-                kwargs["method"],
-                kwargs["url"],
-                headers=kwargs.get("headers"),
-                params=kwargs.get("params"),
-                content=_content(kwargs),
-            )
             sent += 1
+            try:
+                response = await service.client.request(
+                    kwargs["method"],
+                    kwargs["url"],
+                    headers=kwargs.get("headers"),
+                    params=kwargs.get("params"),
+                    content=_content(kwargs),
+                )
+            except Exception as exc:  # the in-process transport re-raises what made a 500
+                key = f"{service.name} {operation.label}: 500, raised {type(exc).__name__}"
+                failures[key].append(f"{kwargs['method']} {kwargs['url']}: {exc}"[:600])
+                continue
             try:
                 case.validate_response(response, checks=CHECKS)
             except (Exception, BaseExceptionGroup) as exc:
