@@ -6,6 +6,7 @@ Everything here is public open data: no personal data leaves, small cells are su
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -169,6 +170,8 @@ async def report(
     )
     if format == "csv":
         name = f"sharitories-impact-{window.label}-{data['catalogue']['version']}.csv"
+        # A header is latin-1: an edition id in the label may be anything (found by fuzzing).
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
         return PlainTextResponse(
             report_csv(data),
             media_type="text/csv; charset=utf-8",

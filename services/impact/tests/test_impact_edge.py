@@ -52,3 +52,14 @@ async def test_the_report_of_an_unknown_edition_is_empty_not_a_crash(impact):
     response = await impact.client.get("/report", params={"period": "edition:nothing-here"})
     assert response.status_code == 200, response.text
     assert response.json()["monthly"] == []
+
+
+async def test_a_csv_named_after_any_edition_id_has_a_plain_file_name(impact):
+    # Found by tests/test_openapi_fuzz.py: a non-latin-1 label broke the response header.
+    response = await impact.client.get(
+        "/report", params={"period": "edition:été-𖈜 2030", "format": "csv"}
+    )
+    assert response.status_code == 200, response.text
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="sharitories-impact-edition_')
+    assert disposition.isascii()
