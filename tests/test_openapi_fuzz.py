@@ -13,7 +13,8 @@ besides random ids (404s) the fuzzed bodies also reach real items, loans, campai
 pledges, editions and proposals. Cases are generated first (hypothesis, no I/O) and
 sent afterwards on the test's own event loop, where the services' databases live;
 schemathesis' checks then judge each answer.
-`FUZZ_EXAMPLES` (default 6 per mode and operation) makes a longer run locally.
+`FUZZ_EXAMPLES` (default 6 per mode and operation) makes a longer run locally, and
+`FUZZ_ROLE` (default staff) fuzzes as another role (e.g. resident).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from services.impact.app import create_app as impact_app
 from tests.test_route_authorization import budget_world, crowdfunding_world, exchange_world
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
+ROLE = os.environ.get("FUZZ_ROLE", "staff")  # another caller's view, for a local run
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -114,7 +116,7 @@ def cases_for(operation, headers: dict[str, str], world: dict[str, str]) -> list
 
 async def fuzz(service, failures: dict[str, list[str]], world: dict[str, str]) -> int:
     schema = schemathesis.openapi.from_dict(service.app.openapi())
-    headers = service.auth("fuzz-staff", "staff")
+    headers = service.auth(f"fuzz-{ROLE}", ROLE)
     sent = 0
     for result in schema.get_all_operations():
         operation = result.ok()
