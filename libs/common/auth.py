@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import jwt
 from fastapi import Depends, Request
 
-from libs.common.problems import Forbidden, Unauthorized
+from libs.common.problems import Forbidden, Unauthorized, VerificationRequired
 from libs.common.settings import Settings
 
 Role = Literal["resident", "organisation", "reviewer", "staff", "admin"]
@@ -163,3 +163,24 @@ def require_roles(*roles: str):
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def require_verified(principal: Principal) -> Principal:
+    """An unverified account may browse and list, but not move credits, money or votes:
+    a fresh sign-up could otherwise spend its overdraft at once, again with every new
+    account. Staff and admins acting at the desk are never blocked."""
+    if not principal.verified and not principal.is_staff:
+        raise VerificationRequired(
+            "Your account is not verified yet: staff verify it once they have checked your "
+            "identity and address (at the town hall or online). Until then you can browse "
+            "and list, but not spend, pledge or vote."
+        )
+    return principal
+
+
+async def verified_member(principal: CurrentPrincipal) -> Principal:
+    """FastAPI dependency: the caller, verified (or staff), or 403 verification-required."""
+    return require_verified(principal)
+
+
+VerifiedMember = Annotated[Principal, Depends(verified_member)]

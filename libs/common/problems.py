@@ -61,6 +61,12 @@ class Forbidden(Problem):
     status, title, slug = 403, "Forbidden", "forbidden"
 
 
+class VerificationRequired(Forbidden):
+    """The account exists but staff have not verified it yet: it may browse, not spend."""
+
+    title, slug = "Verification required", "verification-required"
+
+
 class NotFound(Problem):
     status, title, slug = 404, "Not found", "not-found"
 

@@ -23,6 +23,7 @@ from libs.common.metrics import (
     OUTBOX_PENDING,
     READY,
 )
+from libs.common.openapi import declare_problem_responses, install_problem_schema
 from libs.common.outbox import backlog
 from libs.common.problems import (
     MEDIA_TYPE,
@@ -201,7 +202,16 @@ def create_service_app(
         """The process is alive."""
         return {"status": "ok", "service": name}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        responses={
+            503: {
+                "description": "Not ready: a check names what is unreachable",
+                "content": {"application/json": {}},
+            }
+        },
+    )
     async def readyz(request: Request) -> JSONResponse:
         """Ready to serve: the database answers at the schema's head and NATS is connected."""
         runtime: ServiceRuntime = request.app.state.runtime
@@ -221,7 +231,12 @@ def create_service_app(
             status_code=200 if ready else 503,
         )
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+    )
     async def metrics(request: Request) -> Response:
         """Prometheus metrics (production: `Authorization: Bearer <METRICS_TOKEN>`)."""
         if settings.env == "production":
@@ -235,6 +250,9 @@ def create_service_app(
             pass
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    declare_problem_responses(app.router.routes)
     for router in routers:
+        declare_problem_responses(router.routes)
         app.include_router(router)
+    install_problem_schema(app)
     return app

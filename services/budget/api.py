@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from libs.common.auth import CurrentPrincipal, Principal, require_roles
+from libs.common.openapi import problems
 from libs.common.problems import Invalid
 from libs.common.runtime import Runtime, ServiceRuntime
 from services.budget import domain, editions, results, voting
@@ -439,7 +440,14 @@ async def project_delivery(edition_id: str, proposal_id: str, runtime: Runtime) 
 # --- pabulib ----------------------------------------------------------------------------
 
 
-@router.post("/editions/import", status_code=201, tags=["pabulib"])
+@router.post(
+    "/editions/import",
+    status_code=201,
+    tags=["pabulib"],
+    openapi_extra={  # the body is read raw: say what it is
+        "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    },
+)
 async def import_pb(
     request: Request,
     runtime: Runtime,
@@ -458,7 +466,12 @@ async def import_pb(
         )
 
 
-@router.get("/editions/{edition_id}/export.pb", response_class=PlainTextResponse, tags=["pabulib"])
+@router.get(
+    "/editions/{edition_id}/export.pb",
+    response_class=PlainTextResponse,
+    tags=["pabulib"],
+    responses=problems(409),  # not closed yet
+)
 async def export_pb(
     edition_id: str,
     runtime: Runtime,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common.publictext import PseudonymousId, PublicText
+from libs.common.types import Birthdate, Cents, CivicDate, StrictFlag
 from services.budget.domain import BallotFormat
+
+# Upper bounds keep every count well inside a 64-bit database integer.
+BIG = 10**9
+Count = Annotated[int, Field(ge=0, le=BIG)]
 
 
 class Strict(BaseModel):
@@ -18,15 +22,15 @@ class Strict(BaseModel):
 class EnvelopeIn(Strict):
     name: PublicText = Field(min_length=1, max_length=200)
     district: str | None = Field(None, max_length=50)  # None: the city-wide envelope
-    amount_cents: int = Field(gt=0)
+    amount_cents: Cents = Field(gt=0)
 
 
 class BallotFormatIn(Strict):
     kind: Literal["approval", "knapsack", "cumulative", "ranking"] = "approval"
-    min_projects: int = Field(1, ge=0)
-    max_projects: int | None = Field(None, ge=1)
-    total_points: int | None = Field(None, ge=1)
-    max_points_per_project: int | None = Field(None, ge=1)
+    min_projects: int = Field(1, ge=0, le=BIG)
+    max_projects: int | None = Field(None, ge=1, le=BIG)
+    total_points: int | None = Field(None, ge=1, le=BIG)
+    max_points_per_project: int | None = Field(None, ge=1, le=BIG)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -41,8 +45,8 @@ class BallotFormatIn(Strict):
 
 
 class PreselectionIn(Strict):
-    threshold: int | None = Field(None, ge=0)
-    top_n: int | None = Field(None, ge=1)
+    threshold: int | None = Field(None, ge=0, le=BIG)
+    top_n: int | None = Field(None, ge=1, le=BIG)
 
 
 class EditionIn(Strict):
@@ -50,11 +54,11 @@ class EditionIn(Strict):
     envelopes: list[EnvelopeIn] = Field(min_length=1)
     rule: Literal["greedy", "mes", "mes-add1"] = "mes"
     ballot_format: BallotFormatIn = BallotFormatIn()
-    allow_replacement: bool = False
+    allow_replacement: StrictFlag = False
     min_age: int | None = Field(None, ge=0, le=120)
     preselection: PreselectionIn = PreselectionIn()
-    eligible_population: dict[str, int] = Field(default_factory=dict)
-    phase_dates: dict[str, dict[str, date]] = Field(default_factory=dict)
+    eligible_population: dict[str, Count] = Field(default_factory=dict)
+    phase_dates: dict[str, dict[str, CivicDate]] = Field(default_factory=dict)
     # Who holds a share of the edition's private key (names or member ids); default: the
     # staff member creating it. `threshold` of them open the ballots (default: a majority).
     keyholders: list[str] = Field(default_factory=list, max_length=20)
@@ -88,7 +92,7 @@ class ProposalIn(Strict):
     title: PublicText = Field(min_length=1, max_length=300)
     description: str = Field("", max_length=20_000)
     envelope_id: str | None = None  # default: the city-wide envelope
-    proposed_cost_cents: int | None = Field(None, gt=0)
+    proposed_cost_cents: Cents | None = Field(None, gt=0)
 
 
 class DeskProposalIn(ProposalIn):
@@ -101,19 +105,19 @@ class DeskProposalIn(ProposalIn):
 class ProposalEditIn(Strict):
     title: PublicText | None = Field(None, min_length=1, max_length=300)
     description: str | None = Field(None, max_length=20_000)
-    proposed_cost_cents: int | None = Field(None, gt=0)
+    proposed_cost_cents: Cents | None = Field(None, gt=0)
 
 
 class AssessmentIn(Strict):
-    feasible: bool
+    feasible: StrictFlag
     reason: str = Field(max_length=5_000)
-    cost_cents: int | None = Field(None, gt=0)
+    cost_cents: Cents | None = Field(None, gt=0)
 
 
 class BallotIn(Strict):
     envelope_id: str
     projects: list[str] = Field(default_factory=list, max_length=500)
-    points: dict[str, int] | None = None
+    points: dict[str, Annotated[int, Field(ge=-BIG, le=BIG)]] | None = None
 
 
 class DeskVoterIn(Strict):
@@ -127,7 +131,7 @@ class DeskVoterIn(Strict):
     identity: str | None = Field(None, min_length=3, max_length=200)
     member_id: str | None = Field(None, min_length=1, max_length=100)
     neighbourhood: str = Field(min_length=1, max_length=50)
-    birthdate: date | None = None
+    birthdate: Birthdate | None = None
 
     @model_validator(mode="after")
     def _who(self):
@@ -141,7 +145,7 @@ class PaperBallotIn(BallotIn):
 
 
 class VotingExtensionIn(Strict):
-    until: date
+    until: CivicDate
     reason: str = Field(min_length=3, max_length=2_000)
 
 
@@ -160,7 +164,7 @@ class ReceiptIn(Strict):
 
 class MilestoneIn(Strict):
     status: Literal["planned", "in_progress", "delivered"]
-    on: date
+    on: CivicDate
     note: PublicText = Field("", max_length=5_000)
 
 

@@ -9,10 +9,18 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
-from libs.common.auth import CurrentPrincipal, OptionalPrincipal, Principal, require_roles
+from libs.common.auth import (
+    CurrentPrincipal,
+    OptionalPrincipal,
+    Principal,
+    VerifiedMember,
+    require_roles,
+)
+from libs.common.openapi import problems
 from libs.common.problems import Forbidden, NotFound
 from libs.common.publictext import PseudonymousId, PublicText
 from libs.common.runtime import Runtime
+from libs.common.types import Cents, StrictFlag
 from services.crowdfunding import (
     campaigns,
     config,
@@ -40,7 +48,8 @@ async def get_cf(runtime: Runtime) -> Crowdfunding:
 
 
 CF = Annotated[Crowdfunding, Depends(get_cf)]
-Cents = Annotated[int, Field(gt=0, le=10_000_000_00)]
+# A positive amount: a JSON integer of cents, up to ten million euros.
+Amount = Annotated[Cents, Field(gt=0, le=10_000_000_00)]
 
 
 class CampaignIn(BaseModel):
@@ -48,7 +57,7 @@ class CampaignIn(BaseModel):
     description: str = Field("", max_length=20_000)
     category: str = Field(min_length=2, max_length=50)
     neighbourhood: str | None = Field(None, max_length=50)
-    goal_cents: Cents
+    goal_cents: Amount
     duration_days: int = Field(ge=1, le=365)
 
 
@@ -57,21 +66,21 @@ class CampaignEdit(BaseModel):
     description: str | None = Field(None, max_length=20_000)
     category: str | None = Field(None, min_length=2, max_length=50)
     neighbourhood: str | None = Field(None, max_length=50)
-    goal_cents: Cents | None = None
+    goal_cents: Amount | None = None
     duration_days: int | None = Field(None, ge=1, le=365)
 
 
 class RewardIn(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5_000)
-    min_cents: Cents
+    min_cents: Amount
     stock: int | None = Field(None, ge=1, le=1_000_000)
 
 
 class RewardEdit(BaseModel):
     title: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5_000)
-    min_cents: Cents | None = None
+    min_cents: Amount | None = None
     stock: int | None = Field(None, ge=1, le=1_000_000)
 
 
@@ -80,7 +89,7 @@ class ReviewIn(BaseModel):
 
 
 class PledgeIn(BaseModel):
-    amount_cents: Cents
+    amount_cents: Amount
     reward_id: str | None = None
     card_token: str = Field(min_length=3, max_length=100)
 
@@ -88,9 +97,9 @@ class PledgeIn(BaseModel):
 class DeskPledgeIn(BaseModel):
     backer_id: PseudonymousId = Field(min_length=1, max_length=100)
     backer_kind: Literal["resident", "organisation"] = "resident"
-    verified_resident: bool = False
+    verified_resident: StrictFlag = False
     backer_neighbourhood: str | None = Field(None, max_length=50)
-    amount_cents: Cents
+    amount_cents: Amount
     method: Literal["cash", "cheque"]
     reward_id: str | None = None
 
@@ -110,12 +119,12 @@ class RateIn(BaseModel):
 
 class PoolIn(BaseModel):
     name: PublicText = Field(min_length=3, max_length=200)
-    budget_cents: Cents
+    budget_cents: Amount
     match_factor: str = "1"
-    cap_per_pledge_cents: Cents | None = None
-    cap_per_project_cents: Cents | None = None
-    cap_per_backer_cents: Cents | None = None
-    residents_only: bool = False
+    cap_per_pledge_cents: Amount | None = None
+    cap_per_project_cents: Amount | None = None
+    cap_per_backer_cents: Amount | None = None
+    residents_only: StrictFlag = False
     neighbourhoods: list[str] | None = None
     categories: list[str] | None = None
 
@@ -128,10 +137,10 @@ class PoolIn(BaseModel):
 class PoolFromLeftoverIn(BaseModel):
     name: PublicText = Field(min_length=3, max_length=200)
     match_factor: str = "1"
-    cap_per_pledge_cents: Cents | None = None
-    cap_per_project_cents: Cents | None = None
-    cap_per_backer_cents: Cents | None = None
-    residents_only: bool = False
+    cap_per_pledge_cents: Amount | None = None
+    cap_per_project_cents: Amount | None = None
+    cap_per_backer_cents: Amount | None = None
+    residents_only: StrictFlag = False
     categories: list[str] | None = None
 
     @field_validator("match_factor")
@@ -319,10 +328,9 @@ async def attach_pool(campaign_id: str, body: AttachIn, staff: Staff, runtime: R
 
 
 @router.post("/campaigns/{campaign_id}/pledges", status_code=201)
-async def make_pledge(
-    campaign_id: str, body: PledgeIn, principal: CurrentPrincipal, cf: CF
-) -> dict:
-    """Pledge: stock and match are reserved, the card is authorised (captured on success)."""
+async def make_pledge(campaign_id: str, body: PledgeIn, principal: VerifiedMember, cf: CF) -> dict:
+    """Pledge: stock and match are reserved, the card is authorised (captured on success).
+    Verified accounts only (403 verification-required else)."""
     row = await pledges.pledge(
         cf,
         campaign_id=campaign_id,
@@ -511,7 +519,13 @@ async def set_commission_rate(body: RateIn, staff: Staff, runtime: Runtime) -> d
 # --- payments ---------------------------------------------------------------------------
 
 
-@router.post("/payments/webhooks/{provider}")
+@router.post(
+    "/payments/webhooks/{provider}",
+    responses=problems(400),  # a bad signature
+    openapi_extra={  # the body is read raw (its signature covers the exact bytes)
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}
+    },
+)
 async def payment_webhook(provider: str, request: Request, cf: CF) -> dict:
     """Signed provider notifications; duplicates and stale ones change nothing."""
     if provider != cf.provider.name:

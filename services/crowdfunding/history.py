@@ -10,7 +10,7 @@ as a live settlement: never typed in.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal
 from typing import Literal
 
@@ -23,6 +23,7 @@ from libs.common.outbox import record
 from libs.common.problems import Invalid
 from libs.common.publictext import PseudonymousId
 from libs.common.runtime import ServiceRuntime
+from libs.common.types import Cents, CivicDateTime
 from services.crowdfunding import config, domain
 from services.crowdfunding.campaigns import facts, get_campaign
 from services.crowdfunding.db import campaigns
@@ -34,13 +35,13 @@ class ClosedCampaignIn(BaseModel):
     neighbourhood: str = Field(min_length=1, max_length=50)
     holder_id: PseudonymousId = Field(min_length=1, max_length=100)
     holder_kind: Literal["resident", "organisation", "staff"]
-    goal_cents: int = Field(gt=0, le=10**10)
-    raised_cents: int = Field(ge=0, le=10**10, description="paid by backers")
-    matched_cents: int = Field(0, ge=0, le=10**10, description="paid by the city")
+    goal_cents: Cents = Field(gt=0, le=10**10)
+    raised_cents: Cents = Field(ge=0, le=10**10, description="paid by backers")
+    matched_cents: Cents = Field(0, ge=0, le=10**10, description="paid by the city")
     commission_rate: Decimal = Field(Decimal("0.05"), ge=0, le=Decimal("0.10"))
     backers: int = Field(ge=0, le=10**7)
-    launched_at: datetime
-    closed_at: datetime
+    launched_at: CivicDateTime
+    closed_at: CivicDateTime
 
     @model_validator(mode="after")
     def _closed_in_the_past(self):

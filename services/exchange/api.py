@@ -16,6 +16,7 @@ from libs.common.ids import new_id
 from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, NotFound
 from libs.common.runtime import Runtime
+from libs.common.types import Cents, CivicDate
 from services.exchange import loans as loan_flow
 from services.exchange.db import items, loans, ratings
 from services.exchange.domain import CATEGORIES, OCCUPYING, Category, Condition, MemberKind
@@ -129,7 +130,7 @@ class ItemIn(BaseModel):
     description: str = Field("", max_length=5000)
     category: Category
     condition: Condition
-    deposit_cents: int = Field(0, ge=0, le=1_000_000)
+    deposit_cents: Cents = Field(0, ge=0, le=1_000_000)
     max_loan_days: int = Field(ge=1, le=365)
     pickup_notes: str = Field("", max_length=2000)
 
@@ -138,7 +139,7 @@ class ItemPatch(BaseModel):
     title: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     condition: Condition | None = None
-    deposit_cents: int | None = Field(None, ge=0, le=1_000_000)
+    deposit_cents: Cents | None = Field(None, ge=0, le=1_000_000)
     max_loan_days: int | None = Field(None, ge=1, le=365)
     pickup_notes: str | None = Field(None, max_length=2000)
 
@@ -189,10 +190,10 @@ async def search_items(
     category: Category | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     neighbourhood: str | None = None,
-    available_from: date | None = None,
-    available_to: date | None = None,
+    available_from: CivicDate | None = None,
+    available_to: CivicDate | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[dict]:
     """Search listed items by category, text, neighbourhood and free dates."""
     query = select(items).where(items.c.listed.is_(True))
@@ -275,8 +276,8 @@ async def withdraw_item(item_id: str, runtime: Runtime, principal: CurrentPrinci
 
 class LoanIn(BaseModel):
     item_id: str = Field(min_length=1, max_length=36)
-    starts_on: date
-    due_on: date
+    starts_on: CivicDate
+    due_on: CivicDate
     message: str = Field("", max_length=2000)
 
 

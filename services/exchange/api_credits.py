@@ -9,13 +9,14 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import insert, or_, select, update
 
-from libs.common.auth import CurrentPrincipal
+from libs.common.auth import CurrentPrincipal, VerifiedMember, require_verified
 from libs.common.contracts.exchange import ServiceCompleted, ServiceKind, ServiceListed
 from libs.common.events import make_event
 from libs.common.ids import new_id
 from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
 from libs.common.runtime import Runtime
+from libs.common.types import Minutes, StrictFlag
 from services.exchange import ledger
 from services.exchange.api import Staff
 from services.exchange.db import accounts, completions, services
@@ -32,6 +33,14 @@ IdempotencyKey = Annotated[
         description="A fresh random key per intended transfer; resend it on retry.",
     ),
 ]
+
+# Resending an Idempotency-Key answers the first result again, with 200 instead of 201.
+REPLAYED = {
+    200: {
+        "description": "A replay: the first result, unchanged (`replayed` true)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
 
 # ------------------------------------------------------------------------ accounts
 
@@ -53,8 +62,8 @@ async def show_account(account_id: str, runtime: Runtime, principal: CurrentPrin
 
 
 class LimitsIn(BaseModel):
-    debit_limit: int = Field(ge=0, le=1_000_000)
-    credit_limit: int = Field(ge=0, le=1_000_000)
+    debit_limit: Minutes = Field(ge=0, le=1_000_000)
+    credit_limit: Minutes = Field(ge=0, le=1_000_000)
 
 
 @router.put("/accounts/{account_id}/limits", tags=["time credits"])
@@ -76,7 +85,7 @@ async def set_limits(account_id: str, body: LimitsIn, runtime: Runtime, staff: S
 
 class TransferIn(BaseModel):
     to_member: str = Field(min_length=1, max_length=100)
-    minutes: int = Field(gt=0, le=100_000)
+    minutes: Minutes = Field(gt=0, le=100_000)
     memo: str = Field("", max_length=500)
     reason: Literal["gift", "service"] = "gift"
     on_behalf_of: str | None = Field(
@@ -94,16 +103,17 @@ def _transfer_response(response: Response, result: tuple[dict, bool]) -> dict:
     return {**transfer, "replayed": not created}
 
 
-@router.post("/transfers", status_code=201, tags=["time credits"])
+@router.post("/transfers", status_code=201, tags=["time credits"], responses=REPLAYED)
 async def make_transfer(
     body: TransferIn,
     idempotency_key: IdempotencyKey,
     response: Response,
     runtime: Runtime,
-    principal: CurrentPrincipal,
+    principal: VerifiedMember,
 ) -> dict:
-    """Pay minutes to another member. Resending the same Idempotency-Key never pays twice
-    (200 with the first transfer); reusing it for a different transfer is a 409.
+    """Pay minutes to another member (verified accounts; 403 verification-required else).
+    Resending the same Idempotency-Key never pays twice (200 with the first transfer);
+    reusing it for a different transfer is a 409.
 
     Staff enter a paper transfer with `on_behalf_of` (the payer) and reason "paper"."""
 
@@ -143,7 +153,9 @@ async def show_transfer(transfer_id: str, runtime: Runtime, principal: CurrentPr
     return transfer
 
 
-@router.post("/transfers/{transfer_id}/reverse", status_code=201, tags=["time credits"])
+@router.post(
+    "/transfers/{transfer_id}/reverse", status_code=201, tags=["time credits"], responses=REPLAYED
+)
 async def reverse_transfer(
     transfer_id: str, body: CorrectionIn, response: Response, runtime: Runtime, staff: Staff
 ) -> dict:
@@ -165,7 +177,7 @@ class ServiceIn(BaseModel):
     direction: Literal["offer", "request"]
     title: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
-    minutes_estimate: int | None = Field(None, gt=0, le=100_000)
+    minutes_estimate: Minutes | None = Field(None, gt=0, le=100_000)
     route_km: float | None = Field(None, gt=0, le=1000, description="Carpooling: route length.")
 
 
@@ -258,14 +270,16 @@ class CompletionIn(BaseModel):
     provider_id: str | None = Field(
         None, max_length=100, description="For a request: the member who did it."
     )
-    minutes: int = Field(gt=0, le=100_000)
+    minutes: Minutes = Field(gt=0, le=100_000)
     km: float | None = Field(None, gt=0, le=1000, description="Carpooling: km travelled.")
     passengers: int | None = Field(None, ge=1, le=8)
     repaired_category: Category | None = None
-    settle_in_credits: bool = True
+    settle_in_credits: StrictFlag = True
 
 
-@router.post("/services/{service_id}/completions", status_code=201, tags=["services"])
+@router.post(
+    "/services/{service_id}/completions", status_code=201, tags=["services"], responses=REPLAYED
+)
 async def complete_service(
     service_id: str,
     body: CompletionIn,
@@ -277,7 +291,10 @@ async def complete_service(
     """The member who received the service confirms it, optionally paying in minutes.
 
     For an offer the caller is the receiver and the lister the provider; for a request the
-    lister (the caller) is the receiver and names the provider."""
+    lister (the caller) is the receiver and names the provider. Paying in minutes needs a
+    verified account; confirming without credits does not."""
+    if body.settle_in_credits:
+        require_verified(principal)
 
     async def work(session):
         service = await _service(session, service_id)

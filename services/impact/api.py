@@ -6,9 +6,10 @@ Everything here is public open data: no personal data leaves, small cells are su
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 
 from libs.common.problems import Invalid, NotFound
 from libs.common.runtime import Runtime
+from libs.common.types import CivicDate
 from services.impact import indicators as ind
 from services.impact.catalogue import Catalogue, available_versions, load_catalogue
 from services.impact.config import get_impact_settings, territory_from
@@ -77,8 +79,8 @@ async def indicator_series(
     key: str,
     neighbourhood: str | None = None,
     period: Literal["day", "week", "month", "year", "edition"] = "month",
-    from_: date | None = Query(None, alias="from"),
-    to: date | None = None,
+    from_: CivicDate | None = Query(None, alias="from"),
+    to: CivicDate | None = None,
     catalogue: str | None = None,
 ) -> dict:
     """One indicator per period (day, week, month, year or PB edition) between from and to."""
@@ -154,10 +156,17 @@ async def _span(session) -> tuple[date, date]:
     return (first or today, last or today)
 
 
-@router.get("/report", response_model=None)
+PERIOD = r"^(all|\d{4}(-\d{2}|-W\d{2}|-\d{2}-\d{2})?|edition:.+)$"
+
+
+@router.get(
+    "/report",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}},
+)
 async def report(
     runtime: Runtime,
-    period: str = "all",
+    period: Annotated[str, Query(pattern=PERIOD, max_length=200)] = "all",
     format: Literal["json", "csv", "html"] = "json",
     catalogue: str | None = None,
     neighbourhood: str | None = None,
@@ -172,6 +181,8 @@ async def report(
     )
     if format == "csv":
         name = f"sharitories-impact-{window.label}-{data['catalogue']['version']}.csv"
+        # A header is latin-1: an edition id in the label may be anything (found by fuzzing).
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
         return PlainTextResponse(
             report_csv(data),
             media_type="text/csv; charset=utf-8",

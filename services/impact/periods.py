@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from libs.common.types import FIRST_YEAR, LAST_YEAR
+
 Kind = Literal["day", "week", "month", "year", "edition", "all"]
 KINDS: tuple[str, ...] = ("day", "week", "month", "year", "edition")
 
@@ -64,13 +66,18 @@ def _checked(window: Window) -> Window:
 
 
 def parse_period(text: str) -> Window:
-    """'2026', '2026-03', '2026-W10', '2026-03-15', 'edition:<id>' or 'all'; ValueError else."""
+    """'2026', '2026-03', '2026-W10', '2026-03-15', 'edition:<id>' or 'all'; ValueError else.
+
+    Dated periods lie in the years the platform accepts anywhere (2000..2100): year 9999's
+    December would overflow `date`, and year 151 is a typo."""
     text = text.strip()
     if text == "all":
         return ALL_TIME
     if text.startswith("edition:") and len(text) > len("edition:"):
         # The days are resolved against the edition's events by the report engine.
         return Window("edition", text, ALL_TIME.start, ALL_TIME.end, edition=text[8:])
+    if text[:4].isdigit() and not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
+        raise ValueError(f"the year must be between {FIRST_YEAR} and {LAST_YEAR}: {text!r}")
     if _YEAR.match(text):
         year = int(text)
         if not EARLIEST_DAY.year <= year <= LATEST_DAY.year:

@@ -561,6 +561,9 @@ def neighbourhood_rows(
     return rows
 
 
+MAX_MONTHS = 120
+
+
 async def monthly_series(
     session: AsyncSession,
     window: Window,
@@ -580,11 +583,14 @@ async def monthly_series(
     a neighbourhood's report its row."""
     f = projection.facts
     start, end = window.start, window.end
-    if window is ALL_TIME or window.kind == "all":
+    if window is ALL_TIME or window.kind in ("all", "edition"):
+        # An open window (all time, an unknown edition) spans the months holding data.
         first, last = await day_span(session, projection=projection)
         if first is None:
             return [], False
-        start, end = first, last
+        start, end = max(start, first), min(end, last)
+        if start > end:
+            return [], False
     # At most the last MONTHLY_LIMIT months: a long history (or an old stray date) never
     # makes the report fail; `report["monthly_truncated"]` says when months were left out.
     months, truncated = last_buckets("month", month_window(start).start, end, limit=MONTHLY_LIMIT)

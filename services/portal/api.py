@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -11,6 +10,7 @@ from pydantic import BaseModel, Field
 from libs.common.auth import Principal, require_roles
 from libs.common.problems import Conflict, Forbidden
 from libs.common.runtime import Runtime
+from libs.common.types import Birthdate, StrictFlag
 from services.portal import accounts, roles
 from services.portal.territory import directory
 
@@ -25,8 +25,8 @@ class AccountIn(BaseModel):
     password: str = Field(max_length=1000)
     address: str = Field(max_length=500)
     roles: list[str] = Field(default_factory=lambda: ["resident"])
-    verified: bool = False
-    birthdate: date | None = Field(None, description="checked on the resident's papers")
+    verified: StrictFlag = False
+    birthdate: Birthdate | None = Field(None, description="checked on the resident's papers")
 
 
 @router.post("/accounts", status_code=201)
