@@ -211,10 +211,16 @@ async def crowdfunding_world(service) -> dict[str, str]:
     pool = await client.post(
         "/match-pools", json={"name": "City match", "budget_cents": 100_00}, headers=staff
     )
-    for response in (draft, pledge, pool):
+    reward = await client.post(
+        f"/campaigns/{draft.json()['id']}/rewards",
+        json={"title": "Mug", "min_cents": 20_00},
+        headers=olive,
+    )
+    for response in (draft, pledge, pool, reward):
         assert response.status_code == 201, response.text
     return {
         "draft": draft.json()["id"],
+        "reward_id": reward.json()["id"],
         "campaign_id": live_id,
         "pledge_id": pledge.json()["id"],
         "pool_id": pool.json()["id"],
@@ -288,6 +294,13 @@ CROWDFUNDING = {
     "PUT /platform/commission-rate": Row("401 403 403 403 403 ok ok", body={"rate": "0.05"}),
     "POST /payments/webhooks/{provider}": Row("ok ok ok ok ok ok ok", content=b"{}"),
     "GET /sandbox/webhooks": Row("401 403 403 403 403 ok ok"),
+    "GET /me/pledges": Row("401 ok ok ok ok ok ok"),
+    "PATCH /campaigns/{campaign_id}/rewards/{reward_id}": Row(
+        "401 ok 403 403 403 ok ok", body={"title": "Mug"}, ids=DRAFT
+    ),
+    # Olive backs Holly's campaign: Holly (the holder) or staff deliver, olive confirms.
+    "POST /pledges/{pledge_id}/reward-delivered": Row("401 403 403 403 403 ok ok"),
+    "POST /pledges/{pledge_id}/reward-received": Row("401 ok 404 404 404 404 404"),
     "POST /sandbox/webhooks/dispatch": Row("401 403 403 403 403 ok ok"),
 }
 
@@ -342,9 +355,9 @@ BUDGET = {
     ),
     "GET /editions/{edition_id}/proposals": Row("ok ok ok ok ok ok ok"),
     "GET /editions/{edition_id}/proposals/{proposal_id}": Row("ok ok ok ok ok ok ok"),
-    # Issue 12 restricts staff to paper proposals: staff's "ok" here becomes 403 then.
+    # Staff edit only paper proposals (issue 12); this one is olive's, made online.
     "PATCH /editions/{edition_id}/proposals/{proposal_id}": Row(
-        "401 ok 403 403 403 ok ok", body={"title": "Fountain, bigger"}
+        "401 ok 403 403 403 403 403", body={"title": "Fountain, bigger"}
     ),
     "GET /editions/{edition_id}/proposals/{proposal_id}/history": Row("ok ok ok ok ok ok ok"),
     "POST /editions/{edition_id}/proposals/{proposal_id}/supports": Row("401 ok ok ok ok ok ok"),
@@ -369,6 +382,14 @@ BUDGET = {
     "GET /editions/{edition_id}/proposals/{proposal_id}/delivery": Row("ok ok ok ok ok ok ok"),
     "POST /editions/import": Row("401 403 403 403 403 ok ok", content=b"META\nkey;value\n"),
     "GET /editions/{edition_id}/export.pb": Row("ok ok ok ok ok ok ok"),
+    # Counted trackers exist once results are published; none are in this world.
+    "GET /editions/{edition_id}/trackers": Row("404 404 404 404 404 404 404"),
+    "POST /editions/{edition_id}/desk/voters": Row(
+        "401 403 403 403 403 ok ok", body={"identity": "ID-12345", "neighbourhood": "centre"}
+    ),
+    "POST /editions/{edition_id}/voting/extension": Row(
+        "401 403 403 403 403 ok ok", body={"until": "2099-01-01", "reason": "more time"}
+    ),
 }
 
 

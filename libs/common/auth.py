@@ -16,6 +16,7 @@ import jwt
 from fastapi import Depends, Request
 
 from libs.common.problems import Forbidden, Unauthorized, VerificationRequired
+from libs.common.publictext import pseudonymous_id
 from libs.common.settings import Settings
 
 Role = Literal["resident", "organisation", "reviewer", "staff", "admin"]
@@ -116,9 +117,14 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"Invalid token: {exc}") from exc
+        try:
+            # The subject travels in events as the actor: never an e-mail or a phone number.
+            sub = pseudonymous_id(str(claims["sub"]))
+        except ValueError as exc:
+            raise Unauthorized(f"Invalid token: the subject {exc}") from exc
         roles = claims.get("roles") or claims.get("realm_access", {}).get("roles", [])
         principal = Principal(
-            sub=str(claims["sub"]),
+            sub=sub,
             roles=frozenset(r for r in roles if r in ROLES),
             neighbourhood=claims.get("neighbourhood"),
             verified=bool(claims.get("verified", False)),

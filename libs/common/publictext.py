@@ -46,7 +46,8 @@ def _public(text: str) -> str:
     return text
 
 
-def _pseudonymous(value: str) -> str:
+def pseudonymous_id(value: str) -> str:
+    """`value` when it is one token that is not an e-mail address or a phone number."""
     if "@" in value or _EMAIL.search(value):
         raise ValueError("must be a pseudonymous id, not an e-mail address")
     if not _ID_SHAPE.fullmatch(value):
@@ -57,4 +58,4 @@ def _pseudonymous(value: str) -> str:
 
 
 PublicText = Annotated[str, AfterValidator(_public)]
-PseudonymousId = Annotated[str, AfterValidator(_pseudonymous)]
+PseudonymousId = Annotated[str, AfterValidator(pseudonymous_id)]

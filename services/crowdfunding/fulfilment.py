@@ -23,8 +23,7 @@ from services.crowdfunding.db import campaigns, pledges, rewards, utc
 from services.crowdfunding.pledges import get_pledge, pledge_view
 
 
-async def _deliverable(session: AsyncSession, pledge_id: str) -> Any:
-    row = await get_pledge(session, pledge_id)
+def _deliverable(row: Any) -> Any:
     if not row.reward_id:
         raise Conflict("This pledge has no reward to deliver.")
     if row.status != domain.CAPTURED:
@@ -56,8 +55,10 @@ async def mark_delivered(
     principal: Principal,
     now: datetime,
 ) -> dict:
-    row = await _deliverable(session, pledge_id)
+    row = await get_pledge(session, pledge_id)
+    # Who asks comes first: a stranger learns nothing of the pledge's state.
     ensure_holder(await get_campaign(session, row.campaign_id), principal)
+    _deliverable(row)
     done = await session.execute(
         update(pledges)
         .where(pledges.c.id == pledge_id, pledges.c.reward_delivered_at.is_(None))
@@ -79,7 +80,7 @@ async def confirm_received(
     row = await get_pledge(session, pledge_id)
     if row.backer_id != principal.sub:
         raise NotFound(f"No pledge {pledge_id}.")
-    row = await _deliverable(session, pledge_id)
+    _deliverable(row)
     done = await session.execute(
         update(pledges)
         .where(pledges.c.id == pledge_id, pledges.c.reward_received_at.is_(None))

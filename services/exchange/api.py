@@ -15,6 +15,7 @@ from libs.common.events import make_event
 from libs.common.ids import new_id
 from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, NotFound
+from libs.common.publictext import PseudonymousId
 from libs.common.runtime import Runtime
 from libs.common.types import Cents, CivicDate
 from services.exchange import loans as loan_flow
@@ -51,7 +52,7 @@ class ProfileIn(BaseModel):
 
 
 class MemberIn(ProfileIn):
-    id: str = Field(min_length=1, max_length=100)
+    id: PseudonymousId = Field(min_length=1, max_length=100)
     kind: MemberKind
     neighbourhood: str = Field(min_length=1, max_length=50)
 

@@ -31,6 +31,14 @@ def test_dev_token_round_trip_carries_roles_and_neighbourhood():
     assert principal.verified
 
 
+@pytest.mark.parametrize("sub", ["dora.martin@example.org", "06 12 34 56 78", "two words"])
+def test_a_token_whose_subject_is_not_pseudonymous_is_refused(sub):
+    # The subject becomes an event's actor: it must never carry an e-mail or a phone.
+    s = settings()
+    with pytest.raises(Unauthorized, match="pseudonymous"):
+        TokenVerifier(s).verify(mint_token(s, sub=sub, roles=["resident"]))
+
+
 def test_a_remembered_token_still_expires_and_a_tampered_copy_is_still_refused():
     s = settings()
     verifier = TokenVerifier(s)
