@@ -28,7 +28,7 @@ from datetime import date
 from fractions import Fraction
 from typing import Literal
 
-from libs.common.problems import Conflict, Forbidden, Invalid
+from libs.common.problems import Conflict, Forbidden, Invalid, VerificationRequired
 from services.budget import explain, tally
 
 PHASES: tuple[str, ...] = (
@@ -227,13 +227,6 @@ def ballot_points(fmt: BallotFormat, contents: Mapping) -> dict[str, int]:
 
 
 # --- eligibility ------------------------------------------------------------------------
-
-
-class VerificationRequired(Forbidden):
-    """Only accounts verified by staff may do this. (The same problem as the shared
-    `VerificationRequired` of libs/common/auth, which the portal explains; swap once merged.)"""
-
-    title, slug = "Verification required", "verification-required"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from libs.common.db import insert_ignoring_duplicates
 from libs.common.events import Territory, make_event
 from libs.common.ids import new_id
 from libs.common.outbox import record
-from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
+from libs.common.problems import Conflict, Forbidden, Invalid, NotFound, VerificationRequired
 from services.budget import domain, sealing
 from services.budget.db import (
     edition_keys,
@@ -383,7 +383,7 @@ async def submit_proposal(
         )
     else:
         if not actor.verified:
-            raise domain.VerificationRequired(
+            raise VerificationRequired(
                 "Only verified residents can submit proposals: staff verify your account first."
             )
         author, neighbourhood, channel, entered_by = actor.sub, actor.neighbourhood, "online", None
@@ -529,7 +529,7 @@ async def support_proposal(
     edition = await get_edition(session, edition_id)
     domain.require_phase(edition["phase"], "pre_selection", action="support a proposal")
     if not actor.verified:
-        raise domain.VerificationRequired("Only verified residents can support proposals.")
+        raise VerificationRequired("Only verified residents can support proposals.")
     proposal = await get_proposal(session, edition_id, proposal_id)
     envelope = await get_envelope(session, edition_id, proposal["envelope_id"])
     if envelope["district"] is not None and actor.neighbourhood != envelope["district"]:
