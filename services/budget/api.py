@@ -403,7 +403,9 @@ async def get_results(edition_id: str, runtime: Runtime) -> dict:
     if edition["results"] is None:
         from libs.common.problems import NotFound
 
-        raise NotFound("The results of this edition are not published yet.")
+        raise NotFound(
+            "The results of this edition are not published yet.", code="results_unpublished"
+        )
     return {"edition_id": edition_id, **edition["results"]}
 
 

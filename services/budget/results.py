@@ -175,7 +175,9 @@ async def publish_results(
     edition = await get_edition(session, edition_id, lock=True)
     domain.require_phase(edition["phase"], "results", action="publish the results")
     if edition["results"] is not None:
-        raise Conflict("The results of this edition are already published.")
+        raise Conflict(
+            "The results of this edition are already published.", code="results_published"
+        )
     gaps = await _gaps(session, edition_id=edition_id)
     if gaps and not accept_missing:
         raise Conflict(
@@ -183,6 +185,7 @@ async def publish_results(
             "replica may still hold them (retry after BUDGET_BALLOT_FLUSH_SECONDS), or they "
             "were lost in a crash (then count with accept_missing=true; the results say so).",
             code="ballots_missing",
+            params={"count": sum(gaps.values())},
             missing=gaps,
         )
     if edition["public_key"] is not None:
@@ -321,7 +324,7 @@ async def add_milestone(
     domain.require_phase(edition["phase"], "delivery", action="record a delivery milestone")
     proposal = await get_proposal(session, edition_id, proposal_id)
     if proposal["status"] != "selected":
-        raise Conflict("Only winning projects have delivery milestones.")
+        raise Conflict("Only winning projects have delivery milestones.", code="not_a_winner")
     previous = await session.scalar(
         sa.select(milestones.c.status)
         .where(milestones.c.proposal_id == proposal_id)
@@ -329,7 +332,11 @@ async def add_milestone(
         .limit(1)
     )
     if not domain.milestone_allowed(previous, status):
-        raise Conflict(f"A project already '{previous}' cannot go back to '{status}'.")
+        raise Conflict(
+            f"A project already '{previous}' cannot go back to '{status}'.",
+            code="milestone_backwards",
+            params={"previous": previous, "status": status},
+        )
     await session.execute(
         sa.insert(milestones).values(
             id=new_id(),

@@ -21,6 +21,7 @@ from services.portal.web import (
     problem_text,
     redirect,
     render,
+    whole_number,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -193,7 +194,7 @@ async def cast_ballot(
     context = await _ballot_context(services, edition_id, envelope_id)
     if context["edition"]["ballot_format"].get("kind") == "cumulative":
         points = {
-            p["id"]: int(form.get(f"points-{p['id']}") or 0)
+            p["id"]: whole_number(form.get(f"points-{p['id']}"))
             for p in context["choices"]
             if (form.get(f"points-{p['id']}") or "0").isdigit()
         }

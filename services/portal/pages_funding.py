@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from libs.common.money import parse_amount_cents
 from services.portal.backends import BackendDown, BackendProblem
-from services.portal.i18n import format_cents, translate
+from services.portal.i18n import format_cents, format_percent, translate
 from services.portal.web import (
     Form,
     Member,
@@ -22,6 +22,7 @@ from services.portal.web import (
     problem_text,
     redirect,
     render,
+    whole_number,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +38,8 @@ TEST_CARDS = {
 }
 # Statuses in which the backer may still cancel (until 24 h before the deadline).
 CANCELLABLE = ("pending", "awaiting_action", "active")
+# How the crowdfunding service marks a campaign recorded from before the platform opened.
+HISTORY_NOTE = "Recorded from history by "
 
 
 def test_cards(request: Request) -> tuple[str, ...]:
@@ -67,7 +70,7 @@ async def new_campaign(request: Request, me: Member, form: Form, services: Servi
             "description": form.get("description", ""),
             "category": form.get("category", ""),
             "goal_cents": parse_amount_cents(form.get("goal") or ""),
-            "duration_days": int(form.get("duration_days") or 0),
+            "duration_days": whole_number(form.get("duration_days")),
         }
         row = await services.post("crowdfunding", "/campaigns", caller=caller(me), json=body)
     except (ValueError, BackendProblem, BackendDown) as exc:
@@ -85,6 +88,9 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
         "crowdfunding", f"/campaigns/{campaign_id}", caller=caller(me) if me else None
     )
     is_holder = me is not None and me.id == campaign["holder_id"]
+    if (campaign.get("description") or "").startswith(HISTORY_NOTE):
+        # The service's own audit note (with a staff id): residents read a translated one.
+        campaign["description"], campaign["historical"] = "", True
     if campaign["state"] not in PUBLIC_STATES and not (
         is_holder or (me is not None and me.is_reviewer)
     ):
@@ -118,15 +124,15 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
         pool=pool,
         cards=test_cards(request),
         commission=commission,
-        commission_pct=_percent(commission["rate"]),
+        commission_pct=_percent(commission["rate"], language(request)),
     )
 
 
-def _percent(rate: str | None) -> str:
-    """ "0.05" → "5", "0.075" → "7.5" (a rate as a percentage, never through a float)."""
+def _percent(rate: str | None, lang: str) -> str:
+    """ "0.05" → "5 %", "0.075" → "7,5 %" (a rate as a percentage, never through a float)."""
     if not rate:
         return "–"
-    return f"{(Decimal(rate) * 100).normalize():f}"
+    return format_percent(Decimal(rate), lang, decimals=2, ratio=True)
 
 
 @router.post("/campaigns/{campaign_id}/pledge")
@@ -135,7 +141,7 @@ async def pledge(request: Request, campaign_id: str, me: Member, form: Form, ser
     try:
         amount_cents = parse_amount_cents(form.get("amount") or "")
     except ValueError as exc:
-        flash(request, translate(lang, "error.amount", reason=str(exc)), "error")
+        flash(request, problem_text(request, exc), "error")
         return redirect(f"/campaigns/{campaign_id}")
     try:
         body = {
@@ -172,7 +178,8 @@ async def my_pledge_action(
 ):
     paths = {"cancel": "cancel", "received": "reward-received"}
     if action not in paths:
-        return back_with_problem(request, "/my-pledges", ValueError(action))
+        unknown = ValueError(translate(language(request), "problem.generic"))
+        return back_with_problem(request, "/my-pledges", unknown)
     try:
         await services.post(
             "crowdfunding", f"/pledges/{pledge_id}/{paths[action]}", caller=caller(me)

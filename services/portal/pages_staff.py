@@ -18,6 +18,7 @@ from services.portal.backends import BackendDown, BackendProblem, Backends
 from services.portal.i18n import translate
 from services.portal.pages_budget import PHASES
 from services.portal.pages_public import sync_profile
+from services.portal.territory import directory
 from services.portal.web import (
     Admin,
     Form,
@@ -31,6 +32,7 @@ from services.portal.web import (
     redirect,
     render,
     runtime,
+    whole_number,
 )
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -220,10 +222,17 @@ async def run_settlement(request: Request, me: Staff, form: Form, services: Serv
 
 @router.get("/match-pools")
 async def pools_page(request: Request, me: Staff, services: Services):
-    pools, leftovers = await asyncio.gather(
+    pools, leftovers, editions = await asyncio.gather(
         services.get("crowdfunding", "/match-pools"),
         _safely(services.get("crowdfunding", "/budget-leftovers", caller=caller(me)), []),
+        _safely(services.get("budget", "/editions"), []),
     )
+    # A leftover is named by its edition and envelope (the ids mean nothing to staff).
+    names = {e["id"]: e["name"] for e in editions}
+    envelopes = {v["id"]: v["name"] for e in editions for v in e.get("envelopes", [])}
+    for leftover in leftovers:
+        leftover["edition_name"] = names.get(leftover.get("edition_id"), "–")
+        leftover["envelope_name"] = envelopes.get(leftover.get("envelope_id"), "–")
     return render(request, "staff/pools.html", pools=pools, leftovers=leftovers, values={})
 
 
@@ -320,7 +329,8 @@ async def create_edition(request: Request, me: Staff, form: Form, services: Serv
             if code.strip():
                 envelopes.append(
                     {
-                        "name": code.strip(),
+                        # Residents read the neighbourhood's name, not its code.
+                        "name": directory().name_of(code.strip()),
                         "district": code.strip(),
                         "amount_cents": parse_euros(form.get("district_amount") or "0"),
                     }
@@ -333,7 +343,7 @@ async def create_edition(request: Request, me: Staff, form: Form, services: Serv
             "rule": form.get("rule") or "greedy",
             "ballot_format": {"kind": kind},
             "keyholders": keyholders,
-            "threshold": int(form["threshold"]) if form.get("threshold") else None,
+            "threshold": whole_number(form.get("threshold"), default=None),
         }
         if form.get("voting_start") or form.get("voting_end"):
             body["phase_dates"] = {
@@ -549,7 +559,7 @@ async def desk_transfer(request: Request, me: Staff, form: Form, services: Servi
             idempotency_key=form.get("idem") or new_id(),
             json={
                 "to_member": payee.id,
-                "minutes": int(form.get("minutes") or 0),
+                "minutes": whole_number(form.get("minutes")),
                 "memo": form.get("memo", ""),
                 "on_behalf_of": payer.id,
             },

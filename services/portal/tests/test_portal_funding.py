@@ -94,7 +94,7 @@ async def test_declined_card_is_said_plainly_and_my_pledges_shows_each_status(fu
 
     r = await post_form(client, page, action, amount="1,800", card_token="tok_instant")
     [message] = flashes((await client.get(r.headers["location"])).text)
-    assert "ambiguous" in message, "1,800: 1.80 € or 1 800 €? The resident is asked"
+    assert "ambigu" in message, "1,800: 1.80 € or 1 800 €? The resident is asked"
 
     await funding.cf.client.post(
         "/sandbox/webhooks/dispatch", headers=funding.cf.auth("sam", "staff")
@@ -150,7 +150,7 @@ async def test_holder_manages_rewards_and_backer_confirms_receipt(funding, clock
     client = funding.client
     await log_in(client, "ines@valmont.example")
     html = await read(client, page)
-    assert "5 % des contributions des habitants" in html
+    assert "5\u00a0% des contributions des habitants" in html
     await post_form(
         client,
         page,
