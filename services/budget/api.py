@@ -317,6 +317,18 @@ async def vote_on_paper(
     )
 
 
+@router.get("/editions/{edition_id}/supports/me", tags=["proposals"])
+async def my_supports(edition_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    """The proposals the caller supports in this edition."""
+    async with runtime.db.transaction() as session:
+        await editions.get_edition(session, edition_id)
+        return {
+            "proposal_ids": await editions.supported_by(
+                session, edition_id=edition_id, supporter_id=principal.sub
+            )
+        }
+
+
 @router.get("/editions/{edition_id}/participation/me", tags=["voting"])
 async def my_participation(edition_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Where the caller has voted (not what)."""

@@ -581,6 +581,16 @@ async def support_proposal(
     return {"proposal_id": proposal_id, "supported": True, "new": added.rowcount == 1}
 
 
+async def supported_by(session: AsyncSession, *, edition_id: str, supporter_id: str) -> list[str]:
+    """The proposals of an edition this resident supports (shown as "supported" to them)."""
+    rows = await session.execute(
+        sa.select(supports.c.proposal_id)
+        .join(proposals, proposals.c.id == supports.c.proposal_id)
+        .where(proposals.c.edition_id == edition_id, supports.c.supporter_id == supporter_id)
+    )
+    return sorted(rows.scalars())
+
+
 async def assess_proposal(
     session: AsyncSession,
     *,

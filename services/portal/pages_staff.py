@@ -16,7 +16,7 @@ from services.portal import accounts
 from services.portal import roles as roles_mod
 from services.portal.backends import BackendDown, BackendProblem, Backends
 from services.portal.i18n import translate
-from services.portal.pages_budget import PHASES
+from services.portal.pages_budget import BALLOT_STATUSES, PHASES
 from services.portal.pages_public import sync_profile
 from services.portal.territory import directory
 from services.portal.web import (
@@ -465,18 +465,32 @@ async def desk_page(request: Request, me: Staff, services: Services):
     )
     voting = [e for e in editions if e["phase"] == "voting"]
     proposing = [e for e in editions if e["phase"] == "proposals"]
-    ballots = {}
-    for edition in voting:
-        proposals = await _safely(
-            services.get("budget", f"/editions/{edition['id']}/proposals"), []
-        )
-        ballots[edition["id"]] = [p for p in proposals if p["status"] == "feasible"]
+    proposals = await asyncio.gather(
+        *(_safely(services.get("budget", f"/editions/{e['id']}/proposals"), []) for e in voting)
+    )
+    # Every edition in voting, one ballot paper per envelope with only that envelope's
+    # projects (as the resident's own paper ballot is).
+    papers = [
+        {
+            "edition": edition,
+            "envelope": envelope,
+            "choices": [
+                p
+                for p in rows
+                if p["envelope_id"] == envelope["id"]
+                and p["status"] in BALLOT_STATUSES
+                and (p.get("assessment") or {}).get("cost_cents")
+            ],
+        }
+        for edition, rows in zip(voting, proposals, strict=True)
+        for envelope in edition["envelopes"]
+    ]
     return render(
         request,
         "staff/desk.html",
         voting=voting,
+        papers=papers,
         proposing=proposing,
-        ballots=ballots,
         campaigns=campaigns,
     )
 
