@@ -85,6 +85,12 @@ def format_number(value: Any, lang: str, *, decimals: int | None = None) -> str:
             value = Decimal(value)
         except ArithmeticError:
             return value
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return str(value)  # not a number after all: shown as the service said it
+    if isinstance(value, Decimal) and not value.is_finite():
+        return str(value)
+    if decimals is None and isinstance(value, float):
+        decimals = 1  # a measured or estimated figure (kg, km): one decimal, "380,0"
     pattern = None if decimals is None else "#,##0." + "0" * decimals if decimals else "#,##0"
     return format_decimal(value, format=pattern, locale=LOCALES[_lang(lang)])
 
@@ -194,7 +200,7 @@ def problem_message(lang: str, *, code: str | None, params: dict | None, status:
             for name, value in (params or {}).items()
         }
         try:
-            return translate(lang, key, **values)
+            return translate(lang, key).format(**values)
         except (KeyError, IndexError):  # the service sent fewer params than the text needs
             log.warning("problem params do not fit the catalogue", code=code, params=params)
             return translate(lang, _generic(status))

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Request
 from libs.common.auth import ROLES
 from libs.common.ids import new_id
 from libs.common.money import parse_euros
-from libs.common.problems import Conflict, Invalid, NotFound
+from libs.common.problems import Conflict, Invalid, NotFound, Problem
 from services.portal import accounts
 from services.portal import roles as roles_mod
 from services.portal.backends import BackendDown, BackendProblem, Backends
-from services.portal.i18n import translate
+from services.portal.i18n import problem_message, translate
 from services.portal.pages_budget import BALLOT_STATUSES, PHASES
 from services.portal.pages_public import sync_profile
 from services.portal.territory import directory
@@ -61,6 +61,12 @@ async def act(
     except (BackendProblem, BackendDown) as exc:
         return back_with_problem(request, back, exc)
     return done(request, message, back)
+
+
+def _said(request: Request, exc: Problem) -> str:
+    """The portal's own refusal, worded like a service's: from its code, in the reader's
+    language."""
+    return problem_message(language(request), code=exc.code, params={}, status=exc.status)
 
 
 async def _safely(coro, default=None):
@@ -114,7 +120,7 @@ async def decide(request: Request, account_id: str, me: Staff, form: Form, servi
                 note=form.get("note", ""),
             )
     except (Conflict, NotFound, Invalid) as exc:
-        flash(request, exc.detail, "error")
+        flash(request, _said(request, exc), "error")
         return redirect("/staff/residents")
     if verified:
         await sync_profile(services, account)
@@ -135,7 +141,7 @@ async def change_roles(request: Request, account_id: str, me: Staff, form: Form)
         message = translate(language(request), f"roles.refused.{exc.reason}")
         return render(request, "error.html", status=403, message=message)
     except (Invalid, NotFound, Conflict) as exc:
-        flash(request, exc.detail, "error")
+        flash(request, _said(request, exc), "error")
         return redirect("/staff/residents")
     return done(request, "staff.roles_saved", f"/staff/residents?q={account.email}")
 

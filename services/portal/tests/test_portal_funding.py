@@ -191,3 +191,24 @@ async def test_sandbox_in_production_says_no_real_money_moves(funding):
         assert "aucun argent réel" in html
     funding.app.state.portal_settings = PortalSettings(CROWDFUNDING_PAYMENT_PROVIDER="stripe")
     assert 'data-testid="sandbox-banner"' not in (await funding.client.get("/")).text
+
+
+async def test_a_pledge_below_a_rewards_minimum_is_refused_in_euros_in_the_readers_language(
+    funding,
+):
+    holder = await make_account(funding, email="hugo@valmont.example")
+    await make_account(funding, email="ines@valmont.example")
+    reward = {"title": "Pain au levain", "min_cents": 40_00, "stock": 5}
+    campaign = await live_campaign(funding, holder, rewards=[reward])
+    page = f"/campaigns/{campaign['id']}"
+    client = funding.client
+    await log_in(client, "ines@valmont.example")
+    fields = {"amount": "12,50", "card_token": "tok_instant", "reward_id": campaign["rewards"][0]}
+    r = await post_form(client, page, f"{page}/pledge", **fields)
+    [message] = flashes((await client.get(r.headers["location"])).text)
+    assert message == "Cette contrepartie demande une contribution d'au moins 40,00\u00a0€."
+    assert "cents" not in message and "4000" not in message
+    await post_form(client, "/login", "/lang", lang="en", next="/")
+    r = await post_form(client, page, f"{page}/pledge", **fields)
+    [message] = flashes((await client.get(r.headers["location"])).text)
+    assert message == "This reward needs a pledge of at least €40.00."

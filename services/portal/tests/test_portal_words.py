@@ -172,3 +172,39 @@ async def test_the_support_button_changes_and_the_proposal_form_closes(real):
     page = (await real.client.get(edition)).text
     assert support not in page and 'data-testid="supported"' in page
     assert "Vous soutenez ce projet" in text_of(page)
+
+
+REPORT = {
+    "territory": {"name": "Valmont"},
+    "min_cell": 5,
+    "catalogue": {"version": "2026.1"},
+    "indicators": {
+        "environment.co2e_avoided": {"value": {"central": 380.0}, "unit": "kgCO2e"},
+        "participation.active_members": {"value": 1200, "unit": "members"},
+        "money.raised": {"value": 600000, "unit": "EUR_cent"},
+    },
+    "neighbourhoods": [],
+    "monthly": [],
+    "editions": [{"edition": "ed-1", "proposals": 12, "ballots_counted": 1500,
+                  "turnout": {"percent": 0.2}, "projects_selected": 3}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("fr", ["380,0", "1 200", "6 000,00 €", "0,2 %", "1 500", "Budget 2030"]),
+        ("en", ["380.0", "1,200", "€6,000.00", "0.2%", "1,500", "Budget 2030"]),
+    ],
+)
+async def test_the_dashboard_writes_numbers_the_readers_way(portal, lang, expected):
+    portal.fake.on("GET", "http://impact.test/report", REPORT)
+    portal.fake.on("GET", "http://impact.test/indicators", {"indicators": []})
+    portal.fake.on("GET", "http://budget.test/editions", [{"id": "ed-1", "name": "Budget 2030"}])
+    await choose(portal.client, lang)
+    page = await portal.client.get("/impact")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    for figure in expected:
+        assert figure in text, figure
+    assert "ed-1" not in text
