@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from libs.common.money import parse_amount_cents
 from services.portal.backends import BackendDown, BackendProblem
-from services.portal.i18n import format_cents, format_percent, translate
+from services.portal.i18n import format_cents, format_percent, known, translate
 from services.portal.web import (
     Form,
     Member,
@@ -40,6 +40,14 @@ TEST_CARDS = {
 CANCELLABLE = ("pending", "awaiting_action", "active")
 # How the crowdfunding service marks a campaign recorded from before the platform opened.
 HISTORY_NOTE = "Recorded from history by "
+
+
+def bank_reason(failure: str | None, lang: str) -> str | None:
+    """The bank's refusal in the reader's words when the catalogue knows it; the payment
+    provider's own (English) sentence is not shown: the status already says "declined"."""
+    if failure and known(f"bankreason.{failure}"):
+        return translate(lang, f"bankreason.{failure}")
+    return None
 
 
 def test_cards(request: Request) -> tuple[str, ...]:
@@ -156,8 +164,9 @@ async def pledge(request: Request, campaign_id: str, me: Member, form: Form, ser
         return back_with_problem(request, f"/campaigns/{campaign_id}", exc)
     status = row["status"]
     message = translate(lang, f"pledge.status.{status}", amount=format_cents(amount_cents, lang))
-    if status == "declined" and row.get("failure"):
-        message += " " + translate(lang, "pledge.declined_reason", reason=row["failure"])
+    reason = bank_reason(row.get("failure"), lang)
+    if status == "declined" and reason:
+        message += " " + translate(lang, "pledge.declined_reason", reason=reason)
     kind = {"active": "success", "declined": "error"}.get(status, "warning")
     flash(request, message, kind)
     if status == "awaiting_action" and row.get("next_action_url"):
@@ -169,6 +178,8 @@ async def pledge(request: Request, campaign_id: str, me: Member, form: Form, ser
 @router.get("/my-pledges")
 async def my_pledges_page(request: Request, me: Member, services: Services):
     rows = await services.get("crowdfunding", "/me/pledges", caller=caller(me))
+    for row in rows:
+        row["failure"] = bank_reason(row.get("failure"), language(request))
     return render(request, "funding/my_pledges.html", pledges=rows, cancellable=CANCELLABLE)
 
 
