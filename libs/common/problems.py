@@ -117,7 +117,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError):
         errors = [{"field": _field_path(e["loc"]), "message": e["msg"]} for e in exc.errors()]
         fields = ", ".join(e["field"] for e in errors)
-        problem = Invalid(f"Invalid value for: {fields}", errors=errors)
+        named = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+        problem = Invalid(
+            f"Invalid value for: {fields}",
+            errors=errors,
+            code="invalid",
+            params={"fields": named},
+        )
         return problem_response(problem, request)
 
     @app.exception_handler(StarletteHTTPException)

@@ -545,7 +545,9 @@ async def support_proposal(
     edition = await get_edition(session, edition_id)
     domain.require_phase(edition["phase"], "pre_selection", action="support a proposal")
     if not actor.verified:
-        raise domain.VerificationRequired("Only verified residents can support proposals.")
+        raise domain.VerificationRequired(
+            "Only verified residents can support proposals.", code="unverified"
+        )
     proposal = await get_proposal(session, edition_id, proposal_id)
     envelope = await get_envelope(session, edition_id, proposal["envelope_id"])
     if envelope["district"] is not None and actor.neighbourhood != envelope["district"]:
@@ -657,6 +659,7 @@ async def extend_voting(
         raise domain.PhaseViolation(
             "Voting can be extended only before it is closed by hand or counted.",
             phase=edition["phase"],
+            code="extension_too_late",
         )
     domain.require_phase(edition["phase"], "voting", "results", action="extend voting")
     _, last = domain.voting_window(edition["phase_dates"], edition.get("extended_until"))
@@ -665,6 +668,8 @@ async def extend_voting(
             "The new last day must be today or later, and after the current last day "
             f"({last.isoformat() if last else 'none'}).",
             field="body.until",
+            code="extension_day",
+            params={"last_day": last.isoformat() if last else None},
         )
     await session.execute(
         sa.insert(voting_extensions).values(

@@ -111,7 +111,7 @@ async def open_ballots(session: AsyncSession, *, edition: dict, shares: list[str
     try:
         key = sealing.open_key(shares, public_key=edition["public_key"])
     except shamir.BadShares as exc:
-        raise Invalid(str(exc), field="body.shares") from exc
+        raise Invalid(str(exc), field="body.shares", code="shares_refused") from exc
     envelope_ids = [e["id"] for e in await edition_envelopes(session, edition["id"])]
     rows = await session.execute(
         sa.select(sealed_ballots.c.envelope_id, sealed_ballots.c.sealed).where(
@@ -130,7 +130,7 @@ async def open_ballots(session: AsyncSession, *, edition: dict, shares: list[str
             for envelope_id, sealed in rows.all()
         ]
     except shamir.BadShares as exc:
-        raise Invalid(str(exc), field="body.shares") from exc
+        raise Invalid(str(exc), field="body.shares", code="shares_refused") from exc
     random.SystemRandom().shuffle(opened)
     for start in range(0, len(opened), 5000):
         await session.execute(sa.insert(ballots), opened[start : start + 5000])
@@ -151,7 +151,7 @@ async def counted_trackers(session: AsyncSession, *, edition_id: str) -> dict[st
     their receipt in it; it says nothing of what any ballot said."""
     edition = await get_edition(session, edition_id)
     if edition["results"] is None:
-        raise NotFound("The trackers are published with the results.")
+        raise NotFound("The trackers are published with the results.", code="results_unpublished")
     out = []
     for envelope in await edition_envelopes(session, edition_id):
         rows = await session.execute(

@@ -176,6 +176,8 @@ def format_param(name: str, value: Any, lang: str, *, code: str = "") -> str:
         return ", ".join(format_param(name, v, lang, code=code) for v in value)
     if name in ("due_on", "starts_on") or name.endswith("_day"):
         return format_day(value, lang)
+    if name == "fields":
+        return label(lang, "field", value)
     if name in ("phase", "target", "allowed"):
         return label(lang, "phase", value)
     if name in ("previous", "milestone"):

@@ -186,3 +186,10 @@ def test_every_problem_code_a_service_raises_has_a_sentence_in_both_languages():
     for lang in ("fr", "en"):
         missing = sorted(c for c in codes if f"problem.{c}" not in catalogue(lang))
         assert missing == [], lang
+
+
+def test_a_validation_problem_names_its_fields_in_the_readers_words():
+    params = {"fields": ["amount_cents", "mystery_field"]}
+    assert problem_message("fr", code="invalid", params=params, status=422) == (
+        "Valeur refusée : montant, mystery field. Vérifiez le formulaire."
+    )
