@@ -209,8 +209,7 @@ def _reward_body(form: dict, *, with_terms: bool) -> dict:
     body = {"title": form.get("title", ""), "description": form.get("description", "")}
     if with_terms:
         body["min_cents"] = parse_amount_cents(form.get("min") or "")
-        stock = (form.get("stock") or "").strip()
-        body["stock"] = int(stock) if stock else None
+        body["stock"] = whole_number(form.get("stock"), default=None)
     return body
 
 
