@@ -138,7 +138,7 @@ SERVICES = PORTAL.parent
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 PY_KEY = re.compile(r"""translate\(\s*[a-z_().]+,\s*['"]([a-z_.0-9-]+)['"]""")
 KEY_ARG = re.compile(r"""(?:message_key|key)=['"]([a-z_.0-9-]+)['"]""")
-LABEL_FAMILY = re.compile(r"""\|label\(['"]([a-z_]+)['"]\)""")
+LABEL_FAMILY = re.compile(r"""\|label\(['"]([a-z_.]+)['"]\)""")
 CODE = re.compile(r"""code=['"]([a-z_.]+)['"]""")
 REFUSAL = re.compile(r"""Refusal\(\s*['"]([a-z_]+)['"]""")
 
