@@ -208,3 +208,18 @@ async def test_the_dashboard_writes_numbers_the_readers_way(portal, lang, expect
     for figure in expected:
         assert figure in text, figure
     assert "ed-1" not in text
+
+
+async def test_a_second_paper_ballot_is_refused_in_french_at_the_desk(real):
+    await make_account(real, email="agent@example.org", roles=("staff",))
+    desk = Desk(real.budget)
+    await desk.edition(envelopes=[{"name": "Ville", "amount_cents": 100_000_00}])
+    ids = await desk.to_voting({"Bancs": 30_000_00})
+    await log_in(real.client, "agent@example.org")
+    ballot = {"edition_id": desk.ed["id"], "identity": "CNI 0042", "neighbourhood": "centre",
+              "envelope_id": desk.city, "projects": [ids[0]]}  # fmt: skip
+    first = await post_form(real.client, "/staff/desk", "/staff/desk/ballot", ballot)
+    assert errors_on((await real.client.get(first.headers["location"])).text) == []
+    again = await post_form(real.client, "/staff/desk", "/staff/desk/ballot", ballot)
+    [message] = errors_on((await real.client.get(again.headers["location"])).text)
+    assert message == "Cette personne a déjà voté dans cette enveloppe."
