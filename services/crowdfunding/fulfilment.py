@@ -30,7 +30,7 @@ async def _deliverable(session: AsyncSession, pledge_id: str) -> Any:
     if row.status != domain.CAPTURED:
         raise Conflict(
             f"A {row.status} pledge has no reward to deliver.",
-            status=row.status,
+            pledge_status=row.status,  # `status` is the problem's HTTP status (RFC 9457)
             code="rewards.none_to_deliver",
         )
     return row

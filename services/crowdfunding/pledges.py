@@ -333,7 +333,7 @@ async def cancel(cf: Crowdfunding, *, pledge_id: str, principal: Principal) -> A
         if domain.CANCELLED not in domain.PLEDGE_TRANSITIONS[row.status]:
             raise Conflict(
                 f"A {row.status} pledge cannot be cancelled.",
-                status=row.status,
+                pledge_status=row.status,  # `status` is the problem's HTTP status (RFC 9457)
                 code="pledges.not_cancellable",
                 params={"status": row.status},
             )
