@@ -6,6 +6,8 @@ import re
 from datetime import date
 from pathlib import Path
 
+from structlog.testing import capture_logs
+
 from services.portal.i18n import (
     catalogue,
     format_cents,
@@ -193,3 +195,9 @@ def test_a_validation_problem_names_its_fields_in_the_readers_words():
     assert problem_message("fr", code="invalid", params=params, status=422) == (
         "Valeur refusée : montant, mystery field. Vérifiez le formulaire."
     )
+
+
+def test_an_unknown_problem_code_is_logged_so_that_it_gets_a_sentence():
+    with capture_logs() as logs:
+        problem_message("fr", code="brand.new", params={}, status=409)
+    assert {"event": "untranslated problem code", "code": "brand.new"}.items() <= logs[-1].items()
