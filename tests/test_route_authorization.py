@@ -371,6 +371,7 @@ BUDGET = {
         body=lambda caller, w: {**ballot(caller, w), "voter": {"voter_id": f"desk-{caller}"}},
     ),
     "GET /editions/{edition_id}/participation/me": Row("401 ok ok ok ok ok ok"),
+    "GET /editions/{edition_id}/supports/me": Row("401 ok ok ok ok ok ok"),
     "GET /editions/{edition_id}/desk/voters/{voter_id}": Row("401 403 403 403 403 ok ok"),
     # A receipt is the only key to a ballot: anyone may look one up; this one does not exist.
     "POST /receipts/lookup": Row("404 404 404 404 404 404 404", body={"receipt": "0123456789abc"}),

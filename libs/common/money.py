@@ -48,6 +48,14 @@ _GROUP_SPACES = (" ", "\u00a0", "\u202f", "\u2009")
 _MAX_DIGITS = 13  # 100 billion euros: more is a typing accident, not a pledge
 
 
+class AmountUnreadable(ValueError):
+    """An amount that cannot be read; `reason` is a stable word for clients to translate."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def parse_amount_cents(text: str) -> Cents:
     """An amount of euros as people type it, French or English, into cents.
 
@@ -67,25 +75,29 @@ def parse_amount_cents(text: str) -> Cents:
     for space in _GROUP_SPACES:
         text = text.replace(space, "\0")  # a thousands mark, checked below
     if not text:
-        raise ValueError(f"not an amount: {raw!r} is empty")
+        raise AmountUnreadable(f"not an amount: {raw!r} is empty", reason="empty")
     if text.startswith("-"):
-        raise ValueError(f"not an amount: {raw!r} is negative")
+        raise AmountUnreadable(f"not an amount: {raw!r} is negative", reason="negative")
     if text.startswith("+"):
         text = text[1:]
     if not text or any(c not in "0123456789.,\0" for c in text):
-        raise ValueError(f"not an amount: {raw!r} (only digits, spaces, one decimal mark)")
+        raise AmountUnreadable(
+            f"not an amount: {raw!r} (only digits, spaces, one decimal mark)", reason="characters"
+        )
     whole, frac = _split_decimal(text, raw)
     groups = whole.split("\0")
     if len(groups) > 1 and (not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])):
-        raise ValueError(f"not an amount: {raw!r} (thousands go by three digits)")
+        raise AmountUnreadable(
+            f"not an amount: {raw!r} (thousands go by three digits)", reason="groups"
+        )
     whole = "".join(groups)
     if not whole and not frac:
-        raise ValueError(f"not an amount: {raw!r} has no digits")
+        raise AmountUnreadable(f"not an amount: {raw!r} has no digits", reason="characters")
     if len(whole) > _MAX_DIGITS:
-        raise ValueError(f"not an amount: {raw!r} is too large")
+        raise AmountUnreadable(f"not an amount: {raw!r} is too large", reason="too_large")
     if len(frac) > 2:
         if frac[2:].strip("0"):
-            raise ValueError(f"more precise than a cent: {raw!r}")
+            raise AmountUnreadable(f"more precise than a cent: {raw!r}", reason="sub_cent")
         frac = frac[:2]
     return int(whole or "0") * 100 + int(frac.ljust(2, "0") or "0")
 
@@ -100,7 +112,7 @@ def _split_decimal(text: str, raw: str) -> tuple[str, str]:
         decimal = marks[-1]
         thousands = "," if decimal == "." else "."
         if text.count(decimal) != 1 or text.rindex(thousands) > text.rindex(decimal):
-            raise ValueError(f"not an amount: {raw!r} (mixed decimal marks)")
+            raise AmountUnreadable(f"not an amount: {raw!r} (mixed decimal marks)", reason="mixed")
         whole, frac = text.split(decimal)
         return whole.replace(thousands, "\0"), frac
     (mark,) = kinds
@@ -108,8 +120,9 @@ def _split_decimal(text: str, raw: str) -> tuple[str, str]:
         return text.replace(mark, "\0"), ""
     whole, frac = text.split(mark)
     if len(frac) == 3 and whole:
-        raise ValueError(
-            f"ambiguous amount: {raw!r} (write 1800 or 1 800 for thousands, 1,80 for cents)"
+        raise AmountUnreadable(
+            f"ambiguous amount: {raw!r} (write 1800 or 1 800 for thousands, 1,80 for cents)",
+            reason="ambiguous",
         )
     return whole, frac
 

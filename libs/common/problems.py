@@ -3,6 +3,10 @@
 Raise a `Problem` subclass from domain or API code; the handlers installed by
 `install_problem_handlers` turn it, validation errors, HTTP errors, database conflicts and
 unexpected exceptions into problem documents. Validation problems name each field.
+
+A problem a person can meet also carries a stable `code` and its `params` (RFC 9457
+extension members), e.g. `{"code": "credits.debit_limit", "params": {"limit_minutes": 1200}}`:
+clients (the portal) word it in the reader's language from these, never from `detail`.
 """
 
 from __future__ import annotations
@@ -29,10 +33,22 @@ class Problem(Exception):
     title = "Bad request"
     slug = "bad-request"
 
-    def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        params: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.code = code
         self.extra = extra
+        if code:
+            self.extra["code"] = code
+            self.extra["params"] = dict(params or {})
         if field:
             self.extra["errors"] = [{"field": field, "message": detail}]
 
@@ -107,7 +123,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError):
         errors = [{"field": _field_path(e["loc"]), "message": e["msg"]} for e in exc.errors()]
         fields = ", ".join(e["field"] for e in errors)
-        problem = Invalid(f"Invalid value for: {fields}", errors=errors)
+        named = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+        problem = Invalid(
+            f"Invalid value for: {fields}",
+            errors=errors,
+            code="invalid",
+            params={"fields": named},
+        )
         return problem_response(problem, request)
 
     @app.exception_handler(StarletteHTTPException)

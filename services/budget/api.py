@@ -318,6 +318,18 @@ async def vote_on_paper(
     )
 
 
+@router.get("/editions/{edition_id}/supports/me", tags=["proposals"])
+async def my_supports(edition_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
+    """The proposals the caller supports in this edition."""
+    async with runtime.db.transaction() as session:
+        await editions.get_edition(session, edition_id)
+        return {
+            "proposal_ids": await editions.supported_by(
+                session, edition_id=edition_id, supporter_id=principal.sub
+            )
+        }
+
+
 @router.get("/editions/{edition_id}/participation/me", tags=["voting"])
 async def my_participation(edition_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Where the caller has voted (not what)."""
@@ -404,7 +416,9 @@ async def get_results(edition_id: str, runtime: Runtime) -> dict:
     if edition["results"] is None:
         from libs.common.problems import NotFound
 
-        raise NotFound("The results of this edition are not published yet.")
+        raise NotFound(
+            "The results of this edition are not published yet.", code="results_unpublished"
+        )
     return {"edition_id": edition_id, **edition["results"]}
 
 

@@ -23,7 +23,7 @@ raises each voter's endowment by one euro, exactly as pabutools does on the expo
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 from typing import Literal
@@ -85,13 +85,15 @@ def require_phase(current: str, *allowed: str, action: str) -> None:
             f"allowed in: {', '.join(allowed)}.",
             phase=current,
             allowed_phases=list(allowed),
+            code="wrong_phase",
+            params={"phase": current, "allowed": list(allowed)},
         )
 
 
 def next_phase(current: str, target: str) -> str:
     """The phase staff may move to: only the next one (no going back, no skipping)."""
     if target not in PHASES:
-        raise Invalid(f"Unknown phase '{target}'.", field="body.phase")
+        raise Invalid(f"Unknown phase '{target}'.", field="body.phase", code="unknown_phase")
     index = PHASES.index(current)
     if index + 1 >= len(PHASES) or PHASES[index + 1] != target:
         expected = PHASES[index + 1] if index + 1 < len(PHASES) else None
@@ -99,6 +101,8 @@ def next_phase(current: str, target: str) -> str:
             f"An edition in phase '{current}' can only move to "
             f"{repr(expected) if expected else 'no other phase'}, not '{target}'.",
             phase=current,
+            code="phase_order",
+            params={"phase": current, "target": target},
         )
     return target
 
@@ -162,54 +166,92 @@ class BallotInput:
 
 def ballot_problem(
     fmt: BallotFormat, ballot: BallotInput, *, costs: Mapping[str, int], amount_cents: int
-) -> str | None:
+) -> Refusal | None:
     """Why this ballot is invalid, or None. `costs` are the projects on the ballot paper."""
     if fmt.kind == "cumulative":
         return _cumulative_problem(fmt, ballot, costs)
     if ballot.points:
-        return f"A {fmt.kind} ballot lists projects, it does not give points."
+        return Refusal(
+            "ballot_no_points", f"A {fmt.kind} ballot lists projects, it does not give points."
+        )
     chosen = ballot.projects
     if len(set(chosen)) != len(chosen):
-        return "A project appears more than once on the ballot."
+        return Refusal("ballot_duplicate", "A project appears more than once on the ballot.")
     unknown = sorted(set(chosen) - set(costs))
     if unknown:
-        return f"Not on this ballot paper: {', '.join(unknown)}."
+        return Refusal(
+            "ballot_not_on_paper",
+            f"Not on this ballot paper: {', '.join(unknown)}.",
+            {"count": len(unknown)},
+        )
     if len(chosen) < fmt.min_projects:
-        return f"Choose at least {fmt.min_projects} project(s); this ballot has {len(chosen)}."
+        return Refusal(
+            "ballot_too_few",
+            f"Choose at least {fmt.min_projects} project(s); this ballot has {len(chosen)}.",
+            {"min": fmt.min_projects, "chosen": len(chosen)},
+        )
     if fmt.max_projects is not None and len(chosen) > fmt.max_projects:
-        return f"Choose at most {fmt.max_projects} project(s); this ballot has {len(chosen)}."
+        return Refusal(
+            "ballot_too_many",
+            f"Choose at most {fmt.max_projects} project(s); this ballot has {len(chosen)}.",
+            {"max": fmt.max_projects, "chosen": len(chosen)},
+        )
     if fmt.kind == "knapsack":
         total = sum(costs[p] for p in chosen)
         if total > amount_cents:
-            return (
+            return Refusal(
+                "ballot_over_budget",
                 f"The chosen projects cost {total} cents in total, more than the envelope's "
-                f"{amount_cents} cents."
+                f"{amount_cents} cents.",
+                {"total_cents": total, "amount_cents": amount_cents},
             )
     return None
 
 
 def _cumulative_problem(
     fmt: BallotFormat, ballot: BallotInput, costs: Mapping[str, int]
-) -> str | None:
+) -> Refusal | None:
     if ballot.projects and not ballot.points:
-        return "A cumulative ballot gives points to projects; send 'points'."
+        return Refusal(
+            "ballot_points_needed", "A cumulative ballot gives points to projects; send 'points'."
+        )
     points = dict(ballot.points or {})
     unknown = sorted(set(points) - set(costs))
     if unknown:
-        return f"Not on this ballot paper: {', '.join(unknown)}."
+        return Refusal(
+            "ballot_not_on_paper",
+            f"Not on this ballot paper: {', '.join(unknown)}.",
+            {"count": len(unknown)},
+        )
     if any(p < 0 for p in points.values()):
-        return "Points cannot be negative."
+        return Refusal("ballot_negative_points", "Points cannot be negative.")
     given = {p: n for p, n in points.items() if n > 0}
     if len(given) < fmt.min_projects:
-        return f"Give points to at least {fmt.min_projects} project(s)."
+        return Refusal(
+            "ballot_too_few",
+            f"Give points to at least {fmt.min_projects} project(s).",
+            {"min": fmt.min_projects, "chosen": len(given)},
+        )
     if fmt.max_projects is not None and len(given) > fmt.max_projects:
-        return f"Give points to at most {fmt.max_projects} project(s)."
+        return Refusal(
+            "ballot_too_many",
+            f"Give points to at most {fmt.max_projects} project(s).",
+            {"max": fmt.max_projects, "chosen": len(given)},
+        )
     if fmt.max_points_per_project is not None and any(
         n > fmt.max_points_per_project for n in given.values()
     ):
-        return f"At most {fmt.max_points_per_project} points per project."
+        return Refusal(
+            "ballot_points_per_project",
+            f"At most {fmt.max_points_per_project} points per project.",
+            {"max": fmt.max_points_per_project},
+        )
     if fmt.total_points is not None and sum(given.values()) > fmt.total_points:
-        return f"{sum(given.values())} points given, more than the {fmt.total_points} allowed."
+        return Refusal(
+            "ballot_points_total",
+            f"{sum(given.values())} points given, more than the {fmt.total_points} allowed.",
+            {"given": sum(given.values()), "max": fmt.total_points},
+        )
     return None
 
 
@@ -245,6 +287,7 @@ class Refusal:
 
     code: str
     message: str
+    params: dict = field(default_factory=dict)
 
 
 def age_on(birthdate: date, today: date) -> int:
@@ -282,9 +325,12 @@ def eligibility_problem(
                 "birthdate_missing",
                 f"This edition is open from age {min_age}: add your date of birth to your "
                 "account (staff check it when they verify you).",
+                {"min_age": min_age},
             )
         if age_on(voter.birthdate, today) < min_age:
-            return Refusal("too_young", f"Voters must be at least {min_age} years old.")
+            return Refusal(
+                "too_young", f"Voters must be at least {min_age} years old.", {"min_age": min_age}
+            )
     if district is not None and voter.neighbourhood != district:
         return Refusal(
             "other_district", f"This envelope is open only to residents of '{district}'."
@@ -295,7 +341,7 @@ def eligibility_problem(
 def refuse(refusal: Refusal) -> Forbidden:
     """The 403 problem for a refusal (VerificationRequired for an unverified account)."""
     cls = VerificationRequired if refusal.code == "unverified" else Forbidden
-    return cls(refusal.message, code=refusal.code)
+    return cls(refusal.message, code=refusal.code, params=refusal.params)
 
 
 def parse_birthdate(value: str | None) -> date | None:

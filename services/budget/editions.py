@@ -96,7 +96,7 @@ async def get_edition(session: AsyncSession, edition_id: str, *, lock: bool = Fa
         query = query.with_for_update(of=editions)
     row = (await session.execute(query, {"edition_id": edition_id})).mappings().first()
     if row is None:
-        raise NotFound(f"No edition '{edition_id}'.")
+        raise NotFound(f"No edition '{edition_id}'.", code="edition_not_found")
     return with_calendar(dict(row))
 
 
@@ -121,7 +121,11 @@ async def get_envelope(session: AsyncSession, edition_id: str, envelope_id: str 
     for envelope in await edition_envelopes(session, edition_id):
         if envelope["id"] == envelope_id or (envelope_id is None and envelope["district"] is None):
             return envelope
-    raise Invalid(f"No envelope '{envelope_id}' in this edition.", field="body.envelope_id")
+    raise Invalid(
+        f"No envelope '{envelope_id}' in this edition.",
+        field="body.envelope_id",
+        code="envelope_not_found",
+    )
 
 
 def edition_view(edition: dict, envelope_rows: list[dict]) -> dict[str, Any]:
@@ -271,9 +275,13 @@ async def change_phase(
             .where(proposals.c.edition_id == edition_id, proposals.c.status == "promoted")
         )
         if pending:
-            raise Conflict(f"{pending} proposal(s) still await their assessment.")
+            raise Conflict(
+                f"{pending} proposal(s) still await their assessment.",
+                code="assessments_pending",
+                params={"count": pending},
+            )
     if target == "delivery" and edition["results"] is None:
-        raise Conflict("Publish the results before moving to delivery.")
+        raise Conflict("Publish the results before moving to delivery.", code="results_first")
     # Conditional update: two staff members clicking at once move the edition once.
     moved = await session.execute(
         sa.update(editions)
@@ -281,7 +289,9 @@ async def change_phase(
         .values(phase=target)
     )
     if moved.rowcount != 1:
-        raise Conflict("The edition changed phase meanwhile; reload and retry.")
+        raise Conflict(
+            "The edition changed phase meanwhile; reload and retry.", code="edition_changed"
+        )
     await record(
         session,
         make_event(
@@ -357,7 +367,7 @@ async def get_proposal(session: AsyncSession, edition_id: str, proposal_id: str)
         .first()
     )
     if row is None:
-        raise NotFound(f"No proposal '{proposal_id}' in this edition.")
+        raise NotFound(f"No proposal '{proposal_id}' in this edition.", code="proposal_not_found")
     return dict(row)
 
 
@@ -384,12 +394,15 @@ async def submit_proposal(
     else:
         if not actor.verified:
             raise VerificationRequired(
-                "Only verified residents can submit proposals: staff verify your account first."
+                "Only verified residents can submit proposals: staff verify your account first.",
+                code="unverified",
             )
         author, neighbourhood, channel, entered_by = actor.sub, actor.neighbourhood, "online", None
     if envelope["district"] is not None and neighbourhood != envelope["district"]:
         raise Forbidden(
-            f"The '{envelope['district']}' envelope takes proposals from its residents."
+            f"The '{envelope['district']}' envelope takes proposals from its residents.",
+            code="other_district",
+            params={"district": envelope["district"]},
         )
     proposal_id = new_id()
     at = now()
@@ -467,11 +480,12 @@ async def edit_proposal(
     staff_on_paper = actor.is_staff and proposal["channel"] == "desk"
     if not (is_author or staff_on_paper):
         raise Forbidden(
-            "Only the author edits an online proposal; staff edit only paper proposals."
+            "Only the author edits an online proposal; staff edit only paper proposals.",
+            code="proposal_not_author",
         )
     changes = body.model_dump(exclude_unset=True)
     if not changes:
-        raise Invalid("Nothing to change.", field="body")
+        raise Invalid("Nothing to change.", field="body", code="nothing_to_change")
     values = {**proposal, **changes, "version": proposal["version"] + 1}
     at = now()
     # Optimistic concurrency: the version we read must still be the current one.
@@ -481,7 +495,9 @@ async def edit_proposal(
         .values(**changes, version=values["version"], updated_at=at)
     )
     if updated.rowcount != 1:
-        raise Conflict("The proposal was edited meanwhile; reload and retry.")
+        raise Conflict(
+            "The proposal was edited meanwhile; reload and retry.", code="proposal_changed"
+        )
     await _revision(session, values, edited_by=actor.sub, at=at)
     return proposal_view(await get_proposal(session, edition_id, proposal_id))
 
@@ -529,11 +545,17 @@ async def support_proposal(
     edition = await get_edition(session, edition_id)
     domain.require_phase(edition["phase"], "pre_selection", action="support a proposal")
     if not actor.verified:
-        raise VerificationRequired("Only verified residents can support proposals.")
+        raise VerificationRequired(
+            "Only verified residents can support proposals.", code="unverified"
+        )
     proposal = await get_proposal(session, edition_id, proposal_id)
     envelope = await get_envelope(session, edition_id, proposal["envelope_id"])
     if envelope["district"] is not None and actor.neighbourhood != envelope["district"]:
-        raise Forbidden(f"Only residents of '{envelope['district']}' can support this proposal.")
+        raise Forbidden(
+            f"Only residents of '{envelope['district']}' can support this proposal.",
+            code="other_district",
+            params={"district": envelope["district"]},
+        )
     added = await session.execute(
         insert_ignoring_duplicates(session, supports).values(
             proposal_id=proposal_id, supporter_id=actor.sub
@@ -561,6 +583,16 @@ async def support_proposal(
     return {"proposal_id": proposal_id, "supported": True, "new": added.rowcount == 1}
 
 
+async def supported_by(session: AsyncSession, *, edition_id: str, supporter_id: str) -> list[str]:
+    """The proposals of an edition this resident supports (shown as "supported" to them)."""
+    rows = await session.execute(
+        sa.select(supports.c.proposal_id)
+        .join(proposals, proposals.c.id == supports.c.proposal_id)
+        .where(proposals.c.edition_id == edition_id, supports.c.supporter_id == supporter_id)
+    )
+    return sorted(rows.scalars())
+
+
 async def assess_proposal(
     session: AsyncSession,
     *,
@@ -579,9 +611,15 @@ async def assess_proposal(
         raise Invalid(problem, field="body.cost_cents" if body.reason.strip() else "body.reason")
     proposal = await get_proposal(session, edition_id, proposal_id)
     if proposal["author_id"] is not None and proposal["author_id"] == actor.sub:
-        raise Forbidden("Nobody assesses their own proposal: another reviewer must.")
+        raise Forbidden(
+            "Nobody assesses their own proposal: another reviewer must.", code="own_assessment"
+        )
     if proposal["status"] not in ("promoted", "feasible", "unfeasible"):
-        raise Conflict(f"A proposal in status '{proposal['status']}' is not assessed.")
+        raise Conflict(
+            f"A proposal in status '{proposal['status']}' is not assessed.",
+            code="not_assessable",
+            params={"status": proposal["status"]},
+        )
     await session.execute(
         sa.update(proposals)
         .where(proposals.c.id == proposal_id)
@@ -621,6 +659,7 @@ async def extend_voting(
         raise domain.PhaseViolation(
             "Voting can be extended only before it is closed by hand or counted.",
             phase=edition["phase"],
+            code="extension_too_late",
         )
     domain.require_phase(edition["phase"], "voting", "results", action="extend voting")
     _, last = domain.voting_window(edition["phase_dates"], edition.get("extended_until"))
@@ -629,6 +668,8 @@ async def extend_voting(
             "The new last day must be today or later, and after the current last day "
             f"({last.isoformat() if last else 'none'}).",
             field="body.until",
+            code="extension_day",
+            params={"last_day": last.isoformat() if last else None},
         )
     await session.execute(
         sa.insert(voting_extensions).values(

@@ -111,7 +111,7 @@ async def open_ballots(session: AsyncSession, *, edition: dict, shares: list[str
     try:
         key = sealing.open_key(shares, public_key=edition["public_key"])
     except shamir.BadShares as exc:
-        raise Invalid(str(exc), field="body.shares") from exc
+        raise Invalid(str(exc), field="body.shares", code="shares_refused") from exc
     envelope_ids = [e["id"] for e in await edition_envelopes(session, edition["id"])]
     rows = await session.execute(
         sa.select(sealed_ballots.c.envelope_id, sealed_ballots.c.sealed).where(
@@ -130,7 +130,7 @@ async def open_ballots(session: AsyncSession, *, edition: dict, shares: list[str
             for envelope_id, sealed in rows.all()
         ]
     except shamir.BadShares as exc:
-        raise Invalid(str(exc), field="body.shares") from exc
+        raise Invalid(str(exc), field="body.shares", code="shares_refused") from exc
     random.SystemRandom().shuffle(opened)
     for start in range(0, len(opened), 5000):
         await session.execute(sa.insert(ballots), opened[start : start + 5000])
@@ -151,7 +151,7 @@ async def counted_trackers(session: AsyncSession, *, edition_id: str) -> dict[st
     their receipt in it; it says nothing of what any ballot said."""
     edition = await get_edition(session, edition_id)
     if edition["results"] is None:
-        raise NotFound("The trackers are published with the results.")
+        raise NotFound("The trackers are published with the results.", code="results_unpublished")
     out = []
     for envelope in await edition_envelopes(session, edition_id):
         rows = await session.execute(
@@ -175,7 +175,9 @@ async def publish_results(
     edition = await get_edition(session, edition_id, lock=True)
     domain.require_phase(edition["phase"], "results", action="publish the results")
     if edition["results"] is not None:
-        raise Conflict("The results of this edition are already published.")
+        raise Conflict(
+            "The results of this edition are already published.", code="results_published"
+        )
     gaps = await _gaps(session, edition_id=edition_id)
     if gaps and not accept_missing:
         raise Conflict(
@@ -183,6 +185,7 @@ async def publish_results(
             "replica may still hold them (retry after BUDGET_BALLOT_FLUSH_SECONDS), or they "
             "were lost in a crash (then count with accept_missing=true; the results say so).",
             code="ballots_missing",
+            params={"count": sum(gaps.values())},
             missing=gaps,
         )
     if edition["public_key"] is not None:
@@ -321,7 +324,7 @@ async def add_milestone(
     domain.require_phase(edition["phase"], "delivery", action="record a delivery milestone")
     proposal = await get_proposal(session, edition_id, proposal_id)
     if proposal["status"] != "selected":
-        raise Conflict("Only winning projects have delivery milestones.")
+        raise Conflict("Only winning projects have delivery milestones.", code="not_a_winner")
     previous = await session.scalar(
         sa.select(milestones.c.status)
         .where(milestones.c.proposal_id == proposal_id)
@@ -329,7 +332,11 @@ async def add_milestone(
         .limit(1)
     )
     if not domain.milestone_allowed(previous, status):
-        raise Conflict(f"A project already '{previous}' cannot go back to '{status}'.")
+        raise Conflict(
+            f"A project already '{previous}' cannot go back to '{status}'.",
+            code="milestone_backwards",
+            params={"previous": previous, "status": status},
+        )
     await session.execute(
         sa.insert(milestones).values(
             id=new_id(),

@@ -164,7 +164,12 @@ def check_ballot(
         fmt, ballot, costs=paper.costs, amount_cents=envelope["amount_cents"]
     )
     if invalid:
-        raise Invalid(invalid, field="body.points" if fmt.kind == "cumulative" else "body.projects")
+        raise Invalid(
+            invalid.message,
+            field="body.points" if fmt.kind == "cumulative" else "body.projects",
+            code=invalid.code,
+            params=invalid.params,
+        )
 
 
 def ballot_contents(fmt: domain.BallotFormat, projects: list[str], points: dict | None) -> dict:
@@ -388,12 +393,15 @@ async def register_desk_voter(
         raise Invalid(
             f"'{neighbourhood}' is not a neighbourhood of the territory.",
             field="body.neighbourhood",
+            code="unknown_neighbourhood",
         )
     if edition["min_age"] and birthdate is None:
         raise Invalid(
             f"This edition is open from age {edition['min_age']}: enter the date of birth "
             "from the identity document.",
             field="body.birthdate",
+            code="birthdate_missing",
+            params={"min_age": edition["min_age"]},
         )
     voter_id = member_id or desk_voter_id(secret, edition_id=edition_id, identity=identity or "")
     added = await session.execute(
@@ -433,6 +441,7 @@ async def desk_voter(session: AsyncSession, *, edition_id: str, voter_id: str) -
             f"'{voter_id}' is not registered at the desk for this edition: register the "
             "resident first (POST /editions/{id}/desk/voters).",
             field="body.voter_id",
+            code="voter_not_registered",
         )
     return dict(row)
 
@@ -483,4 +492,6 @@ async def lookup_receipt(
     )
     if legacy is not None:
         return {"envelope_id": legacy, "status": "stored", "tracker": None}
-    raise NotFound("No ballot has this receipt (it may have been replaced).")
+    raise NotFound(
+        "No ballot has this receipt (it may have been replaced).", code="receipt_not_found"
+    )

@@ -205,7 +205,7 @@ async def get_campaign(campaign_id: str, runtime: Runtime, principal: OptionalPr
     async with runtime.db.read() as session:
         row = await campaigns.get_campaign(session, campaign_id)
         if not _may_see(row, principal):
-            raise NotFound(f"No campaign {campaign_id}.")
+            raise NotFound(f"No campaign {campaign_id}.", code="campaigns.not_found")
         view = campaign_view(row)
         view.update((await campaigns.running_totals(session, [campaign_id])).get(campaign_id, {}))
         view["rewards"] = await campaigns.list_rewards(session, campaign_id)
@@ -283,7 +283,9 @@ async def reviews(campaign_id: str, principal: CurrentPrincipal, runtime: Runtim
     async with runtime.db.transaction() as session:
         row = await campaigns.get_campaign(session, campaign_id)
         if row.holder_id != principal.sub and not principal.has("staff", "reviewer"):
-            raise Forbidden("Reviews are shown to the holder, reviewers and staff.")
+            raise Forbidden(
+                "Reviews are shown to the holder, reviewers and staff.", code="campaigns.not_holder"
+            )
         return await campaigns.list_reviews(session, campaign_id)
 
 
@@ -371,7 +373,9 @@ async def campaign_pledges(
     async with runtime.db.transaction() as session:
         row = await campaigns.get_campaign(session, campaign_id)
         if row.holder_id != principal.sub and not principal.has("staff"):
-            raise Forbidden("Pledges are shown to the holder and staff.")
+            raise Forbidden(
+                "Pledges are shown to the holder and staff.", code="campaigns.not_holder"
+            )
         result = await session.execute(
             select(table).where(table.c.campaign_id == campaign_id).order_by(table.c.created_at)
         )
@@ -384,7 +388,7 @@ async def get_pledge(pledge_id: str, principal: CurrentPrincipal, runtime: Runti
     async with runtime.db.transaction() as session:
         row = await pledges.get_pledge(session, pledge_id)
         if row.backer_id != principal.sub and not principal.has("staff"):
-            raise NotFound(f"No pledge {pledge_id}.")
+            raise NotFound(f"No pledge {pledge_id}.", code="pledges.not_found")
         return pledge_view(row)
 
 

@@ -56,13 +56,15 @@ async def get_campaign(session: AsyncSession, campaign_id: str, *, share_lock: b
         query = query.with_for_update(read=True)
     row = (await session.execute(query)).one_or_none()
     if row is None:
-        raise NotFound(f"No campaign {campaign_id}.")
+        raise NotFound(f"No campaign {campaign_id}.", code="campaigns.not_found")
     return row
 
 
 def ensure_holder(row: Any, principal: Principal) -> None:
     if row.holder_id != principal.sub and not principal.has("staff"):
-        raise Forbidden("Only the campaign's holder (or staff) may do this.")
+        raise Forbidden(
+            "Only the campaign's holder (or staff) may do this.", code="campaigns.not_holder"
+        )
 
 
 async def _emit(session, runtime: ServiceRuntime, row, contract, *, actor, now, **extra):
@@ -84,7 +86,9 @@ async def _move(session, campaign_id: str, *, current: str, target: str, **value
         .values(state=target, **values)
     )
     if result.rowcount != 1:
-        raise Conflict("The campaign changed meanwhile; reload it and try again.")
+        raise Conflict(
+            "The campaign changed meanwhile; reload it and try again.", code="campaigns.changed"
+        )
 
 
 async def create_campaign(
@@ -105,7 +109,11 @@ async def create_campaign(
 ) -> Any:
     campaign_id = new_id()
     if not (neighbourhood or principal.neighbourhood):
-        raise Invalid("Say in which neighbourhood the project happens.", field="body.neighbourhood")
+        raise Invalid(
+            "Say in which neighbourhood the project happens.",
+            field="body.neighbourhood",
+            code="campaigns.neighbourhood_missing",
+        )
     await session.execute(
         insert(campaigns).values(
             id=campaign_id,
@@ -147,6 +155,8 @@ async def edit_draft(
         raise Conflict(
             f"A {row.state} campaign cannot be edited: goal and duration are locked.",
             state=row.state,
+            code="campaigns.locked",
+            params={"state": row.state},
         )
     if changes:
         values = dict(changes)
@@ -174,7 +184,11 @@ async def add_reward(
     row = await get_campaign(session, campaign_id)
     ensure_holder(row, principal)
     if row.state != domain.DRAFT:
-        raise Conflict("Rewards are set while the campaign is a draft.", state=row.state)
+        raise Conflict(
+            "Rewards are set while the campaign is a draft.",
+            state=row.state,
+            code="rewards.draft_only",
+        )
     reward = {
         "id": new_id(),
         "campaign_id": campaign_id,
@@ -217,7 +231,7 @@ async def review(
     """Check the criteria fixed in advance; record the review and its reasons."""
     row = await get_campaign(session, campaign_id)
     if row.holder_id == reviewer.sub:
-        raise Forbidden("Nobody reviews their own campaign.")
+        raise Forbidden("Nobody reviews their own campaign.", code="campaigns.own_review")
     minimums = tuple(r["min_cents"] for r in await list_rewards(session, campaign_id))
     verdict = domain.review(
         domain.CampaignDraft(

@@ -56,7 +56,12 @@ MAX_COMMISSION_RATE = Decimal("0.10")
 def ensure_transition(current: str, target: str) -> None:
     """Refuse (409) a campaign transition the lifecycle does not allow."""
     if target not in CAMPAIGN_TRANSITIONS.get(current, frozenset()):
-        raise Conflict(f"A campaign that is {current} cannot become {target}.", state=current)
+        raise Conflict(
+            f"A campaign that is {current} cannot become {target}.",
+            state=current,
+            code="campaigns.wrong_state",
+            params={"state": current, "target": target},
+        )
 
 
 def holder_kind(roles: Iterable[str]) -> str:
@@ -129,14 +134,25 @@ def require_aware(moment: datetime) -> datetime:
 
 def ensure_pledging_open(*, state: str, now: datetime, deadline: datetime | None) -> None:
     if state != LIVE:
-        raise Conflict(f"This campaign is {state}: it does not take pledges.", state=state)
+        raise Conflict(
+            f"This campaign is {state}: it does not take pledges.",
+            state=state,
+            code="pledges.campaign_not_live",
+            params={"state": state},
+        )
     if deadline is None or now >= deadline:
-        raise Conflict("The deadline has passed: pledges are closed.", state=state)
+        raise Conflict(
+            "The deadline has passed: pledges are closed.", state=state, code="pledges.closed"
+        )
 
 
 def ensure_cancellable(*, now: datetime, deadline: datetime) -> None:
     if now > deadline - CANCEL_NOTICE:
-        raise Conflict("Pledges can be cancelled only until 24 hours before the deadline.")
+        raise Conflict(
+            "Pledges can be cancelled only until 24 hours before the deadline.",
+            code="pledges.cancel_too_late",
+            params={"hours": 24},
+        )
 
 
 def parse_rate(text: str | Decimal, *, field_name: str = "body.rate") -> Decimal:
@@ -144,9 +160,15 @@ def parse_rate(text: str | Decimal, *, field_name: str = "body.rate") -> Decimal
     try:
         rate = Decimal(str(text))
     except InvalidOperation as exc:
-        raise Invalid("The rate must be a decimal such as 0.05.", field=field_name) from exc
+        raise Invalid(
+            "The rate must be a decimal such as 0.05.", field=field_name, code="pools.rate_invalid"
+        ) from exc
     if not rate.is_finite() or not Decimal(0) <= rate <= MAX_COMMISSION_RATE:
-        raise Invalid("The commission rate must be between 0 and 0.10.", field=field_name)
+        raise Invalid(
+            "The commission rate must be between 0 and 0.10.",
+            field=field_name,
+            code="pools.rate_invalid",
+        )
     return rate
 
 
@@ -198,10 +220,16 @@ def parse_factor(text: str | Decimal, *, field_name: str = "body.match_factor") 
         factor = Decimal(str(text))
     except InvalidOperation as exc:
         raise Invalid(
-            "The match factor must be a decimal such as 1 or 0.5.", field=field_name
+            "The match factor must be a decimal such as 1 or 0.5.",
+            field=field_name,
+            code="pools.factor_invalid",
         ) from exc
     if not factor.is_finite() or not Decimal(0) < factor <= Decimal(10):
-        raise Invalid("The match factor must be above 0 and at most 10.", field=field_name)
+        raise Invalid(
+            "The match factor must be above 0 and at most 10.",
+            field=field_name,
+            code="pools.factor_invalid",
+        )
     return factor
 
 

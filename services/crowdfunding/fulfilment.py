@@ -25,9 +25,13 @@ from services.crowdfunding.pledges import get_pledge, pledge_view
 
 def _deliverable(row: Any) -> Any:
     if not row.reward_id:
-        raise Conflict("This pledge has no reward to deliver.")
+        raise Conflict("This pledge has no reward to deliver.", code="rewards.none_to_deliver")
     if row.status != domain.CAPTURED:
-        raise Conflict(f"A {row.status} pledge has no reward to deliver.", status=row.status)
+        raise Conflict(
+            f"A {row.status} pledge has no reward to deliver.",
+            pledge_status=row.status,  # `status` is the problem's HTTP status (RFC 9457)
+            code="rewards.none_to_deliver",
+        )
     return row
 
 
@@ -79,7 +83,7 @@ async def confirm_received(
 ) -> dict:
     row = await get_pledge(session, pledge_id)
     if row.backer_id != principal.sub:
-        raise NotFound(f"No pledge {pledge_id}.")
+        raise NotFound(f"No pledge {pledge_id}.", code="pledges.not_found")
     _deliverable(row)
     done = await session.execute(
         update(pledges)
@@ -131,17 +135,18 @@ async def edit_reward(
         raise Conflict(
             "A reward's minimum and stock are fixed once the campaign is submitted.",
             state=campaign.state,
+            code="rewards.locked",
         )
     if "stock" in changes:
         changes["remaining"] = changes["stock"]
     if not changes:
-        raise Conflict("Nothing to change.")
+        raise Conflict("Nothing to change.", code="rewards.nothing_to_change")
     done = await session.execute(
         update(rewards)
         .where(rewards.c.id == reward_id, rewards.c.campaign_id == campaign_id)
         .values(**changes)
     )
     if done.rowcount != 1:
-        raise NotFound(f"No reward {reward_id} in this campaign.")
+        raise NotFound(f"No reward {reward_id} in this campaign.", code="rewards.not_found")
     row = (await session.execute(select(rewards).where(rewards.c.id == reward_id))).one()
     return dict(row._mapping)

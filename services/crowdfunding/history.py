@@ -66,7 +66,11 @@ async def record_closed_campaign(
 ) -> dict:
     """Store one closed campaign and publish its outcome, dated when it closed."""
     if body.closed_at > config.now():
-        raise Invalid("A historical campaign must have closed already.", field="body.closed_at")
+        raise Invalid(
+            "A historical campaign must have closed already.",
+            field="body.closed_at",
+            code="history.not_closed",
+        )
     campaign_id = new_id()
     rate = body.commission_rate
     row = {

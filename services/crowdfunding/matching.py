@@ -93,7 +93,7 @@ async def get_pool(session: AsyncSession, pool_id: str) -> Any:
         await session.execute(select(match_pools).where(match_pools.c.id == pool_id))
     ).one_or_none()
     if row is None:
-        raise NotFound(f"No match pool {pool_id}.")
+        raise NotFound(f"No match pool {pool_id}.", code="pools.not_found")
     return row
 
 
@@ -117,9 +117,12 @@ async def attach(session: AsyncSession, *, campaign_id: str, pool_id: str) -> No
         await session.execute(select(campaigns).where(campaigns.c.id == campaign_id))
     ).one_or_none()
     if campaign is None:
-        raise NotFound(f"No campaign {campaign_id}.")
+        raise NotFound(f"No campaign {campaign_id}.", code="campaigns.not_found")
     if not campaign_is_eligible(pool, campaign):
-        raise Forbidden("This campaign's neighbourhood or category is not eligible to the pool.")
+        raise Forbidden(
+            "This campaign's neighbourhood or category is not eligible to the pool.",
+            code="pools.not_eligible",
+        )
     result = await session.execute(
         update(campaigns)
         .where(
@@ -129,7 +132,9 @@ async def attach(session: AsyncSession, *, campaign_id: str, pool_id: str) -> No
         .values(match_pool_id=pool_id)
     )
     if result.rowcount != 1:
-        raise Conflict("Only a campaign that has not ended can join a match pool.")
+        raise Conflict(
+            "Only a campaign that has not ended can join a match pool.", code="pools.campaign_ended"
+        )
 
 
 def _grant(table, where: list, *, cap, wanted: int):
@@ -290,7 +295,9 @@ async def claim_leftover(session: AsyncSession, *, edition_id: str, envelope_id:
         .values(pool_id=pool_id)
     )
     if result.rowcount != 1:
-        raise Conflict("This leftover is unknown or already became a match pool.")
+        raise Conflict(
+            "This leftover is unknown or already became a match pool.", code="pools.leftover_used"
+        )
 
 
 async def get_leftover(session: AsyncSession, *, edition_id: str, envelope_id: str) -> Any:
@@ -303,5 +310,5 @@ async def get_leftover(session: AsyncSession, *, edition_id: str, envelope_id: s
         )
     ).one_or_none()
     if row is None:
-        raise NotFound("No such budget leftover.")
+        raise NotFound("No such budget leftover.", code="pools.leftover_not_found")
     return row

@@ -85,7 +85,7 @@ def holder_view(row: Any) -> dict:
 async def get_pledge(session: AsyncSession, pledge_id: str) -> Any:
     row = (await session.execute(select(pledges).where(pledges.c.id == pledge_id))).one_or_none()
     if row is None:
-        raise NotFound(f"No pledge {pledge_id}.")
+        raise NotFound(f"No pledge {pledge_id}.", code="pledges.not_found")
     return row
 
 
@@ -96,11 +96,15 @@ async def _reserve_reward(session, *, campaign_id: str, reward_id: str, amount_c
         )
     ).one_or_none()
     if reward is None:
-        raise Invalid("This campaign has no such reward.", field="body.reward_id")
+        raise Invalid(
+            "This campaign has no such reward.", field="body.reward_id", code="rewards.not_found"
+        )
     if amount_cents < reward.min_cents:
         raise Invalid(
             f"This reward needs a pledge of at least {reward.min_cents} cents.",
             field="body.amount_cents",
+            code="rewards.below_minimum",
+            params={"min_cents": reward.min_cents},
         )
     if reward.stock is None:
         return
@@ -111,7 +115,7 @@ async def _reserve_reward(session, *, campaign_id: str, reward_id: str, amount_c
         .values(remaining=rewards.c.remaining - 1)
     )
     if taken.rowcount != 1:
-        raise Conflict("This reward is sold out.", reward_id=reward_id)
+        raise Conflict("This reward is sold out.", reward_id=reward_id, code="rewards.sold_out")
 
 
 async def _open_pledge(
@@ -134,7 +138,7 @@ async def _open_pledge(
     campaign = await get_campaign(session, campaign_id, share_lock=True)
     domain.ensure_pledging_open(state=campaign.state, now=now, deadline=utc(campaign.deadline))
     if backer_id == campaign.holder_id:
-        raise Forbidden("A holder cannot back their own campaign.")
+        raise Forbidden("A holder cannot back their own campaign.", code="pledges.own_campaign")
     if reward_id:
         await _reserve_reward(
             session, campaign_id=campaign_id, reward_id=reward_id, amount_cents=amount_cents
@@ -212,12 +216,15 @@ async def pledge(
     except ProviderUnavailable as exc:
         async with cf.runtime.unit_of_work() as session:
             await move(session, cf=cf, pledge_id=row.id, target=domain.DECLINED, failure=str(exc))
-        raise ProviderDown("The payment provider did not answer; nothing was taken.") from exc
+        raise ProviderDown(
+            "The payment provider did not answer; nothing was taken.", code="pledges.provider_down"
+        ) from exc
     row = await apply_payment_result(cf, pledge_id=row.id, result=result)
     if row.status == domain.VOIDED:
         raise Conflict(
             "The campaign closed before your card's answer came; its hold was cancelled.",
             pledge_id=row.id,
+            code="pledges.closed_while_paying",
         )
     return row
 
@@ -314,20 +321,32 @@ async def cancel(cf: Crowdfunding, *, pledge_id: str, principal: Principal) -> A
     async with cf.runtime.unit_of_work() as session:
         row = await get_pledge(session, pledge_id)
         if row.backer_id != principal.sub and not principal.has("staff"):
-            raise Forbidden("Only the backer can cancel this pledge.")
+            raise Forbidden("Only the backer can cancel this pledge.", code="pledges.not_backer")
         campaign = await get_campaign(session, row.campaign_id)
         if campaign.state != domain.LIVE:
-            raise Conflict(f"The campaign is {campaign.state}: pledges are settled.")
+            raise Conflict(
+                f"The campaign is {campaign.state}: pledges are settled.",
+                code="pledges.settled",
+                params={"state": campaign.state},
+            )
         domain.ensure_cancellable(now=now, deadline=utc(campaign.deadline))
         if domain.CANCELLED not in domain.PLEDGE_TRANSITIONS[row.status]:
-            raise Conflict(f"A {row.status} pledge cannot be cancelled.", status=row.status)
+            raise Conflict(
+                f"A {row.status} pledge cannot be cancelled.",
+                pledge_status=row.status,  # `status` is the problem's HTTP status (RFC 9457)
+                code="pledges.not_cancellable",
+                params={"status": row.status},
+            )
     if row.channel == "online" and row.payment_id:
         await cf.provider.void(
             idempotency_key=idempotency_key(row.id, "void"), payment=payment_of(row)
         )
     async with cf.runtime.unit_of_work() as session:
         if not await move(session, cf=cf, pledge_id=pledge_id, target=domain.CANCELLED):
-            raise Conflict("This pledge changed meanwhile and can no longer be cancelled.")
+            raise Conflict(
+                "This pledge changed meanwhile and can no longer be cancelled.",
+                code="pledges.not_cancellable",
+            )
         return await get_pledge(session, pledge_id)
 
 

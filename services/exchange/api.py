@@ -112,7 +112,7 @@ async def member_profile(member_id: str, runtime: Runtime, principal: CurrentPri
     async with runtime.db.transaction() as session:
         member = await find_member(session, member_id)
         if member is None:
-            raise NotFound(f"No member {member_id}.")
+            raise NotFound(f"No member {member_id}.", code="members.not_found")
         view = private_view(member) if principal.is_staff else public_view(member)
         return {**view, "ratings": await rating_summary(session, member_id)}
 
@@ -148,7 +148,7 @@ class ItemPatch(BaseModel):
 async def _item(session, item_id: str) -> dict:
     row = (await session.execute(select(items).where(items.c.id == item_id))).first()
     if row is None:
-        raise NotFound(f"No item {item_id}.")
+        raise NotFound(f"No item {item_id}.", code="items.not_found")
     return row._asdict()
 
 
@@ -234,7 +234,7 @@ async def edit_item(
     async with runtime.unit_of_work() as session:
         item = await _item(session, item_id)
         if item["owner_id"] != principal.sub:
-            raise Forbidden("Only the owner may edit this item.")
+            raise Forbidden("Only the owner may edit this item.", code="items.not_owner")
         changes = body.model_dump(exclude_unset=True, exclude_none=True)
         if changes:
             await session.execute(update(items).where(items.c.id == item_id).values(**changes))
@@ -247,16 +247,21 @@ async def withdraw_item(item_id: str, runtime: Runtime, principal: CurrentPrinci
     async with runtime.unit_of_work() as session:
         item = await _item(session, item_id)
         if item["owner_id"] != principal.sub and not principal.is_staff:
-            raise Forbidden("Only the owner or staff may withdraw this item.")
+            raise Forbidden(
+                "Only the owner or staff may withdraw this item.", code="items.not_owner"
+            )
         if not item["listed"]:
-            raise Conflict("This item is already withdrawn.")
+            raise Conflict("This item is already withdrawn.", code="items.withdrawn")
         held = await session.scalar(
             select(func.count())
             .select_from(loans)
             .where(loans.c.item_id == item_id, loans.c.state.in_([s.value for s in OCCUPYING]))
         )
         if held:
-            raise Conflict("This item is lent or promised; it can be withdrawn once returned.")
+            raise Conflict(
+                "This item is lent or promised; it can be withdrawn once returned.",
+                code="items.on_loan",
+            )
         await session.execute(update(items).where(items.c.id == item_id).values(listed=False))
         await record(
             session,

@@ -56,7 +56,9 @@ async def my_account(runtime: Runtime, principal: CurrentPrincipal) -> dict:
 @router.get("/accounts/{account_id}", tags=["time credits"])
 async def show_account(account_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     if account_id != principal.sub and not principal.is_staff:
-        raise Forbidden("Only the account's owner and staff may see it.")
+        raise Forbidden(
+            "Only the account's owner and staff may see it.", code="credits.not_your_account"
+        )
     async with runtime.db.transaction() as session:
         return await ledger.account_view(session, account_id=account_id)
 
@@ -73,7 +75,11 @@ async def set_limits(account_id: str, body: LimitsIn, runtime: Runtime, staff: S
         locked = await ledger.lock_accounts(session, [account_id])
         balance = locked[account_id].balance
         if balance < -body.debit_limit or balance > body.credit_limit:
-            raise Conflict(f"The balance ({balance} minutes) is outside these limits.")
+            raise Conflict(
+                f"The balance ({balance} minutes) is outside these limits.",
+                code="credits.balance_outside_limits",
+                params={"balance_minutes": balance},
+            )
         await session.execute(
             update(accounts).where(accounts.c.id == account_id).values(**body.model_dump())
         )
@@ -120,7 +126,10 @@ async def make_transfer(
     async def work(session):
         if body.on_behalf_of:
             if not principal.is_staff:
-                raise Forbidden("Only staff may enter a transfer on someone's behalf.")
+                raise Forbidden(
+                    "Only staff may enter a transfer on someone's behalf.",
+                    code="credits.staff_only",
+                )
             payer, reason, entered_by = body.on_behalf_of, "paper", principal.sub
             await get_member(session, payer)
         else:
@@ -149,7 +158,9 @@ async def show_transfer(transfer_id: str, runtime: Runtime, principal: CurrentPr
         transfer = await ledger.get_transfer(session, transfer_id)
     parties = {transfer["from_account"], transfer["to_account"], transfer["initiator_id"]}
     if principal.sub not in parties and not principal.is_staff:
-        raise Forbidden("Only the parties and staff may see this transfer.")
+        raise Forbidden(
+            "Only the parties and staff may see this transfer.", code="credits.not_your_transfer"
+        )
     return transfer
 
 
@@ -185,7 +196,11 @@ class ServiceIn(BaseModel):
 async def list_service(body: ServiceIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Offer or request a service (repair, gardening, carpool with its route km, ...)."""
     if body.kind == "carpool" and body.route_km is None:
-        raise Invalid("A carpool needs its route length in km.", field="body.route_km")
+        raise Invalid(
+            "A carpool needs its route length in km.",
+            field="body.route_km",
+            code="services.route_km_missing",
+        )
     async with runtime.unit_of_work() as session:
         me = await member_for(session, runtime=runtime, principal=principal)
         row = {
@@ -244,7 +259,7 @@ async def search_services(
 async def _service(session, service_id: str) -> dict:
     row = (await session.execute(select(services).where(services.c.id == service_id))).first()
     if row is None:
-        raise NotFound(f"No service {service_id}.")
+        raise NotFound(f"No service {service_id}.", code="services.not_found")
     return row._asdict()
 
 
@@ -259,7 +274,10 @@ async def close_service(service_id: str, runtime: Runtime, principal: CurrentPri
     async with runtime.unit_of_work() as session:
         service = await _service(session, service_id)
         if service["member_id"] != principal.sub and not principal.is_staff:
-            raise Forbidden("Only the member who listed this service or staff may close it.")
+            raise Forbidden(
+                "Only the member who listed this service or staff may close it.",
+                code="services.not_yours",
+            )
         await session.execute(
             update(services).where(services.c.id == service_id).values(open=False)
         )
@@ -302,15 +320,26 @@ async def complete_service(
         if service["direction"] == "offer":
             provider_id = service["member_id"]
             if me["id"] == provider_id:
-                raise Forbidden("The provider cannot confirm their own service.")
+                raise Forbidden(
+                    "The provider cannot confirm their own service.", code="services.own_service"
+                )
         else:
             if me["id"] != service["member_id"]:
-                raise Forbidden("Only the member who made this request may confirm it.")
+                raise Forbidden(
+                    "Only the member who made this request may confirm it.",
+                    code="services.not_yours",
+                )
             if not body.provider_id:
-                raise Invalid("Name the member who provided the service.", field="body.provider_id")
+                raise Invalid(
+                    "Name the member who provided the service.",
+                    field="body.provider_id",
+                    code="services.provider_missing",
+                )
             provider_id = body.provider_id
             if provider_id == me["id"]:
-                raise Forbidden("You cannot provide a service to yourself.")
+                raise Forbidden(
+                    "You cannot provide a service to yourself.", code="services.own_service"
+                )
         provider = await get_member(session, provider_id)
         km = body.km if body.km is not None else service["route_km"]
         previous = (
@@ -328,7 +357,10 @@ async def complete_service(
                 body.minutes,
             )
             if not same:
-                raise Conflict("This Idempotency-Key was already used for another completion.")
+                raise Conflict(
+                    "This Idempotency-Key was already used for another completion.",
+                    code="credits.key_reused",
+                )
             return previous._asdict(), False
         transfer_id = None
         if body.settle_in_credits:

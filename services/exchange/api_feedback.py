@@ -47,7 +47,11 @@ async def _rate(session, *, subject_type, subject_id, rater_id, ratee_id, body) 
         )
     )
     if already:
-        raise Conflict(f"You have already rated this {subject_type}.")
+        raise Conflict(
+            f"You have already rated this {subject_type}.",
+            code="ratings.already_rated",
+            params={"subject": subject_type},
+        )
     await session.execute(insert(ratings).values(**row))
     return row
 
@@ -61,9 +65,15 @@ async def rate_loan(
         loan = await loan_flow.get_loan(session, loan_id)
         parties = {loan["lender_id"]: loan["borrower_id"], loan["borrower_id"]: loan["lender_id"]}
         if principal.sub not in parties:
-            raise Forbidden("Only the lender and the borrower may rate a loan.")
+            raise Forbidden(
+                "Only the lender and the borrower may rate a loan.", code="ratings.not_party"
+            )
         if LoanState(loan["state"]) not in RATEABLE:
-            raise Conflict(f"A loan that is {loan['state']} cannot be rated yet.")
+            raise Conflict(
+                f"A loan that is {loan['state']} cannot be rated yet.",
+                code="ratings.too_early",
+                params={"state": loan["state"]},
+            )
         return await _rate(
             session,
             subject_type="loan",
@@ -84,10 +94,13 @@ async def rate_completion(
             await session.execute(select(completions).where(completions.c.id == completion_id))
         ).first()
         if row is None:
-            raise NotFound(f"No completion {completion_id}.")
+            raise NotFound(f"No completion {completion_id}.", code="services.not_found")
         parties = {row.provider_id: row.receiver_id, row.receiver_id: row.provider_id}
         if principal.sub not in parties:
-            raise Forbidden("Only the provider and the receiver may rate this service.")
+            raise Forbidden(
+                "Only the provider and the receiver may rate this service.",
+                code="ratings.not_party",
+            )
         return await _rate(
             session,
             subject_type="service",
@@ -117,7 +130,9 @@ async def report_problem(body: ReportIn, runtime: Runtime, principal: CurrentPri
         if body.subject_type == "loan":
             loan = await loan_flow.get_loan(session, body.subject_id)
             if me["id"] not in (loan["lender_id"], loan["borrower_id"]):
-                raise Forbidden("Only the lender and the borrower may report a loan.")
+                raise Forbidden(
+                    "Only the lender and the borrower may report a loan.", code="reports.not_party"
+                )
         row = {
             "id": new_id(),
             **body.model_dump(),
@@ -166,7 +181,7 @@ async def close_report(report_id: str, body: ResolutionIn, runtime: Runtime, sta
         if result.rowcount != 1:
             exists = await session.scalar(select(reports.c.id).where(reports.c.id == report_id))
             if not exists:
-                raise NotFound(f"No report {report_id}.")
-            raise Conflict("This report is already closed.")
+                raise NotFound(f"No report {report_id}.", code="reports.not_found")
+            raise Conflict("This report is already closed.", code="reports.closed")
         row = (await session.execute(select(reports).where(reports.c.id == report_id))).one()
         return row._asdict()

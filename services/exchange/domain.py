@@ -94,8 +94,16 @@ MOVES: dict[str, Move] = {
 class LoanRuleBroken(Exception):
     """A transition the rules refuse; `forbidden` → 403 (wrong person), else 409."""
 
-    def __init__(self, message: str, *, forbidden: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        params: dict | None = None,
+        forbidden: bool = False,
+    ) -> None:
         super().__init__(message)
+        self.code, self.params = code, params or {}
         self.forbidden = forbidden
 
 
@@ -122,24 +130,50 @@ def next_state(
     """The state after `action`, or LoanRuleBroken saying why not."""
     move = MOVES.get(action)
     if move is None:
-        raise LoanRuleBroken(f"Unknown action {action!r}.")
+        raise LoanRuleBroken(f"Unknown action {action!r}.", code="loans.unknown_action")
     if not parties & move.parties:
         who = " or ".join(sorted(move.parties))
         raise LoanRuleBroken(
-            f"Only the {who} may {action.replace('_', ' ')} this loan.", forbidden=True
+            f"Only the {who} may {action.replace('_', ' ')} this loan.",
+            code="loans.not_your_move",
+            params={"action": action},
+            forbidden=True,
         )
     if state not in move.sources:
-        raise LoanRuleBroken(f"A loan that is {state.value} cannot be {move.target.value}.")
+        raise LoanRuleBroken(
+            f"A loan that is {state.value} cannot be {move.target.value}.",
+            code="loans.wrong_state",
+            params={"state": state.value, "action": action},
+        )
     if action == "mark_overdue" and today <= due_on:
-        raise LoanRuleBroken(f"The loan is due on {due_on.isoformat()}; it is not overdue yet.")
+        raise LoanRuleBroken(
+            f"The loan is due on {due_on.isoformat()}; it is not overdue yet.",
+            code="loans.not_overdue",
+            params={"due_on": due_on.isoformat()},
+        )
     if action == "cancel" and state is S.DISPUTED:
         if "staff" not in parties:
-            raise LoanRuleBroken("Only staff may close a disputed loan.", forbidden=True)
+            raise LoanRuleBroken(
+                "Only staff may close a disputed loan.", code="loans.staff_closes", forbidden=True
+            )
         if picked_up:
-            raise LoanRuleBroken("The item was picked up; the loan ends with its return.")
+            raise LoanRuleBroken(
+                "The item was picked up; the loan ends with its return.",
+                code="loans.picked_up",
+            )
     if action == "return" and state is S.DISPUTED and not picked_up:
-        raise LoanRuleBroken("The item was never picked up; it cannot be returned.")
+        raise LoanRuleBroken(
+            "The item was never picked up; it cannot be returned.", code="loans.never_picked_up"
+        )
     return move.target
+
+
+class PeriodInvalid(ValueError):
+    """A loan period the rules refuse (a ValueError, with a stable code for clients)."""
+
+    def __init__(self, message: str, *, code: str, params: dict | None = None) -> None:
+        super().__init__(message)
+        self.code, self.params = code, params or {}
 
 
 def check_request(
@@ -154,16 +188,24 @@ def check_request(
 ) -> int:
     """Validate a loan request; returns the planned days (inclusive)."""
     if borrower_id == owner_id:
-        raise LoanRuleBroken("You cannot borrow your own item.", forbidden=True)
+        raise LoanRuleBroken(
+            "You cannot borrow your own item.", code="loans.own_item", forbidden=True
+        )
     if not item_listed:
-        raise LoanRuleBroken("This item has been withdrawn; it cannot be borrowed.")
+        raise LoanRuleBroken(
+            "This item has been withdrawn; it cannot be borrowed.", code="loans.item_withdrawn"
+        )
     if starts_on < today:
-        raise ValueError("starts_on is in the past")
+        raise PeriodInvalid("starts_on is in the past", code="loans.starts_in_past")
     if due_on < starts_on:
-        raise ValueError("due_on is before starts_on")
+        raise PeriodInvalid("due_on is before starts_on", code="loans.due_before_start")
     days = loan_days(starts_on, due_on)
     if days > max_loan_days:
-        raise ValueError(f"the owner lends this item for at most {max_loan_days} days")
+        raise PeriodInvalid(
+            f"the owner lends this item for at most {max_loan_days} days",
+            code="loans.too_long",
+            params={"max_days": max_loan_days},
+        )
     return days
 
 
@@ -195,6 +237,10 @@ ORGANISATION_LIMITS = Limits(debit_limit=6000, credit_limit=30000)
 class LedgerRuleBroken(Exception):
     """A transfer the ledger refuses (limits, same account, non-positive amount)."""
 
+    def __init__(self, message: str, *, code: str, params: dict | None = None) -> None:
+        super().__init__(message)
+        self.code, self.params = code, params or {}
+
 
 def check_transfer(
     *,
@@ -206,20 +252,34 @@ def check_transfer(
 ) -> tuple[int, int]:
     """The balances of (source, target) after moving `minutes`, or LedgerRuleBroken."""
     if minutes <= 0:
-        raise LedgerRuleBroken("A transfer moves a positive number of minutes.")
+        raise LedgerRuleBroken(
+            "A transfer moves a positive number of minutes.", code="credits.not_positive"
+        )
     if source == target:
-        raise LedgerRuleBroken("An account cannot pay itself.")
+        raise LedgerRuleBroken("An account cannot pay itself.", code="credits.same_account")
     after_source = balances[source] - minutes
     after_target = balances[target] + minutes
     if after_source < -limits[source].debit_limit:
         raise LedgerRuleBroken(
             f"This transfer would take account {source} below its debit limit of "
-            f"{limits[source].debit_limit} minutes (balance {balances[source]})."
+            f"{limits[source].debit_limit} minutes (balance {balances[source]}).",
+            code="credits.debit_limit",
+            params={
+                "limit_minutes": limits[source].debit_limit,
+                "balance_minutes": balances[source],
+                "minutes": minutes,
+            },
         )
     if after_target > limits[target].credit_limit:
         raise LedgerRuleBroken(
             f"This transfer would take account {target} above its credit limit of "
-            f"{limits[target].credit_limit} minutes (balance {balances[target]})."
+            f"{limits[target].credit_limit} minutes (balance {balances[target]}).",
+            code="credits.credit_limit",
+            params={
+                "limit_minutes": limits[target].credit_limit,
+                "balance_minutes": balances[target],
+                "minutes": minutes,
+            },
         )
     return after_source, after_target
 

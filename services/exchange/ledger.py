@@ -58,14 +58,14 @@ async def lock_accounts(session: AsyncSession, account_ids: list[str]) -> dict[s
     found = {r.id: r for r in rows}
     for account_id in account_ids:
         if account_id not in found:
-            raise NotFound(f"No time account for member {account_id}.")
+            raise NotFound(f"No time account for member {account_id}.", code="credits.no_account")
     return found
 
 
 async def get_transfer(session: AsyncSession, transfer_id: str) -> dict[str, Any]:
     row = (await session.execute(select(transfers).where(transfers.c.id == transfer_id))).first()
     if row is None:
-        raise NotFound(f"No transfer {transfer_id}.")
+        raise NotFound(f"No transfer {transfer_id}.", code="credits.transfer_not_found")
     return row._asdict()
 
 
@@ -99,7 +99,7 @@ async def transfer(
         service_id=service_id,
     )
     if from_account == to_account:
-        raise Conflict("An account cannot pay itself.")
+        raise Conflict("An account cannot pay itself.", code="credits.same_account")
     locked = await lock_accounts(session, sorted({from_account, to_account}))
     existing = (
         await session.execute(
@@ -113,7 +113,8 @@ async def transfer(
         if existing.request_hash != fingerprint:
             raise Conflict(
                 "This Idempotency-Key was already used for a different transfer; "
-                "use a new key for a new transfer."
+                "use a new key for a new transfer.",
+                code="credits.key_reused",
             )
         return existing._asdict(), False
     try:
@@ -125,7 +126,7 @@ async def transfer(
             limits={a: Limits(r.debit_limit, r.credit_limit) for a, r in locked.items()},
         )
     except LedgerRuleBroken as exc:
-        raise Conflict(str(exc)) from exc
+        raise Conflict(str(exc), code=exc.code, params=exc.params) from exc
     row = {
         "id": new_id(),
         "initiator_id": initiator_id,
@@ -206,12 +207,18 @@ async def reverse(
     """A correction: a new transfer the other way, naming the one it reverses."""
     original = await get_transfer(session, transfer_id)
     if original["reason"] == "correction":
-        raise Conflict("A correction cannot itself be reversed; enter a new transfer.")
+        raise Conflict(
+            "A correction cannot itself be reversed; enter a new transfer.",
+            code="credits.reverse_correction",
+        )
     already = (
         await session.execute(select(transfers).where(transfers.c.reverses == transfer_id))
     ).first()
     if already is not None and already.initiator_id != staff_id:
-        raise Conflict(f"Transfer {transfer_id} was already reversed by {already.id}.")
+        raise Conflict(
+            f"Transfer {transfer_id} was already reversed by {already.id}.",
+            code="credits.already_reversed",
+        )
     return await transfer(
         session,
         runtime=runtime,
@@ -230,7 +237,7 @@ async def reverse(
 async def account_view(session: AsyncSession, *, account_id: str, limit: int = 50) -> dict:
     row = (await session.execute(select(accounts).where(accounts.c.id == account_id))).first()
     if row is None:
-        raise NotFound(f"No time account for member {account_id}.")
+        raise NotFound(f"No time account for member {account_id}.", code="credits.no_account")
     recent = await session.execute(
         select(
             entries.c.transfer_id,

@@ -78,13 +78,14 @@ _INSERT_TRANSITION = insert(loan_transitions)
 
 
 def _problem(exc: LoanRuleBroken) -> Exception:
-    return Forbidden(str(exc)) if exc.forbidden else Conflict(str(exc))
+    kind = Forbidden if exc.forbidden else Conflict
+    return kind(str(exc), code=exc.code, params=exc.params)
 
 
 async def get_loan(session: AsyncSession, loan_id: str) -> dict[str, Any]:
     row = (await session.execute(_LOAN, {"loan_id": loan_id})).first()
     if row is None:
-        raise NotFound(f"No loan {loan_id}.")
+        raise NotFound(f"No loan {loan_id}.", code="loans.not_found")
     return row._asdict()
 
 
@@ -152,7 +153,7 @@ async def request_loan(
 ) -> dict[str, Any]:
     item = (await session.execute(_ITEM_WITH_LENDER, {"item_id": item_id})).first()
     if item is None:
-        raise NotFound(f"No item {item_id}.", field="body.item_id")
+        raise NotFound(f"No item {item_id}.", field="body.item_id", code="items.not_found")
     try:
         check_request(
             borrower_id=borrower_id,
@@ -167,7 +168,12 @@ async def request_loan(
         raise _problem(exc) from exc
     except ValueError as exc:
         field = "body.starts_on" if "starts_on is in the past" in str(exc) else "body.due_on"
-        raise Invalid(f"Invalid loan period: {exc}.", field=field) from exc
+        raise Invalid(
+            f"Invalid loan period: {exc}.",
+            field=field,
+            code=getattr(exc, "code", "loans.bad_period"),
+            params=getattr(exc, "params", {}),
+        ) from exc
     now = datetime.now(UTC)
     loan = {
         "id": new_id(),
@@ -212,7 +218,11 @@ async def _ensure_item_free(session: AsyncSession, *, loan: dict[str, Any]) -> N
         await session.execute(_HOLDER, {"item_id": loan["item_id"], "loan_id": loan["id"]})
     ).first()
     if holder is not None:
-        raise Conflict(DOUBLE_BOOKED.format(start=holder.starts_on.isoformat()))
+        raise Conflict(
+            DOUBLE_BOOKED.format(start=holder.starts_on.isoformat()),
+            code="loans.double_booked",
+            params={"starts_on": holder.starts_on.isoformat()},
+        )
 
 
 async def transition(
@@ -266,9 +276,15 @@ async def transition(
         lost = isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", None) == DEADLOCK
         if not lost:
             raise
-        raise Conflict(DOUBLE_BOOKED.format(start=loan["starts_on"].isoformat())) from exc
+        raise Conflict(
+            DOUBLE_BOOKED.format(start=loan["starts_on"].isoformat()),
+            code="loans.double_booked",
+            params={"starts_on": loan["starts_on"].isoformat()},
+        ) from exc
     if result.rowcount != 1:
-        raise Conflict("This loan changed meanwhile; reload it and try again.")
+        raise Conflict(
+            "This loan changed meanwhile; reload it and try again.", code="loans.changed"
+        )
     loan.update(changes)
     await _log(
         session,
@@ -297,7 +313,9 @@ async def loan_view(
     is_lender = principal.sub == loan["lender_id"]
     is_borrower = principal.sub == loan["borrower_id"]
     if not (is_lender or is_borrower or principal.is_staff):
-        raise Forbidden("Only the lender, the borrower and staff may see this loan.")
+        raise Forbidden(
+            "Only the lender, the borrower and staff may see this loan.", code="loans.not_yours"
+        )
     moves = (
         []
         if not history

@@ -35,7 +35,7 @@ async def find_member(session: AsyncSession, member_id: str) -> dict[str, Any] |
 async def get_member(session: AsyncSession, member_id: str) -> dict[str, Any]:
     member = await find_member(session, member_id)
     if member is None:
-        raise NotFound(f"No member {member_id}.")
+        raise NotFound(f"No member {member_id}.", code="members.not_found")
     return member
 
 
@@ -99,6 +99,7 @@ async def member_for(
         raise Invalid(
             "Your token carries no neighbourhood; ask staff to register you as a member.",
             field="token.neighbourhood",
+            code="members.no_neighbourhood",
         )
     await create_member(
         session,

@@ -84,7 +84,11 @@ def check_birthdate(birthdate: date | None, *, today: date | None = None) -> dat
         return None
     today = today or datetime.now(UTC).date()
     if not date(OLDEST_BIRTH_YEAR, 1, 1) <= birthdate <= today:
-        raise Invalid("Enter a birthdate between 1900 and today.", field="body.birthdate")
+        raise Invalid(
+            "Enter a birthdate between 1900 and today.",
+            field="body.birthdate",
+            code="accounts.birthdate_range",
+        )
     return birthdate
 
 
@@ -96,7 +100,9 @@ def parse_birthdate(text: str | None) -> date | None:
     try:
         return check_birthdate(date.fromisoformat(text))
     except ValueError:
-        raise Invalid("Enter a birthdate as YYYY-MM-DD.", field="body.birthdate") from None
+        raise Invalid(
+            "Enter a birthdate as YYYY-MM-DD.", field="body.birthdate", code="accounts.birthdate"
+        ) from None
 
 
 async def set_birthdate(session: AsyncSession, *, account_id: str, birthdate: date | None) -> None:
@@ -173,7 +179,7 @@ async def find_account(session: AsyncSession, *, account_id: str) -> Account | N
 async def get_account(session: AsyncSession, *, account_id: str) -> Account:
     account = await find_account(session, account_id=account_id)
     if account is None:
-        raise NotFound(f"No account {account_id}.")
+        raise NotFound(f"No account {account_id}.", code="accounts.not_found")
     return account
 
 
@@ -253,7 +259,7 @@ async def decide(
     )
     if result.rowcount != 1:
         await get_account(session, account_id=account_id)
-        raise Conflict("This account was already decided.")
+        raise Conflict("This account was already decided.", code="accounts.already_decided")
     return await get_account(session, account_id=account_id)
 
 

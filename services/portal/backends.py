@@ -8,6 +8,7 @@ Problems (RFC 9457) come back as `BackendProblem`; an unreachable service as
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,6 +29,8 @@ class BackendProblem(Exception):
     detail: str
     field: str | None = None
     type: str = ""
+    code: str | None = None  # stable, for wording it in the reader's language
+    params: dict = dataclasses.field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.detail or self.title
@@ -36,6 +39,8 @@ class BackendProblem(Exception):
     def needs_verification(self) -> bool:
         """A 403 because the account is not verified yet (the services say so in the
         problem's type, title or detail)."""
+        if self.status == 403 and self.code == "unverified":
+            return True
         said = f"{self.type} {self.title} {self.detail}".lower()
         return self.status == 403 and ("verif" in said or "unverified" in said)
 
@@ -144,12 +149,12 @@ def _problem(service: str, response: httpx.Response) -> BackendProblem:
         body = {}
     if not isinstance(body, dict):
         body = {}
-    field = body.get("field")
+    field_name = body.get("field")
     detail = body.get("detail") or ""
     errors = body.get("errors")
     if isinstance(errors, list) and errors:
         first = errors[0] if isinstance(errors[0], dict) else {}
-        field = field or first.get("field")
+        field_name = field_name or first.get("field")
         message = first.get("message") or ""
         if message and message not in detail:
             detail = f"{detail} ({message})" if detail else message
@@ -160,6 +165,8 @@ def _problem(service: str, response: httpx.Response) -> BackendProblem:
         status=response.status_code,
         title=str(body.get("title") or response.reason_phrase),
         detail=str(detail),
-        field=field,
+        field=field_name,
         type=str(body.get("type") or ""),
+        code=str(body["code"]) if body.get("code") else None,
+        params=body["params"] if isinstance(body.get("params"), dict) else {},
     )

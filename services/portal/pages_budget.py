@@ -21,6 +21,7 @@ from services.portal.web import (
     problem_text,
     redirect,
     render,
+    whole_number,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -54,6 +55,7 @@ async def edition_page(request: Request, edition_id: str, me: Viewer, services: 
         services.get("budget", f"/editions/{edition_id}/proposals"),
     )
     voted: list = []
+    supported: list = []
     if me is not None:
         try:
             mine = await services.get(
@@ -62,6 +64,14 @@ async def edition_page(request: Request, edition_id: str, me: Viewer, services: 
             voted = [p.get("envelope_id") for p in mine.get("envelopes", [])]
         except (BackendProblem, BackendDown):
             voted = []
+        if edition["phase"] == "pre_selection":
+            try:
+                backed = await services.get(
+                    "budget", f"/editions/{edition_id}/supports/me", caller=caller(me)
+                )
+                supported = list(backed.get("proposal_ids", []))
+            except (BackendProblem, BackendDown):
+                supported = []
     results = None
     if edition["results_published"]:
         try:
@@ -78,6 +88,7 @@ async def edition_page(request: Request, edition_id: str, me: Viewer, services: 
         by_envelope=by_envelope,
         phases=PHASES,
         voted=voted,
+        supported=supported,
         my_envelopes=envelopes_for(edition, me.neighbourhood if me else None),
         results=results,
     )
@@ -86,6 +97,8 @@ async def edition_page(request: Request, edition_id: str, me: Viewer, services: 
 @router.get("/budget/{edition_id}/propose")
 async def propose_page(request: Request, edition_id: str, me: Member, services: Services):
     edition = await services.get("budget", f"/editions/{edition_id}")
+    if edition["phase"] != "proposals":  # the form closes with the proposals phase
+        return render(request, "error.html", status=409, message_key="budget.proposals_closed")
     return render(
         request,
         "budget/propose.html",
@@ -193,7 +206,7 @@ async def cast_ballot(
     context = await _ballot_context(services, edition_id, envelope_id)
     if context["edition"]["ballot_format"].get("kind") == "cumulative":
         points = {
-            p["id"]: int(form.get(f"points-{p['id']}") or 0)
+            p["id"]: whole_number(form.get(f"points-{p['id']}"))
             for p in context["choices"]
             if (form.get(f"points-{p['id']}") or "0").isdigit()
         }

@@ -19,11 +19,13 @@ from services.portal.web import (
     Viewer,
     back_with_problem,
     caller,
+    decimal_number,
     flash,
     language,
     redirect,
     render,
     runtime,
+    whole_number,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -95,7 +97,7 @@ async def new_item(request: Request, me: Member, form: Form, services: Services)
             "category": form.get("category", ""),
             "condition": form.get("condition", ""),
             "deposit_cents": deposit,
-            "max_loan_days": int(form.get("max_loan_days") or 0),
+            "max_loan_days": whole_number(form.get("max_loan_days")),
             "pickup_notes": form.get("pickup_notes", ""),
         }
         item = await services.post("exchange", "/items", caller=caller(me), json=body)
@@ -219,6 +221,10 @@ async def loan_page(request: Request, loan_id: str, me: Member, services: Servic
 async def loan_action(
     request: Request, loan_id: str, action: str, me: Member, form: Form, services: Services
 ):
+    try:
+        score = whole_number(form.get("score"))
+    except ValueError as exc:
+        return back_with_problem(request, f"/loans/{loan_id}", exc)
     bodies = {
         "accept": None,
         "decline": None,
@@ -226,10 +232,11 @@ async def loan_action(
         "pick-up": None,
         "dispute": {"note": form.get("note", "")},
         "return": {"condition": form.get("condition", ""), "notes": form.get("notes", "")},
-        "rating": {"score": int(form.get("score") or 0), "comment": form.get("comment", "")},
+        "rating": {"score": score, "comment": form.get("comment", "")},
     }
     if action not in bodies:
-        return back_with_problem(request, f"/loans/{loan_id}", ValueError(action))
+        unknown = ValueError(translate(language(request), "problem.generic"))
+        return back_with_problem(request, f"/loans/{loan_id}", unknown)
     try:
         await services.post(
             "exchange", f"/loans/{loan_id}/{action}", caller=caller(me), json=bodies[action]
@@ -316,10 +323,10 @@ async def new_service(request: Request, me: Member, form: Form, services: Servic
             "direction": form.get("direction"),
             "title": form.get("title", ""),
             "description": form.get("description", ""),
-            "minutes_estimate": int(form["minutes_estimate"])
+            "minutes_estimate": whole_number(form["minutes_estimate"])
             if form.get("minutes_estimate")
             else None,
-            "route_km": float(form["route_km"].replace(",", ".")) if form.get("route_km") else None,
+            "route_km": decimal_number(form.get("route_km")),
         }
         row = await services.post("exchange", "/services", caller=caller(me), json=body)
     except (ValueError, BackendProblem, BackendDown) as exc:
@@ -352,7 +359,7 @@ async def complete_service(
             idempotency_key=form.get("idem") or new_id(),
             json={
                 "provider_id": provider,
-                "minutes": int(form.get("minutes") or 0),
+                "minutes": whole_number(form.get("minutes")),
                 "settle_in_credits": form.get("settle_in_credits") == "on",
             },
         )
@@ -401,7 +408,7 @@ async def give_minutes(request: Request, me: Member, form: Form, services: Servi
             idempotency_key=form.get("idem") or new_id(),
             json={
                 "to_member": to_member,
-                "minutes": int(form.get("minutes") or 0),
+                "minutes": whole_number(form.get("minutes")),
                 "memo": form.get("memo", ""),
                 "reason": "service" if form.get("reason") == "service" else "gift",
             },

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from libs.common.money import parse_amount_cents
 from services.portal.backends import BackendDown, BackendProblem
-from services.portal.i18n import format_cents, translate
+from services.portal.i18n import format_cents, format_percent, known, translate
 from services.portal.web import (
     Form,
     Member,
@@ -22,6 +22,7 @@ from services.portal.web import (
     problem_text,
     redirect,
     render,
+    whole_number,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +38,16 @@ TEST_CARDS = {
 }
 # Statuses in which the backer may still cancel (until 24 h before the deadline).
 CANCELLABLE = ("pending", "awaiting_action", "active")
+# How the crowdfunding service marks a campaign recorded from before the platform opened.
+HISTORY_NOTE = "Recorded from history by "
+
+
+def bank_reason(failure: str | None, lang: str) -> str | None:
+    """The bank's refusal in the reader's words when the catalogue knows it; the payment
+    provider's own (English) sentence is not shown: the status already says "declined"."""
+    if failure and known(f"bankreason.{failure}"):
+        return translate(lang, f"bankreason.{failure}")
+    return None
 
 
 def test_cards(request: Request) -> tuple[str, ...]:
@@ -67,7 +78,7 @@ async def new_campaign(request: Request, me: Member, form: Form, services: Servi
             "description": form.get("description", ""),
             "category": form.get("category", ""),
             "goal_cents": parse_amount_cents(form.get("goal") or ""),
-            "duration_days": int(form.get("duration_days") or 0),
+            "duration_days": whole_number(form.get("duration_days")),
         }
         row = await services.post("crowdfunding", "/campaigns", caller=caller(me), json=body)
     except (ValueError, BackendProblem, BackendDown) as exc:
@@ -85,6 +96,9 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
         "crowdfunding", f"/campaigns/{campaign_id}", caller=caller(me) if me else None
     )
     is_holder = me is not None and me.id == campaign["holder_id"]
+    if (campaign.get("description") or "").startswith(HISTORY_NOTE):
+        # The service's own audit note (with a staff id): residents read a translated one.
+        campaign["description"], campaign["historical"] = "", True
     if campaign["state"] not in PUBLIC_STATES and not (
         is_holder or (me is not None and me.is_reviewer)
     ):
@@ -118,15 +132,15 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
         pool=pool,
         cards=test_cards(request),
         commission=commission,
-        commission_pct=_percent(commission["rate"]),
+        commission_pct=_percent(commission["rate"], language(request)),
     )
 
 
-def _percent(rate: str | None) -> str:
-    """ "0.05" → "5", "0.075" → "7.5" (a rate as a percentage, never through a float)."""
+def _percent(rate: str | None, lang: str) -> str:
+    """ "0.05" → "5 %", "0.075" → "7,5 %" (a rate as a percentage, never through a float)."""
     if not rate:
         return "–"
-    return f"{(Decimal(rate) * 100).normalize():f}"
+    return format_percent(Decimal(rate), lang, decimals=2, ratio=True)
 
 
 @router.post("/campaigns/{campaign_id}/pledge")
@@ -135,7 +149,7 @@ async def pledge(request: Request, campaign_id: str, me: Member, form: Form, ser
     try:
         amount_cents = parse_amount_cents(form.get("amount") or "")
     except ValueError as exc:
-        flash(request, translate(lang, "error.amount", reason=str(exc)), "error")
+        flash(request, problem_text(request, exc), "error")
         return redirect(f"/campaigns/{campaign_id}")
     try:
         body = {
@@ -150,8 +164,9 @@ async def pledge(request: Request, campaign_id: str, me: Member, form: Form, ser
         return back_with_problem(request, f"/campaigns/{campaign_id}", exc)
     status = row["status"]
     message = translate(lang, f"pledge.status.{status}", amount=format_cents(amount_cents, lang))
-    if status == "declined" and row.get("failure"):
-        message += " " + translate(lang, "pledge.declined_reason", reason=row["failure"])
+    reason = bank_reason(row.get("failure"), lang)
+    if status == "declined" and reason:
+        message += " " + translate(lang, "pledge.declined_reason", reason=reason)
     kind = {"active": "success", "declined": "error"}.get(status, "warning")
     flash(request, message, kind)
     if status == "awaiting_action" and row.get("next_action_url"):
@@ -163,6 +178,8 @@ async def pledge(request: Request, campaign_id: str, me: Member, form: Form, ser
 @router.get("/my-pledges")
 async def my_pledges_page(request: Request, me: Member, services: Services):
     rows = await services.get("crowdfunding", "/me/pledges", caller=caller(me))
+    for row in rows:
+        row["failure"] = bank_reason(row.get("failure"), language(request))
     return render(request, "funding/my_pledges.html", pledges=rows, cancellable=CANCELLABLE)
 
 
@@ -172,7 +189,8 @@ async def my_pledge_action(
 ):
     paths = {"cancel": "cancel", "received": "reward-received"}
     if action not in paths:
-        return back_with_problem(request, "/my-pledges", ValueError(action))
+        unknown = ValueError(translate(language(request), "problem.generic"))
+        return back_with_problem(request, "/my-pledges", unknown)
     try:
         await services.post(
             "crowdfunding", f"/pledges/{pledge_id}/{paths[action]}", caller=caller(me)
@@ -191,8 +209,7 @@ def _reward_body(form: dict, *, with_terms: bool) -> dict:
     body = {"title": form.get("title", ""), "description": form.get("description", "")}
     if with_terms:
         body["min_cents"] = parse_amount_cents(form.get("min") or "")
-        stock = (form.get("stock") or "").strip()
-        body["stock"] = int(stock) if stock else None
+        body["stock"] = whole_number(form.get("stock"), default=None)
     return body
 
 

@@ -11,13 +11,14 @@ from fastapi import APIRouter, Request
 from libs.common.auth import ROLES
 from libs.common.ids import new_id
 from libs.common.money import parse_euros
-from libs.common.problems import Conflict, Invalid, NotFound
+from libs.common.problems import Conflict, Invalid, NotFound, Problem
 from services.portal import accounts
 from services.portal import roles as roles_mod
 from services.portal.backends import BackendDown, BackendProblem, Backends
-from services.portal.i18n import translate
-from services.portal.pages_budget import PHASES
+from services.portal.i18n import problem_message, translate
+from services.portal.pages_budget import BALLOT_STATUSES, PHASES
 from services.portal.pages_public import sync_profile
+from services.portal.territory import directory
 from services.portal.web import (
     Admin,
     Form,
@@ -31,6 +32,7 @@ from services.portal.web import (
     redirect,
     render,
     runtime,
+    whole_number,
 )
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -59,6 +61,12 @@ async def act(
     except (BackendProblem, BackendDown) as exc:
         return back_with_problem(request, back, exc)
     return done(request, message, back)
+
+
+def _said(request: Request, exc: Problem) -> str:
+    """The portal's own refusal, worded like a service's: from its code, in the reader's
+    language."""
+    return problem_message(language(request), code=exc.code, params={}, status=exc.status)
 
 
 async def _safely(coro, default=None):
@@ -112,7 +120,7 @@ async def decide(request: Request, account_id: str, me: Staff, form: Form, servi
                 note=form.get("note", ""),
             )
     except (Conflict, NotFound, Invalid) as exc:
-        flash(request, exc.detail, "error")
+        flash(request, _said(request, exc), "error")
         return redirect("/staff/residents")
     if verified:
         await sync_profile(services, account)
@@ -133,7 +141,7 @@ async def change_roles(request: Request, account_id: str, me: Staff, form: Form)
         message = translate(language(request), f"roles.refused.{exc.reason}")
         return render(request, "error.html", status=403, message=message)
     except (Invalid, NotFound, Conflict) as exc:
-        flash(request, exc.detail, "error")
+        flash(request, _said(request, exc), "error")
         return redirect("/staff/residents")
     return done(request, "staff.roles_saved", f"/staff/residents?q={account.email}")
 
@@ -220,10 +228,17 @@ async def run_settlement(request: Request, me: Staff, form: Form, services: Serv
 
 @router.get("/match-pools")
 async def pools_page(request: Request, me: Staff, services: Services):
-    pools, leftovers = await asyncio.gather(
+    pools, leftovers, editions = await asyncio.gather(
         services.get("crowdfunding", "/match-pools"),
         _safely(services.get("crowdfunding", "/budget-leftovers", caller=caller(me)), []),
+        _safely(services.get("budget", "/editions"), []),
     )
+    # A leftover is named by its edition and envelope (the ids mean nothing to staff).
+    names = {e["id"]: e["name"] for e in editions}
+    envelopes = {v["id"]: v["name"] for e in editions for v in e.get("envelopes", [])}
+    for leftover in leftovers:
+        leftover["edition_name"] = names.get(leftover.get("edition_id"), "–")
+        leftover["envelope_name"] = envelopes.get(leftover.get("envelope_id"), "–")
     return render(request, "staff/pools.html", pools=pools, leftovers=leftovers, values={})
 
 
@@ -320,7 +335,8 @@ async def create_edition(request: Request, me: Staff, form: Form, services: Serv
             if code.strip():
                 envelopes.append(
                     {
-                        "name": code.strip(),
+                        # Residents read the neighbourhood's name, not its code.
+                        "name": directory().name_of(code.strip()),
                         "district": code.strip(),
                         "amount_cents": parse_euros(form.get("district_amount") or "0"),
                     }
@@ -333,7 +349,7 @@ async def create_edition(request: Request, me: Staff, form: Form, services: Serv
             "rule": form.get("rule") or "greedy",
             "ballot_format": {"kind": kind},
             "keyholders": keyholders,
-            "threshold": int(form["threshold"]) if form.get("threshold") else None,
+            "threshold": whole_number(form.get("threshold"), default=None),
         }
         if form.get("voting_start") or form.get("voting_end"):
             body["phase_dates"] = {
@@ -455,18 +471,32 @@ async def desk_page(request: Request, me: Staff, services: Services):
     )
     voting = [e for e in editions if e["phase"] == "voting"]
     proposing = [e for e in editions if e["phase"] == "proposals"]
-    ballots = {}
-    for edition in voting:
-        proposals = await _safely(
-            services.get("budget", f"/editions/{edition['id']}/proposals"), []
-        )
-        ballots[edition["id"]] = [p for p in proposals if p["status"] == "feasible"]
+    proposals = await asyncio.gather(
+        *(_safely(services.get("budget", f"/editions/{e['id']}/proposals"), []) for e in voting)
+    )
+    # Every edition in voting, one ballot paper per envelope with only that envelope's
+    # projects (as the resident's own paper ballot is).
+    papers = [
+        {
+            "edition": edition,
+            "envelope": envelope,
+            "choices": [
+                p
+                for p in rows
+                if p["envelope_id"] == envelope["id"]
+                and p["status"] in BALLOT_STATUSES
+                and (p.get("assessment") or {}).get("cost_cents")
+            ],
+        }
+        for edition, rows in zip(voting, proposals, strict=True)
+        for envelope in edition["envelopes"]
+    ]
     return render(
         request,
         "staff/desk.html",
         voting=voting,
+        papers=papers,
         proposing=proposing,
-        ballots=ballots,
         campaigns=campaigns,
     )
 
@@ -549,7 +579,7 @@ async def desk_transfer(request: Request, me: Staff, form: Form, services: Servi
             idempotency_key=form.get("idem") or new_id(),
             json={
                 "to_member": payee.id,
-                "minutes": int(form.get("minutes") or 0),
+                "minutes": whole_number(form.get("minutes")),
                 "memo": form.get("memo", ""),
                 "on_behalf_of": payer.id,
             },

@@ -83,7 +83,7 @@ async def change_roles(
     wanted = tuple(dict.fromkeys(roles))
     unknown = set(wanted) - set(ROLES)
     if unknown or not wanted:
-        raise Invalid(f"Unknown roles: {sorted(unknown)}", field="body.roles")
+        raise Invalid(f"Unknown roles: {sorted(unknown)}", field="body.roles", code="roles.unknown")
     account = await get_account(session, account_id=account_id)
     reason = refusal(
         actor_id=actor.id,
@@ -101,7 +101,9 @@ async def change_roles(
         .values(roles=",".join(wanted))
     )
     if result.rowcount != 1:
-        raise Conflict("The roles changed meanwhile: reload the page and try again.")
+        raise Conflict(
+            "The roles changed meanwhile: reload the page and try again.", code="roles.changed"
+        )
     await record(session, actor_id=actor.id, account_id=account_id,
                  before=account.roles, after=wanted)  # fmt: skip
     return await get_account(session, account_id=account_id)

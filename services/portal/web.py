@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from libs.common.ids import new_id
+from libs.common.money import AmountUnreadable
 from services.portal import accounts as accounts_mod
 from services.portal import sessions
 from services.portal.accounts import Account
@@ -20,8 +20,14 @@ from services.portal.backends import BackendDown, BackendProblem, Backends, Call
 from services.portal.i18n import (
     LANGUAGES,
     format_cents,
+    format_day,
+    format_euro_text,
     format_minutes,
+    format_number,
+    format_percent,
+    label,
     pick_language,
+    problem_message,
     translate,
 )
 from services.portal.territory import directory
@@ -31,6 +37,33 @@ TEMPLATES = Environment(
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+)
+
+
+def _filter(format_in):
+    """A Jinja filter that formats in the page's language (the `lang` of the context)."""
+
+    @pass_context
+    def apply(context, value, *args, **kwargs):
+        return format_in(value, context.get("lang", "fr"), *args, **kwargs)
+
+    return apply
+
+
+# {{ x|number(1) }} → "380,0"; {{ r|percent }}; {{ c|money }}; {{ d|day }}; {{ m|duration }};
+# {{ c.category|label('ccat') }} → the catalogue's word (never a raw key).
+TEMPLATES.filters.update(
+    number=_filter(lambda v, lang, decimals=None: format_number(v, lang, decimals=decimals)),
+    percent=_filter(
+        lambda v, lang, decimals=1, ratio=False: format_percent(
+            v, lang, decimals=decimals, ratio=ratio
+        )
+    ),
+    money=_filter(format_cents),
+    euro_text=_filter(format_euro_text),
+    day=_filter(format_day),
+    duration=_filter(format_minutes),
+    label=_filter(lambda v, lang, prefix: label(lang, prefix, v)),
 )
 
 
@@ -211,22 +244,6 @@ def sandbox_money(request: Request) -> bool:
     )
 
 
-def format_day(value: Any, lang: str) -> str:
-    if not value:
-        return "–"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            try:
-                value = date.fromisoformat(value)
-            except ValueError:
-                return value
-    if isinstance(value, datetime):
-        value = value.date()
-    return value.strftime("%d/%m/%Y") if lang == "fr" else value.isoformat()
-
-
 def wants_problem(request: Request) -> bool:
     """A script (Accept: JSON, not HTML) gets problem+json rather than a page."""
     accept = request.headers.get("accept", "")
@@ -248,14 +265,47 @@ def caller(account: Account) -> Caller:
     return Caller.of(account)
 
 
+class NumberUnreadable(ValueError):
+    """A whole number typed in a form that is not one ("abc", "2,5" minutes)."""
+
+
+def whole_number(text: object, *, default: int | None = 0) -> int | None:
+    """A whole number as typed ("1 200" too); NumberUnreadable (shown translated) if not."""
+    cleaned = str(text or "").strip()
+    for space in (" ", "\u00a0", "\u202f"):
+        cleaned = cleaned.replace(space, "")
+    if not cleaned:
+        return default
+    try:
+        return int(cleaned)
+    except ValueError:
+        raise NumberUnreadable(str(text)) from None
+
+
+def decimal_number(text: object) -> float | None:
+    """A decimal as typed, French or English ("12,5" or "12.5"); None when left empty."""
+    cleaned = str(text or "").strip().replace(",", ".")
+    if not cleaned:
+        return None
+    try:
+        return float(cleaned)
+    except ValueError:
+        raise NumberUnreadable(str(text)) from None
+
+
 def problem_text(request: Request, exc: Exception) -> str:
     lang = language(request)
+    if isinstance(exc, AmountUnreadable):
+        return translate(lang, f"amount.{exc.reason}")
+    if isinstance(exc, NumberUnreadable):
+        return translate(lang, "error.number_unreadable", typed=str(exc))
     if isinstance(exc, BackendDown):
         return translate(lang, "error.backend_down", service=translate(lang, f"svc.{exc.service}"))
     if isinstance(exc, BackendProblem) and exc.needs_verification:
         return translate(lang, "error.verification_required")
     if isinstance(exc, BackendProblem):
-        return translate(lang, "error.backend_said", detail=str(exc))
+        # Worded from the problem's code, never from the service's English detail.
+        return problem_message(lang, code=exc.code, params=exc.params, status=exc.status)
     return str(exc)
 
 

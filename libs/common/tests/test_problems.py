@@ -20,6 +20,10 @@ def client():
     def pledge(body: Pledge):
         if body.campaign_id == "closed":
             raise Conflict("The campaign is closed.")
+        if body.campaign_id == "small":
+            raise Conflict(
+                "Needs 4000 cents.", code="rewards.below_minimum", params={"min_cents": 4000}
+            )
         return body
 
     @app.get("/boom")
@@ -36,6 +40,15 @@ def test_validation_error_names_the_field(client):
     body = response.json()
     assert body["errors"][0]["field"] == "body.amount_cents"
     assert "body.amount_cents" in body["detail"]
+    assert (body["code"], body["params"]) == ("invalid", {"fields": ["amount_cents"]})
+
+
+def test_a_problem_carries_its_stable_code_and_params_for_clients_to_word(client):
+    body = client.post("/pledges", json={"amount_cents": 5, "campaign_id": "small"}).json()
+    assert body["code"] == "rewards.below_minimum" and body["params"] == {"min_cents": 4000}
+    assert body["status"] == 409 and body["detail"] == "Needs 4000 cents."
+    plain = client.post("/pledges", json={"amount_cents": 5, "campaign_id": "closed"}).json()
+    assert "code" not in plain and "params" not in plain
 
 
 def test_domain_conflict_is_409(client):

@@ -55,6 +55,9 @@ async def test_debit_limit_holds_under_concurrent_transfers(exchange):
     assert await balance(exchange, alice) == -90
     refused = next(r for r in results if r.status_code == 409)
     assert "debit limit" in refused.json()["detail"]
+    # Clients word it in their reader's language from the stable code and its params.
+    assert refused.json()["code"] == "credits.debit_limit"
+    assert refused.json()["params"] == {"limit_minutes": 100, "balance_minutes": -90, "minutes": 30}
     not_staff = await exchange.client.put(
         "/accounts/alice/limits", json={"debit_limit": 0, "credit_limit": 0}, headers=alice
     )
@@ -72,7 +75,10 @@ async def test_credit_limit_blocks_the_receiver(exchange):
     await exchange.client.put(
         "/accounts/bob/limits", json={"debit_limit": 0, "credit_limit": 60}, headers=staff
     )
-    assert (await pay(exchange, alice, "bob", 61, "credit-0001")).status_code == 409
+    over = await pay(exchange, alice, "bob", 61, "credit-0001")
+    assert over.status_code == 409
+    assert over.json()["code"] == "credits.credit_limit"
+    assert over.json()["params"]["limit_minutes"] == 60
     assert (await pay(exchange, alice, "bob", 60, "credit-0002")).status_code == 201
     assert (await pay(exchange, alice, "alice", 5, "credit-0003")).status_code == 409
 

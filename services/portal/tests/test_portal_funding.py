@@ -94,7 +94,7 @@ async def test_declined_card_is_said_plainly_and_my_pledges_shows_each_status(fu
 
     r = await post_form(client, page, action, amount="1,800", card_token="tok_instant")
     [message] = flashes((await client.get(r.headers["location"])).text)
-    assert "ambiguous" in message, "1,800: 1.80 € or 1 800 €? The resident is asked"
+    assert "ambigu" in message, "1,800: 1.80 € or 1 800 €? The resident is asked"
 
     await funding.cf.client.post(
         "/sandbox/webhooks/dispatch", headers=funding.cf.auth("sam", "staff")
@@ -150,7 +150,7 @@ async def test_holder_manages_rewards_and_backer_confirms_receipt(funding, clock
     client = funding.client
     await log_in(client, "ines@valmont.example")
     html = await read(client, page)
-    assert "5 % des contributions des habitants" in html
+    assert "5\u00a0% des contributions des habitants" in html
     await post_form(
         client,
         page,
@@ -191,3 +191,24 @@ async def test_sandbox_in_production_says_no_real_money_moves(funding):
         assert "aucun argent réel" in html
     funding.app.state.portal_settings = PortalSettings(CROWDFUNDING_PAYMENT_PROVIDER="stripe")
     assert 'data-testid="sandbox-banner"' not in (await funding.client.get("/")).text
+
+
+async def test_a_pledge_below_a_rewards_minimum_is_refused_in_euros_in_the_readers_language(
+    funding,
+):
+    holder = await make_account(funding, email="hugo@valmont.example")
+    await make_account(funding, email="ines@valmont.example")
+    reward = {"title": "Pain au levain", "min_cents": 40_00, "stock": 5}
+    campaign = await live_campaign(funding, holder, rewards=[reward])
+    page = f"/campaigns/{campaign['id']}"
+    client = funding.client
+    await log_in(client, "ines@valmont.example")
+    fields = {"amount": "12,50", "card_token": "tok_instant", "reward_id": campaign["rewards"][0]}
+    r = await post_form(client, page, f"{page}/pledge", **fields)
+    [message] = flashes((await client.get(r.headers["location"])).text)
+    assert message == "Cette contrepartie demande une contribution d'au moins 40,00\u00a0€."
+    assert "cents" not in message and "4000" not in message
+    await post_form(client, "/login", "/lang", lang="en", next="/")
+    r = await post_form(client, page, f"{page}/pledge", **fields)
+    [message] = flashes((await client.get(r.headers["location"])).text)
+    assert message == "This reward needs a pledge of at least €40.00."
