@@ -72,16 +72,17 @@ async def test_assessments_milestones_and_desk_voters_are_strict(budget):
         headers=budget.auth("alice"),
     )
     assert fields_of(proposal) == ["body.proposed_cost_cents"]
-    ballot = await budget.client.post(
-        "/editions/unknown/desk/ballots",
-        json={"envelope_id": "e", "projects": [], "voter": {"voter_id": "v", "birthdate": 19}},
+    # Desk voters are registered first (identity seen by staff), then their paper is cast.
+    voter = await budget.client.post(
+        "/editions/unknown/desk/voters",
+        json={"identity": "ID-12345", "neighbourhood": "centre", "birthdate": 19},
         headers=staff,
     )
-    assert fields_of(ballot) == ["body.voter.birthdate"]
+    assert fields_of(voter) == ["body.birthdate"]
     # A birthdate is older than the platform: 1950 is fine here (the edition is unknown).
     older = await budget.client.post(
-        "/editions/unknown/desk/ballots",
-        json={"envelope_id": "e", "voter": {"voter_id": "v", "birthdate": "1950-02-01"}},
+        "/editions/unknown/desk/voters",
+        json={"identity": "ID-12345", "neighbourhood": "centre", "birthdate": "1950-02-01"},
         headers=staff,
     )
     assert older.status_code == 404, older.text
