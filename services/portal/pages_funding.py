@@ -194,10 +194,19 @@ async def pledge(request: Request, campaign_id: str, me: Member, form: Form, ser
 
 @router.get("/my-pledges")
 async def my_pledges_page(request: Request, me: Member, services: Services):
+    back_from_stripe = request.query_params.get("redirect_status")
+    if back_from_stripe:
+        # Back from Stripe's card form (the webhook decides the pledge in a moment). Stripe
+        # appends the SetupIntent's secret to the address: a clean one keeps it out of the
+        # history and of the access logs of what follows.
+        key = "cardpage.saved" if back_from_stripe == "succeeded" else "cardpage.refused"
+        flash(
+            request,
+            translate(language(request), key),
+            "success" if key.endswith("saved") else "error",
+        )
+        return redirect("/my-pledges")
     rows = await services.get("crowdfunding", "/me/pledges", caller=caller(me))
-    if request.query_params.get("redirect_status") == "succeeded":
-        # Back from Stripe's card form: the webhook confirms the pledge in a moment.
-        flash(request, translate(language(request), "cardpage.saved"), "success")
     return render(
         request,
         "funding/my_pledges.html",
@@ -217,6 +226,7 @@ async def card_page(request: Request, pledge_id: str, me: Member, services: Serv
         or row["backer_id"] != me.id
         or row["status"] != "awaiting_action"
         or not row.get("client_secret")
+        or row.get("next_action_url")  # a bank's page to visit, not a card to type
     ):
         flash(request, translate(language(request), "cardpage.not_waiting"), "info")
         return redirect("/my-pledges")

@@ -24,7 +24,9 @@
     locale: form.getAttribute("data-locale") || "auto"
   });
   var elements = stripe.elements({ clientSecret: form.getAttribute("data-client-secret") });
-  var card = elements.create("payment");
+  // Cards only: the portal's Permissions-Policy forbids the Payment Request API
+  // (payment=()), so Apple Pay / Google Pay are not offered rather than offered broken.
+  var card = elements.create("payment", { wallets: { applePay: "never", googlePay: "never" } });
   card.mount("#payment-element");
   card.on("ready", function () { submit.disabled = false; });
 

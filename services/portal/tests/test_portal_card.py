@@ -152,7 +152,11 @@ async def test_card_saved_in_stripes_form_makes_the_pledge_authorised_by_webhook
     # What Stripe.js does with the key and the secret when the backer submits the card.
     confirmed = await fake_stripe.confirm_in_browser(secret["client-secret"], "pm_card_visa")
     assert confirmed["status"] == "succeeded"
-    back = await portal.client.get("/my-pledges?setup_intent=x&redirect_status=succeeded")
+    # Stripe sends the backer back with the SetupIntent's secret in the address.
+    query = f"setup_intent=x&setup_intent_client_secret={secret['client-secret']}"
+    back = await portal.client.get(f"/my-pledges?{query}&redirect_status=succeeded")
+    assert back.status_code == 303 and back.headers["location"] == "/my-pledges"
+    back = await portal.client.get("/my-pledges")
     assert "Carte enregistrée" in unescape(back.text)
     assert re.findall(r'<tr data-status="([a-z_]+)"', back.text) == ["awaiting_action"]
 
@@ -180,6 +184,9 @@ async def test_card_declined_in_stripes_form_shows_the_declined_message(portal, 
         secret["client-secret"], "pm_card_chargeDeclined"
     )
     assert refused["error"]["code"] == "card_declined"
+    back = await portal.client.get("/my-pledges?setup_intent=x&redirect_status=failed")
+    assert "n'a pas confirmé la carte" in unescape((await portal.client.get("/my-pledges")).text)
+    assert back.headers["location"] == "/my-pledges"
     [answer] = await deliver(portal, fake_stripe, "setup_intent.setup_failed")
     assert answer["status"] == "applied"
     html = unescape((await portal.client.get("/my-pledges")).text)
