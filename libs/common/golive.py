@@ -63,6 +63,8 @@ def production_problems(env: Mapping[str, str], *, services: Iterable[str] = ALL
                 )
     if "crowdfunding" in services:
         problems.extend(_payment_problems(env))
+    if "portal" in services:
+        problems.extend(_card_form_problems(env))
     return problems
 
 
@@ -98,6 +100,26 @@ def _payment_problems(env: Mapping[str, str]) -> list[str]:
             if not _set(env, name)
         ]
     return [f"CROWDFUNDING_PAYMENT_PROVIDER is {provider!r}: use stripe or sandbox"]
+
+
+def _card_form_problems(env: Mapping[str, str]) -> list[str]:
+    """The portal with Stripe: its card form needs the publishable key, and only that key
+    (the page hands it to every browser)."""
+    provider = (env.get("CROWDFUNDING_PAYMENT_PROVIDER") or "sandbox").strip().lower()
+    if provider != "stripe":
+        return []
+    key = (env.get("STRIPE_PUBLISHABLE_KEY") or "").strip()
+    if not key:
+        return [
+            "STRIPE_PUBLISHABLE_KEY is unset: CROWDFUNDING_PAYMENT_PROVIDER=stripe needs it "
+            "for the portal's card form (without it no real card can be typed)"
+        ]
+    if key.startswith(("sk_", "rk_")):
+        return [
+            "STRIPE_PUBLISHABLE_KEY holds a secret or restricted key: the portal sends it to "
+            "every browser; set the publishable key (pk_…)"
+        ]
+    return []
 
 
 def environment(dotenv: Path | None = Path(".env")) -> dict[str, str]:

@@ -92,13 +92,19 @@ class WebhookEvent:
     payment_id: str
     reference: str  # our pledge id
     status: PaymentStatus
+    # Stripe: the card the backer saved in the browser (Stripe.js), known only from here.
+    method_id: str | None = None
 
 
 class PaymentProvider(Protocol):
     name: str
+    # True when the backer types the card into the provider's own form in the browser
+    # (Stripe Elements): `authorise` is then called without a card token and answers
+    # `action_required` with the client secret that form needs.
+    collects_card_in_browser: bool
 
     async def authorise(
-        self, *, idempotency_key: str, amount_cents: int, card_token: str, reference: str
+        self, *, idempotency_key: str, amount_cents: int, card_token: str | None, reference: str
     ) -> PaymentResult: ...
 
     async def capture(self, *, idempotency_key: str, payment: Payment) -> PaymentResult: ...
@@ -163,6 +169,7 @@ class SandboxProvider:
     """
 
     name = "sandbox"
+    collects_card_in_browser = False
 
     def __init__(self, db: Database, secret: str) -> None:
         self.db = db

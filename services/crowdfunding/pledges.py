@@ -182,9 +182,14 @@ async def pledge(
     principal: Principal,
     amount_cents: int,
     reward_id: str | None,
-    card_token: str,
+    card_token: str | None,
 ) -> Any:
-    """Reserve stock and match, then ask the provider for a hold on the card."""
+    """Reserve stock and match, then ask the provider for a hold on the card.
+
+    Without a card token, the provider must collect the card in the backer's browser
+    (Stripe Elements): the pledge then awaits that step, with its client secret."""
+    if card_token is None and not cf.provider.collects_card_in_browser:
+        raise Invalid("A card is needed to pledge online.", field="body.card_token")
     now = config.now()
     async with cf.runtime.unit_of_work() as session:
         row = await _open_pledge(
@@ -470,6 +475,14 @@ async def handle_webhook(cf: Crowdfunding, *, body: bytes, headers) -> dict:
             .where(pledges.c.id == row.id, pledges.c.payment_id.is_(None))
             .values(payment_id=hook.payment_id)
         )
+        if hook.method_id:
+            # A card saved in the browser (Stripe.js): the only place we learn its id, which
+            # the charge on success (or the void) needs.
+            await session.execute(
+                update(pledges)
+                .where(pledges.c.id == row.id, pledges.c.method_id.is_(None))
+                .values(method_id=hook.method_id)
+            )
         target = _WEBHOOK_TARGETS.get(hook.status)
         # Capture, void and refund are settlement's to decide; their webhooks only confirm.
         # Authorisation news is the one the provider gives first, so it may move a pledge.

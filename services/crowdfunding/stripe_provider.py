@@ -8,6 +8,11 @@ and the money is taken only if the campaign succeeds, off-session (a PaymentInte
 - `authorise` → customer + SetupIntent (confirm=true, usage=off_session). `succeeded` is
   "authorised"; `requires_action` is "action_required" (3-D Secure: the backer follows
   `next_action_url`, or Stripe.js uses `client_secret`); a card error is "failed".
+  Without a card token (the production path: the card number must never reach us), the
+  SetupIntent is created unconfirmed and answered "action_required" with its client
+  secret: the portal's card page mounts Stripe's Payment Element and confirms it in the
+  browser (`stripe.confirmSetup`, 3-D Secure included); the `setup_intent.succeeded` or
+  `setup_intent.setup_failed` webhook then says what happened, with the saved card's id.
 - `capture` → PaymentIntent (confirm=true, off_session=true). Succeeded: "captured", and the
   card is forgotten (payment method detached). A decline or a bank that wants the backer
   back (authentication_required) is "failed" and the PaymentIntent is cancelled.
@@ -66,6 +71,7 @@ _EVENT_STATUSES: dict[str, PaymentStatus] = {
 
 class StripeProvider:
     name = "stripe"
+    collects_card_in_browser = True
 
     def __init__(
         self,
@@ -99,7 +105,7 @@ class StripeProvider:
     # --- the port --------------------------------------------------------------------
 
     async def authorise(
-        self, *, idempotency_key: str, amount_cents: int, card_token: str, reference: str
+        self, *, idempotency_key: str, amount_cents: int, card_token: str | None, reference: str
     ) -> PaymentResult:
         metadata = {"pledge": reference, "platform": PLATFORM_TAG}
         customer = await self._call(
@@ -107,6 +113,10 @@ class StripeProvider:
             {"metadata": metadata},
             f"{idempotency_key}:customer",
         )
+        if card_token is None:
+            return await self._setup_in_browser(
+                idempotency_key, amount_cents, metadata, customer.id
+            )
         try:
             intent = await self._call(
                 self.client.v1.setup_intents.create_async,
@@ -231,15 +241,42 @@ class StripeProvider:
         payment_id = obj.get("id", "")
         if obj.get("object") == "charge":
             payment_id = obj.get("payment_intent") or payment_id
+        method = obj.get("payment_method") if obj.get("object") == "setup_intent" else None
+        if isinstance(method, dict):  # expanded
+            method = method.get("id")
         return WebhookEvent(
             id=event.id,
             type=event.type,
             payment_id=str(payment_id),
             reference=str((obj.get("metadata") or {}).get("pledge", "")),
             status=status,
+            method_id=str(method) if method else None,
         )
 
     # --- steps -------------------------------------------------------------------------
+
+    async def _setup_in_browser(
+        self, key: str, amount_cents: int, metadata: dict, customer_id: str
+    ) -> PaymentResult:
+        """An unconfirmed SetupIntent: the backer's browser confirms it with Stripe.js and
+        the client secret (no return_url here: Stripe takes it only with confirm=true; the
+        page passes it to `confirmSetup`)."""
+        intent = await self._call(
+            self.client.v1.setup_intents.create_async,
+            {
+                "customer": customer_id,
+                "payment_method_types": ["card"],
+                "usage": "off_session",
+                "metadata": {**metadata, "amount_cents": str(amount_cents)},
+            },
+            f"{key}:setup",
+        )
+        return PaymentResult(
+            intent.id,
+            "action_required",
+            customer_id=customer_id,
+            client_secret=intent.client_secret,
+        )
 
     async def _cancel_setup(self, setup_id: str, key: str) -> None:
         await self._call(

@@ -114,6 +114,8 @@ def create_app(
         description="The pages residents, reviewers and the city use.",
     )
     app.state.portal_settings = portal
+    # The base policy, which a page may widen for itself (the Stripe card page does).
+    app.state.content_security_policy = SECURITY_HEADERS["Content-Security-Policy"]
     install_page_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

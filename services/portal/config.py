@@ -14,6 +14,11 @@
 - `CROWDFUNDING_PAYMENT_PROVIDER` (sandbox): the crowdfunding service's provider, read here
   too: with the sandbox in production (an explicit opt-in, see README), every page says
   that no real money moves; the pledge form offers the provider's test cards.
+- `STRIPE_PUBLISHABLE_KEY` (unset): with the `stripe` provider, the card is typed into
+  Stripe's Payment Element on the portal's card page (the number never reaches us); unset,
+  the pledge form offers Stripe's test cards (dev). Production requires it.
+- `CROWDFUNDING_STRIPE_RETURN_URL` (http://localhost:8000/my-pledges): where Stripe.js
+  sends the backer after the card page (and 3-D Secure); the same setting as the service's.
 """
 
 from __future__ import annotations
@@ -59,6 +64,16 @@ class PortalSettings(BaseSettings):
     # True: local passwords are switched off, every log-in goes through the provider.
     oidc_only: bool = Field(False, alias="PORTAL_OIDC_ONLY")
     payment_provider: str = Field("sandbox", alias="CROWDFUNDING_PAYMENT_PROVIDER")
+    # Publishable: it is meant for browsers (it can only create card tokens, never charge).
+    stripe_publishable_key: str | None = Field(None, alias="STRIPE_PUBLISHABLE_KEY")
+    stripe_return_url: str = Field(
+        "http://localhost:8000/my-pledges", alias="CROWDFUNDING_STRIPE_RETURN_URL"
+    )
+
+    @property
+    def card_form_in_browser(self) -> bool:
+        """Stripe with a publishable key: the card goes into Stripe's own form (Elements)."""
+        return self.payment_provider == "stripe" and bool(self.stripe_publishable_key)
 
     @property
     def session_lifetime(self) -> Lifetime:

@@ -50,9 +50,37 @@ def bank_reason(failure: str | None, lang: str) -> str | None:
     return None
 
 
+# What Stripe.js needs on the card page, as Stripe documents it for its CSP: its script,
+# its frames (the Payment Element, 3-D Secure) and its API. Only that page gets them: every
+# other page keeps the strict policy, so no third-party script runs where it is not needed.
+STRIPE_JS = "https://js.stripe.com/v3/"
+STRIPE_SOURCES = {
+    "script-src": ("https://js.stripe.com",),
+    "frame-src": ("https://js.stripe.com", "https://hooks.stripe.com"),
+    "connect-src": ("https://api.stripe.com",),
+}
+
+
 def test_cards(request: Request) -> tuple[str, ...]:
     provider = request.app.state.portal_settings.payment_provider
     return TEST_CARDS.get(provider, TEST_CARDS["sandbox"])
+
+
+def card_in_browser(request: Request) -> bool:
+    return request.app.state.portal_settings.card_form_in_browser
+
+
+def widened_policy(policy: str, sources: dict[str, tuple[str, ...]]) -> str:
+    """`policy` with `sources` added to their directives. A directive the policy lacks
+    starts from `default-src` (what it fell back to), so 'self' keeps working there."""
+    directives: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in policy.split(";"))):
+        name, _, value = part.partition(" ")
+        directives[name] = value.strip()
+    for name, extra in sources.items():
+        current = directives.get(name, directives.get("default-src", "")).split()
+        directives[name] = " ".join([*current, *(s for s in extra if s not in current)])
+    return "; ".join(f"{name} {value}".strip() for name, value in directives.items())
 
 
 @router.get("/campaigns")
@@ -131,6 +159,7 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
         reviews=reviews,
         pool=pool,
         cards=test_cards(request),
+        card_in_browser=card_in_browser(request),
         commission=commission,
         commission_pct=_percent(commission["rate"], language(request)),
     )
@@ -151,10 +180,13 @@ async def pledge(request: Request, campaign_id: str, me: Member, form: Form, ser
     except ValueError as exc:
         flash(request, problem_text(request, exc), "error")
         return redirect(f"/campaigns/{campaign_id}")
+    in_browser = card_in_browser(request)
     try:
         body = {
             "amount_cents": amount_cents,
-            "card_token": form.get("card_token") or "",
+            # With Stripe's card form the card is typed on the next page, into Stripe's
+            # frame: no token is sent, the service answers with the SetupIntent's secret.
+            "card_token": None if in_browser else form.get("card_token") or "",
             "reward_id": form.get("reward_id") or None,
         }
         row = await services.post(
@@ -163,6 +195,8 @@ async def pledge(request: Request, campaign_id: str, me: Member, form: Form, ser
     except (BackendProblem, BackendDown) as exc:
         return back_with_problem(request, f"/campaigns/{campaign_id}", exc)
     status = row["status"]
+    if status == "awaiting_action" and in_browser and not row.get("next_action_url"):
+        return redirect(f"/my-pledges/{row['id']}/card")
     message = translate(lang, f"pledge.status.{status}", amount=format_cents(amount_cents, lang))
     reason = bank_reason(row.get("failure"), lang)
     if status == "declined" and reason:
@@ -177,10 +211,63 @@ async def pledge(request: Request, campaign_id: str, me: Member, form: Form, ser
 
 @router.get("/my-pledges")
 async def my_pledges_page(request: Request, me: Member, services: Services):
+    back_from_stripe = request.query_params.get("redirect_status")
+    if back_from_stripe:
+        # Back from Stripe's card form (the webhook decides the pledge in a moment). Stripe
+        # appends the SetupIntent's secret to the address: a clean one keeps it out of the
+        # history and of the access logs of what follows.
+        key = "cardpage.saved" if back_from_stripe == "succeeded" else "cardpage.refused"
+        flash(
+            request,
+            translate(language(request), key),
+            "success" if key.endswith("saved") else "error",
+        )
+        return redirect("/my-pledges")
     rows = await services.get("crowdfunding", "/me/pledges", caller=caller(me))
     for row in rows:
         row["failure"] = bank_reason(row.get("failure"), language(request))
-    return render(request, "funding/my_pledges.html", pledges=rows, cancellable=CANCELLABLE)
+    return render(
+        request,
+        "funding/my_pledges.html",
+        pledges=rows,
+        cancellable=CANCELLABLE,
+        card_in_browser=card_in_browser(request),
+    )
+
+
+@router.get("/my-pledges/{pledge_id}/card")
+async def card_page(request: Request, pledge_id: str, me: Member, services: Services):
+    """Stripe's Payment Element, mounted by static/stripe-card.js, saves the card for the
+    pledge (SetupIntent); the verified webhook then makes the pledge authorised."""
+    row = await services.get("crowdfunding", f"/pledges/{pledge_id}", caller=caller(me))
+    if (
+        not card_in_browser(request)
+        or row["backer_id"] != me.id
+        or row["status"] != "awaiting_action"
+        or not row.get("client_secret")
+        or row.get("next_action_url")  # a bank's page to visit, not a card to type
+    ):
+        flash(request, translate(language(request), "cardpage.not_waiting"), "info")
+        return redirect("/my-pledges")
+    campaign = await services.get(
+        "crowdfunding", f"/campaigns/{row['campaign_id']}", caller=caller(me)
+    )
+    portal = request.app.state.portal_settings
+    response = render(
+        request,
+        "funding/card.html",
+        pledge=row,
+        campaign=campaign,
+        stripe_js=STRIPE_JS,
+        publishable_key=portal.stripe_publishable_key,
+        return_url=portal.stripe_return_url,
+    )
+    response.headers["Content-Security-Policy"] = widened_policy(
+        request.app.state.content_security_policy, STRIPE_SOURCES
+    )
+    # The client secret is in the page: no shared cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/my-pledges/{pledge_id}/{action}")

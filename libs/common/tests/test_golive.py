@@ -24,6 +24,7 @@ SAFE: dict[str, str] = {
     "CROWDFUNDING_PAYMENT_PROVIDER": "stripe",
     "STRIPE_SECRET_KEY": "sk_live_abc",
     "STRIPE_WEBHOOK_SECRET": "whsec_abc",
+    "STRIPE_PUBLISHABLE_KEY": "pk_live_abc",
 }
 
 
@@ -103,6 +104,19 @@ def test_the_sandbox_needs_an_explicit_opt_in_and_stripe_needs_its_keys():
     assert named(production_problems({**SAFE, "CROWDFUNDING_PAYMENT_PROVIDER": "paypal"})) == [
         "CROWDFUNDING_PAYMENT_PROVIDER"
     ]
+
+
+def test_the_portal_with_stripe_needs_the_publishable_key_and_never_a_secret_one():
+    no_key = {**SAFE, "STRIPE_PUBLISHABLE_KEY": ""}
+    assert named(production_problems(no_key)) == ["STRIPE_PUBLISHABLE_KEY"]
+    assert named(production_problems(no_key, services=["portal"])) == ["STRIPE_PUBLISHABLE_KEY"]
+    assert production_problems(no_key, services=["crowdfunding"]) == [], "the portal's key"
+    for leaked in ("sk_live_abc", "rk_live_abc"):
+        problems = production_problems({**SAFE, "STRIPE_PUBLISHABLE_KEY": leaked})
+        assert named(problems) == ["STRIPE_PUBLISHABLE_KEY"] and "secret" in problems[0]
+    sandbox = {**no_key, "CROWDFUNDING_PAYMENT_PROVIDER": "sandbox"}
+    opted_in = {**sandbox, "CROWDFUNDING_SANDBOX_IN_PRODUCTION": "true"}
+    assert production_problems(opted_in) == [], "the sandbox's test cards need no key"
 
 
 def test_each_service_checks_the_secrets_it_uses():

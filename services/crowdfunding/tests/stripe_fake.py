@@ -13,6 +13,10 @@ Stripe's for the service's webhook endpoint. Test payment methods (Stripe's name
 - `pm_card_authenticationRequiredOnCharge`: saved, but the off-session charge needs the
   backer (authentication_required).
 
+A SetupIntent created without a payment method waits for the backer's browser:
+`POST /v1/setup_intents/{id}/confirm` (what Stripe.js's `confirmSetup` calls with the
+publishable key and the client secret) confirms it with one of the cards above.
+
 `lose_next_response(path)` simulates a lost answer: the next call on that path is carried
 out, then answered 500 (`Stripe-Should-Retry: true`), so the library retries it.
 """
@@ -28,6 +32,7 @@ import time
 from collections import Counter
 from urllib.parse import parse_qsl
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -83,6 +88,9 @@ class FakeStripe:
                 Route("/v1/setup_intents", self.create_setup_intent, methods=["POST"]),
                 Route("/v1/setup_intents", self.list_setup_intents, methods=["GET"]),
                 Route("/v1/setup_intents/{id}/cancel", self.cancel_setup_intent, methods=["POST"]),
+                Route(
+                    "/v1/setup_intents/{id}/confirm", self.confirm_setup_intent, methods=["POST"]
+                ),
                 Route("/v1/payment_intents", self.create_payment_intent, methods=["POST"]),
                 Route(
                     "/v1/payment_intents/{id}/cancel", self.cancel_payment_intent, methods=["POST"]
@@ -117,6 +125,17 @@ class FakeStripe:
 
     def lose_next_response(self, path: str) -> None:
         self.lost.add(path)
+
+    async def confirm_in_browser(self, client_secret: str, card: str) -> dict:
+        """What Stripe.js does when the backer submits the Payment Element: confirm the
+        SetupIntent with the card typed (here one of the test cards), by client secret."""
+        intent_id = client_secret.split("_secret_")[0]
+        async with httpx.AsyncClient(base_url=self.url) as browser:
+            r = await browser.post(
+                f"/v1/setup_intents/{intent_id}/confirm",
+                data={"client_secret": client_secret, "payment_method": card},
+            )
+        return r.json()
 
     def signed_events(self, *, types: tuple[str, ...] = ()) -> list[tuple[bytes, dict]]:
         out = []
@@ -207,66 +226,106 @@ class FakeStripe:
 
     async def create_setup_intent(self, request: Request) -> Response:
         def handle(params):
+            token = params.get("payment_method")
+            if token is None and not truthy(params.get("confirm")):
+                if "return_url" in params:  # as Stripe: return_url only with confirm=true
+                    return self._invalid("return_url requires confirm", "parameter_invalid")
+                intent = self._new_setup_intent(params, None)
+                intent["status"] = "requires_payment_method"
+                return 200, intent
+            token = token or ""
+            if not token.startswith("pm_card_"):
+                return self._invalid(f"No such PaymentMethod: '{token}'")
+            intent = self._new_setup_intent(params, token)
+            if not truthy(params.get("confirm")):
+                return 200, intent
+            return self._confirm(intent, token, params.get("return_url"))
+
+        return await self._idempotent(request, handle)
+
+    def _new_setup_intent(self, params: dict, token: str | None) -> dict:
+        intent = {
+            "id": new("seti"),
+            "object": "setup_intent",
+            "customer": params.get("customer"),
+            "payment_method": self._new_method(token, params.get("customer")) if token else None,
+            "usage": params.get("usage", "off_session"),
+            "metadata": params.get("metadata", {}),
+            "client_secret": None,
+            "next_action": None,
+            "last_setup_error": None,
+            "status": "requires_confirmation",
+        }
+        intent["client_secret"] = f"{intent['id']}_secret_fake"
+        self.setup_intents[intent["id"]] = intent
+        return intent
+
+    def _new_method(self, token: str, customer: str | None) -> str:
+        method = {
+            "id": new("pm"),
+            "object": "payment_method",
+            "type": "card",
+            "customer": customer,
+            "behaviour": token,
+        }
+        self.methods[method["id"]] = method
+        return method["id"]
+
+    async def confirm_setup_intent(self, request: Request) -> Response:
+        """The backer's browser confirms the SetupIntent (Stripe.js, publishable key)."""
+        intent_id = request.path_params["id"]
+
+        def handle(params):
+            intent = self.setup_intents.get(intent_id)
+            if intent is None or params.get("client_secret") != intent["client_secret"]:
+                return self._invalid("No such setup_intent")
+            if intent["status"] != "requires_payment_method":
+                return self._invalid(
+                    f"This SetupIntent has a status of {intent['status']}.",
+                    code="setup_intent_unexpected_state",
+                )
             token = params.get("payment_method", "")
             if not token.startswith("pm_card_"):
                 return self._invalid(f"No such PaymentMethod: '{token}'")
-            method = {
-                "id": new("pm"),
-                "object": "payment_method",
-                "type": "card",
-                "customer": params.get("customer"),
-                "behaviour": token,
-            }
-            self.methods[method["id"]] = method
-            intent = {
-                "id": new("seti"),
-                "object": "setup_intent",
-                "customer": params.get("customer"),
-                "payment_method": method["id"],
-                "usage": params.get("usage", "off_session"),
-                "metadata": params.get("metadata", {}),
-                "client_secret": None,
-                "next_action": None,
-                "last_setup_error": None,
-                "status": "requires_confirmation",
-            }
-            intent["client_secret"] = f"{intent['id']}_secret_fake"
-            self.setup_intents[intent["id"]] = intent
-            if not truthy(params.get("confirm")):
-                return 200, intent
-            if token == "pm_card_chargeDeclined":
-                method["customer"] = None
-                intent["status"] = "requires_payment_method"
-                intent["last_setup_error"] = {
-                    "code": "card_declined",
-                    "message": "Your card was declined.",
-                }
-                self._event("setup_intent.setup_failed", intent)
-                return self._card_error(
-                    "card_declined", "Your card was declined.", setup_intent=intent
-                )
-            if token == "pm_card_authenticationRequired":
-                intent["status"] = "requires_action"
-                intent["next_action"] = {
-                    "type": "redirect_to_url",
-                    "redirect_to_url": {
-                        "url": f"{self.url}/fake/3ds/{intent['id']}",
-                        "return_url": params.get("return_url"),
-                    },
-                }
-                self._event("setup_intent.requires_action", intent)
-                return 200, intent
-            intent["status"] = "succeeded"
-            self._event("setup_intent.succeeded", intent)
-            return 200, intent
+            intent["payment_method"] = self._new_method(token, intent["customer"])
+            intent["last_setup_error"] = None
+            return self._confirm(intent, token, params.get("return_url"))
 
         return await self._idempotent(request, handle)
+
+    def _confirm(self, intent: dict, token: str, return_url: str | None) -> tuple[int, dict]:
+        method = self.methods[intent["payment_method"]]
+        if token == "pm_card_chargeDeclined":
+            method["customer"] = None
+            intent["status"] = "requires_payment_method"
+            intent["last_setup_error"] = {
+                "code": "card_declined",
+                "message": "Your card was declined.",
+            }
+            self._event("setup_intent.setup_failed", intent)
+            return self._card_error("card_declined", "Your card was declined.", setup_intent=intent)
+        if token == "pm_card_authenticationRequired":
+            intent["status"] = "requires_action"
+            intent["next_action"] = {
+                "type": "redirect_to_url",
+                "redirect_to_url": {
+                    "url": f"{self.url}/fake/3ds/{intent['id']}",
+                    "return_url": return_url,
+                },
+            }
+            self._event("setup_intent.requires_action", intent)
+            return 200, intent
+        intent["status"] = "succeeded"
+        self._event("setup_intent.succeeded", intent)
+        return 200, intent
 
     async def list_setup_intents(self, request: Request) -> Response:
         data = list(self.setup_intents.values())
         self.list_calls += 1
         if "data.payment_method" in request.query_params.values():  # expand[0]=…
-            data = [{**i, "payment_method": self.methods[i["payment_method"]]} for i in data]
+            data = [
+                {**i, "payment_method": self.methods.get(i["payment_method"] or "")} for i in data
+            ]
         return JSONResponse(
             {"object": "list", "url": "/v1/setup_intents", "has_more": False, "data": data}
         )
@@ -286,7 +345,8 @@ class FakeStripe:
                 )
             intent["status"] = "canceled"
             intent["next_action"] = None
-            self.methods[intent["payment_method"]]["customer"] = None
+            if intent["payment_method"]:
+                self.methods[intent["payment_method"]]["customer"] = None
             self._event("setup_intent.canceled", intent)
             return 200, intent
 

@@ -96,3 +96,16 @@ async def test_history_dates_and_amounts_are_strict_and_bounded(service, changes
         "/campaigns/history", json={**CLOSED, **changes}, headers=service.auth("clerk", "staff")
     )
     assert fields_of(response) == [field]
+
+
+async def test_the_sandbox_needs_a_card_token_and_touches_nothing_without_one(service):
+    """Only a provider with its own card form in the browser (Stripe) pledges without one."""
+    campaign = await launch(service, await live_campaign(service))
+    refused = await service.client.post(
+        f"/campaigns/{campaign['id']}/pledges",
+        json={"amount_cents": 10_00},
+        headers=service.auth("neighbour", "resident"),
+    )
+    assert fields_of(refused) == ["body.card_token"]
+    mine = await service.client.get("/me/pledges", headers=service.auth("neighbour", "resident"))
+    assert mine.json() == [], "no pledge was opened"

@@ -271,3 +271,91 @@ def test_stripe_without_its_secrets_does_not_start(monkeypatch):
     settings = CrowdfundingSettings(CROWDFUNDING_PAYMENT_PROVIDER="stripe", STRIPE_SECRET_KEY="sk")
     with pytest.raises(RuntimeError, match="STRIPE_WEBHOOK_SECRET"):
         payment_provider(None, settings)
+
+
+# --- the card typed in the browser (Stripe Elements): no card token reaches the service ---
+
+
+async def browser_pledge(service, campaign_id, backer, amount):
+    return await service.client.post(
+        f"/campaigns/{campaign_id}/pledges",
+        json={"amount_cents": amount},
+        headers=service.auth(backer, "resident"),
+    )
+
+
+async def test_card_saved_in_the_browser_is_authorised_by_webhook_then_charged(
+    service, fake_stripe, clock
+):
+    campaign = await launch(service, await live_campaign(service, goal=100_00))
+    made = await browser_pledge(service, campaign["id"], "ann", 120_00)
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["status"] == "awaiting_action" and body["next_action_url"] is None
+    [setup] = fake_stripe.setup_intents.values()
+    assert body["client_secret"] == setup["client_secret"]
+    assert setup["status"] == "requires_payment_method" and setup["payment_method"] is None
+    assert setup["usage"] == "off_session" and setup["metadata"]["pledge"] == body["id"]
+    assert fake_stripe.attached_cards() == []
+    # The backer types the card into Stripe's form; Stripe tells us by signed webhook.
+    confirmed = await fake_stripe.confirm_in_browser(body["client_secret"], "pm_card_visa")
+    assert confirmed["status"] == "succeeded"
+    [answer] = await deliver(service, fake_stripe, "setup_intent.succeeded")
+    assert answer["status"] == "applied"
+    active = await view(service, body["id"], "ann")
+    assert active["status"] == "active" and active["client_secret"] is None
+    assert active["method_id"] == confirmed["payment_method"], "the webhook names the card"
+    clock.advance(days=31)
+    [result] = await settle(service)
+    assert result["outcome"] == "succeeded" and fake_stripe.charged_cents() == 120_00
+    assert (await view(service, body["id"], "ann"))["status"] == "captured"
+    assert fake_stripe.attached_cards() == []
+
+
+async def test_card_refused_in_the_browser_declines_the_pledge_and_returns_its_reward(
+    service, fake_stripe, clock
+):
+    campaign = await launch(
+        service,
+        await live_campaign(service, goal=100_00),
+        rewards=[{"title": "Affiche", "min_cents": 10_00, "stock": 1}],
+    )
+    [reward_id] = campaign["rewards"]
+    made = await service.client.post(
+        f"/campaigns/{campaign['id']}/pledges",
+        json={"amount_cents": 30_00, "reward_id": reward_id},
+        headers=service.auth("ann", "resident"),
+    )
+    assert made.json()["status"] == "awaiting_action", made.text
+    refused = await fake_stripe.confirm_in_browser(
+        made.json()["client_secret"], "pm_card_chargeDeclined"
+    )
+    assert refused["error"]["code"] == "card_declined"
+    [answer] = await deliver(service, fake_stripe, "setup_intent.setup_failed")
+    assert answer["status"] == "applied"
+    declined = await view(service, made.json()["id"], "ann")
+    assert declined["status"] == "declined" and declined["client_secret"] is None
+    shown = (await service.client.get(f"/campaigns/{campaign['id']}")).json()
+    assert shown["rewards"][0]["remaining"] == 1, "the reward unit went back to stock"
+
+
+async def test_unconfirmed_browser_setup_is_cancelled_at_settlement(service, fake_stripe, clock):
+    campaign = await launch(service, await live_campaign(service, goal=100_00))
+    await pledge(service, campaign["id"], "ann", 150_00, token="pm_card_visa")
+    left = await browser_pledge(service, campaign["id"], "bob", 50_00)
+    clock.advance(days=31)
+    [result] = await settle(service)
+    assert result["outcome"] == "succeeded" and result["raised_cents"] == 150_00
+    assert (await view(service, left.json()["id"], "bob"))["status"] == "voided"
+    assert fake_stripe.setup_intents[left.json()["payment_id"]]["status"] == "canceled"
+
+
+async def test_a_forged_setup_succeeded_webhook_authorises_nothing(service, fake_stripe, clock):
+    campaign = await launch(service, await live_campaign(service))
+    made = await browser_pledge(service, campaign["id"], "ann", 30_00)
+    await fake_stripe.confirm_in_browser(made.json()["client_secret"], "pm_card_visa")
+    [(body, _)] = fake_stripe.signed_events(types=("setup_intent.succeeded",))
+    forged = {"stripe-signature": sign(body, "whsec_someone_else")}
+    r = await service.client.post("/payments/webhooks/stripe", content=body, headers=forged)
+    assert r.status_code == 400
+    assert (await view(service, made.json()["id"], "ann"))["status"] == "awaiting_action"
