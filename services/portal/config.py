@@ -14,11 +14,13 @@
 - `CROWDFUNDING_PAYMENT_PROVIDER` (sandbox): the crowdfunding service's provider, read here
   too: with the sandbox in production (an explicit opt-in, see README), every page says
   that no real money moves; the pledge form offers the provider's test cards.
+- `PORTAL_ACCESSIBILITY_CONTACT`, `PORTAL_ACCESSIBILITY_STATEMENT_DATE`: who the
+  accessibility statement (/accessibilite) tells people to write to, and its date.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 
 from pydantic import Field
@@ -59,6 +61,13 @@ class PortalSettings(BaseSettings):
     # True: local passwords are switched off, every log-in goes through the provider.
     oidc_only: bool = Field(False, alias="PORTAL_OIDC_ONLY")
     payment_provider: str = Field("sandbox", alias="CROWDFUNDING_PAYMENT_PROVIDER")
+    # The accessibility statement (RGAA) names who to write to and when it was last made.
+    accessibility_contact: str = Field(
+        "accessibilite@valmont.example", alias="PORTAL_ACCESSIBILITY_CONTACT"
+    )
+    accessibility_statement_date: date = Field(
+        date(2026, 11, 27), alias="PORTAL_ACCESSIBILITY_STATEMENT_DATE"
+    )
 
     @property
     def session_lifetime(self) -> Lifetime:

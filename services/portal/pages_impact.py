@@ -41,12 +41,18 @@ def shown(entry: dict[str, Any] | None) -> Any:
     return value
 
 
+# Room left of the bars for the neighbourhood's name, right of them for the printed value
+# (the template writes it 6 units after the bar's end): the longest bar and its value stay
+# inside the SVG's box instead of being cut off at its edge.
+BAR_X, VALUE_ROOM = 190, 80
+
+
 def bars(rows: list[dict], label: str, value: str, *, width: int = 640) -> dict:
     """Geometry of a horizontal bar chart (SVG attributes only: no inline styles, CSP-safe)."""
     height_per = 26
     numbers = [r.get(value) or 0 for r in rows]
     top = max(numbers, default=0) or 1
-    chart_w = width - 200
+    chart_w = width - BAR_X - VALUE_ROOM
     return {
         "width": width,
         "height": height_per * len(rows) + 10,

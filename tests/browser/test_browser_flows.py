@@ -170,7 +170,9 @@ def test_a_resident_votes_in_the_participatory_budget(
     staff.get_by_label("Type de bulletin").select_option("knapsack")
     staff.get_by_label("Règle de dépouillement").select_option("greedy")
     staff.get_by_role("button", name="Créer l'édition").click()
-    expect(staff.get_by_text("Édition créée.")).to_be_visible()
+    # Ballots are sealed: the keyholders' shares are shown once, right after creation.
+    expect(staff.get_by_role("heading", name="Parts de clé des détenteurs")).to_be_visible()
+    expect(staff.get_by_test_id("keyholder-shares").locator("code")).to_have_count(1)
 
     def next_phase(name: str) -> None:
         staff.goto("/staff/editions")
