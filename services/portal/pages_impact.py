@@ -41,13 +41,14 @@ def shown(entry: dict[str, Any] | None) -> Any:
     return value
 
 
-# Room left of the bars for the neighbourhood's name, right of them for the printed value
-# (the template writes it 6 units after the bar's end): the longest bar and its value stay
-# inside the SVG's box instead of being cut off at its edge.
-BAR_X, VALUE_ROOM = 190, 80
+# Room left of the bars for the neighbourhood's name (the template draws bars at x=190),
+# right of them for the printed value (written 6 units after the bar's end): the longest
+# bar and its value stay inside the SVG's box instead of being cut off at its edge. 480
+# units wide: on a 390 px phone the names stay readable (see .chart.hbars in portal.css).
+BAR_X, VALUE_ROOM = 190, 60
 
 
-def bars(rows: list[dict], label: str, value: str, *, width: int = 640) -> dict:
+def bars(rows: list[dict], label: str, value: str, *, width: int = 480) -> dict:
     """Geometry of a horizontal bar chart (SVG attributes only: no inline styles, CSP-safe)."""
     height_per = 26
     numbers = [r.get(value) or 0 for r in rows]

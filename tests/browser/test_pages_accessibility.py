@@ -14,7 +14,8 @@ from tests.browser.town import ADMIN, LENDER, RESIDENT, REVIEWER, STAFF_EMAIL, a
 
 STAFF = STAFF_EMAIL
 
-# (who, screenshot name, path: a literal or a key of the town's paths)
+# (who: an e-mail, None for a visitor, "en" for an English-speaking visitor; screenshot
+#  name; path: a literal or a key of the town's paths)
 PAGES = [
     (None, "home", "/"),
     (None, "login", "/login"),
@@ -25,6 +26,10 @@ PAGES = [
     (None, "campaign-anonymous", "campaign"),
     (None, "results-anonymous", "results"),
     (None, "impact", "/impact"),
+    ("en", "home-en", "/"),
+    ("en", "accessibility-en", "/accessibilite"),
+    ("en", "results-en", "results"),
+    ("en", "impact-en", "/impact"),
     (RESIDENT, "home-resident", "/"),
     (RESIDENT, "items", "/items"),
     (RESIDENT, "item", "item_free"),
@@ -79,13 +84,14 @@ def pages_of(browser, platform, town, axe_ready):
     def page_of(who: str | None):
         if who not in pages:
             context = browser.new_context(
-                base_url=platform.url(), locale="fr-FR", bypass_csp=True,
+                base_url=platform.url(), locale="en-GB" if who == "en" else "fr-FR",
+                bypass_csp=True,
                 viewport={"width": 1280, "height": 900},
             )  # fmt: skip
             context.set_default_timeout(15_000)
             contexts.append(context)
             pages[who] = context.new_page()
-            if who is not None:
+            if who not in (None, "en"):
                 log_in(pages[who], who, STAFF_PASSWORD if who == STAFF_EMAIL else PASSWORD)
         return pages[who]
 
@@ -102,3 +108,33 @@ def test_page_has_no_wcag_violation_and_fits_a_phone(pages_of, town, who, name, 
     assert response is not None and response.ok, f"{path}: HTTP {response and response.status}"
     problems = audit(page, name)
     assert not problems, f"{name} ({path}):\n" + "\n".join(problems)
+
+
+BROKEN_PAGE = """<!doctype html><html lang="fr"><head><title>Cassée</title></head><body>
+<p>Hors de tout repère</p>
+<main><h1>Page cassée</h1>
+  <input type="text" name="sans-etiquette">
+  <p style="color:#bbb;background:#fff">Texte trop pâle</p>
+  <div style="width:600px">Trop large pour un téléphone</div>
+  <svg viewBox="0 0 100 20" width="100" aria-label="graphique"><text x="90" y="15">1234</text></svg>
+</main></body></html>"""
+
+
+def test_the_audit_finds_each_kind_of_fault(browser, axe_ready):
+    """The checks above can fail: a page with one fault of each kind shows them all."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_content(BROKEN_PAGE)
+        problems = "\n".join(audit(page, "broken-page"))
+    finally:
+        context.close()
+    for expected in (
+        "axe label ",  # a form field without a label (WCAG 1.3.1, 4.1.2)
+        "axe color-contrast ",  # 1.4.3
+        "axe region ",  # text outside the landmarks
+        "phone: page is 6",  # 600 px in a 390 px window
+        'chart text cut off: "1234" in graphique',
+    ):
+        assert expected in problems, f"{expected!r} not found in:\n{problems}"
+    assert "desktop: page is" not in problems
