@@ -271,6 +271,7 @@ def test_the_portal_speaks_english_when_asked(platform, new_page, shot):
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     page.get_by_label("Langue").select_option("en")
+    page.get_by_role("button", name="Changer").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("link", name="Items", exact=True)).to_be_visible()
     shot(page, "home-en")

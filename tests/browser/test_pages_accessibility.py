@@ -138,3 +138,19 @@ def test_the_audit_finds_each_kind_of_fault(browser, axe_ready):
     ):
         assert expected in problems, f"{expected!r} not found in:\n{problems}"
     assert "desktop: page is" not in problems
+
+
+def test_the_keyholders_shares_page_too(pages_of):
+    """Shown once, right after an edition is created: long shares must wrap on a phone."""
+    from playwright.sync_api import expect
+
+    page = pages_of(STAFF)
+    page.goto("/staff/editions")
+    page.locator("#f-name").fill("Budget des écoles 2027")
+    page.get_by_label("Montant de l'enveloppe ville").fill("20000")
+    page.get_by_label("Détenteurs de clé", exact=False).fill("Maire, Adjointe aux finances, DGS")
+    page.get_by_label("Parts nécessaires pour ouvrir").fill("2")
+    page.get_by_role("button", name="Créer l'édition").click()
+    expect(page.get_by_test_id("keyholder-shares").locator("code")).to_have_count(3)
+    problems = audit(page, "staff-edition-keys")
+    assert not problems, "\n".join(problems)

@@ -148,3 +148,26 @@ def test_voting_by_keyboard(keyboard_user, town):
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("ballot-cast")).to_be_visible()
     assert not audit(page, "keyboard-ballot-receipt")
+
+
+def test_the_language_changes_by_keyboard_only_when_asked(browser, platform):
+    """Arrowing through the language list changes nothing (WCAG 3.2.2); its button does."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=platform.url(), locale="fr-FR")
+    try:
+        page = context.new_page()
+        page.goto("/items")
+        page.evaluate("() => { window.stillHere = true; }")
+        tab_to(page, page.get_by_label("Langue"))
+        page.keyboard.press("ArrowDown")
+        expect(page.get_by_label("Langue")).to_have_value("en")
+        page.keyboard.press("Tab")  # on to the form's own button, in the same page
+        expect(page.get_by_role("button", name="Changer")).to_be_focused()
+        assert page.evaluate("() => window.stillHere === true")
+        assert page.evaluate("() => document.documentElement.lang") == "fr"
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.documentElement.lang === 'en'")
+        assert page.url.endswith("/items")
+    finally:
+        context.close()
