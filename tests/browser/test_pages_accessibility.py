@@ -154,3 +154,23 @@ def test_the_keyholders_shares_page_too(pages_of):
     expect(page.get_by_test_id("keyholder-shares").locator("code")).to_have_count(3)
     problems = audit(page, "staff-edition-keys")
     assert not problems, "\n".join(problems)
+
+
+def test_a_form_with_errors_says_which_field_and_why(pages_of):
+    """Errors are tied to their fields (aria-invalid, aria-describedby) and the page with
+    them passes the same audit."""
+    page = pages_of(None)
+    page.goto("/signup")
+    page.get_by_label("Adresse e-mail").fill("pas-une-adresse")
+    page.get_by_role("button", name="Créer mon compte").click()
+    page.wait_for_selector("[aria-invalid=true]")
+    invalid = page.evaluate(
+        """() => [...document.querySelectorAll('[aria-invalid=true]')].map((el) => [
+             el.name,
+             el.getAttribute('aria-describedby').split(' ')
+               .map((id) => document.getElementById(id)?.textContent.trim() || '?').join(' | ')])"""
+    )
+    [(name, why)] = invalid
+    assert name == "email" and why not in ("", "?") and "adresse e-mail" in why, invalid
+    problems = audit(page, "signup-errors")
+    assert not problems, "\n".join(problems)
