@@ -26,6 +26,7 @@ PAGES = [
     (None, "campaign-anonymous", "campaign"),
     (None, "results-anonymous", "results"),
     (None, "impact", "/impact"),
+    (None, "error-not-found", "/items/not-there"),
     ("en", "home-en", "/"),
     ("en", "accessibility-en", "/accessibilite"),
     ("en", "results-en", "results"),
@@ -105,7 +106,8 @@ def test_page_has_no_wcag_violation_and_fits_a_phone(pages_of, town, who, name, 
     page = pages_of(who)
     path = where if where.startswith("/") else town[where]
     response = page.goto(path)
-    assert response is not None and response.ok, f"{path}: HTTP {response and response.status}"
+    expected = 404 if name.startswith("error-") else 200
+    assert response is not None and response.status == expected, f"{path}: HTTP {response}"
     problems = audit(page, name)
     assert not problems, f"{name} ({path}):\n" + "\n".join(problems)
 
@@ -113,7 +115,8 @@ def test_page_has_no_wcag_violation_and_fits_a_phone(pages_of, town, who, name, 
 BROKEN_PAGE = """<!doctype html><html lang="fr"><head><title>Cassée</title></head><body>
 <p>Hors de tout repère</p>
 <main><h1>Page cassée</h1>
-  <input type="text" name="sans-etiquette">
+  <details><summary>Plus</summary><input type="text" name="sans-etiquette"></details>
+  <span id="deux-fois"></span><span id="deux-fois"></span>
   <p style="color:#bbb;background:#fff">Texte trop pâle</p>
   <div style="width:600px">Trop large pour un téléphone</div>
   <svg viewBox="0 0 100 20" width="100" aria-label="graphique"><text x="90" y="15">1234</text></svg>
@@ -130,7 +133,8 @@ def test_the_audit_finds_each_kind_of_fault(browser, axe_ready):
     finally:
         context.close()
     for expected in (
-        "desktop: axe label ",  # a form field without a label (WCAG 1.3.1, 4.1.2)
+        "desktop: axe label ",  # a field without a label, even folded away (WCAG 4.1.2)
+        "duplicate ids: deux-fois (2×)",  # RGAA 8.2
         "phone: axe color-contrast ",  # 1.4.3
         "desktop: axe region ",  # text outside the landmarks
         "phone: page is 6",  # 600 px in a 390 px window

@@ -147,6 +147,12 @@ def town(platform, browser, verified_account):
         expect(resident.get_by_test_id("loan-state")).to_have_text("Demandé")
         paths["loan"] = resident.url.removeprefix(platform.url())
 
+        resident.goto(paths["item"])
+        resident.locator("details").first.locator("summary").click()
+        resident.get_by_label("Détails").fill("Une marche est fendue.")
+        resident.get_by_role("button", name="Envoyer le signalement").click()
+        expect(resident.get_by_text("Signalement transmis à la modération.")).to_be_visible()
+
         lender.goto("/campaigns/new")
         lender.get_by_label("Titre").fill("Une boîte à livres place du Marché")
         lender.get_by_label("Description").fill("Une cabine recyclée, des livres pour tous.")
@@ -258,6 +264,13 @@ OVERFLOW_JS = """() => {
 }"""
 
 
+DUPLICATE_IDS_JS = """() => {
+  const seen = new Map();
+  document.querySelectorAll('[id]').forEach((el) => seen.set(el.id, (seen.get(el.id) || 0) + 1));
+  return [...seen].filter(([, n]) => n > 1).map(([id, n]) => `${id} (${n}×)`);
+}"""
+
+
 def audit(page, name: str) -> list[str]:
     """At 1,280 px, then at 390 px: axe-core (WCAG 2.1 A/AA and the structure rules) on the
     page as it is, and nothing wider than the window; a full-page screenshot of each width
@@ -265,6 +278,12 @@ def audit(page, name: str) -> list[str]:
     when all is well)."""
     problems: list[str] = []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # What <details> folds away is checked too (axe skips hidden content).
+    page.evaluate("() => document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+    # Unique ids (RGAA 8.2): a label's `for` or an aria reference names one element.
+    duplicates = page.evaluate(DUPLICATE_IDS_JS)
+    if duplicates:
+        problems.append(f"duplicate ids: {', '.join(duplicates)}")
     page.add_script_tag(path=str(AXE))
     for label, width in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": 900})
