@@ -150,10 +150,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def platform(tmp_path_factory):
-    """All four services and the portal, started once for the whole browser session: each
-    module names its own people and projects, so they share it without clashing."""
+    """All four services and the portal, started once for all the browser tests (each module
+    names its own people and projects, so they share it without clashing). Package scope
+    (this directory has an __init__.py for it): it stops, and the sync Playwright with it,
+    after the last browser test, before the suite's asyncio tests that follow."""
     if chromium_path() is None:
         pytest.skip(
             "Debian's chromium is not installed (apt-get install chromium); .ci/run does it"
@@ -176,7 +178,7 @@ def platform(tmp_path_factory):
             get_impact_settings.cache_clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(platform):
     from playwright.sync_api import sync_playwright
 
@@ -217,7 +219,7 @@ def shot():
     return take
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def verified_account(platform):
     """`verified_account(email, address)`: a resident already checked at the town hall."""
     from services.portal import accounts

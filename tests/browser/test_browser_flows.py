@@ -2,8 +2,9 @@
 calls the four real services (SQLite, a real nats-server, the outbox and the impact
 projections in between). Screenshots of the main pages land in tests/artifacts/.
 
-The scenarios share one platform (module scope) and run in order; the last one reads, on
-the impact dashboard, the loan and the ballot the first ones produced.
+The scenarios share one platform with the other browser modules, which run after this one
+(file order) and name their own people and projects; they run in order; the last one reads,
+on the impact dashboard, the loan and the ballot the first ones produced.
 """
 
 from __future__ import annotations

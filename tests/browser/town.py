@@ -86,7 +86,7 @@ def _propose(page, edition: str, title: str, cost: str) -> None:
     expect(page.get_by_text("Proposition enregistrée. Merci !")).to_be_visible()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def town(platform, browser, verified_account):
     """People, items, a loan, a service, a live campaign with a pledge, and three budget
     editions (one taking proposals, one in voting, one with published results), built
@@ -306,7 +306,7 @@ def audit(page, name: str) -> list[str]:
     return problems
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def axe_ready():
     if not AXE.exists():
         pytest.skip(
