@@ -22,6 +22,7 @@ from libs.common.web import create_service_app
 from services.portal import (
     accounts,
     api,
+    pages_accessibility,
     pages_budget,
     pages_exchange,
     pages_funding,
@@ -107,6 +108,7 @@ def create_app(
             pages_budget.router,
             pages_impact.router,
             pages_staff.router,
+            pages_accessibility.router,
         ],
         settings=settings,
         wire=wire,

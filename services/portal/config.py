@@ -19,11 +19,13 @@
   the pledge form offers Stripe's test cards (dev). Production requires it.
 - `CROWDFUNDING_STRIPE_RETURN_URL` (http://localhost:8000/my-pledges): where Stripe.js
   sends the backer after the card page (and 3-D Secure); the same setting as the service's.
+- `PORTAL_ACCESSIBILITY_CONTACT`, `PORTAL_ACCESSIBILITY_STATEMENT_DATE`: who the
+  accessibility statement (/accessibilite) tells people to write to, and its date.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 
 from pydantic import Field
@@ -68,6 +70,13 @@ class PortalSettings(BaseSettings):
     stripe_publishable_key: str | None = Field(None, alias="STRIPE_PUBLISHABLE_KEY")
     stripe_return_url: str = Field(
         "http://localhost:8000/my-pledges", alias="CROWDFUNDING_STRIPE_RETURN_URL"
+    )
+    # The accessibility statement (RGAA) names who to write to and when it was last made.
+    accessibility_contact: str = Field(
+        "accessibilite@valmont.example", alias="PORTAL_ACCESSIBILITY_CONTACT"
+    )
+    accessibility_statement_date: date = Field(
+        date(2026, 11, 27), alias="PORTAL_ACCESSIBILITY_STATEMENT_DATE"
     )
 
     @property

@@ -41,12 +41,19 @@ def shown(entry: dict[str, Any] | None) -> Any:
     return value
 
 
-def bars(rows: list[dict], label: str, value: str, *, width: int = 640) -> dict:
+# Room left of the bars for the neighbourhood's name (the template draws bars at x=190),
+# right of them for the printed value (written 6 units after the bar's end): the longest
+# bar and its value stay inside the SVG's box instead of being cut off at its edge. 480
+# units wide: on a 390 px phone the names stay readable (see .chart.hbars in portal.css).
+BAR_X, VALUE_ROOM = 190, 60
+
+
+def bars(rows: list[dict], label: str, value: str, *, width: int = 480) -> dict:
     """Geometry of a horizontal bar chart (SVG attributes only: no inline styles, CSP-safe)."""
     height_per = 26
     numbers = [r.get(value) or 0 for r in rows]
     top = max(numbers, default=0) or 1
-    chart_w = width - 200
+    chart_w = width - BAR_X - VALUE_ROOM
     return {
         "width": width,
         "height": height_per * len(rows) + 10,

@@ -435,7 +435,8 @@ async def reports_page(request: Request, me: Staff, services: Services, status: 
     rows = await services.get(
         "exchange", "/staff/reports", caller=caller(me), params={"status": status}
     )
-    return render(request, "staff/reports.html", reports=rows, status=status)
+    # Not `status=`: that is render's HTTP status.
+    return render(request, "staff/reports.html", reports=rows, shown=status)
 
 
 @router.post("/reports/{report_id}/close")

@@ -24,9 +24,17 @@ import uvicorn
 from libs.common.migrations import upgrade
 from libs.common.natsserver import NatsServer, free_port
 from libs.common.settings import Settings
+from tests.browser.town import (  # noqa: F401 (fixtures)
+    ARTIFACTS,
+    PASSWORD,
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
+    axe_ready,
+    log_in,
+    town,
+)
 
 SERVICES = ("exchange", "crowdfunding", "budget", "impact", "portal")
-STAFF_EMAIL, STAFF_PASSWORD = "agent@valmont.test", "mairie-de-valmont-2026"
 
 
 @dataclass
@@ -142,12 +150,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def platform(tmp_path_factory):
-    """All four services and the portal, started once for this module's scenarios."""
+    """All four services and the portal, started once for all the browser tests (each module
+    names its own people and projects, so they share it without clashing). Package scope
+    (this directory has an __init__.py for it): it stops, and the sync Playwright with it,
+    after the last browser test, before the suite's asyncio tests that follow."""
     if chromium_path() is None:
         pytest.skip(
             "Debian's chromium is not installed (apt-get install chromium); .ci/run does it"
@@ -170,7 +178,7 @@ def platform(tmp_path_factory):
             get_impact_settings.cache_clear()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser(platform):
     from playwright.sync_api import sync_playwright
 
@@ -211,10 +219,7 @@ def shot():
     return take
 
 
-PASSWORD = "voisins-de-valmont"
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def verified_account(platform):
     """`verified_account(email, address)`: a resident already checked at the town hall."""
     from services.portal import accounts
@@ -238,14 +243,6 @@ def verified_account(platform):
         return platform.call(create())
 
     return make
-
-
-def log_in(page, email: str, password: str = PASSWORD) -> None:
-    page.goto("/login")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name="Se connecter").last.click()
-    page.wait_for_url("**/")
 
 
 @pytest.fixture

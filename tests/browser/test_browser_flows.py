@@ -2,8 +2,9 @@
 calls the four real services (SQLite, a real nats-server, the outbox and the impact
 projections in between). Screenshots of the main pages land in tests/artifacts/.
 
-The scenarios share one platform (module scope) and run in order; the last one reads, on
-the impact dashboard, the loan and the ballot the first ones produced.
+The scenarios share one platform with the other browser modules, which run after this one
+(file order) and name their own people and projects; they run in order; the last one reads,
+on the impact dashboard, the loan and the ballot the first ones produced.
 """
 
 from __future__ import annotations
@@ -272,6 +273,7 @@ def test_the_portal_speaks_english_when_asked(platform, new_page, shot):
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     page.get_by_label("Langue").select_option("en")
+    page.get_by_role("button", name="Changer").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("link", name="Items", exact=True)).to_be_visible()
     shot(page, "home-en")

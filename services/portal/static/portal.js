@@ -4,10 +4,8 @@
   var lang = document.documentElement.lang || "fr";
   var money = new Intl.NumberFormat(lang === "en" ? "en-GB" : "fr-FR", { style: "currency", currency: "EUR" });
 
-  // A language select submits its form when changed.
-  document.querySelectorAll("[data-autosubmit]").forEach(function (el) {
-    el.addEventListener("change", function () { el.form.submit(); });
-  });
+  // No select submits its form by itself: changing a setting must not change the page
+  // under a keyboard user's arrow keys (WCAG 3.2.2); the language form has its own button.
 
   // Confirm before irreversible actions.
   document.querySelectorAll("[data-confirm]").forEach(function (el) {

@@ -1,0 +1,1 @@
+"""Browser tests: a package so that their platform and browser fixtures are package-scoped."""
