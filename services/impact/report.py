@@ -28,6 +28,7 @@ from services.impact import indicators as ind
 from services.impact import publication as pub
 from services.impact.aggregates import people_scope
 from services.impact.catalogue import Catalogue, Range
+from services.impact.citations import datasets_of
 from services.impact.config import TerritoryConfig
 from services.impact.db import NONE
 from services.impact.engine import (
@@ -780,6 +781,8 @@ def factors_used(catalogue: Catalogue) -> list[dict[str, Any]]:
             "proxy": f.proxy,
             "proxy_note": f.proxy_note,
             "used_by": users.get(f.key, []),
+            # The upstream datasets behind the row (dataset, publisher, licence, URL).
+            "datasets": [d.cited() for d in datasets_of(f)],
         }
         for f in catalogue.factors.values()
     ]
