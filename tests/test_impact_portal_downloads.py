@@ -20,6 +20,7 @@ from services.portal.config import PortalSettings
 from services.portal.testkit import FakeServices
 
 __all__ = ["impact"]
+VALUE_ROOM = 40  # drawing units: "< 5" or "1 234" at the chart's 13 px text
 
 
 class ToImpact(httpx.AsyncBaseTransport):
@@ -104,8 +105,12 @@ async def test_the_dashboard_shows_money_saved_and_keeps_bars_in_their_box(porta
     bars = re.findall(
         r'<svg class="chart" viewBox="0 0 (\d+) \d+"(.*?)</svg>', page.text, flags=re.S
     )
-    assert bars
-    for width, body in bars:
-        for x, w in re.findall(r'<rect class="bar" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', body):
-            # the bar and the value written after it (at most BAR_VALUE_ROOM - 6 px) fit
-            assert float(x) + float(w) + 74 <= int(width)
+    horizontal = [(w, body) for w, body in bars if '<rect class="bar" ' in body]
+    assert len(horizontal) == 2  # loans and active members per neighbourhood
+    for width, body in horizontal:
+        rects = re.findall(r'<rect class="bar" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', body)
+        values = re.findall(r'</rect>\s*<text x="([\d.]+)"', body)
+        assert rects and len(values) == len(rects)
+        for (x, w), at in zip(rects, values, strict=True):
+            # the bar ends inside the box, and its value starts after it with room to be read
+            assert float(x) + float(w) < float(at) <= int(width) - VALUE_ROOM
