@@ -384,10 +384,15 @@ def report_html(
 ) -> str:
     """The printable report for the city council, in French or English.
 
-    `edition_names`: the editions' names when the caller knows them (the projection keeps
-    only their ids); an edition without a name is shown by its id."""
+    Editions are shown by name (the report's `name`, or `edition_names` from the caller);
+    one whose creation the projection has not seen is shown by its id."""
     w = Words(lang)
-    names = edition_names or {}
+    names = {
+        **{e["edition"]: e["name"] for e in report.get("editions", []) if e.get("name")},
+        **(edition_names or {}),
+    }
+    if report["period"].get("edition_name"):
+        names.setdefault(report["period"]["edition"], report["period"]["edition_name"])
     k = report["min_cell"]
     version = report["catalogue"]["version"]
     period = w.period(report["period"], names)

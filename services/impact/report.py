@@ -23,6 +23,7 @@ from sqlalchemy import String, cast, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.money import round_cents
+from services.impact import db
 from services.impact import disclosure as dc
 from services.impact import indicators as ind
 from services.impact import publication as pub
@@ -174,6 +175,9 @@ async def build_report(
             )
         )
     ).one()
+    names = await edition_names(
+        session, [e.edition for e in data.editions] + [window.edition or ""]
+    )
     report: dict[str, Any] = {
         "title": f"Impact report - {territory.name} - {window.label}",
         "territory": {
@@ -188,8 +192,10 @@ async def build_report(
         "min_cell": min_cell,
         "projection": {"facts": counts[0], "parked_events": counts[1]},
         "indicators": entries,
-        "editions": [edition_row(e) for e in data.editions],
+        "editions": [edition_row(e, names) for e in data.editions],
     }
+    if window.edition is not None:
+        report["period"]["edition_name"] = names.get(window.edition)
     if neighbourhood is None:
         report["neighbourhoods"] = neighbourhood_rows(data, catalogue, territory, tables)
     if with_series:
@@ -490,9 +496,19 @@ def indicator_entries(
     return values
 
 
-def edition_row(e) -> dict[str, Any]:
+async def edition_names(session: AsyncSession, editions: list[str]) -> dict[str, str]:
+    """The names of `editions` the projection has seen created (the others are absent)."""
+    names = db.edition_names
+    rows = await session.execute(
+        select(names.c.edition, names.c.name).where(names.c.edition.in_(set(editions)))
+    )
+    return dict(rows.tuples().all())
+
+
+def edition_row(e, names: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "edition": e.edition,
+        "name": (names or {}).get(e.edition),
         "proposals": e.proposals,
         "supports": e.supports,
         "ballots_counted": e.ballots,

@@ -150,3 +150,19 @@ async def test_the_csv_names_factors_catalogue_and_sources_of_every_figure(impac
     assert "Base Empreinte" in loans["sources"] and "https://" in loans["sources"]
     count = next(r for r in rows if r["key"] == "exchange.loans_by_category")
     assert count["factor_ids"] == "" and count["sources"] == PLATFORM_SOURCE
+
+
+async def test_editions_are_named_as_the_budget_named_them(impact):
+    await loaded(impact)
+    report = (await impact.client.get("/report", params={"period": "edition:PB26"})).json()
+    assert report["editions"][0]["name"] == "Budget participatif 2026"
+    assert report["period"]["edition_name"] == "Budget participatif 2026"
+    page = (
+        await impact.client.get("/report", params={"period": "edition:PB26", "format": "html"})
+    ).text
+    text = visible_text(page)
+    assert "Rapport d&#x27;impact – Valmont – édition Budget participatif 2026" in text
+    assert "PB26" not in text
+    # An edition whose creation was never seen keeps its id (nothing is made up).
+    unknown = (await impact.client.get("/report", params={"period": "edition:PB99"})).json()
+    assert unknown["period"]["edition_name"] is None
