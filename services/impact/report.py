@@ -502,7 +502,7 @@ async def edition_names(session: AsyncSession, editions: list[str]) -> dict[str,
     rows = await session.execute(
         select(names.c.edition, names.c.name).where(names.c.edition.in_(set(editions)))
     )
-    return dict(rows.tuples().all())
+    return {edition: name for edition, name in rows}
 
 
 def edition_row(e, names: dict[str, str] | None = None) -> dict[str, Any]:
