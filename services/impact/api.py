@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlalchemy import func, select
 
@@ -26,6 +26,7 @@ from services.impact.handlers import LIVE
 from services.impact.periods import Window, buckets, last_buckets, parse_period
 from services.impact.render import SECURITY_HEADERS, report_csv, report_html
 from services.impact.report import build_report, indicator_entries, needs_of, public_tables
+from services.impact.wording import language_of
 
 router = APIRouter(tags=["impact"])
 SERIES_LIMIT = 400  # periods in one indicator series
@@ -170,8 +171,13 @@ async def report(
     format: Literal["json", "csv", "html"] = "json",
     catalogue: str | None = None,
     neighbourhood: str | None = None,
+    lang: Literal["fr", "en"] | None = None,
+    accept_language: Annotated[str | None, Header(max_length=500)] = None,
 ) -> dict | PlainTextResponse | HTMLResponse:
-    """The full report: JSON, CSV (open data) or printable HTML with a methodology appendix."""
+    """The full report: JSON, CSV (open data) or printable HTML with a methodology appendix.
+
+    The HTML speaks `lang`, else the reader's Accept-Language (French or English), else
+    French; the data (JSON, CSV) are the same in every language."""
     try:
         window: Window = parse_period(period)
     except ValueError as exc:
@@ -192,7 +198,11 @@ async def report(
             },
         )
     if format == "html":
-        return HTMLResponse(report_html(data), headers=SECURITY_HEADERS)
+        language = language_of(lang, accept_language)
+        return HTMLResponse(
+            report_html(data, lang=language),
+            headers={**SECURITY_HEADERS, "Content-Language": language, "Vary": "Accept-Language"},
+        )
     return data
 
 

@@ -35,7 +35,10 @@ def rebuild(
 
 
 def render_report(
-    period: str, fmt: Literal["json", "csv", "html"], catalogue: str | None = None
+    period: str,
+    fmt: Literal["json", "csv", "html"],
+    catalogue: str | None = None,
+    lang: str = "fr",
 ) -> str:
     """The report as text, read straight from the impact database (no HTTP needed)."""
     from libs.common.db import Database
@@ -65,7 +68,9 @@ def render_report(
             await database.dispose()
 
     data = asyncio.run(main())
-    return {"json": report_json, "csv": report_csv, "html": report_html}[fmt](data)
+    if fmt == "html":
+        return report_html(data, lang=lang)
+    return {"json": report_json, "csv": report_csv}[fmt](data)
 
 
 @app.command()
@@ -75,11 +80,14 @@ def report(
     ),
     format: str = typer.Option("json", help="json, csv or html"),
     catalogue: str | None = typer.Option(None, help="Factor catalogue version (default: current)."),
+    lang: str = typer.Option("fr", help="Language of the HTML report: fr or en"),
 ) -> None:
     """Print the impact report of a period."""
     if format not in ("json", "csv", "html"):
         raise typer.BadParameter("json, csv or html", param_hint="--format")
     try:
-        typer.echo(render_report(period, format, catalogue))  # type: ignore[arg-type]
+        if lang not in ("fr", "en"):
+            raise typer.BadParameter("fr or en", param_hint="--lang")
+        typer.echo(render_report(period, format, catalogue, lang))  # type: ignore[arg-type]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--period") from exc

@@ -209,6 +209,16 @@ def loans_table(name: str, meta: MetaData = metadata) -> Table:
     )
 
 
+# The participatory-budget editions' public names, so a report says "Budget 2026" rather
+# than an id. Outside the projection's tables: written again identically by a rebuild's
+# replay, and read by every projection.
+edition_names = Table(
+    "impact_edition_names",
+    metadata,
+    Column("edition", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+)
+
 facts = fact_table("impact_fact")
 activity = activity_table("impact_activity")
 parked_events = parked_table("impact_parked")

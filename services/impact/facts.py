@@ -59,6 +59,8 @@ class EventFacts:
 
     facts: list[Row] = field(default_factory=list)
     activity: list[Row] = field(default_factory=list)
+    # (edition id, name) of a budget.edition.created: what the report calls the edition.
+    edition_name: tuple[str, str] | None = None
 
 
 def utc_day(moment: datetime) -> date:
@@ -236,6 +238,7 @@ def _matchpool_created(b: _Builder, d: cf.MatchPoolCreated) -> None:
 
 
 def _edition_created(b: _Builder, d: pb.EditionCreated) -> None:
+    b.out.edition_name = (d.edition_id, str(d.name))
     for envelope in d.envelopes:
         b.fact(
             edition=d.edition_id,

@@ -67,6 +67,8 @@ class Projection:
             await self.park(session, envelope, f"data does not match its contract: {exc}")
             return
         await self.write(session, rows)
+        if rows.edition_name is not None:
+            await remember_edition_name(session, *rows.edition_name)
 
     async def write(self, session: AsyncSession, rows: EventFacts) -> None:
         """Buffer the rows; they are inserted in bulk just before the transaction commits.
@@ -103,6 +105,13 @@ class Projection:
                 parked_at=datetime.now(UTC),
             )
         )
+
+
+async def remember_edition_name(session: AsyncSession, edition: str, name: str) -> None:
+    """Keep the edition's name (the same statements on SQLite and PostgreSQL: replace)."""
+    names = db.edition_names
+    await session.execute(delete(names).where(names.c.edition == edition))
+    await session.execute(names.insert().values(edition=edition, name=name))
 
 
 _PENDING = "impact_pending_rows"
@@ -142,5 +151,7 @@ async def reapply_parked(session: AsyncSession, *, projection: Projection = LIVE
             delete(projection.parked).where(projection.parked.c.event_id == row["event_id"])
         )
         await projection.write(session, rows)
+        if rows.edition_name is not None:
+            await remember_edition_name(session, *rows.edition_name)
         applied += 1
     return applied

@@ -23,11 +23,13 @@ from sqlalchemy import String, cast, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.money import round_cents
+from services.impact import db
 from services.impact import disclosure as dc
 from services.impact import indicators as ind
 from services.impact import publication as pub
 from services.impact.aggregates import people_scope
 from services.impact.catalogue import Catalogue, Range
+from services.impact.citations import datasets_of
 from services.impact.config import TerritoryConfig
 from services.impact.db import NONE
 from services.impact.engine import (
@@ -173,6 +175,9 @@ async def build_report(
             )
         )
     ).one()
+    names = await edition_names(
+        session, [e.edition for e in data.editions] + [window.edition or ""]
+    )
     report: dict[str, Any] = {
         "title": f"Impact report - {territory.name} - {window.label}",
         "territory": {
@@ -187,8 +192,10 @@ async def build_report(
         "min_cell": min_cell,
         "projection": {"facts": counts[0], "parked_events": counts[1]},
         "indicators": entries,
-        "editions": [edition_row(e) for e in data.editions],
+        "editions": [edition_row(e, names) for e in data.editions],
     }
+    if window.edition is not None:
+        report["period"]["edition_name"] = names.get(window.edition)
     if neighbourhood is None:
         report["neighbourhoods"] = neighbourhood_rows(data, catalogue, territory, tables)
     if with_series:
@@ -489,9 +496,19 @@ def indicator_entries(
     return values
 
 
-def edition_row(e) -> dict[str, Any]:
+async def edition_names(session: AsyncSession, editions: list[str]) -> dict[str, str]:
+    """The names of `editions` the projection has seen created (the others are absent)."""
+    names = db.edition_names
+    rows = await session.execute(
+        select(names.c.edition, names.c.name).where(names.c.edition.in_(set(editions)))
+    )
+    return {edition: name for edition, name in rows}
+
+
+def edition_row(e, names: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "edition": e.edition,
+        "name": (names or {}).get(e.edition),
         "proposals": e.proposals,
         "supports": e.supports,
         "ballots_counted": e.ballots,
@@ -780,6 +797,8 @@ def factors_used(catalogue: Catalogue) -> list[dict[str, Any]]:
             "proxy": f.proxy,
             "proxy_note": f.proxy_note,
             "used_by": users.get(f.key, []),
+            # The upstream datasets behind the row (dataset, publisher, licence, URL).
+            "datasets": [d.cited() for d in datasets_of(f)],
         }
         for f in catalogue.factors.values()
     ]

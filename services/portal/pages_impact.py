@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.portal.backends import BackendDown, BackendProblem
-from services.portal.web import Services, Viewer, render
+from services.portal.web import Services, Viewer, language, render
 
 router = APIRouter(include_in_schema=False)
 HEADLINES = (
@@ -20,6 +21,7 @@ HEADLINES = (
     "exchange.time_credit_minutes",
     "money.raised",
     "money.campaigns_succeeded",
+    "money.saved_by_borrowers",
     "environment.co2e_avoided",
     "environment.waste_avoided",
 )
@@ -41,32 +43,38 @@ def shown(entry: dict[str, Any] | None) -> Any:
     return value
 
 
-# Room left of the bars for the neighbourhood's name (the template draws bars at x=190),
-# right of them for the printed value (written 6 units after the bar's end): the longest
-# bar and its value stay inside the SVG's box instead of being cut off at its edge. 480
-# units wide: on a 390 px phone the names stay readable (see .chart.hbars in portal.css).
-BAR_X, VALUE_ROOM = 190, 60
+BAR_LEFT = 190  # where the bars start: the labels' column
+BAR_VALUE_ROOM = 80  # kept right of the longest bar for its value ("< 5", "1 234")
+LABEL_CHARS = 24  # a longer neighbourhood name is cut (the table below has it whole)
 
 
-def bars(rows: list[dict], label: str, value: str, *, width: int = 480) -> dict:
-    """Geometry of a horizontal bar chart (SVG attributes only: no inline styles, CSP-safe)."""
+def bars(rows: list[dict], label: str, value: str, *, width: int = 640) -> dict:
+    """Geometry of a horizontal bar chart (SVG attributes only: no inline styles, CSP-safe).
+
+    The longest bar plus its value label ends inside the drawing (`width`), and the drawing
+    scales to its box (viewBox), so no bar or number runs past the box at any width."""
     height_per = 26
-    numbers = [r.get(value) or 0 for r in rows]
+    numbers = [max(r.get(value) or 0, 0) for r in rows]
     top = max(numbers, default=0) or 1
-    chart_w = width - BAR_X - VALUE_ROOM
+    chart_w = width - BAR_LEFT - BAR_VALUE_ROOM
     return {
         "width": width,
         "height": height_per * len(rows) + 10,
+        "left": BAR_LEFT,
         "rows": [
             {
-                "label": r.get(label),
+                "label": _cut(str(r.get(label) or "")),
                 "value": r.get(value),
                 "y": i * height_per + 5,
-                "w": round(chart_w * (r.get(value) or 0) / top, 1),
+                "w": round(chart_w * n / top, 1),
             }
-            for i, r in enumerate(rows)
+            for i, (r, n) in enumerate(zip(rows, numbers, strict=True))
         ],
     }
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
 
 
 def columns(rows: list[dict], label: str, value: str, *, height: int = 180) -> dict:
@@ -135,27 +143,37 @@ async def impact_page(
         monthly_co2e=columns(monthly, "month", "co2e"),
         definitions=catalogue.get("indicators", []),
         period=period,
-        periods=[("all", "all")]
-        + [(f"year:{y}", str(y)) for y in range(this_year, this_year - 3, -1)],
+        # The impact service's own period names ("2026"): "year:2026" was refused (422) and
+        # the page silently fell back to all time.
+        periods=[("all", "all")] + [(str(y), str(y)) for y in range(this_year, this_year - 3, -1)],
         neighbourhood=neighbourhood,
         edition_names=edition_names,
     )
 
 
+DOWNLOADS = ("html", "csv", "json")
+
+
 @router.get("/impact/report.{fmt}")
-async def impact_download(request: Request, fmt: str, services: Services, period: str = "all"):
-    """The report as printable HTML (print it to PDF) or as CSV open data."""
-    if fmt not in ("html", "csv"):
+async def impact_download(
+    request: Request, fmt: str, services: Services, period: str = "all", neighbourhood: str = ""
+):
+    """The report as printable HTML (print it to PDF, in the reader's language), or as open
+    data: CSV or JSON."""
+    if fmt not in DOWNLOADS:
         return render(request, "error.html", status=404, message_key="impact.no_format")
-    try:
-        upstream = await services.get(
-            "impact", "/report", params={"period": period, "format": fmt}, raw=True
-        )
-    except (BackendProblem, BackendDown):
-        raise
+    params = {"period": period, "format": fmt, "neighbourhood": neighbourhood or None}
+    if fmt == "html":
+        params["lang"] = language(request)
+    upstream = await services.get("impact", "/report", params=params, raw=True)
     headers = {}
     if "content-disposition" in upstream.headers:
         headers["Content-Disposition"] = upstream.headers["content-disposition"]
+    elif fmt == "json":  # the impact service answers JSON inline: a download names its file
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"sharitories-impact-{period}.json")
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    if "content-language" in upstream.headers:
+        headers["Content-Language"] = upstream.headers["content-language"]
     if fmt == "html":
         # The report is a standalone document: the impact service's own strict policy (its
         # style sheet allowed by hash) travels with it; this fallback is as strict.

@@ -135,7 +135,13 @@ async def test_published_scenario_gives_the_hand_computed_report(impact):
     csv = (await impact.client.get("/report", params={"period": "2026", "format": "csv"})).text
     assert "v1,2026,,exchange.loans_by_category,exchange,loans,,,3" in csv
     html = (await impact.client.get("/report", params={"period": "2026", "format": "html"})).text
-    assert "<svg" in html and "footprint.tent" in html and "Methodology appendix" in html
+    assert "<svg" in html and "footprint.tent" in html and "Annexe méthodologique" in html
+    html = (
+        await impact.client.get(
+            "/report", params={"period": "2026", "format": "html", "lang": "en"}
+        )
+    ).text
+    assert "Methodology appendix" in html
 
     # One indicator per month, filtered by neighbourhood.
     series = await impact.client.get(

@@ -156,7 +156,11 @@ async def test_every_output_hides_the_same_cells(impact, monkeypatch):
             assert row["value"] == row["low"] == row["high"] == "", row
         if row["key"] == "exchange.loans_by_category" and row["group"] in hidden_cats:
             assert row["suppressed"] == "true"
-    page = (await impact.client.get("/report", params={"period": "2026", "format": "html"})).text
+    page = (
+        await impact.client.get(
+            "/report", params={"period": "2026", "format": "html", "lang": "en"}
+        )
+    ).text
     assert "suppressed" in page
     # An indicator series shows what the report shows.
     series = await impact.client.get(

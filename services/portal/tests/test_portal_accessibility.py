@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from services.portal.config import PortalSettings
-from services.portal.pages_impact import BAR_X, VALUE_ROOM, bars
+from services.portal.pages_impact import BAR_LEFT, BAR_VALUE_ROOM, bars
 from services.portal.testkit import log_in, make_account
 
 STATEMENT_LINK = '<a href="/accessibilite" data-testid="accessibility-link">'
@@ -68,7 +68,7 @@ async def test_the_staff_report_queue_opens(portal):
 @pytest.mark.parametrize("values", [[0], [1], [3, 150, 7], [10_000, 9_999, 0, None]])
 def test_neighbourhood_bars_and_their_values_stay_inside_the_chart(values):
     chart = bars([{"name": f"n{i}", "v": v} for i, v in enumerate(values)], "name", "v")
-    assert max(r["w"] for r in chart["rows"]) <= chart["width"] - BAR_X - VALUE_ROOM
+    assert max(r["w"] for r in chart["rows"]) <= chart["width"] - BAR_LEFT - BAR_VALUE_ROOM
     assert max(values, key=lambda v: v or 0) == 0 or (
-        max(r["w"] for r in chart["rows"]) == chart["width"] - BAR_X - VALUE_ROOM
+        max(r["w"] for r in chart["rows"]) == chart["width"] - BAR_LEFT - BAR_VALUE_ROOM
     )
