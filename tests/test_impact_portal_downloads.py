@@ -103,7 +103,7 @@ async def test_the_dashboard_shows_money_saved_and_keeps_bars_in_their_box(porta
     assert '<option value="2026" selected>' in page.text  # the year asked for, not all time
     assert 'href="/impact/report.json?period=2026"' in page.text
     bars = re.findall(
-        r'<svg class="chart" viewBox="0 0 (\d+) \d+"(.*?)</svg>', page.text, flags=re.S
+        r'<svg class="chart[^"]*" viewBox="0 0 (\d+) \d+"(.*?)</svg>', page.text, flags=re.S
     )
     horizontal = [(w, body) for w, body in bars if '<rect class="bar" ' in body]
     assert len(horizontal) == 2  # loans and active members per neighbourhood

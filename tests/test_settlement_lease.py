@@ -52,6 +52,10 @@ async def test_a_slow_settler_keeps_its_campaign_while_others_poll(
 
     monkeypatch.setattr(cf.provider, "capture", slow_capture)
     settler = asyncio.create_task(settlement.settle_campaign(cf, campaign_id=campaign["id"]))
+    # The second replica starts polling once the settler holds the campaign (its first
+    # capture is under way); before that, whoever claims first would simply be the settler.
+    while not captures and not settler.done():
+        await asyncio.sleep(0.02)
     others = []
     while not settler.done():
         others.extend(await settlement.settle_due(cf))  # a second replica's passes

@@ -219,9 +219,8 @@ def shot():
     return take
 
 
-@pytest.fixture(scope="package")
-def verified_account(platform):
-    """`verified_account(email, address)`: a resident already checked at the town hall."""
+def account_maker(platform):
+    """`make(email, address)`: a resident already checked at the town hall, on `platform`."""
     from services.portal import accounts
     from services.portal.territory import directory
 
@@ -243,6 +242,12 @@ def verified_account(platform):
         return platform.call(create())
 
     return make
+
+
+@pytest.fixture(scope="package")
+def verified_account(platform):
+    """`verified_account(email, address)`: a resident already checked at the town hall."""
+    return account_maker(platform)
 
 
 @pytest.fixture

@@ -17,7 +17,14 @@ import urllib.request
 
 import pytest
 
-from tests.browser.conftest import STAFF_EMAIL, STAFF_PASSWORD, Platform, chromium_path
+from tests.browser.conftest import (
+    CHROMIUM_ARGS,
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
+    Platform,
+    account_maker,
+    chromium_path,
+)
 
 WEBHOOK_SECRET = "whsec_fake_for_browser_tests"
 PUBLISHABLE_KEY = "pk_test_fake_browser"
@@ -122,6 +129,25 @@ def platform(tmp_path_factory, stripe_api):
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(platform):
+    """This module's own browser: the package's is bound to the package's platform, and this
+    module runs a platform of its own (crowdfunding on the Stripe fake)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def verified_account(platform):
+    return account_maker(platform)
 
 
 def deliver(platform, stripe_api, event_type: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 from services.portal.config import PortalSettings
 from services.portal.pages_impact import BAR_LEFT, BAR_VALUE_ROOM, bars
 from services.portal.testkit import log_in, make_account
+from services.portal.web import format_day
 
 STATEMENT_LINK = '<a href="/accessibilite" data-testid="accessibility-link">'
 
@@ -27,7 +28,7 @@ async def test_the_statement_says_partially_compliant_what_is_tested_and_where_t
     assert 'href="mailto:accessibilite@valmont.example"' in text
     assert "Défenseur des droits" in text and "Libre réponse 71120" in text
     assert 'href="https://formulaire.defenseurdesdroits.fr/"' in text
-    assert "27/11/2026" in text
+    assert format_day(date(2026, 11, 27), "fr") in text
 
     english = await portal.client.get("/accessibilite", headers={"Accept-Language": "en"})
     assert '<html lang="en">' in english.text
@@ -41,7 +42,10 @@ async def test_the_town_sets_the_statement_contact_and_date(portal):
         accessibility_statement_date=date(2027, 3, 1),
     )
     page = await portal.client.get("/accessibilite")
-    assert 'href="mailto:handicap@ville.example"' in page.text and "01/03/2027" in page.text
+    assert (
+        'href="mailto:handicap@ville.example"' in page.text
+        and format_day(date(2027, 3, 1), "fr") in page.text
+    )
 
 
 @pytest.mark.parametrize("path", ["/", "/login", "/signup", "/accessibilite", "/items/not-there"])
