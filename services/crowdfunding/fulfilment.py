@@ -51,6 +51,21 @@ async def _emit(session, runtime: ServiceRuntime, row, contract, *, actor: str) 
     await record(session, event)
 
 
+async def _stamp_once(
+    session, runtime: ServiceRuntime, row, column: str, contract, *, now, actor: Principal
+) -> dict:
+    """Date the step on a deliverable pledge once; only the first call publishes its event."""
+    _deliverable(row)
+    done = await session.execute(
+        update(pledges)
+        .where(pledges.c.id == row.id, pledges.c[column].is_(None))
+        .values({column: now})
+    )
+    if done.rowcount == 1:
+        await _emit(session, runtime, row, contract, actor=actor.sub)
+    return pledge_view(await get_pledge(session, row.id))
+
+
 async def mark_delivered(
     session: AsyncSession,
     *,
@@ -62,15 +77,9 @@ async def mark_delivered(
     row = await get_pledge(session, pledge_id)
     # Who asks comes first: a stranger learns nothing of the pledge's state.
     ensure_holder(await get_campaign(session, row.campaign_id), principal)
-    _deliverable(row)
-    done = await session.execute(
-        update(pledges)
-        .where(pledges.c.id == pledge_id, pledges.c.reward_delivered_at.is_(None))
-        .values(reward_delivered_at=now)
+    return await _stamp_once(
+        session, runtime, row, "reward_delivered_at", RewardDelivered, now=now, actor=principal
     )
-    if done.rowcount == 1:
-        await _emit(session, runtime, row, RewardDelivered, actor=principal.sub)
-    return pledge_view(await get_pledge(session, pledge_id))
 
 
 async def confirm_received(
@@ -84,15 +93,9 @@ async def confirm_received(
     row = await get_pledge(session, pledge_id)
     if row.backer_id != principal.sub:
         raise NotFound(f"No pledge {pledge_id}.", code="pledges.not_found")
-    _deliverable(row)
-    done = await session.execute(
-        update(pledges)
-        .where(pledges.c.id == pledge_id, pledges.c.reward_received_at.is_(None))
-        .values(reward_received_at=now)
+    return await _stamp_once(
+        session, runtime, row, "reward_received_at", RewardReceived, now=now, actor=principal
     )
-    if done.rowcount == 1:
-        await _emit(session, runtime, row, RewardReceived, actor=principal.sub)
-    return pledge_view(await get_pledge(session, pledge_id))
 
 
 async def backer_pledges(session: AsyncSession, *, backer_id: str) -> list[dict]:

@@ -1,7 +1,7 @@
 """The outbox keeps the trace context of the request that wrote each event.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from alembic import op
