@@ -5,7 +5,7 @@ exactly as residents, organisations and staff would, so every event flows throug
 and JetStream to the impact service. Nothing is written to a database directly.
 
 What it creates (all people and places are fictional):
-- ~30 residents spread over Valmont's neighbourhoods (codes from services/impact/territory.toml),
+- ~30 residents spread over Valmont's neighbourhoods (codes from libs/common/territory.toml),
   three organisations (an association, a bike shop, a café), a staff member and a reviewer;
 - ~40 items in many categories; loans at every stage: completed (requested → accepted →
   picked up → returned), active (picked up), accepted, one declined, one still requested;
@@ -43,6 +43,7 @@ import httpx
 
 from libs.common.auth import mint_token
 from libs.common.settings import Settings
+from libs.common.territory import neighbourhoods
 
 MARKER_EDITION = "Budget participatif de Valmont 2026"
 PREVIOUS_EDITION = "Budget participatif de Valmont 2025"
@@ -221,17 +222,8 @@ DECLINED_LOANS: list[tuple[int, str, int]] = [(14, "vlm-r30", 7)]
 REQUESTED_LOANS: list[tuple[int, str, int]] = [(22, "vlm-r03", 2)]
 
 CAMPAIGN_NEIGHBOURHOOD = "gare"
-# Population per neighbourhood, as in services/impact/territory.toml (the impact service's file).
-POPULATION = {
-    "centre": 7200,
-    "gare": 5400,
-    "riviere": 4800,
-    "colline": 6100,
-    "faubourg": 6900,
-    "plateau": 5600,
-    "vergers": 4300,
-    "zone-est": 4700,
-}
+# Population per neighbourhood: the territory's own figures (libs/common/territory.toml).
+POPULATION = {n.code: n.population or 0 for n in neighbourhoods()}
 
 
 def eligible_population_of() -> dict[str, int]:

@@ -11,15 +11,15 @@ import sys
 import tomllib
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 
+from libs.common.territory import TERRITORY_FILE
 from services.exchange.domain import CATEGORIES
 from sharitories.demo import ASSOCIATION, DEMO_PASSWORD, MARKER_EDITION, load_demo_sync
 from tests.e2e_platform import running_platform, settled_report, value
 
-TERRITORY = Path(__file__).parents[1] / "services/impact/territory.toml"
+TERRITORY = TERRITORY_FILE
 
 
 def portal_account_page(portal_url: str, persona: str) -> str:
@@ -178,5 +178,5 @@ def test_demo_data_obeys_the_services_rules():
         assert category in CATEGORIES
     held = [i for i, _, _ in demo.ACTIVE_LOANS + demo.ACCEPTED_LOANS + demo.REQUESTED_LOANS]
     assert len(held) == len(set(held)), "one open loan per item (all start today)"
-    populations = tomllib.loads(TERRITORY.read_text())["neighbourhoods"]
-    assert demo.POPULATION == {code: n["population"] for code, n in populations.items()}
+    # The demo reads the territory's populations: each neighbourhood needs one.
+    assert set(demo.POPULATION) == codes and all(n > 0 for n in demo.POPULATION.values())

@@ -8,7 +8,7 @@ PostgreSQL). Two clocks are moved, as their own tests do: the exchange's `today`
 (so loans are returned after a known number of days) and the crowdfunding clock
 (`services.crowdfunding.config.now`, so campaigns reach their deadline and settle).
 
-The scenario (neighbourhoods from services/impact/territory.toml):
+The scenario (neighbourhoods from libs/common/territory.toml):
 - residents ana and ben (centre), carla (gare); organisation org-asso (gare);
 - loan 1: ben borrows ana's drill, picked up on day 0, returned on day 2 -> 3 days lent;
 - loan 2: carla borrows ben's tent, picked up on day 0, returned on day 4 -> 5 days lent;

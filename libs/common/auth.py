@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from libs.common.problems import Forbidden, Unauthorized, VerificationRequired
 from libs.common.publictext import pseudonymous_id
 from libs.common.settings import Settings
+from libs.common.taxonomy import MemberKind
 
 Role = Literal["resident", "organisation", "reviewer", "staff", "admin"]
 ROLES: tuple[str, ...] = ("resident", "organisation", "reviewer", "staff", "admin")
@@ -39,6 +40,16 @@ class Principal:
     @property
     def is_staff(self) -> bool:
         return self.has("staff")
+
+    @property
+    def kind(self) -> MemberKind:
+        """The kind of member the caller acts as: staff (admins too) first, then
+        organisation, else resident."""
+        if self.roles & {"staff", "admin"}:
+            return "staff"
+        if "organisation" in self.roles:
+            return "organisation"
+        return "resident"
 
 
 def mint_token(
@@ -169,6 +180,12 @@ def require_roles(*roles: str):
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+# One meaning each (admin always passes, as in `require_roles`):
+Staff = Annotated[Principal, Depends(require_roles("staff"))]
+Reviewer = Annotated[Principal, Depends(require_roles("reviewer"))]
+ReviewerOrStaff = Annotated[Principal, Depends(require_roles("reviewer", "staff"))]
+# Who may hold a campaign or a pledge: a member of any kind, never a reviewer alone.
+Holder = Annotated[Principal, Depends(require_roles("resident", "organisation", "staff"))]
 
 
 def require_verified(principal: Principal) -> Principal:

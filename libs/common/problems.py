@@ -1,8 +1,10 @@
 """RFC 9457 problem details: every error a service returns is `application/problem+json`.
 
-Raise a `Problem` subclass from domain or API code; the handlers installed by
-`install_problem_handlers` turn it, validation errors, HTTP errors, database conflicts and
-unexpected exceptions into problem documents. Validation problems name each field.
+Raise a `Problem` subclass from use-case or API code; the handlers that
+`libs.common.web.install_problem_handlers` installs turn it, validation errors, HTTP errors,
+database conflicts, domain refusals (`libs.common.rules`) and unexpected exceptions into problem
+documents. Validation problems name each field. Plain exception classes only: no web or
+database import here, so that any module may raise them.
 
 A problem a person can meet also carries a stable `code` and its `params` (RFC 9457
 extension members), e.g. `{"code": "credits.debit_limit", "params": {"limit_minutes": 1200}}`:
@@ -13,15 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from libs.common.logs import get_logger
-
-log = get_logger(__name__)
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://sharitories.org/problems/"
 
@@ -97,61 +90,3 @@ class TooManyRequests(Problem):
 
 class ContentTooLarge(Problem):
     status, title, slug = 413, "Content too large", "content-too-large"
-
-
-def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
-    instance = str(request.url.path) if request else None
-    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
-    return JSONResponse(
-        problem.to_dict(instance),
-        status_code=problem.status,
-        media_type=MEDIA_TYPE,
-        headers=headers,
-    )
-
-
-def _field_path(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc)
-
-
-def install_problem_handlers(app: FastAPI) -> None:
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem):
-        return problem_response(exc, request)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError):
-        errors = [{"field": _field_path(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        fields = ", ".join(e["field"] for e in errors)
-        named = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
-        problem = Invalid(
-            f"Invalid value for: {fields}",
-            errors=errors,
-            code="invalid",
-            params={"fields": named},
-        )
-        return problem_response(problem, request)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException):
-        problem = Problem(str(exc.detail))
-        problem.status = exc.status_code
-        problem.title = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}.get(
-            exc.status_code, "HTTP error"
-        )
-        problem.slug = problem.title.lower().replace(" ", "-")
-        return problem_response(problem, request)
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError):
-        log.info("integrity error mapped to 409", error=str(exc.orig)[:300])
-        return problem_response(
-            Conflict("This conflicts with existing data (it may already exist)."), request
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
-        log.exception("unhandled error", path=request.url.path)
-        problem = Problem("An unexpected error occurred; it has been logged.")
-        problem.status, problem.title, problem.slug = 500, "Internal error", "internal"
-        return problem_response(problem, request)

@@ -1,10 +1,18 @@
-"""The shared vocabularies that travel in events: item categories and service kinds.
+"""The shared vocabularies, one home each: services validate against them, events carry
+them, the portal lists and words them (`services/portal/i18n`), the demo uses them.
 
-The exchange service validates listings against them; the impact service maps each item
-category to its factors (services/impact/factors/).
+- item categories and service kinds (exchange; impact maps each item category to its
+  factors in services/impact/factors/, so never rename one);
+- campaign categories (crowdfunding);
+- the participatory budget's phases, in their order;
+- member kinds (what `Principal.kind` says a caller is).
+
+The territory (neighbourhood codes) is in libs/common/territory.py.
 """
 
 from __future__ import annotations
+
+from typing import Literal, get_args
 
 ITEM_CATEGORIES: tuple[str, ...] = (
     "drill",
@@ -29,12 +37,24 @@ ITEM_CATEGORIES: tuple[str, ...] = (
     "electronics_other",
     "other",
 )
-SERVICE_KINDS: tuple[str, ...] = (
-    "repair",
-    "gardening",
-    "carpool",
-    "help_at_home",
-    "cooking",
-    "tutoring",
-    "group_purchase",
+ServiceKind = Literal[
+    "repair", "gardening", "carpool", "help_at_home", "cooking", "tutoring", "group_purchase"
+]
+SERVICE_KINDS: tuple[str, ...] = get_args(ServiceKind)
+CAMPAIGN_CATEGORIES: tuple[str, ...] = (
+    "culture",
+    "environment",
+    "solidarity",
+    "sport",
+    "local-business",
+    "education",
+    "public-space",
+    "participatory-budget",
 )
+# An edition moves through these one step at a time, in this order.
+PbPhase = Literal[
+    "information", "proposals", "pre_selection", "assessment", "voting", "results", "delivery"
+]
+PB_PHASES: tuple[str, ...] = get_args(PbPhase)
+MemberKind = Literal["resident", "organisation", "staff"]
+MEMBER_KINDS: tuple[str, ...] = get_args(MemberKind)

@@ -1,4 +1,8 @@
-"""The FastAPI shell every service shares: lifespan, request ids, health, metrics, errors."""
+"""The FastAPI shell every service shares: lifespan, request ids, health, metrics, errors.
+
+Errors: `install_problem_handlers` turns problems (libs/common/problems.py), domain refusals
+(libs/common/rules.py), validation and HTTP errors, database conflicts and unexpected
+exceptions into RFC 9457 problem documents."""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ from collections.abc import Callable, Iterable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.common import tracing
@@ -27,10 +33,21 @@ from libs.common.openapi import declare_problem_responses, install_problem_schem
 from libs.common.outbox import backlog
 from libs.common.problems import (
     MEDIA_TYPE,
+    Conflict,
     ContentTooLarge,
+    Forbidden,
+    Invalid,
     NotFound,
+    Problem,
     Unauthorized,
-    install_problem_handlers,
+    VerificationRequired,
+)
+from libs.common.rules import (
+    InputRefused,
+    PersonRefused,
+    RuleBroken,
+    StateRefused,
+    UnverifiedRefused,
 )
 from libs.common.runtime import ServiceRuntime
 from libs.common.settings import Settings, get_settings
@@ -256,3 +273,86 @@ def create_service_app(
         app.include_router(router)
     install_problem_schema(app)
     return app
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    instance = str(request.url.path) if request else None
+    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+    return JSONResponse(
+        problem.to_dict(instance),
+        status_code=problem.status,
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _field_path(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+# Most specific first: a refusal maps to the first kind in its class's ancestry.
+RULE_PROBLEMS: tuple[tuple[type[RuleBroken], type[Problem]], ...] = (
+    (UnverifiedRefused, VerificationRequired),
+    (PersonRefused, Forbidden),
+    (StateRefused, Conflict),
+    (InputRefused, Invalid),
+)
+
+
+def problem_for(refusal: RuleBroken) -> Problem:
+    """The problem document a domain refusal becomes at the edge."""
+    kind = next((p for r, p in RULE_PROBLEMS if isinstance(refusal, r)), Problem)
+    return kind(
+        str(refusal),
+        field=refusal.field,
+        code=refusal.code,
+        params=refusal.params,
+        **refusal.extra,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem):
+        return problem_response(exc, request)
+
+    @app.exception_handler(RuleBroken)
+    async def _rule(request: Request, exc: RuleBroken):
+        return problem_response(problem_for(exc), request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errors = [{"field": _field_path(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        fields = ", ".join(e["field"] for e in errors)
+        named = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+        problem = Invalid(
+            f"Invalid value for: {fields}",
+            errors=errors,
+            code="invalid",
+            params={"fields": named},
+        )
+        return problem_response(problem, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        problem = Problem(str(exc.detail))
+        problem.status = exc.status_code
+        problem.title = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}.get(
+            exc.status_code, "HTTP error"
+        )
+        problem.slug = problem.title.lower().replace(" ", "-")
+        return problem_response(problem, request)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError):
+        log.info("integrity error mapped to 409", error=str(exc.orig)[:300])
+        return problem_response(
+            Conflict("This conflicts with existing data (it may already exist)."), request
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error", path=request.url.path)
+        problem = Problem("An unexpected error occurred; it has been logged.")
+        problem.status, problem.title, problem.slug = 500, "Internal error", "internal"
+        return problem_response(problem, request)

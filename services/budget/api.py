@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from libs.common.auth import CurrentPrincipal, Principal, require_roles
+from libs.common.auth import CurrentPrincipal, ReviewerOrStaff, Staff
 from libs.common.openapi import problems
 from libs.common.problems import Invalid
 from libs.common.runtime import Runtime, ServiceRuntime
@@ -32,8 +32,6 @@ from services.budget.schemas import (
 )
 
 router = APIRouter()
-Staff = Annotated[Principal, Depends(require_roles("staff"))]
-Reviewer = Annotated[Principal, Depends(require_roles("reviewer", "staff"))]
 
 
 # --- editions and phases ----------------------------------------------------------------
@@ -177,7 +175,11 @@ async def support_proposal(
 
 @router.post("/editions/{edition_id}/proposals/{proposal_id}/assessment", tags=["proposals"])
 async def assess_proposal(
-    edition_id: str, proposal_id: str, body: AssessmentIn, runtime: Runtime, reviewer: Reviewer
+    edition_id: str,
+    proposal_id: str,
+    body: AssessmentIn,
+    runtime: Runtime,
+    reviewer: ReviewerOrStaff,
 ) -> dict:
     """A reviewer marks a proposal feasible (with its cost) or unfeasible, with a reason."""
     async with runtime.unit_of_work() as session:

@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_TERRITORY_FILE = Path(__file__).parent / "territory.toml"
+from libs.common.territory import TERRITORY_FILE
+
+DEFAULT_TERRITORY_FILE = TERRITORY_FILE
 DEV_BALLOT_SECRET = "sharitories-dev-ballot-secret-change-me-0123456789"
 
 

@@ -28,18 +28,11 @@ from datetime import date
 from fractions import Fraction
 from typing import Literal
 
-from libs.common.problems import Conflict, Forbidden, Invalid, VerificationRequired
+from libs.common.rules import InputRefused, PersonRefused, StateRefused, UnverifiedRefused
+from libs.common.taxonomy import PB_PHASES
 from services.budget import explain, tally
 
-PHASES: tuple[str, ...] = (
-    "information",
-    "proposals",
-    "pre_selection",
-    "assessment",
-    "voting",
-    "results",
-    "delivery",
-)
+PHASES: tuple[str, ...] = PB_PHASES
 CLOSED_PHASES = ("results", "delivery")
 RULES = ("greedy", "mes", "mes-add1")
 # The names an export's META `rule` carries (pabulib's own style: Assen and Świecie files say
@@ -70,8 +63,8 @@ MILESTONES = ("planned", "in_progress", "delivered")
 BallotKind = Literal["approval", "knapsack", "cumulative", "ranking"]
 
 
-class PhaseViolation(Conflict):
-    """An action attempted outside the phases that allow it."""
+class PhaseViolation(StateRefused):
+    """An action attempted outside the phases that allow it (409 at the edge)."""
 
 
 # --- phases -----------------------------------------------------------------------------
@@ -93,7 +86,7 @@ def require_phase(current: str, *allowed: str, action: str) -> None:
 def next_phase(current: str, target: str) -> str:
     """The phase staff may move to: only the next one (no going back, no skipping)."""
     if target not in PHASES:
-        raise Invalid(f"Unknown phase '{target}'.", field="body.phase", code="unknown_phase")
+        raise InputRefused(f"Unknown phase '{target}'.", field="body.phase", code="unknown_phase")
     index = PHASES.index(current)
     if index + 1 >= len(PHASES) or PHASES[index + 1] != target:
         expected = PHASES[index + 1] if index + 1 < len(PHASES) else None
@@ -338,9 +331,9 @@ def eligibility_problem(
     return None
 
 
-def refuse(refusal: Refusal) -> Forbidden:
-    """The 403 problem for a refusal (VerificationRequired for an unverified account)."""
-    cls = VerificationRequired if refusal.code == "unverified" else Forbidden
+def refuse(refusal: Refusal) -> PersonRefused:
+    """The exception for a refusal (403 at the edge; verification-required if unverified)."""
+    cls = UnverifiedRefused if refusal.code == "unverified" else PersonRefused
     return cls(refusal.message, code=refusal.code, params=refusal.params)
 
 
@@ -448,7 +441,7 @@ def tally_envelope(
     to its label (its id in an imported .pb file); by default the project id itself, a
     UUIDv7, so that among equals the earlier proposal wins."""
     if rule not in RULES:
-        raise Invalid(f"Unknown rule '{rule}'; expected one of {', '.join(RULES)}.")
+        raise InputRefused(f"Unknown rule '{rule}'; expected one of {', '.join(RULES)}.")
     label = {p: (labels or {}).get(p, p) for p in costs}
     back = {v: k for k, v in label.items()}
     points = [{label[p]: n for p, n in ballot_points(fmt, b).items()} for b in ballots]

@@ -11,10 +11,12 @@ from sqlalchemy import select
 
 from libs.common.auth import (
     CurrentPrincipal,
+    Holder,
     OptionalPrincipal,
     Principal,
+    Reviewer,
+    Staff,
     VerifiedMember,
-    require_roles,
 )
 from libs.common.openapi import problems
 from libs.common.problems import Forbidden, NotFound
@@ -38,9 +40,6 @@ from services.crowdfunding.payments import SandboxProvider
 from services.crowdfunding.pledges import Crowdfunding, pledge_view
 
 router = APIRouter(tags=["crowdfunding"])
-Staff = Annotated[Principal, Depends(require_roles("staff"))]
-Reviewer = Annotated[Principal, Depends(require_roles("reviewer"))]
-Holder = Annotated[Principal, Depends(require_roles("resident", "organisation", "staff"))]
 
 
 async def get_cf(runtime: Runtime) -> Crowdfunding:

@@ -118,7 +118,7 @@ async def create_campaign(
         insert(campaigns).values(
             id=campaign_id,
             holder_id=holder_id or principal.sub,
-            holder_kind=holder_kind or domain.holder_kind(principal.roles),
+            holder_kind=holder_kind or principal.kind,
             holder_verified=principal.verified or principal.has("organisation", "staff"),
             title=title,
             description=description,

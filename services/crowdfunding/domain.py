@@ -8,13 +8,13 @@ total (captured pledges + released match), never per pledge, so that
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from libs.common.money import apply_rate
-from libs.common.problems import Conflict, Invalid
+from libs.common.rules import InputRefused, StateRefused
+from libs.common.taxonomy import CAMPAIGN_CATEGORIES
 
 # --- campaigns -------------------------------------------------------------------------
 
@@ -33,18 +33,7 @@ CAMPAIGN_TRANSITIONS: dict[str, frozenset[str]] = {
     PAID_OUT: frozenset(),
 }
 
-CATEGORIES = frozenset(
-    {
-        "culture",
-        "environment",
-        "solidarity",
-        "sport",
-        "local-business",
-        "education",
-        "public-space",
-        "participatory-budget",
-    }
-)
+CATEGORIES = frozenset(CAMPAIGN_CATEGORIES)
 MIN_DURATION_DAYS, MAX_DURATION_DAYS = 20, 90
 MIN_GOAL_CENTS, MAX_GOAL_CENTS = 100_00, 500_000_00
 CANCEL_NOTICE = timedelta(hours=24)
@@ -56,21 +45,12 @@ MAX_COMMISSION_RATE = Decimal("0.10")
 def ensure_transition(current: str, target: str) -> None:
     """Refuse (409) a campaign transition the lifecycle does not allow."""
     if target not in CAMPAIGN_TRANSITIONS.get(current, frozenset()):
-        raise Conflict(
+        raise StateRefused(
             f"A campaign that is {current} cannot become {target}.",
             state=current,
             code="campaigns.wrong_state",
             params={"state": current, "target": target},
         )
-
-
-def holder_kind(roles: Iterable[str]) -> str:
-    roles = set(roles)
-    if roles & {"staff", "admin"}:
-        return "staff"
-    if "organisation" in roles:
-        return "organisation"
-    return "resident"
 
 
 @dataclass(frozen=True)
@@ -134,21 +114,21 @@ def require_aware(moment: datetime) -> datetime:
 
 def ensure_pledging_open(*, state: str, now: datetime, deadline: datetime | None) -> None:
     if state != LIVE:
-        raise Conflict(
+        raise StateRefused(
             f"This campaign is {state}: it does not take pledges.",
             state=state,
             code="pledges.campaign_not_live",
             params={"state": state},
         )
     if deadline is None or now >= deadline:
-        raise Conflict(
+        raise StateRefused(
             "The deadline has passed: pledges are closed.", state=state, code="pledges.closed"
         )
 
 
 def ensure_cancellable(*, now: datetime, deadline: datetime) -> None:
     if now > deadline - CANCEL_NOTICE:
-        raise Conflict(
+        raise StateRefused(
             "Pledges can be cancelled only until 24 hours before the deadline.",
             code="pledges.cancel_too_late",
             params={"hours": 24},
@@ -160,11 +140,11 @@ def parse_rate(text: str | Decimal, *, field_name: str = "body.rate") -> Decimal
     try:
         rate = Decimal(str(text))
     except InvalidOperation as exc:
-        raise Invalid(
+        raise InputRefused(
             "The rate must be a decimal such as 0.05.", field=field_name, code="pools.rate_invalid"
         ) from exc
     if not rate.is_finite() or not Decimal(0) <= rate <= MAX_COMMISSION_RATE:
-        raise Invalid(
+        raise InputRefused(
             "The commission rate must be between 0 and 0.10.",
             field=field_name,
             code="pools.rate_invalid",
@@ -219,13 +199,13 @@ def parse_factor(text: str | Decimal, *, field_name: str = "body.match_factor") 
     try:
         factor = Decimal(str(text))
     except InvalidOperation as exc:
-        raise Invalid(
+        raise InputRefused(
             "The match factor must be a decimal such as 1 or 0.5.",
             field=field_name,
             code="pools.factor_invalid",
         ) from exc
     if not factor.is_finite() or not Decimal(0) < factor <= Decimal(10):
-        raise Invalid(
+        raise InputRefused(
             "The match factor must be above 0 and at most 10.",
             field=field_name,
             code="pools.factor_invalid",

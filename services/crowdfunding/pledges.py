@@ -196,7 +196,7 @@ async def pledge(
             session,
             campaign_id=campaign_id,
             backer_id=principal.sub,
-            backer_kind=domain.holder_kind(principal.roles),
+            backer_kind=principal.kind,
             backer_is_resident=principal.has("resident") and principal.verified,
             backer_neighbourhood=principal.neighbourhood,
             amount_cents=amount_cents,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, exists, func, or_, select, update
 
-from libs.common.auth import CurrentPrincipal, Principal, require_roles
+from libs.common.auth import CurrentPrincipal, Staff
 from libs.common.contracts.exchange import ItemListed, ItemWithdrawn
 from libs.common.events import make_event
 from libs.common.ids import new_id
@@ -32,7 +32,6 @@ from services.exchange.members import (
 )
 
 router = APIRouter()
-Staff = Annotated[Principal, Depends(require_roles("staff"))]
 
 
 async def today() -> date:

@@ -19,16 +19,6 @@ from libs.common.taxonomy import ITEM_CATEGORIES
 CATEGORIES: tuple[str, ...] = ITEM_CATEGORIES
 Category = Literal[ITEM_CATEGORIES]  # type: ignore[valid-type]
 Condition = Literal["new", "good", "fair", "worn", "damaged"]
-MemberKind = Literal["resident", "organisation", "staff"]
-
-
-def member_kind_for(roles: frozenset[str]) -> MemberKind:
-    """The kind of member a token describes (staff wins, then organisation)."""
-    if "staff" in roles or "admin" in roles:
-        return "staff"
-    if "organisation" in roles:
-        return "organisation"
-    return "resident"
 
 
 # ---------------------------------------------------------------------------- loans

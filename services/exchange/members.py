@@ -20,7 +20,6 @@ from services.exchange.domain import (
     DEFAULT_LIMITS,
     ORGANISATION_LIMITS,
     MemberKind,
-    member_kind_for,
 )
 
 # Built once, with a bound parameter: every request looks its caller up.
@@ -105,7 +104,7 @@ async def member_for(
         session,
         runtime=runtime,
         member_id=principal.sub,
-        kind=member_kind_for(principal.roles),
+        kind=principal.kind,
         neighbourhood=principal.neighbourhood,
         created_by=principal.sub,
     )

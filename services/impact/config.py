@@ -10,10 +10,11 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from libs.common.territory import TERRITORY_FILE
 from services.impact.catalogue import CURRENT_VERSION
 from services.impact.indicators import SMALL_CELL_K
 
-DEFAULT_TERRITORY_FILE = Path(__file__).parent / "territory.toml"
+DEFAULT_TERRITORY_FILE = TERRITORY_FILE
 
 
 class ImpactSettings(BaseSettings):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from libs.common.auth import Principal, require_roles
+from libs.common.auth import Staff
 from libs.common.problems import Conflict, Forbidden
 from libs.common.runtime import Runtime
 from libs.common.types import Birthdate, StrictFlag
@@ -15,7 +13,6 @@ from services.portal import accounts, roles
 from services.portal.territory import directory
 
 router = APIRouter(prefix="/api", tags=["accounts"])
-Staff = Annotated[Principal, Depends(require_roles("staff"))]
 
 
 class AccountIn(BaseModel):

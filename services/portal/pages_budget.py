@@ -7,6 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 
 from libs.common.money import parse_euros
+from libs.common.taxonomy import PB_PHASES
 from services.portal.backends import BackendDown, BackendProblem
 from services.portal.i18n import translate
 from services.portal.web import (
@@ -25,15 +26,7 @@ from services.portal.web import (
 )
 
 router = APIRouter(include_in_schema=False)
-PHASES = (
-    "information",
-    "proposals",
-    "pre_selection",
-    "assessment",
-    "voting",
-    "results",
-    "delivery",
-)
+PHASES = PB_PHASES
 BALLOT_STATUSES = ("feasible", "selected", "not_selected")
 
 

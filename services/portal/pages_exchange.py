@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 
 from libs.common.ids import new_id
 from libs.common.money import parse_euros
+from libs.common.taxonomy import ITEM_CATEGORIES, SERVICE_KINDS
 from services.portal import accounts
 from services.portal.backends import BackendDown, BackendProblem
 from services.portal.i18n import translate
@@ -30,16 +31,8 @@ from services.portal.web import (
 
 router = APIRouter(include_in_schema=False)
 
-CATEGORIES = (
-    "drill", "ladder", "bike", "cargo_bike", "tent", "sewing_machine", "lawn_mower",
-    "hedge_trimmer", "pressure_washer", "tools_other", "kitchen_appliance", "vacuum_cleaner",
-    "projector", "camera", "games_toys", "books", "sports_gear", "camping_gear", "furniture",
-    "electronics_other", "other",
-)  # fmt: skip
+CATEGORIES = ITEM_CATEGORIES
 CONDITIONS = ("new", "good", "fair", "worn", "damaged")
-SERVICE_KINDS = (
-    "repair", "gardening", "carpool", "help_at_home", "cooking", "tutoring", "group_purchase",
-)  # fmt: skip
 REPORT_KINDS = ("damage", "not_returned", "no_show", "behaviour", "fraud", "other")
 
 

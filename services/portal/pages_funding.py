@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from libs.common.money import parse_amount_cents
+from libs.common.taxonomy import CAMPAIGN_CATEGORIES
 from services.portal.backends import BackendDown, BackendProblem
 from services.portal.i18n import format_cents, format_percent, known, translate
 from services.portal.web import (
@@ -26,10 +27,7 @@ from services.portal.web import (
 )
 
 router = APIRouter(include_in_schema=False)
-CATEGORIES = (
-    "culture", "environment", "solidarity", "sport", "local-business", "education",
-    "public-space", "participatory-budget",
-)  # fmt: skip
+CATEGORIES = CAMPAIGN_CATEGORIES
 PUBLIC_STATES = ("live", "settling", "succeeded", "paid_out", "failed")
 # The providers' test cards (a real deployment embeds its PSP's card form here).
 TEST_CARDS = {

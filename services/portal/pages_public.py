@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 
-from libs.common.problems import Conflict, Invalid, TooManyRequests, problem_response
+from libs.common.problems import Conflict, Invalid, TooManyRequests
+from libs.common.web import problem_response
 from services.portal import accounts, oidc, roles, sessions, throttle
 from services.portal.backends import BackendDown, BackendProblem, Caller
 from services.portal.i18n import LANGUAGES, translate

@@ -14,10 +14,9 @@ from pydantic import BaseModel
 
 from libs.common.events import contract
 from libs.common.publictext import PseudonymousId, PublicText
+from libs.common.taxonomy import PbPhase
 
-Phase = Literal[
-    "information", "proposals", "pre_selection", "assessment", "voting", "results", "delivery"
-]
+Phase = PbPhase
 
 
 class EnvelopeFacts(BaseModel):

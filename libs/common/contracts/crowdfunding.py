@@ -20,8 +20,9 @@ from pydantic import BaseModel, model_validator
 
 from libs.common.events import contract
 from libs.common.publictext import PseudonymousId, PublicText
+from libs.common.taxonomy import MemberKind
 
-HolderKind = Literal["resident", "organisation", "staff"]
+HolderKind = MemberKind
 
 
 class CampaignFacts(BaseModel):

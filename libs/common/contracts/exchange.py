@@ -13,11 +13,9 @@ from pydantic import BaseModel
 
 from libs.common.events import contract
 from libs.common.publictext import PseudonymousId, PublicText
+from libs.common.taxonomy import MemberKind, ServiceKind
 
-MemberKind = Literal["resident", "organisation", "staff"]
-ServiceKind = Literal[
-    "repair", "gardening", "carpool", "help_at_home", "cooking", "tutoring", "group_purchase"
-]
+__all__ = ["MemberKind", "ServiceKind"]  # re-exported: their one home is libs.common.taxonomy
 
 
 @contract("exchange.member.joined", 1)

@@ -13,8 +13,9 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from libs.common.auth import CurrentPrincipal, TokenVerifier, mint_token, require_roles
-from libs.common.problems import Unauthorized, install_problem_handlers
+from libs.common.problems import Unauthorized
 from libs.common.settings import Settings
+from libs.common.web import install_problem_handlers
 
 
 def settings(**kw) -> Settings:

@@ -17,9 +17,9 @@ from libs.common.auth import (
     mint_token,
 )
 from libs.common.openapi import declare_problem_responses, install_problem_schema, problems
-from libs.common.problems import install_problem_handlers
 from libs.common.settings import Settings
 from libs.common.types import Birthdate, Cents, CivicDate, CivicDateTime, Minutes, StrictFlag
+from libs.common.web import install_problem_handlers
 
 
 class Body(BaseModel):

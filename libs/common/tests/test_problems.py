@@ -3,7 +3,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from libs.common.problems import Conflict, install_problem_handlers
+from libs.common.problems import Conflict
+from libs.common.web import install_problem_handlers
 
 
 class Pledge(BaseModel):

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from libs.common.web import problem_for
 from services.budget import domain
 from services.budget.domain import BallotFormat, BallotInput, Voter
 
@@ -26,7 +27,7 @@ def test_an_action_outside_its_phase_is_a_conflict():
     domain.require_phase("voting", "voting", action="vote")
     with pytest.raises(domain.PhaseViolation) as caught:
         domain.require_phase("results", "voting", action="vote")
-    assert caught.value.status == 409
+    assert problem_for(caught.value).status == 409
 
 
 def test_top_n_or_threshold_promotes():

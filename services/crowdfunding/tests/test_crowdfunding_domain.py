@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from libs.common.contracts.crowdfunding import CampaignSucceeded
-from libs.common.problems import Conflict, Invalid
+from libs.common.rules import InputRefused, StateRefused
 from services.crowdfunding import domain
 from services.crowdfunding.payments import InvalidSignature, sign, verify
 
@@ -20,11 +20,11 @@ def test_campaign_lifecycle_allows_only_forward_steps():
     path = ["draft", "submitted", "approved", "live", "settling", "succeeded", "paid_out"]
     for current, target in itertools.pairwise(path):
         domain.ensure_transition(current, target)
-    with pytest.raises(Conflict):
+    with pytest.raises(StateRefused):
         domain.ensure_transition("draft", "live")
-    with pytest.raises(Conflict):
+    with pytest.raises(StateRefused):
         domain.ensure_transition("failed", "paid_out")
-    with pytest.raises(Conflict):
+    with pytest.raises(StateRefused):
         domain.ensure_transition("live", "draft")
 
 
@@ -65,16 +65,16 @@ def test_deadline_is_timezone_aware_and_fixed_from_launch():
 def test_pledges_close_at_the_deadline_and_cancellation_24h_before():
     deadline = NOW + timedelta(days=2)
     domain.ensure_pledging_open(state="live", now=NOW, deadline=deadline)
-    with pytest.raises(Conflict):
+    with pytest.raises(StateRefused):
         domain.ensure_pledging_open(state="live", now=deadline, deadline=deadline)
     domain.ensure_cancellable(now=deadline - timedelta(hours=24), deadline=deadline)
-    with pytest.raises(Conflict):
+    with pytest.raises(StateRefused):
         domain.ensure_cancellable(now=deadline - timedelta(hours=23), deadline=deadline)
 
 
 @pytest.mark.parametrize("rate", ["-0.01", "0.1001", "abc", "NaN"])
 def test_commission_rate_outside_0_to_10_percent_is_refused(rate):
-    with pytest.raises(Invalid):
+    with pytest.raises(InputRefused):
         domain.parse_rate(rate)
 
 
