@@ -6,7 +6,7 @@ formulas of services/impact/indicators.py and methodology.md.
 The four services run in-process (service_factory: one nats-server, real SQLite or
 PostgreSQL). Two clocks are moved, as their own tests do: the exchange's `today` dependency
 (so loans are returned after a known number of days) and the crowdfunding clock
-(`services.crowdfunding.config.now`, so campaigns reach their deadline and settle).
+(the platform clock, `libs.common.clock`, so campaigns reach their deadline and settle).
 
 The scenario (neighbourhoods from libs/common/territory.toml):
 - residents ana and ben (centre), carla (gare); organisation org-asso (gare);
@@ -39,11 +39,11 @@ import nats
 import pytest
 from sqlalchemy import func, select
 
+from libs.common.clock import clock as platform_clock
+from libs.common.clock import today as clock_today
 from libs.common.messaging import inbox
 from services.budget.app import create_app as budget_app
-from services.crowdfunding import config as crowdfunding_config
 from services.crowdfunding.app import create_app as crowdfunding_app
-from services.exchange import api as exchange_api
 from services.exchange.app import create_app as exchange_app
 from services.impact.app import create_app as impact_app
 from services.impact.config import get_impact_settings
@@ -73,7 +73,7 @@ async def platform(service_factory, monkeypatch):
     monkeypatch.setenv("IMPACT_MIN_CELL", "1")  # a tiny scenario: show every cell
     get_impact_settings.cache_clear()
     clock = Clock()
-    monkeypatch.setattr(crowdfunding_config, "now", clock)
+    monkeypatch.setattr(platform_clock, "now", clock)
     services = {
         "impact": await service_factory("impact", impact_app),
         "exchange": await service_factory("exchange", exchange_app),
@@ -134,7 +134,7 @@ async def test_scripted_scenario_gives_the_hand_computed_report(platform, nats_s
     # --- exchange: two loans returned after known days -----------------------------------
     day0 = datetime.now(UTC).date()
     exchange_today = {"day": day0}
-    ex.app.dependency_overrides[exchange_api.today] = lambda: exchange_today["day"]
+    ex.app.dependency_overrides[clock_today] = lambda: exchange_today["day"]
 
     async def lend(owner, borrower, category: str, max_days: int, returned_after: int) -> dict:
         item = await ok(

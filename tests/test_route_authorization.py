@@ -17,9 +17,9 @@ import uuid
 
 import pytest
 
+from libs.common.clock import today as clock_today
 from services.budget.app import create_app as budget_app
 from services.crowdfunding.app import create_app as crowdfunding_app
-from services.exchange import api as exchange_api
 from services.exchange.app import create_app as exchange_app
 from services.exchange.testkit import ITEM, TODAY, day
 from services.impact.app import create_app as impact_app
@@ -173,7 +173,7 @@ EXCHANGE = {
 
 async def test_exchange_routes_by_caller(service_factory):
     service = await service_factory("exchange", exchange_app)
-    service.app.dependency_overrides[exchange_api.today] = lambda: TODAY
+    service.app.dependency_overrides[clock_today] = lambda: TODAY
     await check(service, EXCHANGE, await exchange_world(service))
 
 

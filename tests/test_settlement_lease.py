@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.crowdfunding import config, settlement
+from libs.common.clock import clock as platform_clock
+from services.crowdfunding import settlement
 from services.crowdfunding.app import create_app
+from services.crowdfunding.pledges import Crowdfunding
 from services.crowdfunding.tests.test_crowdfunding_lifecycle import (
     Clock,
     launch,
@@ -24,7 +26,7 @@ from services.crowdfunding.tests.test_crowdfunding_lifecycle import (
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(config, "now", clock)
+    monkeypatch.setattr(platform_clock, "now", clock)
     return clock
 
 
@@ -38,9 +40,9 @@ async def test_a_slow_settler_keeps_its_campaign_while_others_poll(
     clock.advance(days=30, seconds=1)
     # From here time runs for real, from the clock's instant, so leases can expire.
     base, started = clock.at, datetime.now(UTC)
-    monkeypatch.setattr(config, "now", lambda: base + (datetime.now(UTC) - started))
+    monkeypatch.setattr(platform_clock, "now", lambda: base + (datetime.now(UTC) - started))
 
-    cf = service.runtime.crowdfunding
+    cf = service.runtime.attached(Crowdfunding)
     monkeypatch.setattr(cf.settings, "settlement_lease_seconds", 2.0)
     capture = cf.provider.capture
     captures = []

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,7 @@ from libs.common.outbox import OutboxRelay
 from libs.common.settings import Settings
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 class ServiceRuntime:
@@ -62,6 +63,15 @@ class ServiceRuntime:
         self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._attached: dict[type, object] = {}
+
+    def attach(self, part: object) -> None:
+        """Keep one of the service's own objects (e.g. its use-case context) for its routes."""
+        self._attached[type(part)] = part
+
+    def attached(self, kind: type[T]) -> T:
+        """The object of type `kind` that `wire` attached; KeyError if none was."""
+        return cast(T, self._attached[kind])
 
     def territory(self, neighbourhood: str | None) -> Territory:
         return Territory(city=self.settings.territory_city, neighbourhood=neighbourhood)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
+from libs.common.clock import clock
 from libs.common.contracts.budget import (
     EditionCreated,
     EnvelopeFacts,
@@ -43,7 +44,7 @@ from services.budget.schemas import (
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 # An edition's dates are days of the territory's calendar. One territory per process: the
@@ -56,8 +57,8 @@ def set_timezone(name: str) -> None:
     _ZONE = ZoneInfo(name)
 
 
-def _now_local() -> datetime:  # tests move the calendar by replacing this
-    return datetime.now(_ZONE)
+def _now_local() -> datetime:
+    return clock.now().astimezone(_ZONE)
 
 
 def local_today() -> date:

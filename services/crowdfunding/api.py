@@ -18,6 +18,7 @@ from libs.common.auth import (
     Staff,
     VerifiedMember,
 )
+from libs.common.clock import clock
 from libs.common.openapi import problems
 from libs.common.problems import Forbidden, NotFound
 from libs.common.publictext import PseudonymousId, PublicText
@@ -25,7 +26,6 @@ from libs.common.runtime import Runtime
 from libs.common.types import Cents, StrictFlag
 from services.crowdfunding import (
     campaigns,
-    config,
     domain,
     fulfilment,
     history,
@@ -43,7 +43,7 @@ router = APIRouter(tags=["crowdfunding"])
 
 
 async def get_cf(runtime: Runtime) -> Crowdfunding:
-    return runtime.crowdfunding  # type: ignore[attr-defined]
+    return runtime.attached(Crowdfunding)
 
 
 CF = Annotated[Crowdfunding, Depends(get_cf)]
@@ -162,7 +162,7 @@ async def create_campaign(body: CampaignIn, principal: Holder, runtime: Runtime)
     """Open a campaign draft (residents, organisations, or staff for a public project)."""
     async with runtime.unit_of_work() as session:
         row = await campaigns.create_campaign(
-            session, runtime=runtime, principal=principal, now=config.now(), **body.model_dump()
+            session, runtime=runtime, principal=principal, now=clock.now(), **body.model_dump()
         )
         return campaign_view(row)
 
@@ -260,7 +260,7 @@ async def edit_reward(
 async def submit(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
     async with runtime.unit_of_work() as session:
         row = await campaigns.submit(
-            session, runtime=runtime, campaign_id=campaign_id, principal=principal, now=config.now()
+            session, runtime=runtime, campaign_id=campaign_id, principal=principal, now=clock.now()
         )
         return campaign_view(row)
 
@@ -275,7 +275,7 @@ async def review(campaign_id: str, body: ReviewIn, reviewer: Reviewer, runtime: 
             campaign_id=campaign_id,
             reviewer=reviewer,
             note=body.note,
-            now=config.now(),
+            now=clock.now(),
         )
 
 
@@ -299,7 +299,7 @@ async def launch(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime
             runtime=runtime,
             campaign_id=campaign_id,
             principal=principal,
-            now=config.now(),
+            now=clock.now(),
             commission_base=cf.settings.commission_base,
         )
         return campaign_view(row)
@@ -315,7 +315,7 @@ async def payout(campaign_id: str, body: PayoutIn, staff: Staff, runtime: Runtim
             campaign_id=campaign_id,
             principal=staff,
             reference=body.reference,
-            now=config.now(),
+            now=clock.now(),
         )
         return campaign_view(row)
 
@@ -405,7 +405,7 @@ async def reward_delivered(pledge_id: str, principal: CurrentPrincipal, runtime:
     """Holder: this backer's reward was handed over or sent (once; an event says so)."""
     async with runtime.unit_of_work() as session:
         return await fulfilment.mark_delivered(
-            session, runtime=runtime, pledge_id=pledge_id, principal=principal, now=config.now()
+            session, runtime=runtime, pledge_id=pledge_id, principal=principal, now=clock.now()
         )
 
 
@@ -414,7 +414,7 @@ async def reward_received(pledge_id: str, principal: CurrentPrincipal, runtime: 
     """Backer: I received my reward (once; an event says so)."""
     async with runtime.unit_of_work() as session:
         return await fulfilment.confirm_received(
-            session, runtime=runtime, pledge_id=pledge_id, principal=principal, now=config.now()
+            session, runtime=runtime, pledge_id=pledge_id, principal=principal, now=clock.now()
         )
 
 
@@ -442,7 +442,7 @@ async def create_pool(body: PoolIn, staff: Staff, runtime: Runtime) -> dict:
     values["match_factor"] = Decimal(values["match_factor"])
     async with runtime.unit_of_work() as session:
         row = await matching.create_pool(
-            session, runtime=runtime, principal=staff, now=config.now(), **values
+            session, runtime=runtime, principal=staff, now=clock.now(), **values
         )
         return pool_view(row)
 
@@ -485,7 +485,7 @@ async def pool_from_leftover(
             session,
             runtime=runtime,
             principal=staff,
-            now=config.now(),
+            now=clock.now(),
             budget_cents=leftover.leftover_cents,
             neighbourhoods=[leftover.district] if leftover.district else None,
             from_budget_edition=edition_id,
@@ -516,7 +516,7 @@ async def set_commission_rate(body: RateIn, staff: Staff, runtime: Runtime) -> d
     """The rate applies to campaigns launched from now on; live ones keep theirs."""
     async with runtime.unit_of_work() as session:
         await campaigns.set_platform_rate(
-            session, rate=Decimal(body.rate), principal=staff, now=config.now()
+            session, rate=Decimal(body.rate), principal=staff, now=clock.now()
         )
     return {"rate": body.rate}
 

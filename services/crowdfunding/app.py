@@ -59,7 +59,7 @@ def payment_provider(runtime: ServiceRuntime, settings: CrowdfundingSettings) ->
 def wire(runtime: ServiceRuntime) -> None:
     """Register this service's event consumers and its background loop."""
     cf = build(runtime)
-    runtime.crowdfunding = cf  # type: ignore[attr-defined]
+    runtime.attach(cf)
     runtime.consume(RESULTS_SUBJECT, results_handler(runtime))
     if runtime.settings.env == "test" or cf.settings.settlement_interval <= 0:
         return

@@ -1,4 +1,4 @@
-"""Settings of the crowdfunding service, and its clock.
+"""Settings of the crowdfunding service (its clock is the platform's: libs/common/clock.py).
 
 Read from the environment (they are the service's own, so they live here rather than in
 libs.common.settings):
@@ -22,7 +22,6 @@ libs.common.settings):
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -51,8 +50,3 @@ class CrowdfundingSettings(BaseSettings):
     commission_base: Literal["raised", "raised_plus_match"] = Field(
         "raised", alias="CROWDFUNDING_COMMISSION_BASE"
     )
-
-
-def now() -> datetime:
-    """The current instant (UTC, aware). Tests move time by replacing this function."""
-    return datetime.now(UTC)

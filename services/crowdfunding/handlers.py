@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
+from libs.common.clock import clock
 from libs.common.contracts.budget import ResultsPublished
 from libs.common.events import Envelope
 from libs.common.runtime import ServiceRuntime
-from services.crowdfunding import campaigns, config, matching
+from services.crowdfunding import campaigns, matching
 from services.crowdfunding.db import campaigns as campaigns_table
 
 RESULTS_SUBJECT = "sharitories.budget.results.published"
@@ -26,7 +27,7 @@ def results_handler(runtime: ServiceRuntime):
     async def handle(session: AsyncSession, envelope: Envelope) -> None:
         results = envelope.payload()
         assert isinstance(results, ResultsPublished)
-        now = config.now()
+        now = clock.now()
         for envelope_result in results.envelopes:
             if envelope_result.leftover_cents > 0:
                 await matching.record_leftover(

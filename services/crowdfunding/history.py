@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from libs.common.clock import clock
 from libs.common.contracts.crowdfunding import CampaignFailed, CampaignSucceeded
 from libs.common.events import make_event
 from libs.common.ids import new_id
@@ -24,7 +25,7 @@ from libs.common.problems import Invalid
 from libs.common.publictext import PseudonymousId
 from libs.common.runtime import ServiceRuntime
 from libs.common.types import Cents, CivicDateTime
-from services.crowdfunding import config, domain
+from services.crowdfunding import domain
 from services.crowdfunding.campaigns import facts, get_campaign
 from services.crowdfunding.db import campaigns
 
@@ -65,7 +66,7 @@ async def record_closed_campaign(
     runtime: ServiceRuntime, *, body: ClosedCampaignIn, staff_id: str
 ) -> dict:
     """Store one closed campaign and publish its outcome, dated when it closed."""
-    if body.closed_at > config.now():
+    if body.closed_at > clock.now():
         raise Invalid(
             "A historical campaign must have closed already.",
             field="body.closed_at",
@@ -87,7 +88,7 @@ async def record_closed_campaign(
         "commission_rate": str(rate),
         "launched_at": body.launched_at.astimezone(UTC),
         "deadline": body.closed_at.astimezone(UTC),
-        "created_at": config.now(),
+        "created_at": clock.now(),
         "settled_at": body.closed_at.astimezone(UTC),
         "backers": body.backers,
     }

@@ -21,11 +21,11 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from sqlalchemy import insert, select, update
 
+from libs.common.clock import clock
 from libs.common.db import Database
 from libs.common.ids import new_id
 from services.crowdfunding.db import sandbox_operations, sandbox_payments, sandbox_webhooks
@@ -207,7 +207,7 @@ class SandboxProvider:
                     amount_cents=amount_cents,
                     card_token=card_token,
                     status="failed" if declined else "authorised",
-                    created_at=datetime.now(UTC),
+                    created_at=clock.now(),
                 )
             )
             failure = ("not a card" if not_a_card else "card declined") if declined else None
@@ -275,7 +275,7 @@ class SandboxProvider:
                 payment_id=payment_id,
                 status=status,
                 failure=failure,
-                created_at=datetime.now(UTC),
+                created_at=clock.now(),
             )
         )
 
@@ -291,7 +291,7 @@ class SandboxProvider:
                 event_id=event_id,
                 payment_id=payment_id,
                 body=json.dumps(body, separators=(",", ":")),
-                created_at=datetime.now(UTC),
+                created_at=clock.now(),
             )
         )
 
@@ -337,7 +337,7 @@ class SandboxProvider:
                 await session.execute(
                     update(sandbox_webhooks)
                     .where(sandbox_webhooks.c.event_id == hook["id"])
-                    .values(delivered_at=datetime.now(UTC))
+                    .values(delivered_at=clock.now())
                 )
             sent += 1
         return sent

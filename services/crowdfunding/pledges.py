@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
+from libs.common.clock import clock
 from libs.common.contracts.crowdfunding import (
     PledgeCancelled,
     PledgeCaptured,
@@ -30,7 +31,7 @@ from libs.common.logs import get_logger
 from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, Invalid, NotFound, Problem
 from libs.common.runtime import ServiceRuntime
-from services.crowdfunding import config, domain, matching
+from services.crowdfunding import domain, matching
 from services.crowdfunding.campaigns import get_campaign
 from services.crowdfunding.config import CrowdfundingSettings
 from services.crowdfunding.db import payment_webhooks, pledges, rewards, utc
@@ -190,7 +191,7 @@ async def pledge(
     (Stripe Elements): the pledge then awaits that step, with its client secret."""
     if card_token is None and not cf.provider.collects_card_in_browser:
         raise Invalid("A card is needed to pledge online.", field="body.card_token")
-    now = config.now()
+    now = clock.now()
     async with cf.runtime.unit_of_work() as session:
         row = await _open_pledge(
             session,
@@ -299,7 +300,7 @@ async def record_desk_pledge(
     reward_id: str | None,
 ) -> Any:
     """Cash or a cheque handed in at the town hall: held by the city until settlement."""
-    now = config.now()
+    now = clock.now()
     async with cf.runtime.unit_of_work() as session:
         row = await _open_pledge(
             session,
@@ -322,7 +323,7 @@ async def record_desk_pledge(
 
 
 async def cancel(cf: Crowdfunding, *, pledge_id: str, principal: Principal) -> Any:
-    now = config.now()
+    now = clock.now()
     async with cf.runtime.unit_of_work() as session:
         row = await get_pledge(session, pledge_id)
         if row.backer_id != principal.sub and not principal.has("staff"):
@@ -379,7 +380,7 @@ async def move(
         row = await get_pledge(session, pledge_id)
         if target not in domain.PLEDGE_TRANSITIONS[row.status]:
             return False
-        values: dict = {"status": target, "updated_at": config.now()}
+        values: dict = {"status": target, "updated_at": clock.now()}
         if failure:
             values["failure"] = failure[:200]
         if row.status == domain.AWAITING_ACTION:  # the step is done (or moot): forget it
@@ -460,7 +461,7 @@ async def handle_webhook(cf: Crowdfunding, *, body: bytes, headers) -> dict:
                 event_id=hook.id,
                 type=hook.type,
                 payment_id=hook.payment_id,
-                received_at=config.now(),
+                received_at=clock.now(),
             )
         )
         if first.rowcount != 1:

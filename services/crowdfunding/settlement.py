@@ -30,12 +30,13 @@ from decimal import Decimal
 
 from sqlalchemy import func, select, update
 
+from libs.common.clock import clock
 from libs.common.contracts.crowdfunding import CampaignFailed, CampaignSucceeded
 from libs.common.events import make_event
 from libs.common.logs import get_logger
 from libs.common.metrics import SETTLEMENTS_UNFINISHED
 from libs.common.outbox import record
-from services.crowdfunding import config, domain
+from services.crowdfunding import domain
 from services.crowdfunding.campaigns import facts, get_campaign
 from services.crowdfunding.db import campaigns, pledges, utc
 from services.crowdfunding.payments import idempotency_key
@@ -60,7 +61,7 @@ async def due_campaign_ids(cf: Crowdfunding, *, now: datetime) -> list[str]:
 
 async def settle_due(cf: Crowdfunding) -> list[dict]:
     """Settle every campaign whose deadline has passed (and resume abandoned ones)."""
-    now = config.now()
+    now = clock.now()
     done = []
     for campaign_id in await due_campaign_ids(cf, now=now):
         try:
@@ -70,7 +71,7 @@ async def settle_due(cf: Crowdfunding) -> list[dict]:
             continue
         if outcome:
             done.append(outcome)
-    remaining = await due_campaign_ids(cf, now=config.now())
+    remaining = await due_campaign_ids(cf, now=clock.now())
     SETTLEMENTS_UNFINISHED.set(len(remaining))  # > 0 for long: settlement is stuck
     return done
 
@@ -144,7 +145,7 @@ async def _decide(cf: Crowdfunding, session, *, row, now: datetime) -> str | Non
 
 
 async def settle_campaign(cf: Crowdfunding, *, campaign_id: str) -> dict | None:
-    now = config.now()
+    now = clock.now()
     outcome = await claim(cf, campaign_id=campaign_id, now=now)
     if outcome is None:
         return None
@@ -175,7 +176,7 @@ async def _renew_lease(cf: Crowdfunding, *, campaign_id: str) -> None:
                 await session.execute(
                     update(campaigns)
                     .where(campaigns.c.id == campaign_id, campaigns.c.state == domain.SETTLING)
-                    .values(settle_lease_until=config.now() + timedelta(seconds=seconds))
+                    .values(settle_lease_until=clock.now() + timedelta(seconds=seconds))
                 )
         except Exception as exc:  # the next renewal retries; the lease covers two misses
             log.warning("settlement lease not renewed", campaign_id=campaign_id, error=repr(exc))
@@ -226,7 +227,7 @@ async def _pay(cf: Crowdfunding, *, row, outcome: str) -> tuple[str, str | None]
 
 
 async def _finalise(cf: Crowdfunding, *, campaign_id: str, outcome: str) -> dict | None:
-    now = config.now()
+    now = clock.now()
     async with cf.runtime.unit_of_work() as session:
         row = await get_campaign(session, campaign_id)
         captured = (

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, exists, func, or_, select, update
 
 from libs.common.auth import CurrentPrincipal, Staff
+from libs.common.clock import Today, clock
 from libs.common.contracts.exchange import ItemListed, ItemWithdrawn
 from libs.common.events import make_event
 from libs.common.ids import new_id
@@ -33,13 +33,6 @@ from services.exchange.members import (
 
 router = APIRouter()
 
-
-async def today() -> date:
-    """The service's idea of today (UTC); tests override this dependency."""
-    return datetime.now(UTC).date()
-
-
-Today = Annotated[date, Depends(today)]
 
 # ------------------------------------------------------------------------ members
 
@@ -162,7 +155,7 @@ async def list_item(body: ItemIn, runtime: Runtime, principal: CurrentPrincipal)
             **body.model_dump(),
             "neighbourhood": me["neighbourhood"],
             "listed": True,
-            "created_at": datetime.now(UTC),
+            "created_at": clock.now(),
         }
         await session.execute(items.insert().values(**item))
         await record(

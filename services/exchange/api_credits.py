@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
@@ -10,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import insert, or_, select, update
 
 from libs.common.auth import CurrentPrincipal, VerifiedMember, require_verified
+from libs.common.clock import clock
 from libs.common.contracts.exchange import ServiceCompleted, ServiceKind, ServiceListed
 from libs.common.events import make_event
 from libs.common.ids import new_id
@@ -209,7 +209,7 @@ async def list_service(body: ServiceIn, runtime: Runtime, principal: CurrentPrin
             **body.model_dump(),
             "neighbourhood": me["neighbourhood"],
             "open": True,
-            "created_at": datetime.now(UTC),
+            "created_at": clock.now(),
         }
         await session.execute(insert(services).values(**row))
         await record(
@@ -388,7 +388,7 @@ async def complete_service(
             "repaired_category": body.repaired_category if service["kind"] == "repair" else None,
             "transfer_id": transfer_id,
             "idempotency_key": idempotency_key,
-            "created_at": datetime.now(UTC),
+            "created_at": clock.now(),
         }
         await session.execute(insert(completions).values(**row))
         await record(

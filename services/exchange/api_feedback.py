@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -10,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import insert, select, update
 
 from libs.common.auth import CurrentPrincipal
+from libs.common.clock import clock
 from libs.common.ids import new_id
 from libs.common.problems import Conflict, Forbidden, NotFound
 from libs.common.runtime import Runtime
@@ -37,7 +37,7 @@ async def _rate(session, *, subject_type, subject_id, rater_id, ratee_id, body) 
         "ratee_id": ratee_id,
         "score": body.score,
         "comment": body.comment,
-        "created_at": datetime.now(UTC),
+        "created_at": clock.now(),
     }
     already = await session.scalar(
         select(ratings.c.id).where(
@@ -138,7 +138,7 @@ async def report_problem(body: ReportIn, runtime: Runtime, principal: CurrentPri
             **body.model_dump(),
             "reporter_id": me["id"],
             "status": "open",
-            "created_at": datetime.now(UTC),
+            "created_at": clock.now(),
             "closed_by": None,
             "closed_at": None,
             "resolution": None,
@@ -174,7 +174,7 @@ async def close_report(report_id: str, body: ResolutionIn, runtime: Runtime, sta
             .values(
                 status="closed",
                 closed_by=staff.sub,
-                closed_at=datetime.now(UTC),
+                closed_at=clock.now(),
                 resolution=body.resolution,
             )
         )

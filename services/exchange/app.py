@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
+from libs.common.clock import clock
 from libs.common.logs import get_logger
 from libs.common.runtime import ServiceRuntime
 from libs.common.settings import Settings
@@ -30,7 +30,7 @@ def wire(runtime: ServiceRuntime) -> None:
 async def sweep_every_hour(runtime: ServiceRuntime) -> None:
     while True:
         try:
-            await loans.sweep_overdue(runtime, actor=loans.SWEEPER, today=datetime.now(UTC).date())
+            await loans.sweep_overdue(runtime, actor=loans.SWEEPER, today=clock.today())
         except Exception:
             log.exception("overdue sweep failed; will try again")
         await asyncio.sleep(SWEEP_EVERY_SECONDS)

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Literal
 
 from libs.common.taxonomy import ITEM_CATEGORIES
+from libs.common.taxonomy import MemberKind as MemberKind  # re-exported for the api
 
 # The impact service maps each of these keys to an emission factor: never rename one.
 CATEGORIES: tuple[str, ...] = ITEM_CATEGORIES

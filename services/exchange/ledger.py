@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.clock import clock
 from libs.common.contracts.exchange import CreditsTransferred
 from libs.common.events import make_event
 from libs.common.ids import new_id
@@ -140,7 +140,7 @@ async def transfer(
         "reverses": reverses,
         "service_id": service_id,
         "entered_by": entered_by,
-        "created_at": datetime.now(UTC),
+        "created_at": clock.now(),
     }
     await session.execute(insert(transfers).values(**row))
     await session.execute(

@@ -8,7 +8,7 @@ constraint created by migration 0002.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
+from libs.common.clock import clock
 from libs.common.contracts import exchange as contracts
 from libs.common.events import make_event
 from libs.common.ids import new_id
@@ -133,7 +134,7 @@ async def _log(session, *, loan_id, from_state, to_state, actor_id, note=None, a
             "from_state": from_state,
             "to_state": to_state,
             "actor_id": actor_id,
-            "at": at or datetime.now(UTC),
+            "at": at or clock.now(),
             "note": note,
         },
     )
@@ -174,7 +175,7 @@ async def request_loan(
             code=getattr(exc, "code", "loans.bad_period"),
             params=getattr(exc, "params", {}),
         ) from exc
-    now = datetime.now(UTC)
+    now = clock.now()
     loan = {
         "id": new_id(),
         "item_id": item_id,
@@ -255,7 +256,7 @@ async def transition(
         )
     except LoanRuleBroken as exc:
         raise _problem(exc) from exc
-    now = datetime.now(UTC)
+    now = clock.now()
     changes: dict[str, Any] = {"state": target.value, "updated_at": now}
     if target is LoanState.PICKED_UP:
         changes["picked_up_on"] = today

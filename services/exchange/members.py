@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
+from libs.common.clock import clock
 from libs.common.contracts.exchange import MemberJoined
 from libs.common.db import insert_ignoring_duplicates
 from libs.common.events import make_event
@@ -59,7 +59,7 @@ async def create_member(
             display_name=display_name,
             address=address,
             contact=contact,
-            created_at=datetime.now(UTC),
+            created_at=clock.now(),
             created_by=created_by,
         )
     )

@@ -7,7 +7,7 @@ Everything here is public open data: no personal data leaves, small cells are su
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -15,6 +15,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlalchemy import func, select
 
+from libs.common.clock import clock
 from libs.common.problems import Invalid, NotFound
 from libs.common.runtime import Runtime
 from libs.common.types import CivicDate
@@ -153,7 +154,7 @@ async def indicator_series(
 
 async def _span(session) -> tuple[date, date]:
     first, last = await day_span(session)
-    today = datetime.now(UTC).date()
+    today = clock.today()
     return (first or today, last or today)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from prometheus_client import Counter
 from pydantic import ValidationError
@@ -23,6 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from libs.common.clock import clock
 from libs.common.events import Envelope
 from libs.common.logs import get_logger
 from services.impact import db
@@ -102,7 +102,7 @@ class Projection:
                 occurred_at=envelope.occurred_at,
                 reason=reason[:2000],
                 envelope=envelope.model_dump_json(),
-                parked_at=datetime.now(UTC),
+                parked_at=clock.now(),
             )
         )
 

@@ -28,6 +28,7 @@ from sqlalchemy import MetaData, Table, delete, insert, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.broker import ARCHIVE_STREAM, nats_servers
+from libs.common.clock import clock
 from libs.common.db import Database, insert_ignoring_duplicates
 from libs.common.events import STREAM, SUBJECT_PREFIX, Envelope
 from libs.common.logs import get_logger
@@ -213,9 +214,8 @@ async def swap(
 
 
 def _now():
-    from datetime import UTC, datetime
 
-    return datetime.now(UTC)
+    return clock.now()
 
 
 async def drop(database: Database, projection: Projection) -> None:

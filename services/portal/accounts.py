@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import ROLES
+from libs.common.clock import clock
 from libs.common.ids import new_id
 from libs.common.problems import Conflict, Invalid, NotFound
 from services.portal.db import accounts
@@ -82,7 +83,7 @@ def check_birthdate(birthdate: date | None, *, today: date | None = None) -> dat
     """A plausible birthdate (from 1900 to today) or None; anything else is a 422."""
     if birthdate is None:
         return None
-    today = today or datetime.now(UTC).date()
+    today = today or clock.today()
     if not date(OLDEST_BIRTH_YEAR, 1, 1) <= birthdate <= today:
         raise Invalid(
             "Enter a birthdate between 1900 and today.",
@@ -160,7 +161,7 @@ async def sign_up(
         "roles": ",".join(roles),
         "status": status,
         "language": language,
-        "created_at": datetime.now(UTC),
+        "created_at": clock.now(),
         "birthdate": check_birthdate(birthdate),
     }
     try:
@@ -254,7 +255,7 @@ async def decide(
             status=VERIFIED if verified else REJECTED,
             status_note=note[:2000] or None,
             verified_by=staff_id,
-            verified_at=datetime.now(UTC),
+            verified_at=clock.now(),
         )
     )
     if result.rowcount != 1:
@@ -319,7 +320,7 @@ async def oidc_account(
                 status=VERIFIED,
                 oidc_subject=subject,
                 language="fr",
-                created_at=datetime.now(UTC),
+                created_at=clock.now(),
             )
         )
         return await get_account(session, account_id=account_id)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from fastapi import APIRouter, Request
 
+from libs.common.clock import clock
 from libs.common.ids import new_id
 from libs.common.money import parse_euros
 from libs.common.taxonomy import ITEM_CATEGORIES, SERVICE_KINDS
@@ -37,7 +38,7 @@ REPORT_KINDS = ("damage", "not_returned", "no_show", "behaviour", "fraud", "othe
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    return clock.today()
 
 
 # --- items -----------------------------------------------------------------------------

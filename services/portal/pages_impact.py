@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from libs.common.clock import clock
 from services.portal.backends import BackendDown, BackendProblem
 from services.portal.web import Services, Viewer, language, render
 
@@ -119,7 +119,7 @@ async def impact_page(
     if report is None:
         report = await services.get("impact", "/report", params={"period": "all"})
         catalogue = await services.get("impact", "/indicators")
-    this_year = datetime.now(UTC).year
+    this_year = clock.now().year
     try:
         edition_names = {e["id"]: e["name"] for e in await services.get("budget", "/editions")}
     except (BackendProblem, BackendDown):

@@ -4,11 +4,11 @@ match pools. Every action is re-checked by the service that owns it (roles in th
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 
 from libs.common.auth import ROLES
+from libs.common.clock import clock
 from libs.common.ids import new_id
 from libs.common.money import parse_euros
 from libs.common.problems import Conflict, Invalid, NotFound, Problem
@@ -317,7 +317,7 @@ async def editions_page(request: Request, me: Staff, services: Services):
         editions=editions,
         phases=PHASES,
         selected=selected,
-        today=datetime.now(UTC).date().isoformat(),
+        today=clock.today().isoformat(),
     )
 
 

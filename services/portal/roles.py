@@ -9,12 +9,13 @@ remove `resident`, `organisation` and `reviewer`. Every change is written to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import ROLES
+from libs.common.clock import clock
 from libs.common.ids import new_id
 from libs.common.problems import Conflict, Forbidden, Invalid
 from services.portal.accounts import (
@@ -124,7 +125,7 @@ async def record(
             account_id=account_id,
             granted=",".join(granted),
             removed=",".join(removed),
-            changed_at=datetime.now(UTC),
+            changed_at=clock.now(),
         )
     )
 

@@ -103,7 +103,7 @@ def test_a_resident_backs_a_campaign_that_then_succeeds(
 ):
     from playwright.sync_api import expect
 
-    from services.crowdfunding import config as crowdfunding_config
+    from libs.common.clock import clock as platform_clock
 
     # An association of the Gare district drafts a campaign and submits it.
     verified_account("jardin@valmont.test", "5 avenue de la Gare")
@@ -145,8 +145,8 @@ def test_a_resident_backs_a_campaign_that_then_succeeds(
     expect(backer.get_by_text("elle ne sera prélevée que si la campagne réussit")).to_be_visible()
 
     # Thirty days later, staff settle the ended campaigns: it succeeds.
-    later = crowdfunding_config.now() + timedelta(days=31)
-    monkeypatch.setattr(crowdfunding_config, "now", lambda: later)
+    later = platform_clock.now() + timedelta(days=31)
+    monkeypatch.setattr(platform_clock, "now", lambda: later)
     staff.goto("/staff/campaigns")
     staff.get_by_role("button", name="Clôturer maintenant").click()
     expect(staff.get_by_text("1 campagne(s) clôturée(s).")).to_be_visible()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from services.budget import editions
+from libs.common.clock import clock
 from services.budget.app import create_app
 from services.budget.tests.support import Desk
 
@@ -22,9 +22,8 @@ async def calendar(service_factory, monkeypatch):
     class Clock:
         today = START - timedelta(days=20)
 
-    monkeypatch.setattr(
-        editions, "_now_local", lambda: datetime.combine(Clock.today, datetime.min.time())
-    )
+    # Noon UTC is the same day in the territory's zone (Europe/Paris).
+    monkeypatch.setattr(clock, "now", lambda: datetime.combine(Clock.today, time(12), UTC))
     desk = Desk(service)
     await desk.edition(phase_dates={"voting": {"start": START.isoformat(), "end": END.isoformat()}})
     await desk.phase("proposals")

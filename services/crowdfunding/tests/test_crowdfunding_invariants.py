@@ -34,6 +34,7 @@ from hypothesis.stateful import (
 
 from services.crowdfunding import domain
 from services.crowdfunding.app import create_app
+from services.crowdfunding.pledges import Crowdfunding
 from services.crowdfunding.tests.stripe_fake import FakeStripe
 from services.crowdfunding.tests.test_crowdfunding_lifecycle import (  # noqa: F401
     clock,
@@ -254,7 +255,7 @@ def machine_for(service, clock, loop, world: SandboxWorld):
         @invariant()
         def provider_holds_match_live_pledges(self):
             pledges = {p["id"]: p for p in self.pledges()}
-            holds = run(service.runtime.crowdfunding.provider.open_holds())
+            holds = run(service.runtime.attached(Crowdfunding).provider.open_holds())
             held = {h.reference for h in holds if h.reference in pledges}
             for reference in held:
                 assert pledges[reference]["status"] in LIVE, pledges[reference]

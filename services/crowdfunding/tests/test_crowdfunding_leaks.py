@@ -3,6 +3,7 @@
 
 import asyncio
 
+from services.crowdfunding.pledges import Crowdfunding
 from services.crowdfunding.tests.test_crowdfunding_lifecycle import (  # noqa: F401
     clock,
     launch,
@@ -95,7 +96,7 @@ async def pledge_statuses(service, campaign) -> list[str]:
 async def test_pledge_in_flight_at_the_deadline_is_in_the_settlement(service, clock, monkeypatch):
     campaign = await launch(service, await live_campaign(service, goal=100_00))
     await pledge(service, campaign["id"], "ann", 60_00)
-    provider = service.runtime.crowdfunding.provider
+    provider = service.runtime.attached(Crowdfunding).provider
     paused = PausedAuthorisations(provider, monkeypatch)
     clock.advance(days=30, seconds=-1)
     last_minute = asyncio.create_task(pledge(service, campaign["id"], "bob", 40_00))
@@ -119,7 +120,7 @@ async def test_pledge_unconfirmed_after_the_grace_is_voided_at_the_provider(serv
     await pledge(service, campaign["id"], "ann", 150_00)
     waiting = await pledge(service, campaign["id"], "bob", 40_00, token="tok_requires_action")
     assert waiting.json()["status"] == "awaiting_action"
-    provider = service.runtime.crowdfunding.provider
+    provider = service.runtime.attached(Crowdfunding).provider
     assert {h.reference for h in await provider.open_holds()} == {waiting.json()["id"]} | {
         p["id"]
         for p in (
@@ -138,7 +139,7 @@ async def test_pledge_unconfirmed_after_the_grace_is_voided_at_the_provider(serv
 async def test_card_answer_after_settlement_cancels_its_own_hold(service, clock, monkeypatch):
     campaign = await launch(service, await live_campaign(service, goal=100_00))
     await pledge(service, campaign["id"], "ann", 150_00)
-    provider = service.runtime.crowdfunding.provider
+    provider = service.runtime.attached(Crowdfunding).provider
     paused = PausedAuthorisations(provider, monkeypatch)
     clock.advance(days=30, seconds=-1)
     stuck = asyncio.create_task(pledge(service, campaign["id"], "bob", 40_00))
@@ -155,7 +156,7 @@ async def test_card_answer_after_settlement_cancels_its_own_hold(service, clock,
 
 async def test_fifty_pledges_racing_the_deadline_leave_no_hold_open(service, clock, monkeypatch):
     campaign = await launch(service, await live_campaign(service, goal=100_00))
-    provider = service.runtime.crowdfunding.provider
+    provider = service.runtime.attached(Crowdfunding).provider
     real = provider.authorise
     calls = 0
     passed = asyncio.Event()
@@ -209,7 +210,7 @@ async def test_a_token_that_is_no_card_is_declined_and_never_captured(service, c
     clock.advance(days=31)
     [result] = await settle(service)
     assert result["outcome"] == "failed", "a declined pledge does not count toward the goal"
-    assert await service.runtime.crowdfunding.provider.open_holds() == []
+    assert await service.runtime.attached(Crowdfunding).provider.open_holds() == []
 
 
 async def test_a_pledge_never_authorised_publishes_no_event(service, clock, nats_server):

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from libs.common.clock import clock as platform_clock
 from libs.common.tests.test_outbox import stream_event_ids  # noqa: F401  (reused helper)
-from services.crowdfunding import config
 from services.crowdfunding.app import create_app
 
 PROBLEM = "application/problem+json"
@@ -25,7 +25,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(config, "now", clock)
+    monkeypatch.setattr(platform_clock, "now", clock)
     return clock
 
 

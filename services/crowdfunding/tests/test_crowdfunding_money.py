@@ -9,6 +9,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from libs.common.contracts.budget import EnvelopeResult, ResultProject, ResultsPublished
 from libs.common.events import STREAM, Envelope, Territory, make_event
 from services.crowdfunding.payments import sign
+from services.crowdfunding.pledges import Crowdfunding
 from services.crowdfunding.tests.test_crowdfunding_lifecycle import (  # noqa: F401
     clock,
     launch,
@@ -174,7 +175,7 @@ async def test_settlement_resumes_after_a_crash_and_captures_each_pledge_once(
     campaign = await launch(service, await live_campaign(service, goal=100_00))
     for backer in ("ann", "bob", "cat"):
         await pledge(service, campaign["id"], backer, 40_00)
-    provider = service.runtime.crowdfunding.provider
+    provider = service.runtime.attached(Crowdfunding).provider
     real_capture = provider.capture
     calls = []
 

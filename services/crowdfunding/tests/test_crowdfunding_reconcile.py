@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from libs.common import settings as common_settings
+from services.crowdfunding.pledges import Crowdfunding
 from services.crowdfunding.tests.test_crowdfunding_lifecycle import (  # noqa: F401
     clock,
     launch,
@@ -34,7 +35,7 @@ async def test_reconcile_finds_and_voids_the_hold_of_a_pledge_whose_process_died
 ):
     campaign = await launch(service, await live_campaign(service, goal=100_00))
     await pledge(service, campaign["id"], "ann", 150_00)
-    provider = service.runtime.crowdfunding.provider
+    provider = service.runtime.attached(Crowdfunding).provider
     real = provider.authorise
 
     async def dies_after_the_bank_answered(**kw):
@@ -72,7 +73,7 @@ async def test_reconcile_leaves_live_pledges_alone(service, clock, monkeypatch):
     await pledge(service, campaign["id"], "bob", 50_00, token="tok_3ds")  # hold, not confirmed
     findings, summary = await cli(service, monkeypatch, "--apply")
     assert findings == [] and summary.startswith("0 orphan")
-    assert len(await service.runtime.crowdfunding.provider.open_holds()) == 2
+    assert len(await service.runtime.attached(Crowdfunding).provider.open_holds()) == 2
 
 
 async def test_settle_command_settles_due_campaigns_once(service, clock, monkeypatch):

@@ -6,6 +6,7 @@ import pytest
 
 from services.crowdfunding.app import create_app
 from services.crowdfunding.payments import Payment, sign
+from services.crowdfunding.pledges import Crowdfunding
 from services.crowdfunding.tests.stripe_fake import FakeStripe
 from services.crowdfunding.tests.test_crowdfunding_lifecycle import (  # noqa: F401
     clock,
@@ -149,7 +150,7 @@ async def test_failed_campaign_forgets_every_saved_card(service, fake_stripe, cl
     [result] = await settle(service)
     assert result["outcome"] == "failed"
     assert fake_stripe.attached_cards() == [] and fake_stripe.payment_intents == {}
-    assert await service.runtime.crowdfunding.provider.open_holds() == []
+    assert await service.runtime.attached(Crowdfunding).provider.open_holds() == []
     assert fake_stripe.method_reads == 0, "one listing call, cards expanded in it"
 
 
@@ -202,7 +203,7 @@ async def test_refund_gives_the_charge_back_once(service, fake_stripe, clock):
     clock.advance(days=31)
     await settle(service)
     captured = await view(service, made["id"], "ann")
-    provider = service.runtime.crowdfunding.provider
+    provider = service.runtime.attached(Crowdfunding).provider
     payment = Payment(
         payment_id=captured["payment_id"],
         reference=made["id"],
@@ -240,7 +241,7 @@ async def test_reconcile_forgets_a_saved_card_nobody_recorded(
 
     campaign = await launch(service, await live_campaign(service, goal=100_00))
     await pledge(service, campaign["id"], "ann", 150_00, token="pm_card_visa")
-    cf = service.runtime.crowdfunding
+    cf = service.runtime.attached(Crowdfunding)
     real = cf.provider.authorise
 
     async def dies_after_stripe_answered(**kw):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.exchange import api
+from libs.common.clock import today
 from services.exchange.app import create_app
 from services.exchange.testkit import TODAY
 
@@ -12,5 +12,5 @@ from services.exchange.testkit import TODAY
 @pytest.fixture
 async def exchange(service_factory):
     service = await service_factory("exchange", create_app)
-    service.app.dependency_overrides[api.today] = lambda: TODAY
+    service.app.dependency_overrides[today] = lambda: TODAY
     return service

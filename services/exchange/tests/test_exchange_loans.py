@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.exchange import api
+from libs.common.clock import today
 from services.exchange.testkit import TODAY, list_item, request_loan
 
 LATER = TODAY + timedelta(days=5)  # past the due date of the loans below (day 3)
@@ -78,7 +78,7 @@ class Cast:
         }
 
     def set_today(self, value):
-        self.service.app.dependency_overrides[api.today] = lambda: value
+        self.service.app.dependency_overrides[today] = lambda: value
 
     async def act(self, loan_id, action, who):
         return await self.client.post(
