@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -79,8 +80,30 @@ def demo() -> None:
 
 
 @app.command()
-def contracts() -> None:
-    """List the registered event contracts (type and version)."""
+def contracts(
+    asyncapi: bool = typer.Option(
+        False, "--asyncapi", help="Write the AsyncAPI 3.0 document of every contract instead."
+    ),
+    path: Path | None = typer.Argument(
+        None,
+        help="With --asyncapi: where to write it (default: the committed "
+        "libs/common/contracts/asyncapi.json; '-' prints it).",
+    ),
+) -> None:
+    """List the registered event contracts (type and version), or write their AsyncAPI."""
+    if asyncapi:
+        from libs.common.asyncapi import ASYNCAPI_FILE, render
+
+        text = render()
+        if str(path) == "-":
+            typer.echo(text, nl=False)
+            return
+        target = path or ASYNCAPI_FILE
+        target.write_text(text, encoding="utf-8")
+        typer.echo(f"AsyncAPI document written to {target}")
+        return
+    if path is not None:
+        raise typer.BadParameter("a path goes with --asyncapi", param_hint="PATH")
     from libs.common.events import registered_contracts
 
     rows = sorted(f"{t} v{v}" for t, v in registered_contracts())

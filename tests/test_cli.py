@@ -1,3 +1,5 @@
+import json
+
 from typer.testing import CliRunner
 
 from libs.common.auth import TokenVerifier
@@ -28,3 +30,14 @@ def test_contracts_command_lists_versioned_contracts():
     assert result.exit_code == 0
     assert "exchange.loan.returned v1" in result.output
     assert "budget.results.published v1" in result.output
+
+
+def test_contracts_command_writes_the_asyncapi_document(tmp_path):
+    target = tmp_path / "asyncapi.json"
+    result = runner.invoke(app, ["contracts", "--asyncapi", str(target)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(target.read_text(encoding="utf-8"))
+    assert written["asyncapi"] == "3.0.0"
+    assert "exchange_loan_returned" in written["channels"]
+    printed = runner.invoke(app, ["contracts", "--asyncapi", "-"])
+    assert json.loads(printed.output) == written
