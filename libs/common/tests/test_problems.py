@@ -3,7 +3,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
+from libs.common.auth import Principal
 from libs.common.problems import Conflict
+from libs.common.rules import InputRefused, PersonRefused, StateRefused, UnverifiedRefused
 from libs.common.web import install_problem_handlers
 
 
@@ -26,6 +28,16 @@ def client():
                 "Needs 4000 cents.", code="rewards.below_minimum", params={"min_cents": 4000}
             )
         return body
+
+    @app.post("/rules/{kind}")
+    def rule(kind: str):
+        refusal = {
+            "input": InputRefused("Bad rate.", field="body.rate", code="pools.rate_invalid"),
+            "state": StateRefused("Closed.", code="pledges.closed", state="live"),
+            "person": PersonRefused("Not yours.", code="too_young", params={"min_age": 16}),
+            "unverified": UnverifiedRefused("Verify first.", code="unverified"),
+        }[kind]
+        raise refusal
 
     @app.get("/boom")
     def boom():
@@ -71,3 +83,34 @@ def test_malformed_json_is_422_not_500(client):
         "/pledges", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "slug"),
+    [
+        ("input", 422, "invalid"),
+        ("state", 409, "conflict"),
+        ("person", 403, "forbidden"),
+        ("unverified", 403, "verification-required"),
+    ],
+)
+def test_a_domain_refusal_becomes_its_problem_at_the_edge(client, kind, status, slug):
+    response = client.post(f"/rules/{kind}")
+    assert response.status_code == status
+    body = response.json()
+    assert body["type"].endswith("/" + slug) and body["code"]
+    if kind == "input":
+        assert body["errors"] == [{"field": "body.rate", "message": "Bad rate."}]
+    if kind == "state":
+        assert body["state"] == "live" and body["params"] == {}
+    if kind == "person":
+        assert body["params"] == {"min_age": 16}
+
+
+def test_principal_kind_is_staff_then_organisation_then_resident():
+    def kind(*roles):
+        return Principal(sub="m", roles=frozenset(roles)).kind
+
+    assert kind("admin") == kind("staff", "organisation") == "staff"
+    assert kind("organisation", "resident") == "organisation"
+    assert kind("resident") == kind("reviewer") == kind() == "resident"
