@@ -10,6 +10,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 
 from libs.common.auth import CurrentPrincipal, Staff
 from libs.common.clock import Today, clock
+from libs.common.clock import today as today  # the one clock's dependency, as `api.today`
 from libs.common.contracts.exchange import ItemListed, ItemWithdrawn
 from libs.common.events import make_event
 from libs.common.ids import new_id
