@@ -33,9 +33,29 @@ from services.crowdfunding import (
 )
 from services.crowdfunding.campaigns import campaign_view
 from services.crowdfunding.db import campaigns as campaigns_table
+from services.crowdfunding.db import match_pools
+from services.crowdfunding.db import pledges as pledges_table
 from services.crowdfunding.matching import pool_view
 from services.crowdfunding.payments import SandboxProvider
 from services.crowdfunding.pledges import Crowdfunding, pledge_view
+from services.crowdfunding.schemas import (
+    CampaignDetailOut,
+    CampaignOut,
+    CampaignWithTotalsOut,
+    CommissionRateOut,
+    DeliveredOut,
+    HistoricalCampaignOut,
+    LeftoverOut,
+    MyPledgeOut,
+    PledgeOut,
+    PoolOut,
+    RateOut,
+    ReviewOut,
+    RewardOut,
+    SandboxWebhookOut,
+    SettlementRunOut,
+    WebhookOut,
+)
 
 router = APIRouter(tags=["crowdfunding"])
 Staff = Annotated[Principal, Depends(require_roles("staff"))]
@@ -158,7 +178,7 @@ class AttachIn(BaseModel):
 # --- campaigns --------------------------------------------------------------------------
 
 
-@router.post("/campaigns", status_code=201)
+@router.post("/campaigns", response_model=CampaignOut, status_code=201)
 async def create_campaign(body: CampaignIn, principal: Holder, runtime: Runtime) -> dict:
     """Open a campaign draft (residents, organisations, or staff for a public project)."""
     async with runtime.unit_of_work() as session:
@@ -168,7 +188,7 @@ async def create_campaign(body: CampaignIn, principal: Holder, runtime: Runtime)
         return campaign_view(row)
 
 
-@router.post("/campaigns/history", status_code=201)
+@router.post("/campaigns/history", response_model=HistoricalCampaignOut, status_code=201)
 async def record_historical_campaign(
     body: history.ClosedCampaignIn, runtime: Runtime, staff: Staff
 ) -> dict:
@@ -188,7 +208,9 @@ def _may_see(row, principal: Principal | None) -> bool:
     )
 
 
-@router.get("/campaigns")
+@router.get(
+    "/campaigns", response_model=list[CampaignWithTotalsOut], response_model_exclude_unset=True
+)
 async def list_campaigns(
     runtime: Runtime, principal: OptionalPrincipal, state: str | None = None
 ) -> list[dict]:
@@ -202,7 +224,9 @@ async def list_campaigns(
         return [{**campaign_view(r), **totals.get(r.id, {})} for r in rows]
 
 
-@router.get("/campaigns/{campaign_id}")
+@router.get(
+    "/campaigns/{campaign_id}", response_model=CampaignDetailOut, response_model_exclude_unset=True
+)
 async def get_campaign(campaign_id: str, runtime: Runtime, principal: OptionalPrincipal) -> dict:
     async with runtime.db.read() as session:
         row = await campaigns.get_campaign(session, campaign_id)
@@ -214,7 +238,7 @@ async def get_campaign(campaign_id: str, runtime: Runtime, principal: OptionalPr
         return view
 
 
-@router.patch("/campaigns/{campaign_id}")
+@router.patch("/campaigns/{campaign_id}", response_model=CampaignOut)
 async def edit_campaign(
     campaign_id: str, body: CampaignEdit, principal: CurrentPrincipal, runtime: Runtime
 ) -> dict:
@@ -228,7 +252,7 @@ async def edit_campaign(
         return campaign_view(row)
 
 
-@router.post("/campaigns/{campaign_id}/rewards", status_code=201)
+@router.post("/campaigns/{campaign_id}/rewards", response_model=RewardOut, status_code=201)
 async def add_reward(
     campaign_id: str, body: RewardIn, principal: CurrentPrincipal, runtime: Runtime
 ) -> dict:
@@ -238,7 +262,7 @@ async def add_reward(
         )
 
 
-@router.patch("/campaigns/{campaign_id}/rewards/{reward_id}")
+@router.patch("/campaigns/{campaign_id}/rewards/{reward_id}", response_model=RewardOut)
 async def edit_reward(
     campaign_id: str,
     reward_id: str,
@@ -257,7 +281,7 @@ async def edit_reward(
         )
 
 
-@router.post("/campaigns/{campaign_id}/submit")
+@router.post("/campaigns/{campaign_id}/submit", response_model=CampaignOut)
 async def submit(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
     async with runtime.unit_of_work() as session:
         row = await campaigns.submit(
@@ -266,7 +290,7 @@ async def submit(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime
         return campaign_view(row)
 
 
-@router.post("/campaigns/{campaign_id}/review")
+@router.post("/campaigns/{campaign_id}/review", response_model=ReviewOut)
 async def review(campaign_id: str, body: ReviewIn, reviewer: Reviewer, runtime: Runtime) -> dict:
     """Check the fixed criteria (eligibility, coherent amount, 20–90 days); record why."""
     async with runtime.unit_of_work() as session:
@@ -280,9 +304,9 @@ async def review(campaign_id: str, body: ReviewIn, reviewer: Reviewer, runtime: 
         )
 
 
-@router.get("/campaigns/{campaign_id}/reviews")
+@router.get("/campaigns/{campaign_id}/reviews", response_model=list[ReviewOut])
 async def reviews(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime) -> list[dict]:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         row = await campaigns.get_campaign(session, campaign_id)
         if row.holder_id != principal.sub and not principal.has("staff", "reviewer"):
             raise Forbidden(
@@ -291,7 +315,7 @@ async def reviews(campaign_id: str, principal: CurrentPrincipal, runtime: Runtim
         return await campaigns.list_reviews(session, campaign_id)
 
 
-@router.post("/campaigns/{campaign_id}/launch")
+@router.post("/campaigns/{campaign_id}/launch", response_model=CampaignOut)
 async def launch(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime, cf: CF) -> dict:
     """Go live: the goal, the deadline and the commission (rate and base) are frozen."""
     async with runtime.unit_of_work() as session:
@@ -306,7 +330,7 @@ async def launch(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime
         return campaign_view(row)
 
 
-@router.post("/campaigns/{campaign_id}/payout")
+@router.post("/campaigns/{campaign_id}/payout", response_model=CampaignOut)
 async def payout(campaign_id: str, body: PayoutIn, staff: Staff, runtime: Runtime) -> dict:
     """Record the transfer of the net amount to the holder of a succeeded campaign."""
     async with runtime.unit_of_work() as session:
@@ -321,7 +345,7 @@ async def payout(campaign_id: str, body: PayoutIn, staff: Staff, runtime: Runtim
         return campaign_view(row)
 
 
-@router.post("/campaigns/{campaign_id}/match-pool")
+@router.post("/campaigns/{campaign_id}/match-pool", response_model=CampaignOut)
 async def attach_pool(campaign_id: str, body: AttachIn, staff: Staff, runtime: Runtime) -> dict:
     async with runtime.unit_of_work() as session:
         await matching.attach(session, campaign_id=campaign_id, pool_id=body.pool_id)
@@ -331,7 +355,7 @@ async def attach_pool(campaign_id: str, body: AttachIn, staff: Staff, runtime: R
 # --- pledges ----------------------------------------------------------------------------
 
 
-@router.post("/campaigns/{campaign_id}/pledges", status_code=201)
+@router.post("/campaigns/{campaign_id}/pledges", response_model=PledgeOut, status_code=201)
 async def make_pledge(campaign_id: str, body: PledgeIn, principal: VerifiedMember, cf: CF) -> dict:
     """Pledge: stock and match are reserved, the card is authorised (captured on success).
     Verified accounts only (403 verification-required else)."""
@@ -346,7 +370,7 @@ async def make_pledge(campaign_id: str, body: PledgeIn, principal: VerifiedMembe
     return pledge_view(row)
 
 
-@router.post("/campaigns/{campaign_id}/desk-pledges", status_code=201)
+@router.post("/campaigns/{campaign_id}/desk-pledges", response_model=PledgeOut, status_code=201)
 async def desk_pledge(campaign_id: str, body: DeskPledgeIn, staff: Staff, cf: CF) -> dict:
     """Staff record a cash or cheque pledge handed in at the town hall."""
     row = await pledges.record_desk_pledge(
@@ -364,44 +388,46 @@ async def desk_pledge(campaign_id: str, body: DeskPledgeIn, staff: Staff, cf: CF
     return pledge_view(row)
 
 
-@router.get("/campaigns/{campaign_id}/pledges")
+@router.get(
+    "/campaigns/{campaign_id}/pledges",
+    response_model=list[PledgeOut],
+    response_model_exclude_unset=True,
+)
 async def campaign_pledges(
     campaign_id: str, principal: CurrentPrincipal, runtime: Runtime
 ) -> list[dict]:
-    from sqlalchemy import select
-
-    from services.crowdfunding.db import pledges as table
-
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         row = await campaigns.get_campaign(session, campaign_id)
         if row.holder_id != principal.sub and not principal.has("staff"):
             raise Forbidden(
                 "Pledges are shown to the holder and staff.", code="campaigns.not_holder"
             )
         result = await session.execute(
-            select(table).where(table.c.campaign_id == campaign_id).order_by(table.c.created_at)
+            select(pledges_table)
+            .where(pledges_table.c.campaign_id == campaign_id)
+            .order_by(pledges_table.c.created_at)
         )
         view = pledge_view if principal.has("staff") else pledges.holder_view
         return [view(r) for r in result.all()]
 
 
-@router.get("/pledges/{pledge_id}")
+@router.get("/pledges/{pledge_id}", response_model=PledgeOut)
 async def get_pledge(pledge_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         row = await pledges.get_pledge(session, pledge_id)
         if row.backer_id != principal.sub and not principal.has("staff"):
             raise NotFound(f"No pledge {pledge_id}.", code="pledges.not_found")
         return pledge_view(row)
 
 
-@router.get("/me/pledges")
+@router.get("/me/pledges", response_model=list[MyPledgeOut])
 async def my_pledges(principal: CurrentPrincipal, runtime: Runtime) -> list[dict]:
     """The caller's pledges, newest first, with their campaign and reward."""
     async with runtime.db.read() as session:
         return await fulfilment.backer_pledges(session, backer_id=principal.sub)
 
 
-@router.post("/pledges/{pledge_id}/reward-delivered")
+@router.post("/pledges/{pledge_id}/reward-delivered", response_model=PledgeOut)
 async def reward_delivered(pledge_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
     """Holder: this backer's reward was handed over or sent (once; an event says so)."""
     async with runtime.unit_of_work() as session:
@@ -410,7 +436,7 @@ async def reward_delivered(pledge_id: str, principal: CurrentPrincipal, runtime:
         )
 
 
-@router.post("/pledges/{pledge_id}/reward-received")
+@router.post("/pledges/{pledge_id}/reward-received", response_model=PledgeOut)
 async def reward_received(pledge_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
     """Backer: I received my reward (once; an event says so)."""
     async with runtime.unit_of_work() as session:
@@ -419,7 +445,7 @@ async def reward_received(pledge_id: str, principal: CurrentPrincipal, runtime: 
         )
 
 
-@router.post("/pledges/{pledge_id}/cancel")
+@router.post("/pledges/{pledge_id}/cancel", response_model=PledgeOut)
 async def cancel_pledge(pledge_id: str, principal: CurrentPrincipal, cf: CF) -> dict:
     """Cancel until 24 h before the deadline: the hold is voided."""
     return pledge_view(await pledges.cancel(cf, pledge_id=pledge_id, principal=principal))
@@ -428,7 +454,7 @@ async def cancel_pledge(pledge_id: str, principal: CurrentPrincipal, cf: CF) -> 
 # --- settlement -------------------------------------------------------------------------
 
 
-@router.post("/settlement/run")
+@router.post("/settlement/run", response_model=SettlementRunOut, response_model_exclude_unset=True)
 async def run_settlement(staff: Staff, cf: CF) -> dict:
     """Settle every campaign past its deadline (exactly once; safe to call any time)."""
     return {"settled": await settlement.settle_due(cf)}
@@ -437,7 +463,7 @@ async def run_settlement(staff: Staff, cf: CF) -> dict:
 # --- match pools and budget leftovers ---------------------------------------------------
 
 
-@router.post("/match-pools", status_code=201)
+@router.post("/match-pools", response_model=PoolOut, status_code=201)
 async def create_pool(body: PoolIn, staff: Staff, runtime: Runtime) -> dict:
     values = body.model_dump()
     values["match_factor"] = Decimal(values["match_factor"])
@@ -448,30 +474,30 @@ async def create_pool(body: PoolIn, staff: Staff, runtime: Runtime) -> dict:
         return pool_view(row)
 
 
-@router.get("/match-pools")
+@router.get("/match-pools", response_model=list[PoolOut])
 async def list_pools(runtime: Runtime) -> list[dict]:
-    from sqlalchemy import select
-
-    from services.crowdfunding.db import match_pools
-
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         rows = await session.execute(select(match_pools).order_by(match_pools.c.created_at))
         return [pool_view(r) for r in rows.all()]
 
 
-@router.get("/match-pools/{pool_id}")
+@router.get("/match-pools/{pool_id}", response_model=PoolOut)
 async def get_pool(pool_id: str, runtime: Runtime) -> dict:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return pool_view(await matching.get_pool(session, pool_id))
 
 
-@router.get("/budget-leftovers")
+@router.get("/budget-leftovers", response_model=list[LeftoverOut])
 async def leftovers(staff: Staff, runtime: Runtime) -> list[dict]:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return await matching.list_leftovers(session)
 
 
-@router.post("/budget-leftovers/{edition_id}/{envelope_id}/match-pool", status_code=201)
+@router.post(
+    "/budget-leftovers/{edition_id}/{envelope_id}/match-pool",
+    response_model=PoolOut,
+    status_code=201,
+)
 async def pool_from_leftover(
     edition_id: str, envelope_id: str, body: PoolFromLeftoverIn, staff: Staff, runtime: Runtime
 ) -> dict:
@@ -501,18 +527,18 @@ async def pool_from_leftover(
 # --- platform ---------------------------------------------------------------------------
 
 
-@router.get("/platform/commission-rate")
+@router.get("/platform/commission-rate", response_model=CommissionRateOut)
 async def commission_rate(runtime: Runtime, cf: CF) -> dict:
     """The commission a campaign launched now would freeze: its rate and what it is taken
     on (`raised`: the backers' money only; `raised_plus_match`: the city's match too)."""
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return {
             "rate": str(await campaigns.platform_rate(session)),
             "base": cf.settings.commission_base,
         }
 
 
-@router.put("/platform/commission-rate")
+@router.put("/platform/commission-rate", response_model=RateOut)
 async def set_commission_rate(body: RateIn, staff: Staff, runtime: Runtime) -> dict:
     """The rate applies to campaigns launched from now on; live ones keep theirs."""
     async with runtime.unit_of_work() as session:
@@ -527,6 +553,8 @@ async def set_commission_rate(body: RateIn, staff: Staff, runtime: Runtime) -> d
 
 @router.post(
     "/payments/webhooks/{provider}",
+    response_model=WebhookOut,
+    response_model_exclude_unset=True,
     responses=problems(400),  # a bad signature
     openapi_extra={  # the body is read raw (its signature covers the exact bytes)
         "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}
@@ -545,13 +573,13 @@ def _sandbox(cf: Crowdfunding) -> SandboxProvider:
     return cf.provider
 
 
-@router.get("/sandbox/webhooks", tags=["sandbox"])
+@router.get("/sandbox/webhooks", response_model=list[SandboxWebhookOut], tags=["sandbox"])
 async def sandbox_webhooks(staff: Staff, cf: CF, undelivered: bool = True) -> list[dict]:
     """The sandbox's webhooks, signed now (to replay them by hand in dev and tests)."""
     return await _sandbox(cf).signed_webhooks(undelivered_only=undelivered)
 
 
-@router.post("/sandbox/webhooks/dispatch", tags=["sandbox"])
+@router.post("/sandbox/webhooks/dispatch", response_model=DeliveredOut, tags=["sandbox"])
 async def dispatch_sandbox_webhooks(staff: Staff, cf: CF) -> dict:
     """Deliver the sandbox's pending webhooks now (the background loop does it in dev)."""
     sent = await _sandbox(cf).dispatch_webhooks(
