@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from libs.common.auth import CurrentPrincipal, Principal, require_roles
 from libs.common.openapi import problems
-from libs.common.problems import Invalid, NotFound
-from libs.common.runtime import Runtime, ServiceRuntime
+from libs.common.problems import Invalid
+from libs.common.runtime import Runtime
 from services.budget import domain, editions, results, voting
-from services.budget.db import editions as editions_table
-from services.budget.deps import Budget, BudgetContext
+from services.budget.deps import Budget
 from services.budget.schemas import (
     AssessmentIn,
     BallotCastOut,
@@ -71,16 +69,7 @@ async def create_edition(body: EditionIn, runtime: Runtime, staff: Staff) -> dic
 @router.get("/editions", response_model=list[EditionOut], tags=["editions"])
 async def list_editions(runtime: Runtime) -> list[dict]:
     async with runtime.db.read() as session:
-        rows = await session.execute(
-            sa.select(editions_table.c.id).order_by(editions_table.c.created_at.desc())
-        )
-        return [
-            editions.edition_view(
-                await editions.get_edition(session, eid),
-                await editions.edition_envelopes(session, eid),
-            )
-            for (eid,) in rows.all()
-        ]
+        return await editions.list_editions(session)
 
 
 @router.get("/editions/{edition_id}", response_model=EditionOut, tags=["editions"])
@@ -240,59 +229,6 @@ async def assess_proposal(
 # --- voting -----------------------------------------------------------------------------
 
 
-PAPERS = voting.BallotPapers()
-
-
-async def cast(
-    runtime: ServiceRuntime,
-    budget: BudgetContext,
-    *,
-    edition_id: str,
-    body: BallotIn,
-    voter_id: str,
-    voter: domain.Voter,
-    channel: str,
-    checked_in_by: str | None,
-) -> dict:
-    # Check and seal the ballot against its paper, record the participation in its own
-    # transaction, then hand the sealed ballot to the box (written apart, shuffled).
-    paper = await PAPERS.get(runtime.db, edition_id=edition_id, envelope_id=body.envelope_id)
-    voting.check_ballot(
-        paper,
-        voter=voter,
-        projects=body.projects,
-        points=body.points,
-        today=editions.local_today(),
-        neighbourhoods=budget.territory.codes,
-    )
-    pending = voting.prepare(
-        paper,
-        projects=body.projects,
-        points=body.points,
-        voter_id=voter_id,
-        secret=budget.ballot_secret,
-    )
-    async with runtime.unit_of_work() as session:
-        replaced = await voting.record_participation(
-            session,
-            paper=paper,
-            voter_id=voter_id,
-            voter=voter,
-            channel=channel,
-            checked_in_by=checked_in_by,
-            territory=runtime.territory(None),
-        )
-    await budget.box.put(pending)
-    return {
-        "edition_id": edition_id,
-        "envelope_id": paper.envelope["id"],
-        "counted": True,
-        "replaced_previous": replaced,
-        "receipt": pending.receipt,
-        "sealed": pending.sealed is not None,
-    }
-
-
 @router.post(
     "/editions/{edition_id}/ballots", response_model=BallotCastOut, status_code=201, tags=["voting"]
 )
@@ -308,11 +244,15 @@ async def vote_online(
         birthdate=domain.parse_birthdate(principal.birthdate),
         resident="resident" in principal.roles,
     )
-    return await cast(
-        runtime,
-        budget,
+    return await voting.cast(
+        runtime=runtime,
+        box=budget.box,
+        secret=budget.ballot_secret,
+        neighbourhoods=budget.territory.codes,
         edition_id=edition_id,
-        body=body,
+        envelope_id=body.envelope_id,
+        projects=body.projects,
+        points=body.points,
         voter_id=principal.sub,
         voter=voter,
         channel="online",
@@ -364,11 +304,15 @@ async def vote_on_paper(
         birthdate=registered["birthdate"],
         resident=True,
     )
-    return await cast(
-        runtime,
-        budget,
+    return await voting.cast(
+        runtime=runtime,
+        box=budget.box,
+        secret=budget.ballot_secret,
+        neighbourhoods=budget.territory.codes,
         edition_id=edition_id,
-        body=body,
+        envelope_id=body.envelope_id,
+        projects=body.projects,
+        points=body.points,
         voter_id=body.voter_id,
         voter=voter,
         channel="paper",
@@ -380,12 +324,9 @@ async def vote_on_paper(
 async def my_supports(edition_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """The proposals the caller supports in this edition."""
     async with runtime.db.read() as session:
-        await editions.get_edition(session, edition_id)
-        return {
-            "proposal_ids": await editions.supported_by(
-                session, edition_id=edition_id, supporter_id=principal.sub
-            )
-        }
+        return await editions.supports_of(
+            session, edition_id=edition_id, supporter_id=principal.sub
+        )
 
 
 @router.get(
@@ -394,12 +335,10 @@ async def my_supports(edition_id: str, runtime: Runtime, principal: CurrentPrinc
 async def my_participation(edition_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Where the caller has voted (not what)."""
     async with runtime.db.read() as session:
-        await editions.get_edition(session, edition_id)
-        return {
-            "envelopes": await voting.participation_of(
-                session, edition_id=edition_id, voter_id=principal.sub
-            )
-        }
+        envelopes = await voting.voter_participation(
+            session, edition_id=edition_id, voter_id=principal.sub
+        )
+    return {"envelopes": envelopes}
 
 
 @router.get(
@@ -408,13 +347,10 @@ async def my_participation(edition_id: str, runtime: Runtime, principal: Current
 async def desk_check(edition_id: str, voter_id: str, runtime: Runtime, staff: Staff) -> dict:
     """At the desk: has this person already voted (online or on paper), and where?"""
     async with runtime.db.read() as session:
-        await editions.get_edition(session, edition_id)
-        return {
-            "voter_id": voter_id,
-            "envelopes": await voting.participation_of(
-                session, edition_id=edition_id, voter_id=voter_id
-            ),
-        }
+        envelopes = await voting.voter_participation(
+            session, edition_id=edition_id, voter_id=voter_id
+        )
+    return {"voter_id": voter_id, "envelopes": envelopes}
 
 
 @router.post(
@@ -484,12 +420,7 @@ async def counted_trackers(edition_id: str, runtime: Runtime) -> dict:
 @router.get("/editions/{edition_id}/results", tags=["results"], response_model=ResultsOut)
 async def get_results(edition_id: str, runtime: Runtime) -> dict:
     async with runtime.db.read() as session:
-        edition = await editions.get_edition(session, edition_id)
-    if edition["results"] is None:
-        raise NotFound(
-            "The results of this edition are not published yet.", code="results_unpublished"
-        )
-    return {"edition_id": edition_id, **edition["results"]}
+        return await results.published_results(session, edition_id=edition_id)
 
 
 @router.post(

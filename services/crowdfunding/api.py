@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select
 
 from libs.common.auth import (
     CurrentPrincipal,
@@ -17,7 +16,7 @@ from libs.common.auth import (
     require_roles,
 )
 from libs.common.openapi import problems
-from libs.common.problems import Forbidden, NotFound
+from libs.common.problems import NotFound
 from libs.common.publictext import PseudonymousId, PublicText
 from libs.common.runtime import Runtime
 from libs.common.types import Cents, StrictFlag
@@ -32,9 +31,6 @@ from services.crowdfunding import (
     settlement,
 )
 from services.crowdfunding.campaigns import campaign_view
-from services.crowdfunding.db import campaigns as campaigns_table
-from services.crowdfunding.db import match_pools
-from services.crowdfunding.db import pledges as pledges_table
 from services.crowdfunding.matching import pool_view
 from services.crowdfunding.payments import SandboxProvider
 from services.crowdfunding.pledges import Crowdfunding, pledge_view
@@ -196,18 +192,6 @@ async def record_historical_campaign(
     return await history.record_closed_campaign(runtime, body=body, staff_id=staff.sub)
 
 
-PUBLIC_STATES = (domain.LIVE, domain.SETTLING, domain.SUCCEEDED, domain.FAILED, domain.PAID_OUT)
-
-
-def _may_see(row, principal: Principal | None) -> bool:
-    """Drafts and reviews are seen by their holder and by reviewers and staff only."""
-    if row.state in PUBLIC_STATES:
-        return True
-    return principal is not None and (
-        principal.sub == row.holder_id or principal.has("reviewer", "staff")
-    )
-
-
 @router.get(
     "/campaigns", response_model=list[CampaignWithTotalsOut], response_model_exclude_unset=True
 )
@@ -216,12 +200,7 @@ async def list_campaigns(
 ) -> list[dict]:
     """Campaigns, with the running total of live ones; drafts only for those who may see."""
     async with runtime.db.read() as session:
-        query = select(campaigns_table).order_by(campaigns_table.c.created_at)
-        if state:
-            query = query.where(campaigns_table.c.state == state)
-        rows = [r for r in (await session.execute(query)).all() if _may_see(r, principal)]
-        totals = await campaigns.running_totals(session, [r.id for r in rows])
-        return [{**campaign_view(r), **totals.get(r.id, {})} for r in rows]
+        return await campaigns.visible_campaigns(session, principal=principal, state=state)
 
 
 @router.get(
@@ -229,13 +208,9 @@ async def list_campaigns(
 )
 async def get_campaign(campaign_id: str, runtime: Runtime, principal: OptionalPrincipal) -> dict:
     async with runtime.db.read() as session:
-        row = await campaigns.get_campaign(session, campaign_id)
-        if not _may_see(row, principal):
-            raise NotFound(f"No campaign {campaign_id}.", code="campaigns.not_found")
-        view = campaign_view(row)
-        view.update((await campaigns.running_totals(session, [campaign_id])).get(campaign_id, {}))
-        view["rewards"] = await campaigns.list_rewards(session, campaign_id)
-        return view
+        return await campaigns.campaign_detail(
+            session, campaign_id=campaign_id, principal=principal
+        )
 
 
 @router.patch("/campaigns/{campaign_id}", response_model=CampaignOut)
@@ -307,12 +282,9 @@ async def review(campaign_id: str, body: ReviewIn, reviewer: Reviewer, runtime: 
 @router.get("/campaigns/{campaign_id}/reviews", response_model=list[ReviewOut])
 async def reviews(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime) -> list[dict]:
     async with runtime.db.read() as session:
-        row = await campaigns.get_campaign(session, campaign_id)
-        if row.holder_id != principal.sub and not principal.has("staff", "reviewer"):
-            raise Forbidden(
-                "Reviews are shown to the holder, reviewers and staff.", code="campaigns.not_holder"
-            )
-        return await campaigns.list_reviews(session, campaign_id)
+        return await campaigns.reviews_seen_by(
+            session, campaign_id=campaign_id, principal=principal
+        )
 
 
 @router.post("/campaigns/{campaign_id}/launch", response_model=CampaignOut)
@@ -397,27 +369,13 @@ async def campaign_pledges(
     campaign_id: str, principal: CurrentPrincipal, runtime: Runtime
 ) -> list[dict]:
     async with runtime.db.read() as session:
-        row = await campaigns.get_campaign(session, campaign_id)
-        if row.holder_id != principal.sub and not principal.has("staff"):
-            raise Forbidden(
-                "Pledges are shown to the holder and staff.", code="campaigns.not_holder"
-            )
-        result = await session.execute(
-            select(pledges_table)
-            .where(pledges_table.c.campaign_id == campaign_id)
-            .order_by(pledges_table.c.created_at)
-        )
-        view = pledge_view if principal.has("staff") else pledges.holder_view
-        return [view(r) for r in result.all()]
+        return await pledges.campaign_pledges(session, campaign_id=campaign_id, principal=principal)
 
 
 @router.get("/pledges/{pledge_id}", response_model=PledgeOut)
 async def get_pledge(pledge_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
     async with runtime.db.read() as session:
-        row = await pledges.get_pledge(session, pledge_id)
-        if row.backer_id != principal.sub and not principal.has("staff"):
-            raise NotFound(f"No pledge {pledge_id}.", code="pledges.not_found")
-        return pledge_view(row)
+        return await pledges.pledge_seen_by(session, pledge_id=pledge_id, principal=principal)
 
 
 @router.get("/me/pledges", response_model=list[MyPledgeOut])
@@ -477,8 +435,7 @@ async def create_pool(body: PoolIn, staff: Staff, runtime: Runtime) -> dict:
 @router.get("/match-pools", response_model=list[PoolOut])
 async def list_pools(runtime: Runtime) -> list[dict]:
     async with runtime.db.read() as session:
-        rows = await session.execute(select(match_pools).order_by(match_pools.c.created_at))
-        return [pool_view(r) for r in rows.all()]
+        return await matching.list_pools(session)
 
 
 @router.get("/match-pools/{pool_id}", response_model=PoolOut)
@@ -502,24 +459,17 @@ async def pool_from_leftover(
     edition_id: str, envelope_id: str, body: PoolFromLeftoverIn, staff: Staff, runtime: Runtime
 ) -> dict:
     """Turn a participatory budget's leftover into a match pool (once)."""
+    values = body.model_dump()
+    values["match_factor"] = Decimal(values["match_factor"])
     async with runtime.unit_of_work() as session:
-        leftover = await matching.get_leftover(
-            session, edition_id=edition_id, envelope_id=envelope_id
-        )
-        values = body.model_dump()
-        values["match_factor"] = Decimal(values["match_factor"])
-        row = await matching.create_pool(
+        row = await matching.pool_from_leftover(
             session,
             runtime=runtime,
             principal=staff,
             now=config.now(),
-            budget_cents=leftover.leftover_cents,
-            neighbourhoods=[leftover.district] if leftover.district else None,
-            from_budget_edition=edition_id,
+            edition_id=edition_id,
+            envelope_id=envelope_id,
             **values,
-        )
-        await matching.claim_leftover(
-            session, edition_id=edition_id, envelope_id=envelope_id, pool_id=row.id
         )
         return pool_view(row)
 
