@@ -10,8 +10,18 @@ was absent stays absent rather than becoming `null`.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
+
+# An instant some views pass on as the database returns it: on SQLite without its UTC
+# offset. The schema says what is sent (an ISO 8601 string), not an RFC 3339 date-time.
+StoredInstant = Annotated[
+    datetime,
+    WithJsonSchema(
+        {"type": "string", "description": "ISO 8601 instant in UTC (no offset on SQLite)"}
+    ),
+]
 
 
 class RowOut(BaseModel):
@@ -90,7 +100,7 @@ class ReviewOut(RowOut):
     checks: dict[str, bool]  # criterion -> met
     reasons: list[str]
     note: str
-    reviewed_at: datetime
+    reviewed_at: StoredInstant
 
 
 class PledgeOut(RowOut):
@@ -114,8 +124,8 @@ class PledgeOut(RowOut):
     match_status: str
     recorded_by: str | None
     charge_id: str | None
-    reward_delivered_at: datetime | None
-    reward_received_at: datetime | None
+    reward_delivered_at: StoredInstant | None
+    reward_received_at: StoredInstant | None
     created_at: datetime
     updated_at: datetime
     payment_id: str | None = None
@@ -150,7 +160,7 @@ class PoolOut(RowOut):
     categories: list[str] | None  # None: every category
     from_budget_edition: str | None
     created_by: str
-    created_at: datetime
+    created_at: StoredInstant
 
 
 class LeftoverOut(RowOut):
@@ -159,7 +169,7 @@ class LeftoverOut(RowOut):
     district: str | None
     leftover_cents: int
     pool_id: str | None  # the match pool it became, once
-    recorded_at: datetime
+    recorded_at: StoredInstant
 
 
 class SettledCampaignOut(RowOut):
