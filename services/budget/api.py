@@ -10,24 +10,36 @@ from fastapi.responses import PlainTextResponse
 from libs.common.auth import CurrentPrincipal, ReviewerOrStaff, Staff
 from libs.common.openapi import problems
 from libs.common.problems import Invalid
-from libs.common.runtime import Runtime, ServiceRuntime
+from libs.common.runtime import Runtime
 from services.budget import domain, editions, results, voting
-from services.budget.db import editions as editions_table
-from services.budget.deps import Budget, BudgetContext
+from services.budget.deps import Budget
 from services.budget.schemas import (
     AssessmentIn,
+    BallotCastOut,
     BallotIn,
     CountIn,
+    DeliveryOut,
+    DeskCheckOut,
     DeskProposalIn,
     DeskVoterIn,
+    DeskVoterOut,
     EditionIn,
+    EditionOut,
+    ImportedEditionOut,
     MilestoneIn,
+    MyParticipationOut,
+    MySupportsOut,
     PaperBallotIn,
     PhaseIn,
     ProposalEditIn,
     ProposalIn,
+    ProposalOut,
+    ProposalVersionOut,
     ReceiptIn,
+    ReceiptOut,
     ResultsOut,
+    SupportOut,
+    TrackersOut,
     VotingExtensionIn,
 )
 
@@ -37,7 +49,13 @@ router = APIRouter()
 # --- editions and phases ----------------------------------------------------------------
 
 
-@router.post("/editions", status_code=201, tags=["editions"])
+@router.post(
+    "/editions",
+    response_model=EditionOut,
+    response_model_exclude_unset=True,
+    status_code=201,
+    tags=["editions"],
+)
 async def create_edition(body: EditionIn, runtime: Runtime, staff: Staff) -> dict:
     """Open a new edition with its envelopes, ballot format, rule and eligibility."""
     async with runtime.unit_of_work() as session:
@@ -46,31 +64,20 @@ async def create_edition(body: EditionIn, runtime: Runtime, staff: Staff) -> dic
         )
 
 
-@router.get("/editions", tags=["editions"])
+@router.get("/editions", response_model=list[EditionOut], tags=["editions"])
 async def list_editions(runtime: Runtime) -> list[dict]:
-    import sqlalchemy as sa
-
-    async with runtime.db.transaction() as session:
-        rows = await session.execute(
-            sa.select(editions_table.c.id).order_by(editions_table.c.created_at.desc())
-        )
-        return [
-            editions.edition_view(
-                await editions.get_edition(session, eid),
-                await editions.edition_envelopes(session, eid),
-            )
-            for (eid,) in rows.all()
-        ]
+    async with runtime.db.read() as session:
+        return await editions.list_editions(session)
 
 
-@router.get("/editions/{edition_id}", tags=["editions"])
+@router.get("/editions/{edition_id}", response_model=EditionOut, tags=["editions"])
 async def get_edition(edition_id: str, runtime: Runtime) -> dict:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         edition = await editions.get_edition(session, edition_id)
         return editions.edition_view(edition, await editions.edition_envelopes(session, edition_id))
 
 
-@router.post("/editions/{edition_id}/phase", tags=["editions"])
+@router.post("/editions/{edition_id}/phase", response_model=EditionOut, tags=["editions"])
 async def change_phase(
     edition_id: str, body: PhaseIn, runtime: Runtime, budget: Budget, staff: Staff
 ) -> dict:
@@ -92,7 +99,12 @@ async def change_phase(
 # --- proposals --------------------------------------------------------------------------
 
 
-@router.post("/editions/{edition_id}/proposals", status_code=201, tags=["proposals"])
+@router.post(
+    "/editions/{edition_id}/proposals",
+    response_model=ProposalOut,
+    status_code=201,
+    tags=["proposals"],
+)
 async def submit_proposal(
     edition_id: str, body: ProposalIn, runtime: Runtime, principal: CurrentPrincipal
 ) -> dict:
@@ -107,7 +119,12 @@ async def submit_proposal(
         )
 
 
-@router.post("/editions/{edition_id}/desk/proposals", status_code=201, tags=["proposals"])
+@router.post(
+    "/editions/{edition_id}/desk/proposals",
+    response_model=ProposalOut,
+    status_code=201,
+    tags=["proposals"],
+)
 async def enter_paper_proposal(
     edition_id: str, body: DeskProposalIn, runtime: Runtime, staff: Staff
 ) -> dict:
@@ -123,19 +140,25 @@ async def enter_paper_proposal(
         )
 
 
-@router.get("/editions/{edition_id}/proposals", tags=["proposals"])
+@router.get(
+    "/editions/{edition_id}/proposals", response_model=list[ProposalOut], tags=["proposals"]
+)
 async def list_proposals(edition_id: str, runtime: Runtime) -> list[dict]:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return await editions.list_proposals(session, edition_id=edition_id)
 
 
-@router.get("/editions/{edition_id}/proposals/{proposal_id}", tags=["proposals"])
+@router.get(
+    "/editions/{edition_id}/proposals/{proposal_id}", response_model=ProposalOut, tags=["proposals"]
+)
 async def get_proposal(edition_id: str, proposal_id: str, runtime: Runtime) -> dict:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return editions.proposal_view(await editions.get_proposal(session, edition_id, proposal_id))
 
 
-@router.patch("/editions/{edition_id}/proposals/{proposal_id}", tags=["proposals"])
+@router.patch(
+    "/editions/{edition_id}/proposals/{proposal_id}", response_model=ProposalOut, tags=["proposals"]
+)
 async def edit_proposal(
     edition_id: str,
     proposal_id: str,
@@ -150,15 +173,23 @@ async def edit_proposal(
         )
 
 
-@router.get("/editions/{edition_id}/proposals/{proposal_id}/history", tags=["proposals"])
+@router.get(
+    "/editions/{edition_id}/proposals/{proposal_id}/history",
+    response_model=list[ProposalVersionOut],
+    tags=["proposals"],
+)
 async def proposal_history(edition_id: str, proposal_id: str, runtime: Runtime) -> list[dict]:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return await editions.proposal_history(
             session, edition_id=edition_id, proposal_id=proposal_id
         )
 
 
-@router.post("/editions/{edition_id}/proposals/{proposal_id}/supports", tags=["proposals"])
+@router.post(
+    "/editions/{edition_id}/proposals/{proposal_id}/supports",
+    response_model=SupportOut,
+    tags=["proposals"],
+)
 async def support_proposal(
     edition_id: str, proposal_id: str, runtime: Runtime, principal: CurrentPrincipal
 ) -> dict:
@@ -173,7 +204,11 @@ async def support_proposal(
         )
 
 
-@router.post("/editions/{edition_id}/proposals/{proposal_id}/assessment", tags=["proposals"])
+@router.post(
+    "/editions/{edition_id}/proposals/{proposal_id}/assessment",
+    response_model=ProposalOut,
+    tags=["proposals"],
+)
 async def assess_proposal(
     edition_id: str,
     proposal_id: str,
@@ -196,60 +231,9 @@ async def assess_proposal(
 # --- voting -----------------------------------------------------------------------------
 
 
-PAPERS = voting.BallotPapers()
-
-
-async def cast(
-    runtime: ServiceRuntime,
-    budget: BudgetContext,
-    *,
-    edition_id: str,
-    body: BallotIn,
-    voter_id: str,
-    voter: domain.Voter,
-    channel: str,
-    checked_in_by: str | None,
-) -> dict:
-    # Check and seal the ballot against its paper, record the participation in its own
-    # transaction, then hand the sealed ballot to the box (written apart, shuffled).
-    paper = await PAPERS.get(runtime.db, edition_id=edition_id, envelope_id=body.envelope_id)
-    voting.check_ballot(
-        paper,
-        voter=voter,
-        projects=body.projects,
-        points=body.points,
-        today=editions.local_today(),
-        neighbourhoods=budget.territory.codes,
-    )
-    pending = voting.prepare(
-        paper,
-        projects=body.projects,
-        points=body.points,
-        voter_id=voter_id,
-        secret=budget.ballot_secret,
-    )
-    async with runtime.unit_of_work() as session:
-        replaced = await voting.record_participation(
-            session,
-            paper=paper,
-            voter_id=voter_id,
-            voter=voter,
-            channel=channel,
-            checked_in_by=checked_in_by,
-            territory=runtime.territory(None),
-        )
-    await budget.box.put(pending)
-    return {
-        "edition_id": edition_id,
-        "envelope_id": paper.envelope["id"],
-        "counted": True,
-        "replaced_previous": replaced,
-        "receipt": pending.receipt,
-        "sealed": pending.sealed is not None,
-    }
-
-
-@router.post("/editions/{edition_id}/ballots", status_code=201, tags=["voting"])
+@router.post(
+    "/editions/{edition_id}/ballots", response_model=BallotCastOut, status_code=201, tags=["voting"]
+)
 async def vote_online(
     edition_id: str, body: BallotIn, runtime: Runtime, budget: Budget, principal: CurrentPrincipal
 ) -> dict:
@@ -262,11 +246,15 @@ async def vote_online(
         birthdate=domain.parse_birthdate(principal.birthdate),
         resident="resident" in principal.roles,
     )
-    return await cast(
-        runtime,
-        budget,
+    return await voting.cast(
+        runtime=runtime,
+        box=budget.box,
+        secret=budget.ballot_secret,
+        neighbourhoods=budget.territory.codes,
         edition_id=edition_id,
-        body=body,
+        envelope_id=body.envelope_id,
+        projects=body.projects,
+        points=body.points,
         voter_id=principal.sub,
         voter=voter,
         channel="online",
@@ -274,7 +262,12 @@ async def vote_online(
     )
 
 
-@router.post("/editions/{edition_id}/desk/voters", status_code=201, tags=["voting"])
+@router.post(
+    "/editions/{edition_id}/desk/voters",
+    response_model=DeskVoterOut,
+    status_code=201,
+    tags=["voting"],
+)
 async def register_desk_voter(
     edition_id: str, body: DeskVoterIn, runtime: Runtime, budget: Budget, staff: Staff
 ) -> dict:
@@ -294,7 +287,12 @@ async def register_desk_voter(
         )
 
 
-@router.post("/editions/{edition_id}/desk/ballots", status_code=201, tags=["voting"])
+@router.post(
+    "/editions/{edition_id}/desk/ballots",
+    response_model=BallotCastOut,
+    status_code=201,
+    tags=["voting"],
+)
 async def vote_on_paper(
     edition_id: str, body: PaperBallotIn, runtime: Runtime, budget: Budget, staff: Staff
 ) -> dict:
@@ -308,11 +306,15 @@ async def vote_on_paper(
         birthdate=registered["birthdate"],
         resident=True,
     )
-    return await cast(
-        runtime,
-        budget,
+    return await voting.cast(
+        runtime=runtime,
+        box=budget.box,
+        secret=budget.ballot_secret,
+        neighbourhoods=budget.territory.codes,
         edition_id=edition_id,
-        body=body,
+        envelope_id=body.envelope_id,
+        projects=body.projects,
+        points=body.points,
         voter_id=body.voter_id,
         voter=voter,
         channel="paper",
@@ -320,44 +322,45 @@ async def vote_on_paper(
     )
 
 
-@router.get("/editions/{edition_id}/supports/me", tags=["proposals"])
+@router.get("/editions/{edition_id}/supports/me", response_model=MySupportsOut, tags=["proposals"])
 async def my_supports(edition_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """The proposals the caller supports in this edition."""
-    async with runtime.db.transaction() as session:
-        await editions.get_edition(session, edition_id)
-        return {
-            "proposal_ids": await editions.supported_by(
-                session, edition_id=edition_id, supporter_id=principal.sub
-            )
-        }
+    async with runtime.db.read() as session:
+        return await editions.supports_of(
+            session, edition_id=edition_id, supporter_id=principal.sub
+        )
 
 
-@router.get("/editions/{edition_id}/participation/me", tags=["voting"])
+@router.get(
+    "/editions/{edition_id}/participation/me", response_model=MyParticipationOut, tags=["voting"]
+)
 async def my_participation(edition_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Where the caller has voted (not what)."""
-    async with runtime.db.transaction() as session:
-        await editions.get_edition(session, edition_id)
-        return {
-            "envelopes": await voting.participation_of(
-                session, edition_id=edition_id, voter_id=principal.sub
-            )
-        }
+    async with runtime.db.read() as session:
+        envelopes = await voting.voter_participation(
+            session, edition_id=edition_id, voter_id=principal.sub
+        )
+    return {"envelopes": envelopes}
 
 
-@router.get("/editions/{edition_id}/desk/voters/{voter_id}", tags=["voting"])
+@router.get(
+    "/editions/{edition_id}/desk/voters/{voter_id}", response_model=DeskCheckOut, tags=["voting"]
+)
 async def desk_check(edition_id: str, voter_id: str, runtime: Runtime, staff: Staff) -> dict:
     """At the desk: has this person already voted (online or on paper), and where?"""
-    async with runtime.db.transaction() as session:
-        await editions.get_edition(session, edition_id)
-        return {
-            "voter_id": voter_id,
-            "envelopes": await voting.participation_of(
-                session, edition_id=edition_id, voter_id=voter_id
-            ),
-        }
+    async with runtime.db.read() as session:
+        envelopes = await voting.voter_participation(
+            session, edition_id=edition_id, voter_id=voter_id
+        )
+    return {"voter_id": voter_id, "envelopes": envelopes}
 
 
-@router.post("/editions/{edition_id}/voting/extension", status_code=201, tags=["voting"])
+@router.post(
+    "/editions/{edition_id}/voting/extension",
+    response_model=EditionOut,
+    status_code=201,
+    tags=["voting"],
+)
 async def extend_voting(
     edition_id: str, body: VotingExtensionIn, runtime: Runtime, staff: Staff
 ) -> dict:
@@ -368,7 +371,12 @@ async def extend_voting(
         )
 
 
-@router.post("/receipts/lookup", tags=["voting"])
+@router.post(
+    "/receipts/lookup",
+    response_model=ReceiptOut,
+    response_model_exclude_unset=True,
+    tags=["voting"],
+)
 async def lookup_receipt(body: ReceiptIn, runtime: Runtime, budget: Budget) -> dict:
     """Was the ballot behind a receipt (its tracker) received, and counted? Sent in the
     body, not the URL, so that it never lands in access logs. Never says what it said."""
@@ -404,28 +412,22 @@ async def publish_results(
         )
 
 
-@router.get("/editions/{edition_id}/trackers", tags=["results"])
+@router.get("/editions/{edition_id}/trackers", response_model=TrackersOut, tags=["results"])
 async def counted_trackers(edition_id: str, runtime: Runtime) -> dict:
     """Every counted ballot's tracker, sorted: find your receipt here."""
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return await results.counted_trackers(session, edition_id=edition_id)
 
 
 @router.get("/editions/{edition_id}/results", tags=["results"], response_model=ResultsOut)
 async def get_results(edition_id: str, runtime: Runtime) -> dict:
-    async with runtime.db.transaction() as session:
-        edition = await editions.get_edition(session, edition_id)
-    if edition["results"] is None:
-        from libs.common.problems import NotFound
-
-        raise NotFound(
-            "The results of this edition are not published yet.", code="results_unpublished"
-        )
-    return {"edition_id": edition_id, **edition["results"]}
+    async with runtime.db.read() as session:
+        return await results.published_results(session, edition_id=edition_id)
 
 
 @router.post(
     "/editions/{edition_id}/proposals/{proposal_id}/milestones",
+    response_model=DeliveryOut,
     status_code=201,
     tags=["delivery"],
 )
@@ -445,9 +447,13 @@ async def add_milestone(
         )
 
 
-@router.get("/editions/{edition_id}/proposals/{proposal_id}/delivery", tags=["delivery"])
+@router.get(
+    "/editions/{edition_id}/proposals/{proposal_id}/delivery",
+    response_model=DeliveryOut,
+    tags=["delivery"],
+)
 async def project_delivery(edition_id: str, proposal_id: str, runtime: Runtime) -> dict:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return await results.project_delivery(
             session, edition_id=edition_id, proposal_id=proposal_id
         )
@@ -458,6 +464,8 @@ async def project_delivery(edition_id: str, proposal_id: str, runtime: Runtime) 
 
 @router.post(
     "/editions/import",
+    response_model=ImportedEditionOut,
+    response_model_exclude_unset=True,
     status_code=201,
     tags=["pabulib"],
     openapi_extra={  # the body is read raw: say what it is
@@ -496,7 +504,7 @@ async def export_pb(
 ) -> PlainTextResponse:
     """A closed edition's envelope (default: city-wide) as a pabulib file: projects,
     anonymous ballots and the result. Recompute it with pabutools."""
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         text = await results.export_pb(
             session, edition_id=edition_id, envelope_id=envelope_id, territory=budget.territory
         )

@@ -159,6 +159,15 @@ def edition_view(edition: dict, envelope_rows: list[dict]) -> dict[str, Any]:
     }
 
 
+async def list_editions(session: AsyncSession) -> list[dict[str, Any]]:
+    """Every edition, newest first."""
+    rows = await session.execute(sa.select(editions.c.id).order_by(editions.c.created_at.desc()))
+    return [
+        edition_view(await get_edition(session, eid), await edition_envelopes(session, eid))
+        for (eid,) in rows.all()
+    ]
+
+
 def _window(edition: dict) -> dict[str, str | None]:
     start, end = domain.voting_window(edition["phase_dates"], edition.get("extended_until"))
     return {
@@ -582,6 +591,13 @@ async def support_proposal(
             ),
         )
     return {"proposal_id": proposal_id, "supported": True, "new": added.rowcount == 1}
+
+
+async def supports_of(session: AsyncSession, *, edition_id: str, supporter_id: str) -> dict:
+    """The proposals someone supports in an edition (which must exist)."""
+    await get_edition(session, edition_id)
+    ids = await supported_by(session, edition_id=edition_id, supporter_id=supporter_id)
+    return {"proposal_ids": ids}
 
 
 async def supported_by(session: AsyncSession, *, edition_id: str, supporter_id: str) -> list[str]:

@@ -146,6 +146,15 @@ async def open_ballots(session: AsyncSession, *, edition: dict, shares: list[str
     )
 
 
+async def published_results(session: AsyncSession, *, edition_id: str) -> dict[str, Any]:
+    edition = await get_edition(session, edition_id)
+    if edition["results"] is None:
+        raise NotFound(
+            "The results of this edition are not published yet.", code="results_unpublished"
+        )
+    return {"edition_id": edition_id, **edition["results"]}
+
+
 async def counted_trackers(session: AsyncSession, *, edition_id: str) -> dict[str, Any]:
     """The published list of counted trackers (sorted), per envelope: every voter finds
     their receipt in it; it says nothing of what any ballot said."""

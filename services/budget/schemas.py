@@ -1,8 +1,13 @@
-"""Request bodies of the budget API (responses are plain dicts built by the service)."""
+"""Request and response models of the budget API.
+
+Response views keep any key they do not name (`extra="allow"`), so a field added to a view
+reaches clients before its model names it. Keys a view only sometimes has are optional,
+and their routes answer with `response_model_exclude_unset=True` (absent stays absent).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -266,3 +271,155 @@ class ResultsOut(BaseModel):
     recompute: RecomputeOut | None = None
     envelopes: list[EnvelopeResultOut]
     turnout: list[TurnoutOut]
+
+
+# --- responses: editions, proposals, voting, delivery ------------------------------------
+
+
+class ViewOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class EditionEnvelopeOut(ViewOut):
+    id: str
+    name: str
+    district: str | None  # None: the city-wide envelope
+    amount_cents: int
+
+
+class VotingWindowOut(ViewOut):
+    first_day: str | None  # ISO dates, both included
+    last_day: str | None
+    extended: bool
+
+
+class KeyholderShareOut(BaseModel):
+    keyholder: str
+    share: str
+
+
+class EditionOut(ViewOut):
+    id: str
+    name: str
+    city: str
+    phase: str  # by the calendar (voting opens and closes at its dates)
+    rule: str
+    ballot_format: dict[str, Any]
+    allow_replacement: bool
+    min_age: int | None
+    preselection: dict[str, Any]
+    eligible_population: dict[str, int]
+    phase_dates: dict[str, Any]
+    voting_window: VotingWindowOut
+    sealed: bool
+    keyholders: list[str] | None
+    threshold: int | None
+    envelopes: list[EditionEnvelopeOut]
+    results_published: bool
+    # In the creation answer only, once: the private key is forgotten afterwards.
+    keyholder_shares: list[KeyholderShareOut] | None = None
+
+
+class ImportedEditionOut(EditionOut):
+    projects: int
+    ballots: int
+
+
+class AssessmentOut(ViewOut):
+    feasible: bool
+    reason: str | None
+    cost_cents: int | None
+
+
+class ProposalOut(ViewOut):
+    id: str
+    edition_id: str
+    envelope_id: str
+    external_id: str | None  # its project id in an imported .pb file
+    author_id: str | None
+    channel: str  # online | desk
+    title: str
+    description: str
+    neighbourhood: str | None
+    proposed_cost_cents: int | None
+    version: int
+    status: str
+    supports: int
+    assessment: AssessmentOut | None
+
+
+class ProposalVersionOut(ViewOut):
+    version: int
+    title: str
+    description: str
+    proposed_cost_cents: int | None
+    edited_by: str
+    edited_at: str | None
+
+
+class SupportOut(ViewOut):
+    proposal_id: str
+    supported: bool
+    new: bool  # False: the caller already supported it
+
+
+class MySupportsOut(ViewOut):
+    proposal_ids: list[str]
+
+
+class ParticipationOut(ViewOut):
+    envelope_id: str
+    channel: str  # online | paper
+
+
+class MyParticipationOut(ViewOut):
+    envelopes: list[ParticipationOut]
+
+
+class DeskCheckOut(ViewOut):
+    voter_id: str
+    envelopes: list[ParticipationOut]
+
+
+class DeskVoterOut(DeskCheckOut):
+    neighbourhood: str
+    new: bool
+
+
+class BallotCastOut(ViewOut):
+    edition_id: str
+    envelope_id: str
+    counted: bool
+    replaced_previous: bool
+    receipt: str  # the tracker: SHA-256 of the sealed ballot
+    sealed: bool
+
+
+class ReceiptOut(ViewOut):
+    envelope_id: str
+    status: str  # received | sealed | counted | stored
+    tracker: str | None
+    edition_id: str | None = None  # once the ballot is stored sealed
+
+
+class EnvelopeTrackersOut(ViewOut):
+    envelope_id: str
+    trackers: list[str]
+
+
+class TrackersOut(ViewOut):
+    edition_id: str
+    envelopes: list[EnvelopeTrackersOut]
+
+
+class MilestoneOut(ViewOut):
+    status: str
+    on: str  # ISO date
+    note: str
+
+
+class DeliveryOut(ViewOut):
+    proposal_id: str
+    title: str
+    status: str | None  # the latest milestone's
+    milestones: list[MilestoneOut]

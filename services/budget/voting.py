@@ -44,6 +44,7 @@ from libs.common.events import Territory, make_event
 from libs.common.logs import get_logger
 from libs.common.outbox import record
 from libs.common.problems import Conflict, Invalid, NotFound
+from libs.common.runtime import ServiceRuntime
 from services.budget import domain, sealing
 from services.budget.db import (
     ballots,
@@ -276,6 +277,58 @@ async def record_participation(
     return replaced
 
 
+PAPERS = BallotPapers()
+
+
+async def cast(
+    *,
+    runtime: ServiceRuntime,
+    box: BallotBox,
+    secret: bytes,
+    neighbourhoods: tuple[str, ...],
+    edition_id: str,
+    envelope_id: str,
+    projects: list[str],
+    points: dict[str, int] | None,
+    voter_id: str,
+    voter: domain.Voter,
+    channel: str,
+    checked_in_by: str | None,
+) -> dict[str, Any]:
+    """Cast (or replace) a ballot: checked and sealed against its paper, the participation
+    recorded in its own transaction, then the sealed ballot handed to the box (written
+    apart, shuffled). The answer carries the receipt, the ballot's tracker."""
+    paper = await PAPERS.get(runtime.db, edition_id=edition_id, envelope_id=envelope_id)
+    check_ballot(
+        paper,
+        voter=voter,
+        projects=projects,
+        points=points,
+        today=local_today(),
+        neighbourhoods=neighbourhoods,
+    )
+    pending = prepare(paper, projects=projects, points=points, voter_id=voter_id, secret=secret)
+    async with runtime.unit_of_work() as session:
+        replaced = await record_participation(
+            session,
+            paper=paper,
+            voter_id=voter_id,
+            voter=voter,
+            channel=channel,
+            checked_in_by=checked_in_by,
+            territory=runtime.territory(None),
+        )
+    await box.put(pending)
+    return {
+        "edition_id": edition_id,
+        "envelope_id": paper.envelope["id"],
+        "counted": True,
+        "replaced_previous": replaced,
+        "receipt": pending.receipt,
+        "sealed": pending.sealed is not None,
+    }
+
+
 class BallotBox:
     """Ballots waiting to be written, in this process's memory, never on disk with order.
 
@@ -444,6 +497,14 @@ async def desk_voter(session: AsyncSession, *, edition_id: str, voter_id: str) -
             code="voter_not_registered",
         )
     return dict(row)
+
+
+async def voter_participation(
+    session: AsyncSession, *, edition_id: str, voter_id: str
+) -> list[dict[str, Any]]:
+    """Where a voter has voted in an edition (which must exist); never what."""
+    await get_edition(session, edition_id)
+    return await participation_of(session, edition_id=edition_id, voter_id=voter_id)
 
 
 async def participation_of(

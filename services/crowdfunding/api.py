@@ -7,20 +7,18 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select
 
 from libs.common.auth import (
     CurrentPrincipal,
     Holder,
     OptionalPrincipal,
-    Principal,
     Reviewer,
     Staff,
     VerifiedMember,
 )
 from libs.common.clock import clock
 from libs.common.openapi import problems
-from libs.common.problems import Forbidden, NotFound
+from libs.common.problems import NotFound
 from libs.common.publictext import PseudonymousId, PublicText
 from libs.common.runtime import Runtime
 from libs.common.types import Cents, StrictFlag
@@ -34,10 +32,27 @@ from services.crowdfunding import (
     settlement,
 )
 from services.crowdfunding.campaigns import campaign_view
-from services.crowdfunding.db import campaigns as campaigns_table
 from services.crowdfunding.matching import pool_view
 from services.crowdfunding.payments import SandboxProvider
 from services.crowdfunding.pledges import Crowdfunding, pledge_view
+from services.crowdfunding.schemas import (
+    CampaignDetailOut,
+    CampaignOut,
+    CampaignWithTotalsOut,
+    CommissionRateOut,
+    DeliveredOut,
+    HistoricalCampaignOut,
+    LeftoverOut,
+    MyPledgeOut,
+    PledgeOut,
+    PoolOut,
+    RateOut,
+    ReviewOut,
+    RewardOut,
+    SandboxWebhookOut,
+    SettlementRunOut,
+    WebhookOut,
+)
 
 router = APIRouter(tags=["crowdfunding"])
 
@@ -157,7 +172,7 @@ class AttachIn(BaseModel):
 # --- campaigns --------------------------------------------------------------------------
 
 
-@router.post("/campaigns", status_code=201)
+@router.post("/campaigns", response_model=CampaignOut, status_code=201)
 async def create_campaign(body: CampaignIn, principal: Holder, runtime: Runtime) -> dict:
     """Open a campaign draft (residents, organisations, or staff for a public project)."""
     async with runtime.unit_of_work() as session:
@@ -167,7 +182,7 @@ async def create_campaign(body: CampaignIn, principal: Holder, runtime: Runtime)
         return campaign_view(row)
 
 
-@router.post("/campaigns/history", status_code=201)
+@router.post("/campaigns/history", response_model=HistoricalCampaignOut, status_code=201)
 async def record_historical_campaign(
     body: history.ClosedCampaignIn, runtime: Runtime, staff: Staff
 ) -> dict:
@@ -175,45 +190,28 @@ async def record_historical_campaign(
     return await history.record_closed_campaign(runtime, body=body, staff_id=staff.sub)
 
 
-PUBLIC_STATES = (domain.LIVE, domain.SETTLING, domain.SUCCEEDED, domain.FAILED, domain.PAID_OUT)
-
-
-def _may_see(row, principal: Principal | None) -> bool:
-    """Drafts and reviews are seen by their holder and by reviewers and staff only."""
-    if row.state in PUBLIC_STATES:
-        return True
-    return principal is not None and (
-        principal.sub == row.holder_id or principal.has("reviewer", "staff")
-    )
-
-
-@router.get("/campaigns")
+@router.get(
+    "/campaigns", response_model=list[CampaignWithTotalsOut], response_model_exclude_unset=True
+)
 async def list_campaigns(
     runtime: Runtime, principal: OptionalPrincipal, state: str | None = None
 ) -> list[dict]:
     """Campaigns, with the running total of live ones; drafts only for those who may see."""
     async with runtime.db.read() as session:
-        query = select(campaigns_table).order_by(campaigns_table.c.created_at)
-        if state:
-            query = query.where(campaigns_table.c.state == state)
-        rows = [r for r in (await session.execute(query)).all() if _may_see(r, principal)]
-        totals = await campaigns.running_totals(session, [r.id for r in rows])
-        return [{**campaign_view(r), **totals.get(r.id, {})} for r in rows]
+        return await campaigns.visible_campaigns(session, principal=principal, state=state)
 
 
-@router.get("/campaigns/{campaign_id}")
+@router.get(
+    "/campaigns/{campaign_id}", response_model=CampaignDetailOut, response_model_exclude_unset=True
+)
 async def get_campaign(campaign_id: str, runtime: Runtime, principal: OptionalPrincipal) -> dict:
     async with runtime.db.read() as session:
-        row = await campaigns.get_campaign(session, campaign_id)
-        if not _may_see(row, principal):
-            raise NotFound(f"No campaign {campaign_id}.", code="campaigns.not_found")
-        view = campaign_view(row)
-        view.update((await campaigns.running_totals(session, [campaign_id])).get(campaign_id, {}))
-        view["rewards"] = await campaigns.list_rewards(session, campaign_id)
-        return view
+        return await campaigns.campaign_detail(
+            session, campaign_id=campaign_id, principal=principal
+        )
 
 
-@router.patch("/campaigns/{campaign_id}")
+@router.patch("/campaigns/{campaign_id}", response_model=CampaignOut)
 async def edit_campaign(
     campaign_id: str, body: CampaignEdit, principal: CurrentPrincipal, runtime: Runtime
 ) -> dict:
@@ -227,7 +225,7 @@ async def edit_campaign(
         return campaign_view(row)
 
 
-@router.post("/campaigns/{campaign_id}/rewards", status_code=201)
+@router.post("/campaigns/{campaign_id}/rewards", response_model=RewardOut, status_code=201)
 async def add_reward(
     campaign_id: str, body: RewardIn, principal: CurrentPrincipal, runtime: Runtime
 ) -> dict:
@@ -237,7 +235,7 @@ async def add_reward(
         )
 
 
-@router.patch("/campaigns/{campaign_id}/rewards/{reward_id}")
+@router.patch("/campaigns/{campaign_id}/rewards/{reward_id}", response_model=RewardOut)
 async def edit_reward(
     campaign_id: str,
     reward_id: str,
@@ -256,7 +254,7 @@ async def edit_reward(
         )
 
 
-@router.post("/campaigns/{campaign_id}/submit")
+@router.post("/campaigns/{campaign_id}/submit", response_model=CampaignOut)
 async def submit(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
     async with runtime.unit_of_work() as session:
         row = await campaigns.submit(
@@ -265,7 +263,7 @@ async def submit(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime
         return campaign_view(row)
 
 
-@router.post("/campaigns/{campaign_id}/review")
+@router.post("/campaigns/{campaign_id}/review", response_model=ReviewOut)
 async def review(campaign_id: str, body: ReviewIn, reviewer: Reviewer, runtime: Runtime) -> dict:
     """Check the fixed criteria (eligibility, coherent amount, 20–90 days); record why."""
     async with runtime.unit_of_work() as session:
@@ -279,18 +277,15 @@ async def review(campaign_id: str, body: ReviewIn, reviewer: Reviewer, runtime: 
         )
 
 
-@router.get("/campaigns/{campaign_id}/reviews")
+@router.get("/campaigns/{campaign_id}/reviews", response_model=list[ReviewOut])
 async def reviews(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime) -> list[dict]:
-    async with runtime.db.transaction() as session:
-        row = await campaigns.get_campaign(session, campaign_id)
-        if row.holder_id != principal.sub and not principal.has("staff", "reviewer"):
-            raise Forbidden(
-                "Reviews are shown to the holder, reviewers and staff.", code="campaigns.not_holder"
-            )
-        return await campaigns.list_reviews(session, campaign_id)
+    async with runtime.db.read() as session:
+        return await campaigns.reviews_seen_by(
+            session, campaign_id=campaign_id, principal=principal
+        )
 
 
-@router.post("/campaigns/{campaign_id}/launch")
+@router.post("/campaigns/{campaign_id}/launch", response_model=CampaignOut)
 async def launch(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime, cf: CF) -> dict:
     """Go live: the goal, the deadline and the commission (rate and base) are frozen."""
     async with runtime.unit_of_work() as session:
@@ -305,7 +300,7 @@ async def launch(campaign_id: str, principal: CurrentPrincipal, runtime: Runtime
         return campaign_view(row)
 
 
-@router.post("/campaigns/{campaign_id}/payout")
+@router.post("/campaigns/{campaign_id}/payout", response_model=CampaignOut)
 async def payout(campaign_id: str, body: PayoutIn, staff: Staff, runtime: Runtime) -> dict:
     """Record the transfer of the net amount to the holder of a succeeded campaign."""
     async with runtime.unit_of_work() as session:
@@ -320,7 +315,7 @@ async def payout(campaign_id: str, body: PayoutIn, staff: Staff, runtime: Runtim
         return campaign_view(row)
 
 
-@router.post("/campaigns/{campaign_id}/match-pool")
+@router.post("/campaigns/{campaign_id}/match-pool", response_model=CampaignOut)
 async def attach_pool(campaign_id: str, body: AttachIn, staff: Staff, runtime: Runtime) -> dict:
     async with runtime.unit_of_work() as session:
         await matching.attach(session, campaign_id=campaign_id, pool_id=body.pool_id)
@@ -330,7 +325,7 @@ async def attach_pool(campaign_id: str, body: AttachIn, staff: Staff, runtime: R
 # --- pledges ----------------------------------------------------------------------------
 
 
-@router.post("/campaigns/{campaign_id}/pledges", status_code=201)
+@router.post("/campaigns/{campaign_id}/pledges", response_model=PledgeOut, status_code=201)
 async def make_pledge(campaign_id: str, body: PledgeIn, principal: VerifiedMember, cf: CF) -> dict:
     """Pledge: stock and match are reserved, the card is authorised (captured on success).
     Verified accounts only (403 verification-required else)."""
@@ -345,7 +340,7 @@ async def make_pledge(campaign_id: str, body: PledgeIn, principal: VerifiedMembe
     return pledge_view(row)
 
 
-@router.post("/campaigns/{campaign_id}/desk-pledges", status_code=201)
+@router.post("/campaigns/{campaign_id}/desk-pledges", response_model=PledgeOut, status_code=201)
 async def desk_pledge(campaign_id: str, body: DeskPledgeIn, staff: Staff, cf: CF) -> dict:
     """Staff record a cash or cheque pledge handed in at the town hall."""
     row = await pledges.record_desk_pledge(
@@ -363,44 +358,32 @@ async def desk_pledge(campaign_id: str, body: DeskPledgeIn, staff: Staff, cf: CF
     return pledge_view(row)
 
 
-@router.get("/campaigns/{campaign_id}/pledges")
+@router.get(
+    "/campaigns/{campaign_id}/pledges",
+    response_model=list[PledgeOut],
+    response_model_exclude_unset=True,
+)
 async def campaign_pledges(
     campaign_id: str, principal: CurrentPrincipal, runtime: Runtime
 ) -> list[dict]:
-    from sqlalchemy import select
-
-    from services.crowdfunding.db import pledges as table
-
-    async with runtime.db.transaction() as session:
-        row = await campaigns.get_campaign(session, campaign_id)
-        if row.holder_id != principal.sub and not principal.has("staff"):
-            raise Forbidden(
-                "Pledges are shown to the holder and staff.", code="campaigns.not_holder"
-            )
-        result = await session.execute(
-            select(table).where(table.c.campaign_id == campaign_id).order_by(table.c.created_at)
-        )
-        view = pledge_view if principal.has("staff") else pledges.holder_view
-        return [view(r) for r in result.all()]
+    async with runtime.db.read() as session:
+        return await pledges.campaign_pledges(session, campaign_id=campaign_id, principal=principal)
 
 
-@router.get("/pledges/{pledge_id}")
+@router.get("/pledges/{pledge_id}", response_model=PledgeOut)
 async def get_pledge(pledge_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
-    async with runtime.db.transaction() as session:
-        row = await pledges.get_pledge(session, pledge_id)
-        if row.backer_id != principal.sub and not principal.has("staff"):
-            raise NotFound(f"No pledge {pledge_id}.", code="pledges.not_found")
-        return pledge_view(row)
+    async with runtime.db.read() as session:
+        return await pledges.pledge_seen_by(session, pledge_id=pledge_id, principal=principal)
 
 
-@router.get("/me/pledges")
+@router.get("/me/pledges", response_model=list[MyPledgeOut])
 async def my_pledges(principal: CurrentPrincipal, runtime: Runtime) -> list[dict]:
     """The caller's pledges, newest first, with their campaign and reward."""
     async with runtime.db.read() as session:
         return await fulfilment.backer_pledges(session, backer_id=principal.sub)
 
 
-@router.post("/pledges/{pledge_id}/reward-delivered")
+@router.post("/pledges/{pledge_id}/reward-delivered", response_model=PledgeOut)
 async def reward_delivered(pledge_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
     """Holder: this backer's reward was handed over or sent (once; an event says so)."""
     async with runtime.unit_of_work() as session:
@@ -409,7 +392,7 @@ async def reward_delivered(pledge_id: str, principal: CurrentPrincipal, runtime:
         )
 
 
-@router.post("/pledges/{pledge_id}/reward-received")
+@router.post("/pledges/{pledge_id}/reward-received", response_model=PledgeOut)
 async def reward_received(pledge_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict:
     """Backer: I received my reward (once; an event says so)."""
     async with runtime.unit_of_work() as session:
@@ -418,7 +401,7 @@ async def reward_received(pledge_id: str, principal: CurrentPrincipal, runtime: 
         )
 
 
-@router.post("/pledges/{pledge_id}/cancel")
+@router.post("/pledges/{pledge_id}/cancel", response_model=PledgeOut)
 async def cancel_pledge(pledge_id: str, principal: CurrentPrincipal, cf: CF) -> dict:
     """Cancel until 24 h before the deadline: the hold is voided."""
     return pledge_view(await pledges.cancel(cf, pledge_id=pledge_id, principal=principal))
@@ -427,7 +410,7 @@ async def cancel_pledge(pledge_id: str, principal: CurrentPrincipal, cf: CF) -> 
 # --- settlement -------------------------------------------------------------------------
 
 
-@router.post("/settlement/run")
+@router.post("/settlement/run", response_model=SettlementRunOut, response_model_exclude_unset=True)
 async def run_settlement(staff: Staff, cf: CF) -> dict:
     """Settle every campaign past its deadline (exactly once; safe to call any time)."""
     return {"settled": await settlement.settle_due(cf)}
@@ -436,7 +419,7 @@ async def run_settlement(staff: Staff, cf: CF) -> dict:
 # --- match pools and budget leftovers ---------------------------------------------------
 
 
-@router.post("/match-pools", status_code=201)
+@router.post("/match-pools", response_model=PoolOut, status_code=201)
 async def create_pool(body: PoolIn, staff: Staff, runtime: Runtime) -> dict:
     values = body.model_dump()
     values["match_factor"] = Decimal(values["match_factor"])
@@ -447,52 +430,44 @@ async def create_pool(body: PoolIn, staff: Staff, runtime: Runtime) -> dict:
         return pool_view(row)
 
 
-@router.get("/match-pools")
+@router.get("/match-pools", response_model=list[PoolOut])
 async def list_pools(runtime: Runtime) -> list[dict]:
-    from sqlalchemy import select
-
-    from services.crowdfunding.db import match_pools
-
-    async with runtime.db.transaction() as session:
-        rows = await session.execute(select(match_pools).order_by(match_pools.c.created_at))
-        return [pool_view(r) for r in rows.all()]
+    async with runtime.db.read() as session:
+        return await matching.list_pools(session)
 
 
-@router.get("/match-pools/{pool_id}")
+@router.get("/match-pools/{pool_id}", response_model=PoolOut)
 async def get_pool(pool_id: str, runtime: Runtime) -> dict:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return pool_view(await matching.get_pool(session, pool_id))
 
 
-@router.get("/budget-leftovers")
+@router.get("/budget-leftovers", response_model=list[LeftoverOut])
 async def leftovers(staff: Staff, runtime: Runtime) -> list[dict]:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return await matching.list_leftovers(session)
 
 
-@router.post("/budget-leftovers/{edition_id}/{envelope_id}/match-pool", status_code=201)
+@router.post(
+    "/budget-leftovers/{edition_id}/{envelope_id}/match-pool",
+    response_model=PoolOut,
+    status_code=201,
+)
 async def pool_from_leftover(
     edition_id: str, envelope_id: str, body: PoolFromLeftoverIn, staff: Staff, runtime: Runtime
 ) -> dict:
     """Turn a participatory budget's leftover into a match pool (once)."""
+    values = body.model_dump()
+    values["match_factor"] = Decimal(values["match_factor"])
     async with runtime.unit_of_work() as session:
-        leftover = await matching.get_leftover(
-            session, edition_id=edition_id, envelope_id=envelope_id
-        )
-        values = body.model_dump()
-        values["match_factor"] = Decimal(values["match_factor"])
-        row = await matching.create_pool(
+        row = await matching.pool_from_leftover(
             session,
             runtime=runtime,
             principal=staff,
             now=clock.now(),
-            budget_cents=leftover.leftover_cents,
-            neighbourhoods=[leftover.district] if leftover.district else None,
-            from_budget_edition=edition_id,
+            edition_id=edition_id,
+            envelope_id=envelope_id,
             **values,
-        )
-        await matching.claim_leftover(
-            session, edition_id=edition_id, envelope_id=envelope_id, pool_id=row.id
         )
         return pool_view(row)
 
@@ -500,18 +475,18 @@ async def pool_from_leftover(
 # --- platform ---------------------------------------------------------------------------
 
 
-@router.get("/platform/commission-rate")
+@router.get("/platform/commission-rate", response_model=CommissionRateOut)
 async def commission_rate(runtime: Runtime, cf: CF) -> dict:
     """The commission a campaign launched now would freeze: its rate and what it is taken
     on (`raised`: the backers' money only; `raised_plus_match`: the city's match too)."""
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return {
             "rate": str(await campaigns.platform_rate(session)),
             "base": cf.settings.commission_base,
         }
 
 
-@router.put("/platform/commission-rate")
+@router.put("/platform/commission-rate", response_model=RateOut)
 async def set_commission_rate(body: RateIn, staff: Staff, runtime: Runtime) -> dict:
     """The rate applies to campaigns launched from now on; live ones keep theirs."""
     async with runtime.unit_of_work() as session:
@@ -526,6 +501,8 @@ async def set_commission_rate(body: RateIn, staff: Staff, runtime: Runtime) -> d
 
 @router.post(
     "/payments/webhooks/{provider}",
+    response_model=WebhookOut,
+    response_model_exclude_unset=True,
     responses=problems(400),  # a bad signature
     openapi_extra={  # the body is read raw (its signature covers the exact bytes)
         "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}
@@ -544,13 +521,13 @@ def _sandbox(cf: Crowdfunding) -> SandboxProvider:
     return cf.provider
 
 
-@router.get("/sandbox/webhooks", tags=["sandbox"])
+@router.get("/sandbox/webhooks", response_model=list[SandboxWebhookOut], tags=["sandbox"])
 async def sandbox_webhooks(staff: Staff, cf: CF, undelivered: bool = True) -> list[dict]:
     """The sandbox's webhooks, signed now (to replay them by hand in dev and tests)."""
     return await _sandbox(cf).signed_webhooks(undelivered_only=undelivered)
 
 
-@router.post("/sandbox/webhooks/dispatch", tags=["sandbox"])
+@router.post("/sandbox/webhooks/dispatch", response_model=DeliveredOut, tags=["sandbox"])
 async def dispatch_sandbox_webhooks(staff: Staff, cf: CF) -> dict:
     """Deliver the sandbox's pending webhooks now (the background loop does it in dev)."""
     sent = await _sandbox(cf).dispatch_webhooks(

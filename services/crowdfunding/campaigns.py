@@ -271,6 +271,54 @@ async def review(
     return review_row
 
 
+# Drafts, submissions and reviews are seen by their holder, reviewers and staff only.
+PUBLIC_STATES = (domain.LIVE, domain.SETTLING, domain.SUCCEEDED, domain.FAILED, domain.PAID_OUT)
+
+
+def may_see(row: Any, principal: Principal | None) -> bool:
+    if row.state in PUBLIC_STATES:
+        return True
+    return principal is not None and (
+        principal.sub == row.holder_id or principal.has("reviewer", "staff")
+    )
+
+
+async def visible_campaigns(
+    session: AsyncSession, *, principal: Principal | None, state: str | None = None
+) -> list[dict]:
+    """Campaigns the caller may see, oldest first, with the running totals of live ones."""
+    query = select(campaigns).order_by(campaigns.c.created_at)
+    if state:
+        query = query.where(campaigns.c.state == state)
+    rows = [r for r in (await session.execute(query)).all() if may_see(r, principal)]
+    totals = await running_totals(session, [r.id for r in rows])
+    return [{**campaign_view(r), **totals.get(r.id, {})} for r in rows]
+
+
+async def campaign_detail(
+    session: AsyncSession, *, campaign_id: str, principal: Principal | None
+) -> dict:
+    """One campaign with its running totals and rewards; a hidden one is not found."""
+    row = await get_campaign(session, campaign_id)
+    if not may_see(row, principal):
+        raise NotFound(f"No campaign {campaign_id}.", code="campaigns.not_found")
+    view = campaign_view(row)
+    view.update((await running_totals(session, [campaign_id])).get(campaign_id, {}))
+    view["rewards"] = await list_rewards(session, campaign_id)
+    return view
+
+
+async def reviews_seen_by(
+    session: AsyncSession, *, campaign_id: str, principal: Principal
+) -> list[dict]:
+    row = await get_campaign(session, campaign_id)
+    if row.holder_id != principal.sub and not principal.has("staff", "reviewer"):
+        raise Forbidden(
+            "Reviews are shown to the holder, reviewers and staff.", code="campaigns.not_holder"
+        )
+    return await list_reviews(session, campaign_id)
+
+
 async def list_reviews(session, campaign_id: str) -> list[dict]:
     rows = await session.execute(
         select(reviews).where(reviews.c.campaign_id == campaign_id).order_by(reviews.c.reviewed_at)

@@ -221,11 +221,6 @@ def match_wanted(amount_cents: int, *, factor: Decimal, cap_per_pledge_cents: in
     return max(wanted, 0)
 
 
-def grant(wanted: int, *, cap: int, used: int) -> int:
-    """What a counter at `used` of `cap` can still give: the rule the SQL updates apply."""
-    return max(0, min(wanted, cap - used))
-
-
 # --- settlement ------------------------------------------------------------------------
 
 
@@ -293,44 +288,3 @@ def settle(*, raised_cents: int, matched_cents: int, rate: Decimal, base: str) -
         commission_cents=commission,
         net_cents=total - commission,
     )
-
-
-@dataclass(frozen=True)
-class PledgeAtDeadline:
-    amount_cents: int
-    matched_cents: int = 0
-    channel: str = "online"
-    capture_succeeds: bool = True
-
-
-@dataclass(frozen=True)
-class Outcome:
-    succeeded: bool
-    statuses: list[str]
-    settlement: Settlement | None
-
-
-def outcome_of(
-    pledges: list[PledgeAtDeadline],
-    *,
-    goal_cents: int,
-    rate: Decimal,
-    base: str = DEFAULT_COMMISSION_BASE,
-) -> Outcome:
-    """The whole settlement of open pledges, as the service applies it step by step."""
-    succeeded = campaign_reaches_goal(
-        goal_cents=goal_cents,
-        pledged_cents=sum(p.amount_cents for p in pledges),
-        matched_cents=sum(p.matched_cents for p in pledges),
-    )
-    if not succeeded:
-        return Outcome(False, [release_on_settlement(channel=p.channel) for p in pledges], None)
-    statuses = [CAPTURED if p.capture_succeeds else CAPTURE_FAILED for p in pledges]
-    captured = [p for p, s in zip(pledges, statuses, strict=True) if s == CAPTURED]
-    figures = settle(
-        raised_cents=sum(p.amount_cents for p in captured),
-        matched_cents=sum(p.matched_cents for p in captured),
-        rate=rate,
-        base=base,
-    )
-    return Outcome(True, statuses, figures)

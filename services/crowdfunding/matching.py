@@ -104,6 +104,11 @@ def pool_view(row: Any) -> dict:
     return data
 
 
+async def list_pools(session: AsyncSession) -> list[dict]:
+    rows = await session.execute(select(match_pools).order_by(match_pools.c.created_at))
+    return [pool_view(r) for r in rows.all()]
+
+
 def campaign_is_eligible(pool: Any, campaign: Any) -> bool:
     return (pool.neighbourhoods is None or campaign.neighbourhood in pool.neighbourhoods) and (
         pool.categories is None or campaign.category in pool.categories
@@ -311,4 +316,31 @@ async def get_leftover(session: AsyncSession, *, edition_id: str, envelope_id: s
     ).one_or_none()
     if row is None:
         raise NotFound("No such budget leftover.", code="pools.leftover_not_found")
+    return row
+
+
+async def pool_from_leftover(
+    session: AsyncSession,
+    *,
+    runtime: ServiceRuntime,
+    principal: Principal,
+    now: datetime,
+    edition_id: str,
+    envelope_id: str,
+    **terms: Any,
+) -> Any:
+    """Turn a participatory budget's leftover into a match pool, once: the pool's budget is
+    the leftover, its neighbourhood the envelope's district (none: the whole city)."""
+    leftover = await get_leftover(session, edition_id=edition_id, envelope_id=envelope_id)
+    row = await create_pool(
+        session,
+        runtime=runtime,
+        principal=principal,
+        now=now,
+        budget_cents=leftover.leftover_cents,
+        neighbourhoods=[leftover.district] if leftover.district else None,
+        from_budget_edition=edition_id,
+        **terms,
+    )
+    await claim_leftover(session, edition_id=edition_id, envelope_id=envelope_id, pool_id=row.id)
     return row

@@ -90,6 +90,29 @@ async def get_pledge(session: AsyncSession, pledge_id: str) -> Any:
     return row
 
 
+async def pledge_seen_by(session: AsyncSession, *, pledge_id: str, principal: Principal) -> dict:
+    """A pledge, for its backer and staff (anyone else: not found)."""
+    row = await get_pledge(session, pledge_id)
+    if row.backer_id != principal.sub and not principal.has("staff"):
+        raise NotFound(f"No pledge {pledge_id}.", code="pledges.not_found")
+    return pledge_view(row)
+
+
+async def campaign_pledges(
+    session: AsyncSession, *, campaign_id: str, principal: Principal
+) -> list[dict]:
+    """A campaign's pledges, oldest first: staff see them whole, its holder without the
+    backers' payment handles."""
+    campaign = await get_campaign(session, campaign_id)
+    if campaign.holder_id != principal.sub and not principal.has("staff"):
+        raise Forbidden("Pledges are shown to the holder and staff.", code="campaigns.not_holder")
+    result = await session.execute(
+        select(pledges).where(pledges.c.campaign_id == campaign_id).order_by(pledges.c.created_at)
+    )
+    view = pledge_view if principal.has("staff") else holder_view
+    return [view(r) for r in result.all()]
+
+
 async def _reserve_reward(session, *, campaign_id: str, reward_id: str, amount_cents: int) -> None:
     reward = (
         await session.execute(

@@ -201,7 +201,9 @@ async def _pay(cf: Crowdfunding, *, row, outcome: str) -> tuple[str, str | None]
     """Ask the provider (if any) to move the money; return the pledge's next status."""
     capture = outcome == domain.SUCCEEDED and row.status == domain.ACTIVE
     if row.channel == "desk":  # the city holds the cash or cheque itself
-        return (domain.CAPTURED if capture else domain.REFUNDED), None
+        return (
+            domain.CAPTURED if capture else domain.release_on_settlement(channel=row.channel)
+        ), None
     if not row.payment_id:
         # Its card answer never came back (past the grace): nothing known to cancel here;
         # the late answer cancels its own hold (pledges.apply_payment_result).

@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
 from libs.common.auth import Staff
 from libs.common.problems import Conflict, Forbidden
 from libs.common.runtime import Runtime
-from libs.common.types import Birthdate, StrictFlag
 from services.portal import accounts, roles
+from services.portal.schemas import AccountIn, AccountOut
 from services.portal.territory import directory
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
 
-class AccountIn(BaseModel):
-    id: str | None = Field(None, min_length=1, max_length=100, description="e.g. a member id")
-    email: str = Field(max_length=320)
-    display_name: str = Field(max_length=100)
-    password: str = Field(max_length=1000)
-    address: str = Field(max_length=500)
-    roles: list[str] = Field(default_factory=lambda: ["resident"])
-    verified: StrictFlag = False
-    birthdate: Birthdate | None = Field(None, description="checked on the resident's papers")
-
-
-@router.post("/accounts", status_code=201)
+@router.post("/accounts", response_model=AccountOut, status_code=201)
 async def create_account(body: AccountIn, runtime: Runtime, staff: Staff) -> dict:
     """Staff: open an account (already verified if staff checked the resident's papers)."""
     if not staff.has("admin") and set(body.roles) & {"staff", "admin"}:
