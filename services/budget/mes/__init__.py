@@ -3,7 +3,7 @@
 - ``model``: the typed model (projects, costs, ballot groups, utilities) and ``Run``;
 - ``exact``: one exact MES run (Fractions and ints) and exact block certification;
 - ``fast``: the same run in float64 whose every decision is certified, or None;
-- ``add1``: the Add1 endowment loop pabutools runs, with certified skipping;
+- ``endowments``: the Add1 loop over endowments (``add1``), with certified skipping;
 - ``reference``: the textbook method as the paper states it, slow and obviously right: the
   oracle of the property tests.
 
@@ -11,7 +11,7 @@
 word the result; nothing outside this package reads its internals.
 """
 
-from services.budget.mes.add1 import add1, exhaustive, explained_run, plain_run
+from services.budget.mes.endowments import add1, exhaustive, explained_run, plain_run
 from services.budget.mes.exact import certify, run
 from services.budget.mes.model import Ballot, Model, Number, Run, as_number, group_ballots
 

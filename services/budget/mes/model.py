@@ -5,7 +5,7 @@ project ids and exact costs, the budget, ballot groups (identical ballots merged
 weight), each supporter's utility as a scaled integer, which projects share supporters, and
 the money unit that keeps every endowment and cost an integer. ``Run`` is one MES run at a
 fixed endowment. Both are read by ``exact`` (Fractions and ints), ``fast`` (certified
-float64) and ``add1`` (the endowment loop).
+float64) and ``endowments`` (the Add1 loop).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from services.budget.tally import Ballot, Problem, approval_problem
 def _model(problem: Problem) -> mes.Model:
     return mes.Model(problem.costs, problem.budget, problem.ballots, problem.utility)
 
+
 REPO = Path(__file__).resolve().parents[3]
 RUN_SLOW = bool(os.environ.get("SHARITORIES_SLOW_TESTS"))
 
