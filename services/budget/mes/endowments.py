@@ -29,6 +29,12 @@ from services.budget.mes.model import Model, Run
 
 def explained_run(model: Model, k: int) -> Run:
     """The run at k with prices and money left: certified float run if possible, else exact."""
+    cached = model.runs.get(k)
+    if cached is not None and cached.finish is not None:
+        prices, money = cached.finish()
+        run = Run(k, list(cached.order), prices, cached.cost)
+        run.money_left = money
+        return run
     found = fast.fast_explained(model, model.fast, k) if model.fast.usable else None
     if found is None:
         return exact.run(model, k, explain=True)
@@ -38,18 +44,25 @@ def explained_run(model: Model, k: int) -> Run:
     return run
 
 
+KEEP_FINISHED = 2  # the returned k is the latest plain run or the one before it
+
+
 def plain_run(model: Model, k: int) -> Run:
     """The run at k: the certified float run when it settles every decision, else exact."""
     run = model.runs.get(k)
     if run is None:
-        found = fast.fast_run(model, model.fast, k) if model.fast.usable else None
+        found = fast.fast_run_finished(model, model.fast, k) if model.fast.usable else None
         if found is None:
             run = exact.run(model, k)
         else:
-            order, ceilings = found
+            order, ceilings, finish = found
             cost = sum((model.costs[j] for j in order), Fraction(0))
-            run = Run(k, order, {}, cost, exact=False, ceilings=ceilings)
+            run = Run(k, order, {}, cost, exact=False, ceilings=ceilings, finish=finish)
         model.runs[k] = run
+        # End states are large (money per ballot group): keep only the latest few.
+        model.finished.append(run)
+        while len(model.finished) > KEEP_FINISHED:
+            model.finished.pop(0).finish = None
     return run
 
 

@@ -172,10 +172,12 @@ def run(model: Model, k: Number, explain: bool = False) -> Run:
         prices[j] = rho
         wallets.pay(j)
     run = Run(k, order, prices, sum((model.costs[j] for j in order), Fraction(0)))
+    run.finish = lambda: (
+        prices,
+        {j: wallets.money(j) for j in model.eligible if j not in prices},
+    )
     if explain:
-        for j in model.eligible:
-            if j not in prices:
-                run.money_left[j] = wallets.money(j)
+        run.money_left = run.finish()[1]
     return run
 
 

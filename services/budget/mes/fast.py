@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import heapq
 import operator
+from collections.abc import Callable
 from fractions import Fraction
 from math import gcd
 
@@ -98,19 +99,13 @@ def fast_order(model, fast: FastModel, k) -> list[int] | None:
 
 def fast_run(model, fast: FastModel, k) -> tuple[list[int], dict] | None:
     """``fast_order`` plus, per funded project, its ``Ceiling`` (see ``fast_certify``)."""
-    if not fast.usable:
-        return None
-    run = FloatRun(model, fast, k)
-    try:
-        return run.run(), run.reference()
-    except Ambiguous:
-        return None
+    found = fast_run_finished(model, fast, k)
+    return None if found is None else found[:2]
 
 
-def fast_explained(model, fast: FastModel, k) -> tuple[list[int], dict, dict] | None:
-    """``fast_order`` plus what ``exact.run(..., explain=True)`` reports, all exact: the
-    price per (scaled) utility of each funded project and, for each eligible project left
-    out, the money its supporters hold at the end. None if the run is not certified."""
+def fast_run_finished(model, fast: FastModel, k) -> tuple[list[int], Reference, Callable] | None:
+    """``fast_run`` plus a function that tells, from the finished run, what
+    ``fast_explained`` reports besides the order (without running again)."""
     if not fast.usable:
         return None
     run = FloatRun(model, fast, k)
@@ -118,12 +113,24 @@ def fast_explained(model, fast: FastModel, k) -> tuple[list[int], dict, dict] | 
         order = run.run()
     except Ambiguous:
         return None
+    return order, run.reference(), lambda: _explanation(model, run)
+
+
+def fast_explained(model, fast: FastModel, k) -> tuple[list[int], dict, dict] | None:
+    """``fast_order`` plus what ``exact.run(..., explain=True)`` reports, all exact: the
+    price per (scaled) utility of each funded project and, for each eligible project left
+    out, the money its supporters hold at the end. None if the run is not certified."""
+    found = fast_run_finished(model, fast, k)
+    return None if found is None else (found[0], *found[2]())
+
+
+def _explanation(model, run: FloatRun) -> tuple[dict, dict]:
+    util = run.fast.util
     prices = {
-        j: Fraction(paid, run.den) / fast.util[j]
-        for j, paid in zip(run.funded, run.paid, strict=True)
+        j: Fraction(paid, run.den) / util[j] for j, paid in zip(run.funded, run.paid, strict=True)
     }
     money = {j: run.exact_money(j) for j in model.eligible if j not in prices}
-    return order, prices, money
+    return prices, money
 
 
 class Reference:

@@ -10,7 +10,7 @@ float64) and ``endowments`` (the Add1 loop).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import gcd
@@ -84,6 +84,7 @@ class Model:
         extra_denominator: int = 1,
     ) -> None:
         self.runs: dict[Number, Run] = {}  # plain runs by k, shared by mes and mes-add1
+        self.finished: list[Run] = []  # the latest plain runs that still hold their end state
         self.ids = list(costs)
         index = {pid: j for j, pid in enumerate(self.ids)}
         self.costs = [Fraction(costs[pid]) for pid in self.ids]
@@ -182,3 +183,6 @@ class Run:
     money_left: dict[int, Fraction] = field(default_factory=dict)
     exact: bool = True  # False for a certified float run: order only, no prices
     ceilings: object = None  # certified float run: its fast.Reference (price bounds)
+    # Canonical runs (not replays), the latest few only: (exact prices, money left) from the
+    # run's end state, so the explained run at the returned k need not be run again.
+    finish: Callable[[], tuple[dict, dict]] | None = field(default=None, repr=False)
