@@ -13,7 +13,8 @@ same, and the whole-process time of ``python -m services.budget.cli tally FILE -
   ``pabutools_seconds``) is at most ``--live-up-to`` seconds (default 10: the big Warsaw
   files take minutes to hours there); otherwise its RECORDED time is used and labelled
   ``rec`` (measured on a 2-core machine; the shared README's figure where expected.json has
-  none).
+  none). Ordinal files are not run live (pabutools' cardinal satisfaction refuses ordinal
+  ballots; expected.json's outcome converts ranks to points as the shared README says).
 - "same" compares our winners with expected.json's ``mes`` (pabutools 1.2.3's outcome,
   cross-checked), and with live pabutools' winners when it ran; the whole-process run must
   print the same winners too.
@@ -154,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             same &= natural(known) == selected
         recorded = recorded_seconds(expected, name)
         live = not args.no_pabutools and (recorded is None or recorded <= args.live_up_to)
-        reference = theirs(path) if live else None
+        try:
+            reference = theirs(path) if live else None
+        except ValueError:  # pabutools' cardinal satisfaction refuses ordinal ballots
+            reference = None
         if reference is not None:
             their_selected, their_time = reference
             same &= their_selected == selected
