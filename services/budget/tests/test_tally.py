@@ -9,8 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.budget import pabulib, tally
+from services.budget import mes, pabulib, tally
+from services.budget.mes import fast
 from services.budget.tally import Ballot, Problem, approval_problem
+
+
+def _model(problem: Problem) -> mes.Model:
+    return mes.Model(problem.costs, problem.budget, problem.ballots, problem.utility)
+
 
 REPO = Path(__file__).resolve().parents[3]
 RUN_SLOW = bool(os.environ.get("SHARITORIES_SLOW_TESTS"))
@@ -318,10 +324,10 @@ def _walk_every_step(model, exhaustive_stop):
     limit = None if exhaustive_stop else int(model.budget)
     k = 0
     while True:
-        run = tally._mes_run(model, k)
+        run = mes.run(model, k)
         if run.cost > model.budget:
             return k - 1
-        if exhaustive_stop and tally._exhaustive(model, run, model.eligible):
+        if exhaustive_stop and mes.exhaustive(model, run, model.eligible):
             return k
         if limit is not None and k >= limit:
             return k
@@ -343,35 +349,33 @@ def test_add1_block_skipping_returns_the_same_step_as_walking(case):
     problem = approval_problem(
         {str(j): c for j, c in enumerate(costs)}, budget, [[str(j) for j in b] for b in ballots]
     )
-    model = tally._MESModel(problem)
-    assert tally._add1(model, exhaustive_stop=True) == _walk_every_step(model, True)
+    model = _model(problem)
+    assert mes.add1(model, exhaustive_stop=True) == _walk_every_step(model, True)
     if sum(model.costs[j] for j in model.eligible) > model.budget:
-        assert tally._add1(model, exhaustive_stop=False) == _walk_every_step(model, False)
+        assert mes.add1(model, exhaustive_stop=False) == _walk_every_step(model, False)
 
 
 def test_add1_block_skipping_on_real_files():
     folder = shared_pabulib()
     for name in ("Poland_Swiecie_2023.pb", "Netherlands_Assen_2024.pb"):
-        model = tally._MESModel(pabulib.to_problem(pabulib.load(folder / name)))
-        assert tally._add1(model, exhaustive_stop=True) == _walk_every_step(model, True)
+        model = _model(pabulib.to_problem(pabulib.load(folder / name)))
+        assert mes.add1(model, exhaustive_stop=True) == _walk_every_step(model, True)
 
 
 # ------------------------------------------------------------------------------------------
-# The certified float run (mes_fast) must give the exact run's order or give up (None)
+# The certified float run (mes.fast) must give the exact run's order or give up (None)
 # ------------------------------------------------------------------------------------------
 
 
 def _fast_vs_exact(model, ks):
-    from services.budget import mes_fast
-
     settled = 0
     for k in ks:
-        order = mes_fast.fast_order(model, model.fast, k)
+        order = fast.fast_order(model, model.fast, k)
         if order is not None:
             settled += 1
-            exact = tally._mes_run(model, k, explain=True)
+            exact = mes.run(model, k, explain=True)
             assert order == exact.order, k
-            explained = mes_fast.fast_explained(model, model.fast, k)
+            explained = fast.fast_explained(model, model.fast, k)
             assert explained == (exact.order, exact.price, exact.money_left), k
     return settled
 
@@ -393,7 +397,7 @@ def test_fast_run_matches_the_exact_run_or_gives_up(case):
     problem = approval_problem(
         {str(j): c for j, c in enumerate(costs)}, budget, [[str(j) for j in b] for b in ballots]
     )
-    model = tally._MESModel(problem)
+    model = _model(problem)
     _fast_vs_exact(model, ks)
 
 
@@ -404,14 +408,14 @@ def test_fast_run_settles_real_files():
         ("Poland_Swiecie_2023.pb", [0, 100, 226]),
         ("US_Stanford_Dataset_PB_Cambridge_2019_vote_approvals.pb", [0, 5]),
     ):
-        model = tally._MESModel(pabulib.to_problem(pabulib.load(folder / name)))
+        model = _model(pabulib.to_problem(pabulib.load(folder / name)))
         assert model.fast.usable
         assert _fast_vs_exact(model, ks) == len(ks), name
 
 
 def test_fast_run_is_not_used_for_point_ballots():
     p = Problem({"a": 10, "b": 10}, 10, [Ballot({"a": 1, "b": 4}), Ballot({"a": 2})], "points")
-    assert not tally._MESModel(p).fast.usable
+    assert not _model(p).fast.usable
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -427,18 +431,16 @@ def test_fast_run_is_not_used_for_point_ballots():
     )
 )
 def test_fast_block_certificate_implies_the_same_outcome_on_the_block(case):
-    from services.budget import mes_fast
-
     costs, ballots, budget, k0, width = case
     problem = approval_problem(
         {str(j): c for j, c in enumerate(costs)}, budget, [[str(j) for j in b] for b in ballots]
     )
-    model = tally._MESModel(problem)
-    found = mes_fast.fast_run(model, model.fast, k0)
+    model = _model(problem)
+    found = fast.fast_run(model, model.fast, k0)
     if found is None:
         return
     order, reference = found
-    if mes_fast.fast_certify(model, model.fast, k0 + width, order, reference) is None:
+    if fast.fast_certify(model, model.fast, k0 + width, order, reference) is None:
         return
     for k in range(k0, k0 + width + 1):
-        assert set(tally._mes_run(model, k).order) == set(order), k
+        assert set(mes.run(model, k).order) == set(order), k

@@ -1,6 +1,6 @@
 """One MES run in float64 (numpy) whose every decision is certified against exact arithmetic.
 
-``fast_order(model, fast, k)`` returns the order in which exact MES (``tally._mes_run``) funds
+``fast_order(model, fast, k)`` returns the order in which exact MES (``exact.run``) funds
 projects at endowment ``model.endowment(k)``, or ``None`` when it cannot prove that order; the
 caller then runs the exact path. The outcome never depends on float rounding:
 
@@ -28,7 +28,7 @@ caller then runs the exact path. The outcome never depends on float rounding:
   max(M - P, 0), so delta grows by the price error and one rounding per payment. A group is
   marked dead only when m - p is below -(error); in between it stays alive (with tiny money).
 
-- Blocks of Add1 raises (``fast_certify``) are certified like ``tally._certify``: float
+- Blocks of Add1 raises (``fast_certify``) are certified like ``exact.certify``: float
   lower bounds against recorded ceilings, exact prices where they come close.
 
 Only problems where every project's supporters share one utility (approval ballots, cost or
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import heapq
 import operator
+from collections.abc import Callable
 from fractions import Fraction
 from math import gcd
 
@@ -60,7 +61,7 @@ class Ambiguous(Exception):
 
 
 class FastModel:
-    """Numpy view of a ``tally._MESModel`` (endowment independent)."""
+    """Numpy view of a ``model.Model`` (endowment independent)."""
 
     def __init__(self, model) -> None:
         self.model = model
@@ -98,39 +99,45 @@ def fast_order(model, fast: FastModel, k) -> list[int] | None:
 
 def fast_run(model, fast: FastModel, k) -> tuple[list[int], dict] | None:
     """``fast_order`` plus, per funded project, its ``Ceiling`` (see ``fast_certify``)."""
-    if not fast.usable:
-        return None
-    run = _Run(model, fast, k)
-    try:
-        return run.run(), run.reference()
-    except Ambiguous:
-        return None
+    found = fast_run_finished(model, fast, k)
+    return None if found is None else found[:2]
 
 
-def fast_explained(model, fast: FastModel, k) -> tuple[list[int], dict, dict] | None:
-    """``fast_order`` plus what ``tally._mes_run(..., explain=True)`` reports, all exact: the
-    price per (scaled) utility of each funded project and, for each eligible project left
-    out, the money its supporters hold at the end. None if the run is not certified."""
+def fast_run_finished(model, fast: FastModel, k) -> tuple[list[int], Reference, Callable] | None:
+    """``fast_run`` plus a function that tells, from the finished run, what
+    ``fast_explained`` reports besides the order (without running again)."""
     if not fast.usable:
         return None
-    run = _Run(model, fast, k)
+    run = FloatRun(model, fast, k)
     try:
         order = run.run()
     except Ambiguous:
         return None
+    return order, run.reference(), lambda: _explanation(model, run)
+
+
+def fast_explained(model, fast: FastModel, k) -> tuple[list[int], dict, dict] | None:
+    """``fast_order`` plus what ``exact.run(..., explain=True)`` reports, all exact: the
+    price per (scaled) utility of each funded project and, for each eligible project left
+    out, the money its supporters hold at the end. None if the run is not certified."""
+    found = fast_run_finished(model, fast, k)
+    return None if found is None else (found[0], *found[2]())
+
+
+def _explanation(model, run: FloatRun) -> tuple[dict, dict]:
+    util = run.fast.util
     prices = {
-        j: Fraction(paid, run.den) / fast.util[j]
-        for j, paid in zip(run.funded, run.paid, strict=True)
+        j: Fraction(paid, run.den) / util[j] for j, paid in zip(run.funded, run.paid, strict=True)
     }
     money = {j: run.exact_money(j) for j in model.eligible if j not in prices}
-    return order, prices, money
+    return prices, money
 
 
 class Reference:
     """What block certification needs of a certified float run: per funded project an upper
     bound of its exact price per utility (``ceilings``) and the exact price itself."""
 
-    def __init__(self, run: _Run) -> None:
+    def __init__(self, run: FloatRun) -> None:
         self.ceilings = run.ceilings  # project -> (float ceiling, position in run.funded)
         self.paid, self.den, self.util = run.paid, run.den, run.fast.util
 
@@ -139,27 +146,27 @@ class Reference:
 
 
 def fast_certify(model, fast: FastModel, k1, order: list[int], ref: Reference) -> Reference | None:
-    """Float twin of ``tally._certify``: the replay's ``Reference`` at k1 if every endowment
+    """Float twin of ``exact.certify``: the replay's ``Reference`` at k1 if every endowment
     from the reference run's (which funded ``order``) to k1's funds the same projects; None
     when this is not proved.
 
-    Same argument as ``tally._certify``: we replay ``order`` at k1. The reference ceiling of
+    Same argument as ``exact.certify``: we replay ``order`` at k1. The reference ceiling of
     each winner bounds its exact price from above on the whole block; a rival sharing a
     supporter is harmless when its certified lower bound at k1 (stale ones included: prices
     only grow during a run) is strictly above that ceiling. Otherwise the rival's exact price
     at k1 (from the certified poor/rich split) is compared with the winner's exact reference
-    price, ties by id, exactly as ``tally._certify`` does.
+    price, ties by id, exactly as ``exact.certify`` does.
     """
     if not fast.usable:
         return None
-    run = _Run(model, fast, k1)
+    run = FloatRun(model, fast, k1)
     try:
         return run.replay(order, ref)
     except Ambiguous:
         return None
 
 
-class _Run:
+class FloatRun:
     def __init__(self, model, fast: FastModel, k) -> None:
         self.model = model
         self.fast = fast
