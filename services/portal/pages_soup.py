@@ -76,7 +76,9 @@ async def open_soup(request: Request, me: Staff, form: Form, services: Services)
     except (ValueError, BackendProblem, BackendDown) as exc:
         flash(request, problem_text(request, exc), "error")
         return await _staff_page(request, me, services, status=422, values=form)
-    return await _staff_page(request, me, services, opened=evening, shares=vote["keyholder_shares"])
+    page = await _staff_page(request, me, services, opened=evening, shares=vote["keyholder_shares"])
+    page.headers["Cache-Control"] = "no-store"  # the key share is in the page
+    return page
 
 
 async def _evening(services, evening_id: str, me) -> tuple[dict, dict, list[dict]]:
