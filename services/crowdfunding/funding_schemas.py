@@ -42,7 +42,7 @@ class EnergyCampaignIn(Strict):
             kwp = None
         if kwp is None or not kwp.is_finite() or not Decimal(0) < kwp <= Decimal(1_000_000):
             raise ValueError("kwp is a positive decimal such as 36.5")
-        return str(kwp.normalize()) if kwp == kwp.to_integral_value() else str(kwp)
+        return format(kwp.normalize(), "f")  # "100.0" -> "100", never "1E+2"
 
 
 class ProductionMonthOut(BaseModel):
