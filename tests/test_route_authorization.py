@@ -216,9 +216,20 @@ async def crowdfunding_world(service) -> dict[str, str]:
         json={"title": "Mug", "min_cents": 20_00},
         headers=olive,
     )
-    for response in (draft, pledge, pool, reward):
+    energy = await client.post("/energy-campaigns", json=ENERGY, headers=service.auth("holly"))
+    assert energy.status_code == 201, energy.text
+    energy_id = energy.json()["campaign_id"]
+    for step, who in (("submit", "holly"), ("review", "rita"), ("launch", "holly")):
+        auth = service.auth(who, "reviewer") if who == "rita" else service.auth(who)
+        done = await client.post(f"/campaigns/{energy_id}/{step}", json={}, headers=auth)
+        assert done.is_success, done.text
+    evening = await client.post("/soup-evenings", json=soup_evening("world", {}), headers=staff)
+    for response in (draft, pledge, pool, reward, evening):
         assert response.status_code == 201, response.text
     return {
+        "energy_id": energy_id,
+        "month": "2026-01",
+        "evening_id": evening.json()["id"],
         "draft": draft.json()["id"],
         "reward_id": reward.json()["id"],
         "campaign_id": live_id,
@@ -231,6 +242,28 @@ async def crowdfunding_world(service) -> dict[str, str]:
 
 
 DRAFT = {"campaign_id": "draft"}
+ENERGY = {
+    "title": "Solar roof",
+    "duration_days": 30,
+    "technology": "solar_pv",
+    "kwp": "36",
+    "unit_price_cents": 325_00,
+    "units": 100,
+    "estimated_return_cents_per_unit_year": 30_00,
+}
+ENERGY_IDS = {"campaign_id": "energy_id"}
+PRODUCTION_IDS = {"campaign_id": "energy_id", "month": "month"}
+
+
+def soup_evening(caller, world) -> dict:
+    return {
+        "edition_id": f"soup-{caller}",
+        "title": "Soup night",
+        "neighbourhood": "centre",
+        "entry_fee_cents": 10_00,
+    }
+
+
 CROWDFUNDING = {
     # columns: anonymous owner other organisation reviewer staff admin ("owner" is olive)
     **OPS,
@@ -302,6 +335,21 @@ CROWDFUNDING = {
     "POST /pledges/{pledge_id}/reward-delivered": Row("401 403 403 403 403 ok ok"),
     "POST /pledges/{pledge_id}/reward-received": Row("401 ok 404 404 404 404 404"),
     "POST /sandbox/webhooks/dispatch": Row("401 403 403 403 403 ok ok"),
+    "POST /energy-campaigns": Row("401 ok ok ok 403 ok ok", body=ENERGY),
+    "GET /campaigns/{campaign_id}/energy": Row("ok ok ok ok ok ok ok", ids=ENERGY_IDS),
+    "POST /campaigns/{campaign_id}/units": Row(
+        "401 ok ok ok ok ok ok", body={"units": 1, "card_token": "tok_instant"}, ids=ENERGY_IDS
+    ),
+    "GET /campaigns/{campaign_id}/production": Row("ok ok ok ok ok ok ok", ids=ENERGY_IDS),
+    "PUT /campaigns/{campaign_id}/production/{month}": Row(
+        "401 403 403 403 403 ok ok", body={"kwh": "10"}, ids=PRODUCTION_IDS
+    ),
+    "POST /campaigns/{campaign_id}/production/import": Row(
+        "401 403 403 403 403 ok ok", body={"csv": "month,kwh\n2026-01,5\n"}, ids=ENERGY_IDS
+    ),
+    "POST /soup-evenings": Row("401 403 403 403 403 ok ok", body=soup_evening),
+    "GET /soup-evenings": Row("ok ok ok ok ok ok ok"),
+    "GET /soup-evenings/{evening_id}": Row("ok ok ok ok ok ok ok"),
 }
 
 
@@ -390,6 +438,10 @@ BUDGET = {
     ),
     "POST /editions/{edition_id}/voting/extension": Row(
         "401 403 403 403 403 ok ok", body={"until": "2099-01-01", "reason": "more time"}
+    ),
+    "POST /soup-votes": Row(
+        "401 403 403 403 403 ok ok",
+        body={"name": "Soup night", "projects": [{"title": "Piano"}, {"title": "Seeds"}]},
     ),
 }
 

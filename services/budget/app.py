@@ -11,6 +11,7 @@ from services.budget import editions
 from services.budget.api import router
 from services.budget.config import BudgetSettings, territory_from
 from services.budget.deps import BudgetContext
+from services.budget.soup_api import router as soup_router
 from services.budget.voting import BallotBox
 
 NAME = "budget"
@@ -30,7 +31,11 @@ def create_app(settings: Settings | None = None, budget: BudgetSettings | None =
         runtime.on_stop(context.box.flush_quietly)  # before the database closes
 
     app = create_service_app(
-        NAME, routers=[router], settings=settings, wire=wire, title="Sharitories budget"
+        NAME,
+        routers=[router, soup_router],
+        settings=settings,
+        wire=wire,
+        title="Sharitories budget",
     )
     app.state.budget = context
     return app

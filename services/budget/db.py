@@ -42,6 +42,7 @@ editions = sa.Table(
     sa.Column("source_meta", sa.JSON, nullable=True),  # META of an imported .pb file
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False, server_default="pb"),  # pb | soup
 )
 
 envelopes = sa.Table(

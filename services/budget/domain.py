@@ -497,3 +497,11 @@ def _order_key(result: tally.TallyResult):
         return (order.get(pid, len(order)), pid)
 
     return key
+
+
+# --- the Soup evening -------------------------------------------------------------------
+# A Soup evening's vote is an edition of kind "soup": one city-wide envelope worth one
+# share, each shortlisted project costing that share, approval ballots of exactly one
+# project, counted greedily: the most chosen project is the one that fits, the winner.
+SOUP_SHARE_CENTS = 100
+SOUP_MIN_PROJECTS, SOUP_MAX_PROJECTS = 2, 12

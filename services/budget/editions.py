@@ -135,6 +135,7 @@ def edition_view(edition: dict, envelope_rows: list[dict]) -> dict[str, Any]:
         "name": edition["name"],
         "city": edition["city"],
         "phase": edition["phase"],
+        "kind": edition.get("kind") or "pb",
         "rule": edition["rule"],
         "ballot_format": edition["ballot_format"],
         "allow_replacement": edition["allow_replacement"],

@@ -285,6 +285,7 @@ async def publish_results(
                 rule=edition["rule"],
                 envelopes=envelope_results,
                 turnout=turnout,
+                kind=edition.get("kind") or "pb",
             ),
             aggregate_id=edition_id,
             territory=territory,

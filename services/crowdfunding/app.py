@@ -20,6 +20,7 @@ from libs.common.web import create_service_app
 from services.crowdfunding import pledges, settlement
 from services.crowdfunding.api import router
 from services.crowdfunding.config import CrowdfundingSettings
+from services.crowdfunding.funding_api import router as funding_router
 from services.crowdfunding.handlers import RESULTS_SUBJECT, results_handler
 from services.crowdfunding.payments import PaymentProvider, SandboxProvider
 from services.crowdfunding.pledges import Crowdfunding
@@ -89,7 +90,11 @@ async def background(cf: Crowdfunding) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
-        NAME, routers=[router], settings=settings, wire=wire, title="Sharitories crowdfunding"
+        NAME,
+        routers=[router, funding_router],
+        settings=settings,
+        wire=wire,
+        title="Sharitories crowdfunding",
     )
 
 

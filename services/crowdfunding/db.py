@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -70,6 +71,7 @@ campaigns = Table(
     Column("settled_at", When),
     Column("payout_reference", String(200)),
     Column("paid_out_at", When),
+    Column("kind", String(20), nullable=False, server_default="standard"),  # energy | soup
     CheckConstraint("goal_cents > 0", name="ck_campaign_goal_positive"),
 )
 
@@ -129,6 +131,7 @@ pledges = Table(
     # Fulfilment (Goteo's): the holder sends the reward, the backer confirms receipt.
     Column("reward_delivered_at", When),
     Column("reward_received_at", When),
+    Column("units", Integer),  # units of an energy installation bought (NULL: one)
     Column("created_at", When, nullable=False),
     Column("updated_at", When, nullable=False),
     CheckConstraint("amount_cents > 0", name="ck_pledge_amount_positive"),
@@ -205,6 +208,55 @@ platform_settings = Table(
     Column("value", String(200), nullable=False),
     Column("updated_by", String(100)),
     Column("updated_at", When, nullable=False),
+)
+
+# --- citizen energy units and the Soup evening (migration 0005) -----------------------
+
+energy_installations = Table(
+    "energy_installations",
+    metadata,
+    Column("campaign_id", String(36), ForeignKey("campaigns.id"), primary_key=True),
+    Column("technology", String(30), nullable=False),
+    Column("kwp", String(20), nullable=False),  # decimal text: peak power in kW
+    Column("unit_price_cents", Money, nullable=False),
+    Column("units_total", Integer, nullable=False),
+    # The stock of units is this reward's `remaining`: one conditional update sells it.
+    Column("reward_id", String(36), ForeignKey("rewards.id"), nullable=False),
+    Column("estimated_return_cents_per_unit_year", Money, nullable=False),
+    Column("address", String(200), nullable=False, server_default=""),
+    CheckConstraint("unit_price_cents > 0", name="ck_energy_unit_price"),
+    CheckConstraint("units_total > 0", name="ck_energy_units_total"),
+)
+
+energy_production = Table(
+    "energy_production",
+    metadata,
+    Column("campaign_id", String(36), ForeignKey("campaigns.id"), primary_key=True),
+    Column("month", Date, primary_key=True),  # first day of the month
+    Column("record_id", String(36), nullable=False),
+    Column("wh", Money, nullable=False),
+    Column("source", String(10), nullable=False),  # form | csv
+    Column("recorded_by", String(100), nullable=False),
+    Column("recorded_at", When, nullable=False),
+    CheckConstraint("wh >= 0", name="ck_energy_production_wh"),
+)
+
+soup_evenings = Table(
+    "soup_evenings",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("campaign_id", String(36), ForeignKey("campaigns.id"), nullable=False),
+    Column("edition_id", String(100), nullable=False, unique=True),  # the budget edition
+    Column("title", String(200), nullable=False),
+    Column("neighbourhood", String(50), nullable=False),
+    Column("entry_fee_cents", Money, nullable=False),
+    Column("state", String(20), nullable=False),  # open | assigned | paid_out
+    Column("winner_proposal_id", String(100)),
+    Column("winner_title", String(300)),
+    Column("winner_author_id", String(100)),
+    Column("assigned_at", When),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", When, nullable=False),
 )
 
 # --- the sandbox payment provider's own books (what a PSP keeps on its side) ------------

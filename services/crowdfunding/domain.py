@@ -9,7 +9,7 @@ total (captured pledges + released match), never per pledge, so that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from libs.common.money import apply_rate
@@ -288,3 +288,156 @@ def settle(*, raised_cents: int, matched_cents: int, rate: Decimal, base: str) -
         commission_cents=commission,
         net_cents=total - commission,
     )
+
+
+# --- citizen energy units --------------------------------------------------------------
+# A campaign of kind "energy" sells units (parts) of a local renewable installation, as
+# HilverZon sells solar panels by the unit. The yearly return is an ESTIMATE the holder
+# states (what production and the buy-back price may give), never a promise.
+
+STANDARD, ENERGY, SOUP = "standard", "energy", "soup"
+KINDS = frozenset({STANDARD, ENERGY, SOUP})
+TECHNOLOGIES = frozenset({"solar_pv", "wind", "hydro", "biomass_heat"})
+ENERGY_CATEGORY = "environment"
+MAX_KWH_PER_MONTH = Decimal(1_000_000_000)
+MAX_CSV_ROWS = 600  # fifty years of months
+
+
+def energy_goal_cents(*, unit_price_cents: int, units: int) -> int:
+    """What the installation costs the citizens: every unit sold at its price."""
+    if unit_price_cents <= 0 or units <= 0:
+        raise InputRefused(
+            "A unit has a positive price and there is at least one unit.",
+            field="body.units",
+            code="energy.units_invalid",
+        )
+    return unit_price_cents * units
+
+
+def parse_month(text: str, *, field_name: str = "month") -> date:
+    """`YYYY-MM` (or `YYYY-MM-01`) -> the first day of that month."""
+    text = (text or "").strip()
+    parts = text.split("-")
+    ok = len(parts) in (2, 3) and all(p.isdigit() for p in parts)
+    if ok and len(parts) == 3 and parts[2] != "01":
+        ok = False
+    try:
+        month = date(int(parts[0]), int(parts[1]), 1) if ok and len(parts[0]) == 4 else None
+    except ValueError:
+        month = None
+    if month is None or not 2000 <= month.year <= 2100:
+        raise InputRefused(
+            f"{text!r} is not a month such as 2026-03.",
+            field=field_name,
+            code="energy.month_invalid",
+            params={"value": text[:20]},
+        )
+    return month
+
+
+def ensure_past_month(month: date, *, today: date, field_name: str = "month") -> None:
+    """Production is recorded for a month that has begun, never ahead."""
+    if month > today.replace(day=1):
+        raise InputRefused(
+            "Production cannot be recorded for a month that has not begun.",
+            field=field_name,
+            code="energy.month_future",
+            params={"month": month.strftime("%Y-%m")},
+        )
+
+
+def kwh_to_wh(value: str | Decimal, *, field_name: str = "body.kwh") -> int:
+    """kWh as typed (a dot or a comma, at most 3 decimals) -> whole watt-hours."""
+    try:
+        kwh = Decimal(str(value).strip().replace(",", ".").replace(" ", "").replace("\u202f", ""))
+    except InvalidOperation:
+        kwh = None
+    if kwh is None or not kwh.is_finite() or kwh < 0 or kwh > MAX_KWH_PER_MONTH:
+        raise InputRefused(
+            "kWh is a number of at least 0, such as 1234.5.",
+            field=field_name,
+            code="energy.kwh_invalid",
+            params={"value": str(value)[:20]},
+        )
+    wh = kwh * 1000
+    if wh != wh.to_integral_value():
+        raise InputRefused(
+            "kWh has at most 3 decimals (whole watt-hours).",
+            field=field_name,
+            code="energy.kwh_invalid",
+            params={"value": str(value)[:20]},
+        )
+    return int(wh)
+
+
+def _csv_problem(row: int, column: str, *, code: str = "energy.csv_row_invalid") -> InputRefused:
+    return InputRefused(
+        f"Row {row}: the {column} is not valid.",
+        field="body.csv",
+        code=code,
+        params={"row": row, "field": column},
+    )
+
+
+def parse_production_csv(text: str, *, today: date) -> list[tuple[date, int]]:
+    """Monthly production as a meter or a spreadsheet exports it: a `month,kwh` header then
+    one row per month. `;` separators (with decimal commas) are read too, as French
+    spreadsheets write them. The first bad row is named with its line number and column;
+    a month twice in one file is refused rather than guessed."""
+    lines = (text or "").lstrip("\ufeff").splitlines()
+    numbered = [(n, line.strip()) for n, line in enumerate(lines, start=1) if line.strip()]
+    if not numbered:
+        raise InputRefused("The file is empty.", field="body.csv", code="energy.csv_empty")
+    header_line, header = numbered[0]
+    sep = ";" if ";" in header else ","
+    columns = [c.strip().lower() for c in header.split(sep)]
+    if columns != ["month", "kwh"]:
+        raise InputRefused(
+            "The first line must be the header month,kwh.",
+            field="body.csv",
+            code="energy.csv_header",
+            params={"row": header_line},
+        )
+    if len(numbered) - 1 > MAX_CSV_ROWS:
+        raise InputRefused(
+            f"At most {MAX_CSV_ROWS} months per file.",
+            field="body.csv",
+            code="energy.csv_too_long",
+            params={"max": MAX_CSV_ROWS},
+        )
+    seen: dict[date, int] = {}
+    out: list[tuple[date, int]] = []
+    for n, line in numbered[1:]:
+        cells = [c.strip().strip('"') for c in line.split(sep)]
+        if len(cells) != 2:
+            raise _csv_problem(n, "kwh" if len(cells) < 2 else "row")
+        try:
+            month = parse_month(cells[0])
+            ensure_past_month(month, today=today)
+        except InputRefused:
+            raise _csv_problem(n, "month") from None
+        if month in seen:
+            raise _csv_problem(n, "month", code="energy.csv_duplicate_month")
+        try:
+            wh = kwh_to_wh(cells[1])
+        except InputRefused:
+            raise _csv_problem(n, "kwh") from None
+        seen[month] = n
+        out.append((month, wh))
+    if not out:
+        raise InputRefused("The file has no month.", field="body.csv", code="energy.csv_empty")
+    return out
+
+
+# --- the Soup evening ------------------------------------------------------------------
+# Diners pay an entry fee into the evening's pot (a campaign of kind "soup", opened live by
+# staff) and vote (a budget edition of kind "soup"); the pot goes to the project chosen.
+
+SOUP_CATEGORY = "solidarity"
+SOUP_GOAL_CENTS = 1  # any pot succeeds: all the fees go to the winner, less the commission
+MAX_SOUP_HOURS = 24
+
+
+def soup_winner(selected: list) -> object | None:
+    """The one project the vote selected (single choice, one winner), if any."""
+    return selected[0] if selected else None

@@ -2,7 +2,8 @@
 
 `budget.results.published`: each envelope's leftover is recorded so that staff can turn it
 into a match pool; each feasible but unselected proposal becomes a campaign draft for its
-author (once: the inbox drops redeliveries, and `origin_proposal_id` is unique).
+author (once: the inbox drops redeliveries, and `origin_proposal_id` is unique). The
+results of a Soup evening's vote (kind "soup") assign that evening's pot instead (soup.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from libs.common.clock import clock
 from libs.common.contracts.budget import ResultsPublished
 from libs.common.events import Envelope
 from libs.common.runtime import ServiceRuntime
-from services.crowdfunding import campaigns, matching
+from services.crowdfunding import campaigns, matching, soup
 from services.crowdfunding.db import campaigns as campaigns_table
 
 RESULTS_SUBJECT = "sharitories.budget.results.published"
@@ -28,6 +29,9 @@ def results_handler(runtime: ServiceRuntime):
         results = envelope.payload()
         assert isinstance(results, ResultsPublished)
         now = clock.now()
+        if results.kind == "soup":  # a Soup evening's vote: its pot, not leftovers or drafts
+            await soup.assign_winner(session=session, runtime=runtime, results=results, now=now)
+            return
         for envelope_result in results.envelopes:
             if envelope_result.leftover_cents > 0:
                 await matching.record_leftover(

@@ -113,7 +113,9 @@ async def campaign_pledges(
     return [view(r) for r in result.all()]
 
 
-async def _reserve_reward(session, *, campaign_id: str, reward_id: str, amount_cents: int) -> None:
+async def _reserve_reward(
+    session, *, campaign_id: str, reward_id: str, amount_cents: int, units: int = 1
+) -> None:
     reward = (
         await session.execute(
             select(rewards).where(rewards.c.id == reward_id, rewards.c.campaign_id == campaign_id)
@@ -123,20 +125,20 @@ async def _reserve_reward(session, *, campaign_id: str, reward_id: str, amount_c
         raise Invalid(
             "This campaign has no such reward.", field="body.reward_id", code="rewards.not_found"
         )
-    if amount_cents < reward.min_cents:
+    if amount_cents < reward.min_cents * units:
         raise Invalid(
             f"This reward needs a pledge of at least {reward.min_cents} cents.",
             field="body.amount_cents",
             code="rewards.below_minimum",
-            params={"min_cents": reward.min_cents},
+            params={"min_cents": reward.min_cents * units},
         )
     if reward.stock is None:
         return
     # One conditional update: the database refuses the last unit to all but one pledge.
     taken = await session.execute(
         update(rewards)
-        .where(rewards.c.id == reward_id, rewards.c.remaining > 0)
-        .values(remaining=rewards.c.remaining - 1)
+        .where(rewards.c.id == reward_id, rewards.c.remaining >= units)
+        .values(remaining=rewards.c.remaining - units)
     )
     if taken.rowcount != 1:
         raise Conflict("This reward is sold out.", reward_id=reward_id, code="rewards.sold_out")
@@ -158,6 +160,7 @@ async def _open_pledge(
     provider: str | None,
     recorded_by: str | None,
     now: datetime,
+    units: int | None = None,
 ) -> Any:
     campaign = await get_campaign(session, campaign_id, share_lock=True)
     domain.ensure_pledging_open(state=campaign.state, now=now, deadline=utc(campaign.deadline))
@@ -165,7 +168,11 @@ async def _open_pledge(
         raise Forbidden("A holder cannot back their own campaign.", code="pledges.own_campaign")
     if reward_id:
         await _reserve_reward(
-            session, campaign_id=campaign_id, reward_id=reward_id, amount_cents=amount_cents
+            session,
+            campaign_id=campaign_id,
+            reward_id=reward_id,
+            amount_cents=amount_cents,
+            units=units or 1,
         )
     pool_id, matched = await matching.reserve(
         session,
@@ -192,6 +199,7 @@ async def _open_pledge(
             matched_cents=matched,
             match_status="reserved" if matched else "none",
             recorded_by=recorded_by,
+            units=units,
             created_at=now,
             updated_at=now,
         )
@@ -207,6 +215,7 @@ async def pledge(
     amount_cents: int,
     reward_id: str | None,
     card_token: str | None,
+    units: int | None = None,
 ) -> Any:
     """Reserve stock and match, then ask the provider for a hold on the card.
 
@@ -231,6 +240,7 @@ async def pledge(
             provider=cf.provider.name,
             recorded_by=None,
             now=now,
+            units=units,
         )
     # The pledge is committed (pending) before the card is touched: a campaign claimed for
     # settlement from now on waits for this answer (domain.ready_to_decide), and a pledge
@@ -321,6 +331,7 @@ async def record_desk_pledge(
     amount_cents: int,
     method: str,
     reward_id: str | None,
+    units: int | None = None,
 ) -> Any:
     """Cash or a cheque handed in at the town hall: held by the city until settlement."""
     now = clock.now()
@@ -340,6 +351,7 @@ async def record_desk_pledge(
             provider=None,
             recorded_by=staff.sub,
             now=now,
+            units=units,
         )
         await move(session, cf=cf, pledge_id=row.id, target=domain.ACTIVE, actor=staff.sub)
         return await get_pledge(session, row.id)
@@ -429,7 +441,7 @@ async def _after_move(session, *, cf: Crowdfunding, row: Any, target: str, failu
             await session.execute(
                 update(rewards)
                 .where(rewards.c.id == row.reward_id, rewards.c.remaining.is_not(None))
-                .values(remaining=rewards.c.remaining + 1)
+                .values(remaining=rewards.c.remaining + (row.units or 1))
             )
         if row.match_status == "reserved":
             await matching.return_match(session, pledge=row, campaign_id=row.campaign_id)

@@ -36,7 +36,7 @@ from libs.common.events import make_event
 from libs.common.logs import get_logger
 from libs.common.metrics import SETTLEMENTS_UNFINISHED
 from libs.common.outbox import record
-from services.crowdfunding import domain
+from services.crowdfunding import domain, soup
 from services.crowdfunding.campaigns import facts, get_campaign
 from services.crowdfunding.db import campaigns, pledges, utc
 from services.crowdfunding.payments import idempotency_key
@@ -304,4 +304,9 @@ async def _finalise(cf: Crowdfunding, *, campaign_id: str, outcome: str) -> dict
                 data, aggregate_id=campaign_id, territory=cf.runtime.territory(row.neighbourhood)
             ),
         )
+        if outcome == domain.SUCCEEDED and row.kind == domain.SOUP:
+            # A Soup pot whose winner is already known is paid to them now.
+            await soup.pay_winner(
+                session=session, runtime=cf.runtime, campaign_id=campaign_id, now=now
+            )
         return {"campaign_id": campaign_id, "outcome": outcome, **data.model_dump(mode="json")}

@@ -24,10 +24,12 @@ from services.portal import (
     api,
     pages_accessibility,
     pages_budget,
+    pages_energy,
     pages_exchange,
     pages_funding,
     pages_impact,
     pages_public,
+    pages_soup,
     pages_staff,
     roles,
 )
@@ -104,6 +106,8 @@ def create_app(
             api.router,
             pages_public.router,
             pages_exchange.router,
+            pages_energy.router,  # before the funding pages: their POST /campaigns/{id}/{step}
+            pages_soup.router,
             pages_funding.router,
             pages_budget.router,
             pages_impact.router,

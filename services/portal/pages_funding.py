@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from libs.common.money import parse_amount_cents
 from libs.common.taxonomy import CAMPAIGN_CATEGORIES
+from services.portal import pages_energy
 from services.portal.backends import BackendDown, BackendProblem
 from services.portal.i18n import format_cents, format_percent, known, translate
 from services.portal.web import (
@@ -149,6 +150,7 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
         commission = await services.get("crowdfunding", "/platform/commission-rate")
     elif not commission["base"]:  # launched before the base was a setting
         commission["base"] = "raised_plus_match"
+    energy = await pages_energy.energy_of(request, services, campaign, me)
     return render(
         request,
         "funding/campaign.html",
@@ -160,6 +162,7 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
         card_in_browser=card_in_browser(request),
         commission=commission,
         commission_pct=_percent(commission["rate"], language(request)),
+        energy=energy,
     )
 
 

@@ -103,6 +103,8 @@ class ResultsPublished(BaseModel):
     rule: Literal["greedy", "mes", "mes-add1"]
     envelopes: list[EnvelopeResult]
     turnout: list[Turnout]
+    # "soup": a Soup evening's vote (one winner takes the pot), not a participatory budget.
+    kind: Literal["pb", "soup"] = "pb"
 
 
 @contract("budget.project.milestone", 1)
