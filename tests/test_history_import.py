@@ -82,11 +82,24 @@ async def test_past_loans_and_services_count_once_in_their_own_year(services, na
         "km": 23.5,
         "passengers": 2,
     }
-    for status, replayed in ((201, False), (200, True)):  # the clerk sends everything twice
-        response = await exchange.client.post("/history/loans", json=loan, headers=staff)
-        assert response.status_code == status, response.text
-        assert response.json() == {"record_id": "LE-0042", "events": 4, "replayed": replayed}
-        response = await exchange.client.post("/history/services", json=carpool, headers=staff)
+    response = await exchange.client.post("/history/loans", json={"records": [loan]}, headers=staff)
+    assert response.status_code == 201, response.text
+    assert response.json() == {"records": 1, "recorded": 1, "replayed": 0, "events": 4}
+    # The clerk sends the export again, with one more record: only that one is new.
+    later = {
+        **loan,
+        "record_id": "LE-0043",
+        "picked_up_on": in_last_year(6, 1),
+        "returned_on": in_last_year(6, 2),
+    }
+    response = await exchange.client.post(
+        "/history/loans", json={"records": [loan, later]}, headers=staff
+    )
+    assert response.json() == {"records": 2, "recorded": 1, "replayed": 1, "events": 4}
+    for status in (201, 200):
+        response = await exchange.client.post(
+            "/history/services", json={"records": [carpool]}, headers=staff
+        )
         assert response.status_code == status, response.text
 
     # Live state is untouched: nobody's loans list it, and the item can be borrowed today.
@@ -100,69 +113,71 @@ async def test_past_loans_and_services_count_once_in_their_own_year(services, na
         applied = await session.scalar(
             select(func.count()).select_from(inbox).where(inbox.c.consumer == "impact")
         )
-    # 2 members + 1 item + 4 loan events + 1 service + the live request: no copies.
-    assert applied == 9
+    # 2 members + 1 item + 2 x 4 loan events + 1 service + the live request: no copies.
+    assert applied == 13
 
     past = (await impact.client.get("/report", params={"period": str(LAST_YEAR)})).json()
-    assert past["indicators"]["exchange.loans_by_category"]["value"] == 1
+    assert past["indicators"]["exchange.loans_by_category"]["value"] == 2
+    assert past["indicators"]["exchange.days_lent"]["value"] == 8 + 2
     now = (await impact.client.get("/report", params={"period": str(TODAY.year)})).json()
     assert now["indicators"]["exchange.loans_by_category"]["value"] in (0, None)
 
 
-async def test_a_record_from_the_future_or_out_of_order_names_the_field(services):
+async def test_a_bad_record_refuses_its_batch_and_is_named(services):
     exchange, _ = services
     staff = exchange.auth("clerk", "staff")
     owner = exchange.auth("owner")
     await exchange.client.get("/members/me", headers=owner)
     await exchange.client.get("/members/me", headers=exchange.auth("borrower"))
     item = (await exchange.client.post("/items", json=ITEM, headers=owner)).json()
-    base = {"record_id": "1", "item_id": item["id"], "borrower_id": "borrower"}
+    good = {
+        "record_id": "1",
+        "item_id": item["id"],
+        "borrower_id": "borrower",
+        "picked_up_on": in_last_year(5, 3),
+        "returned_on": in_last_year(5, 4),
+    }
+
+    async def post(path: str, *records: dict, who=staff):
+        return await exchange.client.post(path, json={"records": list(records)}, headers=who)
 
     tomorrow = (TODAY + timedelta(days=1)).isoformat()
-    response = await exchange.client.post(
+    response = await post(
         "/history/loans",
-        json={**base, "picked_up_on": TODAY.isoformat(), "returned_on": tomorrow},
-        headers=staff,
+        good,
+        {**good, "record_id": "2", "picked_up_on": TODAY.isoformat(), "returned_on": tomorrow},
     )
     assert response.status_code == 422
     assert response.json()["code"] == "history.not_past"
+    assert "records.1.returned_on" in response.text
 
-    response = await exchange.client.post(
-        "/history/loans",
-        json={**base, "picked_up_on": in_last_year(5, 10), "returned_on": in_last_year(5, 3)},
-        headers=staff,
-    )
+    backwards = {**good, "picked_up_on": in_last_year(5, 10), "returned_on": in_last_year(5, 3)}
+    response = await post("/history/loans", good, backwards)
+    assert response.status_code == 422 and "returned_on" in response.text
+
+    response = await post("/history/loans", {**good, "borrower_id": "owner"})
     assert response.status_code == 422
-    assert "returned_on" in response.text
+    assert response.json()["code"] == "history.borrower_owns_item"
 
-    response = await exchange.client.post(
-        "/history/loans",
-        json={
-            **base,
-            "borrower_id": "owner",
-            "picked_up_on": in_last_year(5, 3),
-            "returned_on": in_last_year(5, 4),
-        },
-        headers=staff,
-    )
-    assert response.status_code == 422 and response.json()["code"] == "history.borrower_owns_item"
+    response = await post("/history/loans", {**good, "borrower_id": "nobody"})
+    assert response.status_code == 404 and "records.0.borrower_id" in response.text
 
-    response = await exchange.client.post(
-        "/history/services",
-        json={
-            "record_id": "2",
-            "kind": "carpool",
-            "provider_id": "owner",
-            "receiver_id": "borrower",
-            "completed_on": in_last_year(1, 2),
-            "minutes": 10,
-        },
-        headers=staff,
-    )
+    no_km = {
+        "record_id": "2",
+        "kind": "carpool",
+        "provider_id": "owner",
+        "receiver_id": "borrower",
+        "completed_on": in_last_year(1, 2),
+        "minutes": 10,
+    }
+    response = await post("/history/services", no_km)
     assert response.status_code == 422 and "km" in response.text
 
-    resident = exchange.auth("owner")
-    past = {**base, "picked_up_on": in_last_year(5, 3), "returned_on": in_last_year(5, 4)}
+    assert (await post("/history/loans", good, who=owner)).status_code == 403
     assert (
-        await exchange.client.post("/history/loans", json=past, headers=resident)
-    ).status_code == 403
+        await exchange.client.post("/history/loans", json={"records": []}, headers=staff)
+    ).status_code == 422
+
+    # Nothing of the refused batches was written: the first good send is still new.
+    response = await post("/history/loans", good)
+    assert response.status_code == 201 and response.json()["recorded"] == 1

@@ -171,22 +171,30 @@ EXCHANGE = {
     "POST /history/loans": Row(
         "401 403 403 403 403 ok ok",
         body=lambda caller, w: {
-            "record_id": f"LE-{caller}",
-            "item_id": w["item_id"],
-            "borrower_id": "oscar",
-            "picked_up_on": "2025-05-03",
-            "returned_on": "2025-05-10",
+            "records": [
+                {
+                    "record_id": f"LE-{caller}",
+                    "item_id": w["item_id"],
+                    "borrower_id": "oscar",
+                    "picked_up_on": "2025-05-03",
+                    "returned_on": "2025-05-10",
+                }
+            ]
         },
     ),
     "POST /history/services": Row(
         "401 403 403 403 403 ok ok",
         body=lambda caller, w: {
-            "record_id": f"TB-{caller}",
-            "kind": "repair",
-            "provider_id": "olive",
-            "receiver_id": "oscar",
-            "completed_on": "2025-05-03",
-            "minutes": 30,
+            "records": [
+                {
+                    "record_id": f"TB-{caller}",
+                    "kind": "repair",
+                    "provider_id": "olive",
+                    "receiver_id": "oscar",
+                    "completed_on": "2025-05-03",
+                    "minutes": 30,
+                }
+            ]
         },
     ),
 }

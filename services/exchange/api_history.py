@@ -11,25 +11,27 @@ from services.exchange.api import Staff, Today
 router = APIRouter(tags=["history"])
 
 
-@router.post("/history/loans", status_code=201, response_model=history.RecordedOut)
-async def record_past_loan(
-    body: history.PastLoanIn, runtime: Runtime, staff: Staff, today: Today, response: Response
-) -> history.RecordedOut:
-    """Staff: a loan that ended before the territory moved onto Sharitories."""
-    recorded = await history.record_past_loan(runtime, body=body, staff_id=staff.sub, today=today)
-    if recorded.replayed:
-        response.status_code = 200
-    return recorded
+def _status(imported: history.ImportOut, response: Response) -> history.ImportOut:
+    # 201 when something was written; a batch entirely sent before is a 200 replay.
+    response.status_code = 201 if imported.recorded else 200
+    return imported
 
 
-@router.post("/history/services", status_code=201, response_model=history.RecordedOut)
-async def record_past_service(
-    body: history.PastServiceIn, runtime: Runtime, staff: Staff, today: Today, response: Response
-) -> history.RecordedOut:
-    """Staff: a service rendered before go-live (it moves no time credits)."""
-    recorded = await history.record_past_service(
+@router.post("/history/loans", status_code=201, response_model=history.ImportOut)
+async def record_past_loans(
+    body: history.PastLoans, runtime: Runtime, staff: Staff, today: Today, response: Response
+) -> history.ImportOut:
+    """Staff: loans that ended before the territory moved onto Sharitories (a batch)."""
+    imported = await history.record_past_loans(runtime, body=body, staff_id=staff.sub, today=today)
+    return _status(imported, response)
+
+
+@router.post("/history/services", status_code=201, response_model=history.ImportOut)
+async def record_past_services(
+    body: history.PastServices, runtime: Runtime, staff: Staff, today: Today, response: Response
+) -> history.ImportOut:
+    """Staff: services rendered before go-live, a batch (they move no time credits)."""
+    imported = await history.record_past_services(
         runtime, body=body, staff_id=staff.sub, today=today
     )
-    if recorded.replayed:
-        response.status_code = 200
-    return recorded
+    return _status(imported, response)
