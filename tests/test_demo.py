@@ -28,7 +28,7 @@ from sharitories.demo import (
     STAFF,
     load_demo_sync,
 )
-from tests.e2e_platform import running_platform, settled_report, value
+from tests.e2e_platform import drained, running_platform, settled_report, value
 
 TERRITORY = Path(__file__).parents[1] / "services/impact/territory.toml"
 
@@ -82,6 +82,7 @@ def test_demo_loads_through_the_apis_and_is_idempotent(tmp_path):
         assert summary["items"] >= 40
         assert summary["pb_current"]["phase"] == "voting"
         assert summary["pb_current"]["assessed"] >= 12
+        drained(platform)
         rep = settled_report(platform.urls["impact"], year, ready=demo_ready(summary))
 
         returned = loans_this_year(summary)
