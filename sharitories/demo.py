@@ -44,6 +44,7 @@ import httpx
 from libs.common.auth import mint_token
 from libs.common.settings import Settings
 from libs.common.territory import neighbourhoods
+from sharitories.demo_history import past_activity
 
 MARKER_EDITION = "Budget participatif de Valmont 2026"
 PREVIOUS_EDITION = "Budget participatif de Valmont 2025"
@@ -59,6 +60,9 @@ REVIEWER = "vlm-reviewer"
 ASSOCIATION = "vlm-org-transition"
 BIKE_SHOP = "vlm-org-cycles"
 CAFE = "vlm-org-cafe"
+ENERGY_COOP = "vlm-org-energie"
+DESK = "vlm-guichet"
+ADMIN = "vlm-admin"
 
 # Every demo person logs in on the portal as <member id>@valmont.example with this password.
 DEMO_PASSWORD = "valmont-demo"
@@ -107,6 +111,52 @@ HISTORICAL_CAMPAIGNS: list[dict[str, Any]] = [
         "duration_days": 48,
         "closed_days_ago": 90,
     },
+    # Earlier years: they stay in their own year, so the yearly money chart has a past.
+    {
+        "title": "Composteurs partagés de la Rivière",
+        "category": "environment",
+        "neighbourhood": "riviere",
+        "holder_id": ASSOCIATION,
+        "holder_kind": "organisation",
+        "goal_cents": 2_400_00,
+        "raised_cents": 2_610_00,
+        "matched_cents": 0,
+        "commission_rate": "0.05",
+        "backers": 57,
+        "duration_days": 40,
+        "closed_days_ago": 420,
+        "earlier": True,
+    },
+    {
+        "title": "Boîte à livres de la Colline",
+        "category": "culture",
+        "neighbourhood": "colline",
+        "holder_id": "vlm-r14",
+        "holder_kind": "resident",
+        "goal_cents": 800_00,
+        "raised_cents": 905_00,
+        "matched_cents": 0,
+        "commission_rate": "0.05",
+        "backers": 29,
+        "duration_days": 30,
+        "closed_days_ago": 560,
+        "earlier": True,
+    },
+    {
+        "title": "Mini-ferme pédagogique de la Zone Est",
+        "category": "environment",
+        "neighbourhood": "zone-est",
+        "holder_id": "vlm-r29",
+        "holder_kind": "resident",
+        "goal_cents": 12_000_00,
+        "raised_cents": 4_120_00,
+        "matched_cents": 0,
+        "commission_rate": "0.05",
+        "backers": 64,
+        "duration_days": 60,
+        "closed_days_ago": 640,
+        "earlier": True,
+    },
 ]
 
 # (member id, display name, neighbourhood)
@@ -146,6 +196,7 @@ ORGANISATIONS: list[tuple[str, str, str]] = [
     (ASSOCIATION, "Valmont en Transition (association)", "riviere"),
     (BIKE_SHOP, "Cycles du Plateau", "plateau"),
     (CAFE, "Café des Vergers", "vergers"),
+    (ENERGY_COOP, "Valmont Énergie Citoyenne (coopérative)", "zone-est"),
 ]
 
 # (owner, title, category, condition, max_loan_days, deposit in cents)
@@ -333,6 +384,11 @@ class Demo:
     async def people(self) -> None:
         call = self.api.call
         await call("exchange", "GET", "/members/me", who=self.staff)
+        # The town hall's other personas are members too (their first portal visit would
+        # otherwise make them join then).
+        for member_id, role in ((DESK, "staff"), (REVIEWER, "reviewer"), (ADMIN, "admin")):
+            who = self.api.auth(member_id, role, neighbourhood="centre")
+            await call("exchange", "GET", "/members/me", who=who)
         for member_id, name, neighbourhood in ORGANISATIONS:
             await call(
                 "exchange",
@@ -351,7 +407,7 @@ class Demo:
             who = self.resident(member_id)
             await call("exchange", "GET", "/members/me", who=who)
             await call("exchange", "PATCH", "/members/me", who=who, json={"display_name": name})
-        self.summary["members"] = len(RESIDENTS) + len(ORGANISATIONS) + 1
+        self.summary["members"] = len(RESIDENTS) + len(ORGANISATIONS) + 4
         self.summary["residents"] = len(RESIDENTS)
         self.summary["organisations"] = len(ORGANISATIONS)
 
@@ -441,6 +497,71 @@ class Demo:
             headers={"Idempotency-Key": f"valmont-demo-{key}"},
             json=body,
         )
+
+    async def past(self, items: list[dict]) -> None:
+        """Two years of loans and services from before go-live, recorded by staff with their
+        real dates (sharitories/demo_history.py), so every monthly chart shows a trend."""
+        loans, services = past_activity(
+            self.today,
+            items=[(owner, category, max_days) for owner, _, category, _, max_days, _ in ITEMS],
+            people=[member_id for member_id, _, _ in RESIDENTS],
+            # The repair café's volunteers, the association and the bike shop repair.
+            repairers=[ASSOCIATION, BIKE_SHOP, *(m for m, _, _ in RESIDENTS[2::3])],
+        )
+        loan_records = [
+            {
+                "record_id": loan.record_id,
+                "item_id": items[loan.item]["id"],
+                "borrower_id": loan.borrower,
+                "picked_up_on": loan.picked_up_on.isoformat(),
+                "returned_on": loan.returned_on.isoformat(),
+                "condition": loan.condition,
+            }
+            for loan in loans
+        ]
+        service_records = [
+            {
+                key: value.isoformat() if isinstance(value, date) else value
+                for key, value in {
+                    "record_id": service.record_id,
+                    "kind": service.kind,
+                    "provider_id": service.provider,
+                    "receiver_id": service.receiver,
+                    "completed_on": service.completed_on,
+                    "minutes": service.minutes,
+                    "km": service.km,
+                    "passengers": service.passengers,
+                    "repaired_category": service.repaired_category,
+                }.items()
+                if value is not None
+            }
+            for service in services
+        ]
+        # As a clerk would import the previous tool's export: a few batches.
+        for path, records in (
+            ("/history/loans", loan_records),
+            ("/history/services", service_records),
+        ):
+            for start in range(0, len(records), 500):
+                await self.api.call(
+                    "exchange",
+                    "POST",
+                    path,
+                    who=self.staff,
+                    json={"records": records[start : start + 500]},
+                )
+        first = min([loan.picked_up_on for loan in loans] + [s.completed_on for s in services])
+        by_year: dict[str, int] = {}
+        for loan in loans:  # a loan counts in the report when it comes back
+            year = str(loan.returned_on.year)
+            by_year[year] = by_year.get(year, 0) + 1
+        self.summary["history"] = {
+            "since": first.isoformat(),
+            "loans": len(loans),
+            "loans_by_year": by_year,
+            "services": len(services),
+            "carpool_km": round(sum(s.km * s.passengers for s in services if s.km), 1),
+        }
 
     async def services(self) -> None:
         carpool = await self.service(
@@ -865,10 +986,11 @@ class Demo:
     async def campaign_history(self) -> None:
         """Campaigns Valmont ran before the platform, recorded by staff with their dates."""
         now = datetime.now(UTC)
-        recorded = []
+        recorded, this_year = [], []
         for i, closed in enumerate(dict(c) for c in HISTORICAL_CAMPAIGNS):
             closed_at = now - timedelta(days=closed.pop("closed_days_ago"))
-            if closed_at.year != now.year:  # keep them in this year's report
+            earlier = closed.pop("earlier", False)
+            if closed_at.year != now.year and not earlier:  # keep them in this year's report
                 closed_at = now - timedelta(hours=i + 1)
             launched_at = closed_at - timedelta(days=closed.pop("duration_days"))
             body = {
@@ -876,25 +998,29 @@ class Demo:
                 "launched_at": launched_at.isoformat(),
                 "closed_at": closed_at.isoformat(),
             }
-            recorded.append(
-                await self.api.call(
-                    "crowdfunding", "POST", "/campaigns/history", who=self.staff, json=body
-                )
+            campaign = await self.api.call(
+                "crowdfunding", "POST", "/campaigns/history", who=self.staff, json=body
             )
+            recorded.append(campaign)
+            if closed_at.year == now.year:
+                this_year.append(campaign)
         self.summary["campaign_history"] = {
             "campaigns": len(recorded),
             "succeeded": sum(r["state"] == "paid_out" for r in recorded),
-            "raised_cents": sum(r["raised_cents"] for r in recorded),
+            # What this year's report shows as raised: the successes that closed this year.
+            "raised_cents": sum(r["raised_cents"] for r in this_year if r["state"] == "paid_out"),
         }
 
     async def portal_accounts(self) -> None:
         """Log-ins for the demo's people on the portal (when it runs), one shared password."""
         if "portal" not in self.api.clients:
             return
-        admin = self.api.auth("vlm-admin", "admin", neighbourhood="centre")
+        admin = self.api.auth(ADMIN, "admin", neighbourhood="centre")
         streets = _demo_streets()
         people = [
+            (ADMIN, "Administratrice de la plateforme", "centre", ["admin"]),
             (STAFF, "Accueil de la mairie", "centre", ["staff", "reviewer"]),
+            (DESK, "Guichet de la mairie (saisie papier)", "centre", ["staff"]),
             (REVIEWER, "Service des projets", "centre", ["reviewer"]),
             *((mid, name, nbhd, ["resident"]) for mid, name, nbhd in RESIDENTS),
             # Associations and shops log in too, as organisations (they hold campaigns).
@@ -1057,6 +1183,7 @@ class Demo:
         await self.people()
         items = await self.items()
         await self.loans(items)
+        await self.past(items)
         await self.services()
         previous = await self.previous_edition()
         await self.campaign_history()

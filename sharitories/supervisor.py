@@ -7,6 +7,7 @@ any child dying) stops every process it started, and nothing is left behind.
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -77,8 +78,8 @@ class Platform:
                     with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
                         if r.status == 200:
                             del pending[service]
-                except OSError:
-                    pass
+                except (OSError, http.client.HTTPException):
+                    pass  # not listening yet, or not speaking HTTP yet: ask again
             time.sleep(0.3)
         return not pending
 

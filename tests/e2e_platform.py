@@ -63,7 +63,7 @@ def running_platform(
     tmp_path: Path, *, timeout: float = 90.0, demo: bool = False
 ) -> Iterator[Platform]:
     """`sharitories up` (what `make run` starts) on free ports; `demo` loads Valmont."""
-    timeout += 120 if demo else 0
+    timeout += 300 if demo else 0  # the demo loads two years of history first
     offset = free_offset()
     var_dir = tmp_path / "var"
     env = {
@@ -138,6 +138,42 @@ def settled_report(
         if time.monotonic() > deadline:
             raise AssertionError(f"the impact report did not settle: {current['projection']}")
         time.sleep(interval)
+
+
+def drained(platform: Platform, timeout: float = 120.0) -> None:
+    """Wait until every producer's outbox is published and the impact consumer has nothing
+    pending or unacknowledged: after that, the report cannot move any more."""
+    import asyncio
+    import sqlite3
+
+    import nats
+
+    async def impact_pending() -> int:
+        nc = await nats.connect(platform.settings.nats_url)
+        try:
+            info = await nc.jetstream().consumer_info("SHARITORIES", "impact")
+            return info.num_pending + info.num_ack_pending
+        finally:
+            await nc.close()
+
+    def outbox_pending() -> int:
+        total = 0
+        for service in ("exchange", "crowdfunding", "budget", "portal"):
+            path = platform.settings.var_dir / f"{service}.db"
+            if path.exists():
+                with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                    total += db.execute(
+                        "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+                    ).fetchone()[0]
+        return total
+
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 3:
+        quiet = quiet + 1 if outbox_pending() == 0 and asyncio.run(impact_pending()) == 0 else 0
+        if time.monotonic() > deadline:
+            raise AssertionError("the platform's events did not drain into the impact service")
+        time.sleep(0.5)
 
 
 def value(rep: dict[str, Any], key: str) -> Any:

@@ -16,8 +16,19 @@ import httpx
 
 from libs.common.territory import TERRITORY_FILE
 from services.exchange.domain import CATEGORIES
-from sharitories.demo import ASSOCIATION, DEMO_PASSWORD, MARKER_EDITION, load_demo_sync
-from tests.e2e_platform import running_platform, settled_report, value
+from sharitories.demo import (
+    ADMIN,
+    ASSOCIATION,
+    BIKE_SHOP,
+    DEMO_PASSWORD,
+    DESK,
+    ENERGY_COOP,
+    MARKER_EDITION,
+    REVIEWER,
+    STAFF,
+    load_demo_sync,
+)
+from tests.e2e_platform import drained, running_platform, settled_report, value
 
 TERRITORY = TERRITORY_FILE
 
@@ -40,13 +51,19 @@ def portal_account_page(portal_url: str, persona: str) -> str:
         return browser.get("/account").text
 
 
+def loans_this_year(summary: dict) -> int:
+    """Loans returned this year: the live ones and those of the recorded history."""
+    year = str(datetime.now(UTC).year)
+    return summary["loans"]["returned"] + summary["history"]["loans_by_year"].get(year, 0)
+
+
 def demo_ready(summary: dict):
     """The report has taken in the last things the demo does (returns, ballots, results)."""
     ballots = summary["pb_previous"]["ballots"] + summary["pb_current"]["ballots"]
 
     def ready(rep: dict) -> bool:
         return (
-            value(rep, "exchange.loans_by_category") == summary["loans"]["returned"]
+            value(rep, "exchange.loans_by_category") == loans_this_year(summary)
             and sum(e["ballots_counted"] for e in rep["editions"]) == ballots
             and value(rep, "participation.pb_turnout") is not None
         )
@@ -61,27 +78,37 @@ def test_demo_loads_through_the_apis_and_is_idempotent(tmp_path):
         assert "Demo territory ready" in platform.output()
         summary = json.loads((platform.settings.var_dir / "demo.json").read_text())
         assert summary["already_loaded"] is False
-        assert summary["residents"] >= 30 and summary["organisations"] == 3
+        assert summary["residents"] >= 30 and summary["organisations"] == 4
         assert summary["items"] >= 40
         assert summary["pb_current"]["phase"] == "voting"
         assert summary["pb_current"]["assessed"] >= 12
+        drained(platform)
         rep = settled_report(platform.urls["impact"], year, ready=demo_ready(summary))
 
-        returned = summary["loans"]["returned"]
+        returned = loans_this_year(summary)
         assert value(rep, "exchange.loans_by_category") == returned
-        # Real time: each demo loan is picked up and returned on the same day (1 day lent).
-        assert value(rep, "exchange.days_lent") == returned
+        # Live loans are lent one day (real time); recorded ones for their real length.
+        assert value(rep, "exchange.days_lent") > returned
         assert Decimal(value(rep, "environment.co2e_avoided_by_loans")["exact"]["low"]) > 0
-        # The demo's few drivers and repairers are fewer than IMPACT_MIN_CELL people: their
-        # figures, and the CO2e total they would reveal by difference, are suppressed.
+        # Two years of history: enough drivers and repairers for their cells, and the CO2e
+        # total, to be published (fewer than IMPACT_MIN_CELL people would suppress them).
         for key in (
             "environment.co2e_avoided",
             "exchange.carpool_passenger_km",
             "environment.co2e_avoided_by_repairs",
         ):
             entry = rep["indicators"][key]
-            assert entry["suppressed"] is True and entry["value"] is None, key
+            assert entry["suppressed"] is False and entry["value"] is not None, key
         assert value(rep, "exchange.time_credit_minutes") > 0
+
+        # Every monthly chart shows a trend: 24 months of loans, growing.
+        series = httpx.get(
+            f"{platform.urls['impact']}/indicators/exchange.loans_by_category",
+            params={"period": "month"},
+        ).json()
+        counts = [p["value"] or 0 for p in series["series"]]
+        assert len([c for c in counts if c > 0]) >= 24, counts
+        assert sum(counts[-6:]) > sum(counts[:6]) * 1.5, counts
 
         ballots = sum(e["ballots_counted"] for e in rep["editions"])
         expected_ballots = summary["pb_previous"]["ballots"] + summary["pb_current"]["ballots"]
@@ -98,13 +125,19 @@ def test_demo_loads_through_the_apis_and_is_idempotent(tmp_path):
         assert value(rep, "money.backers_by_neighbourhood") > 0
         assert summary["crowdfunding"]["pledged_cents"] > 0
         history = summary["campaign_history"]
-        assert history["succeeded"] == 2 and history["raised_cents"] == 8_350_00 + 1_415_50
+        assert history["succeeded"] == 4 and history["raised_cents"] == 8_350_00 + 1_415_50
         assert value(rep, "money.raised") == history["raised_cents"]
         assert summary["portal_accounts"] >= 30
-        # Personas log in on the portal: a resident, and an association as an organisation.
+        # Every persona of the README logs in on the portal.
         for persona, role in (
             ("vlm-r01", "<dd>Habitant·e</dd>"),
+            (STAFF, "Agent de la ville"),
+            (DESK, "Agent de la ville"),
+            (REVIEWER, "Instructeur"),
             (ASSOCIATION, "<dd>Organisation</dd>"),
+            (BIKE_SHOP, "<dd>Organisation</dd>"),
+            (ENERGY_COOP, "<dd>Organisation</dd>"),
+            (ADMIN, "Administrat"),
         ):
             assert role in portal_account_page(platform.urls["portal"], persona), persona
 

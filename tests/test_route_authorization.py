@@ -168,6 +168,35 @@ EXCHANGE = {
     "POST /staff/reports/{report_id}/close": Row(
         "401 403 403 403 403 ok ok", body={"resolution": "ok"}
     ),
+    "POST /history/loans": Row(
+        "401 403 403 403 403 ok ok",
+        body=lambda caller, w: {
+            "records": [
+                {
+                    "record_id": f"LE-{caller}",
+                    "item_id": w["item_id"],
+                    "borrower_id": "oscar",
+                    "picked_up_on": "2025-05-03",
+                    "returned_on": "2025-05-10",
+                }
+            ]
+        },
+    ),
+    "POST /history/services": Row(
+        "401 403 403 403 403 ok ok",
+        body=lambda caller, w: {
+            "records": [
+                {
+                    "record_id": f"TB-{caller}",
+                    "kind": "repair",
+                    "provider_id": "olive",
+                    "receiver_id": "oscar",
+                    "completed_on": "2025-05-03",
+                    "minutes": 30,
+                }
+            ]
+        },
+    ),
 }
 
 
