@@ -20,7 +20,15 @@ from libs.common.runtime import Runtime
 from libs.common.types import Cents, CivicDate
 from services.exchange import loans as loan_flow
 from services.exchange.db import items, loans, ratings
-from services.exchange.domain import CATEGORIES, OCCUPYING, Category, Condition, MemberKind
+from services.exchange.domain import (
+    CATEGORIES,
+    OCCUPYING,
+    OPEN_ENDED,
+    Category,
+    Condition,
+    LoanState,
+    MemberKind,
+)
 from services.exchange.members import (
     create_member,
     find_member,
@@ -30,6 +38,7 @@ from services.exchange.members import (
     public_view,
     update_profile,
 )
+from services.exchange.schemas import BookedPeriod, DepositIn, LoanOut
 
 router = APIRouter()
 Staff = Annotated[Principal, Depends(require_roles("staff"))]
@@ -206,13 +215,18 @@ async def search_items(
         pattern = f"%{q}%"
         query = query.where(or_(items.c.title.ilike(pattern), items.c.description.ilike(pattern)))
     if available_from or available_to:
-        # A held item is occupied from its loan's first day until it is checked in.
+        # Free on those days: no loan planned over them, none still out past its due day.
+        first_day = available_from or available_to
         last_day = available_to or available_from
         held = exists().where(
             and_(
                 loans.c.item_id == items.c.id,
                 loans.c.state.in_([s.value for s in OCCUPYING]),
                 loans.c.starts_on <= last_day,
+                or_(
+                    loans.c.due_on >= first_day,
+                    loans.c.state.in_([s.value for s in OPEN_ENDED]),
+                ),
             )
         )
         query = query.where(~held)
@@ -225,6 +239,39 @@ async def search_items(
 async def show_item(item_id: str, runtime: Runtime) -> dict:
     async with runtime.db.transaction() as session:
         return await _item(session, item_id)
+
+
+@router.get("/items/{item_id}/bookings", tags=["items"], response_model=list[BookedPeriod])
+async def item_bookings(
+    item_id: str,
+    runtime: Runtime,
+    today: Today,
+    from_: Annotated[CivicDate | None, Query(alias="from")] = None,
+    to: CivicDate | None = None,
+) -> list[dict]:
+    """The periods an item is promised or out (a calendar), from `from` (default today)
+    to `to`; who holds it is not shown."""
+    first = from_ or today
+    query = select(loans.c.starts_on, loans.c.due_on, loans.c.state).where(
+        loans.c.item_id == item_id,
+        loans.c.state.in_([s.value for s in OCCUPYING]),
+        or_(loans.c.due_on >= first, loans.c.state.in_([s.value for s in OPEN_ENDED])),
+    )
+    if to is not None:
+        query = query.where(loans.c.starts_on <= to)
+    async with runtime.db.read() as session:
+        await _item(session, item_id)
+        rows = await session.execute(query.order_by(loans.c.starts_on))
+        return [
+            {
+                "starts_on": r.starts_on,
+                "due_on": r.due_on,
+                "state": "booked"
+                if r.state == LoanState.ACCEPTED
+                else ("late" if r.state == LoanState.OVERDUE or r.due_on < today else "out"),
+            }
+            for r in rows
+        ]
 
 
 @router.patch("/items/{item_id}", tags=["items"])
@@ -321,11 +368,13 @@ async def request_loan(
 async def my_loans(
     runtime: Runtime,
     principal: CurrentPrincipal,
+    today: Today,
     role: Literal["lender", "borrower"] | None = None,
     state: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[dict]:
-    """The caller's loans, as lender and/or borrower."""
+    """The caller's loans, as lender and/or borrower; `days_late` for an item still out
+    after its due day."""
     mine = {
         "lender": loans.c.lender_id == principal.sub,
         "borrower": loans.c.borrower_id == principal.sub,
@@ -336,7 +385,8 @@ async def my_loans(
         query = query.where(loans.c.state == state)
     query = query.order_by(loans.c.requested_at.desc()).limit(limit)
     async with runtime.db.transaction() as session:
-        return [r._asdict() for r in await session.execute(query)]
+        found = [r._asdict() for r in await session.execute(query)]
+    return [{**loan, "days_late": loan_flow.late_by(loan, today=today)} for loan in found]
 
 
 @router.get("/loans/{loan_id}", tags=["loans"])
@@ -407,6 +457,24 @@ async def return_loan(
     return await _act(
         runtime, principal, loan_id, "return", today, condition=body.condition, note=body.notes
     )
+
+
+@router.post("/loans/{loan_id}/deposit", tags=["loans"], response_model=LoanOut)
+async def record_deposit(
+    loan_id: str, body: DepositIn, runtime: Runtime, principal: CurrentPrincipal
+) -> dict:
+    """Lender (or staff): the deposit is held, returned, or kept (all or part) with a
+    reason; both parties see it on the loan."""
+    async with runtime.unit_of_work() as session:
+        loan = await loan_flow.record_deposit(
+            session=session,
+            principal=principal,
+            loan_id=loan_id,
+            state=body.state,
+            amount_cents=body.amount_cents,
+            reason=body.reason,
+        )
+        return await loan_flow.loan_view(session, loan=loan, principal=principal, history=False)
 
 
 @router.post("/loans/overdue-sweep", tags=["loans"])
