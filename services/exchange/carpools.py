@@ -261,10 +261,13 @@ async def cancel_seat(*, session: AsyncSession, principal: Principal, trip_id: s
     )
     if given_back.rowcount != 1:
         raise Conflict("This trip is already confirmed.", code="carpools.confirmed")
-    return await trip_view(session=session, principal=principal, trip=await _trip(session, trip_id))
+    trip = await _trip(session, trip_id)
+    return await trip_view(session=session, principal=principal, trip=trip, was_in=True)
 
 
-async def trip_view(*, session: AsyncSession, principal: Principal, trip: dict[str, Any]) -> dict:
+async def trip_view(
+    *, session: AsyncSession, principal: Principal, trip: dict[str, Any], was_in: bool = False
+) -> dict:
     """A trip as its driver, its passengers and staff see it: the people in the car see
     each other's name and contact, nobody else does."""
     found = await _offer(session, trip["offer_id"])
@@ -278,7 +281,7 @@ async def trip_view(*, session: AsyncSession, principal: Principal, trip: dict[s
     ]
     riders = {s["passenger_id"] for s in seats}
     is_driver = principal.sub == found["driver_id"]
-    if not (is_driver or principal.sub in riders or principal.is_staff):
+    if not (is_driver or principal.sub in riders or principal.is_staff or was_in):
         raise Forbidden(
             "Only the driver, the passengers and staff may see this trip.",
             code="carpools.not_in_the_car",
