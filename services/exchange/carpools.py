@@ -27,6 +27,7 @@ from libs.common.runtime import ServiceRuntime
 from services.exchange.db import carpool_offers, carpool_seats, carpool_trips
 from services.exchange.domain import (
     CarpoolRuleBroken,
+    RuleBroken,
     check_booking,
     check_confirmation,
     check_schedule,
@@ -35,7 +36,8 @@ from services.exchange.domain import (
 from services.exchange.members import get_member, member_for, private_view
 
 
-def _problem(exc: CarpoolRuleBroken) -> Exception:
+def _problem(exc: RuleBroken) -> Exception:
+    """The problem document a broken rule becomes (shared with completions.py)."""
     if exc.forbidden:
         return Forbidden(str(exc), code=exc.code, params=exc.params)
     if exc.field:

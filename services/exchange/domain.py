@@ -176,6 +176,31 @@ class PeriodInvalid(ValueError):
         self.code, self.params = code, params or {}
 
 
+# ------------------------------------------------------------------------- ratings
+
+RATEABLE: frozenset[LoanState] = frozenset(
+    {LoanState.RETURNED, LoanState.DISPUTED, LoanState.OVERDUE}
+)
+
+
+def ratee_of(*, rater_id: str, parties: tuple[str, str], message: str) -> str:
+    """The other party of a two-party exchange, whom `rater_id` rates."""
+    first, second = parties
+    if rater_id not in parties:
+        raise LoanRuleBroken(message, code="ratings.not_party", forbidden=True)
+    return second if rater_id == first else first
+
+
+def check_rateable(state: LoanState) -> None:
+    """A loan is rated once the item came back, or once it went wrong."""
+    if state not in RATEABLE:
+        raise LoanRuleBroken(
+            f"A loan that is {state.value} cannot be rated yet.",
+            code="ratings.too_early",
+            params={"state": state.value},
+        )
+
+
 def check_request(
     *,
     borrower_id: str,
@@ -414,8 +439,8 @@ MAX_SEATS = 8
 WEEKDAYS = "1234567"  # ISO weekdays, Monday = 1
 
 
-class CarpoolRuleBroken(Exception):
-    """A carpool rule said no: `field` → 422 naming it, `forbidden` → 403, else 409."""
+class RuleBroken(Exception):
+    """A rule said no: `field` → 422 naming it, `forbidden` → 403, else 409."""
 
     def __init__(
         self,
@@ -429,6 +454,48 @@ class CarpoolRuleBroken(Exception):
         super().__init__(message)
         self.code, self.params = code, params or {}
         self.field, self.forbidden = field, forbidden
+
+
+class CarpoolRuleBroken(RuleBroken):
+    """A carpool rule said no."""
+
+
+class ServiceRuleBroken(RuleBroken):
+    """A time-bank service rule said no (who confirms a service, for whom)."""
+
+
+def provider_of(
+    *, direction: str, lister_id: str, caller_id: str, named_provider: str | None
+) -> str:
+    """Who provided a service the caller confirms: the lister of an offer, or the member
+    the lister of a request names. Nobody confirms a service to themselves."""
+    if direction == "offer":
+        if caller_id == lister_id:
+            raise ServiceRuleBroken(
+                "The provider cannot confirm their own service.",
+                code="services.own_service",
+                forbidden=True,
+            )
+        return lister_id
+    if caller_id != lister_id:
+        raise ServiceRuleBroken(
+            "Only the member who made this request may confirm it.",
+            code="services.not_yours",
+            forbidden=True,
+        )
+    if not named_provider:
+        raise ServiceRuleBroken(
+            "Name the member who provided the service.",
+            code="services.provider_missing",
+            field="body.provider_id",
+        )
+    if named_provider == caller_id:
+        raise ServiceRuleBroken(
+            "You cannot provide a service to yourself.",
+            code="services.own_service",
+            forbidden=True,
+        )
+    return named_provider
 
 
 def check_schedule(*, departs_on: date | None, weekdays: str | None, today: date) -> str | None:

@@ -1,17 +1,70 @@
-"""Request and response models of the exchange routes added for reservations, deposits
-and carpools (the older routes still answer plain dicts; issue 11 moves them here)."""
+"""Request and response models of the exchange's routes."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from libs.common.publictext import PseudonymousId
 from libs.common.types import Cents, CivicDate
+from services.exchange.domain import Category, Condition, MemberKind
 
 Neighbourhood = str
+# SQLite hands timestamps back without their zone; they were written in UTC.
+Stamp = Annotated[datetime, AfterValidator(lambda v: v if v.tzinfo else v.replace(tzinfo=UTC))]
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+# ------------------------------------------------------------- members, items, loans
+
+
+class ProfileIn(BaseModel):
+    display_name: str | None = Field(None, max_length=100)
+    address: str | None = Field(None, max_length=500)
+    contact: str | None = Field(None, max_length=200)
+
+
+class MemberIn(ProfileIn):
+    id: PseudonymousId = Field(min_length=1, max_length=100)
+    kind: MemberKind
+    neighbourhood: str = Field(min_length=1, max_length=50)
+
+
+class ItemIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    category: Category
+    condition: Condition
+    deposit_cents: Cents = Field(0, ge=0, le=1_000_000)
+    max_loan_days: int = Field(ge=1, le=365)
+    pickup_notes: str = Field("", max_length=2000)
+
+
+class ItemPatch(BaseModel):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    condition: Condition | None = None
+    deposit_cents: Cents | None = Field(None, ge=0, le=1_000_000)
+    max_loan_days: int | None = Field(None, ge=1, le=365)
+    pickup_notes: str | None = Field(None, max_length=2000)
+
+
+class LoanIn(BaseModel):
+    item_id: str = Field(min_length=1, max_length=36)
+    starts_on: CivicDate
+    due_on: CivicDate
+    message: str = Field("", max_length=2000)
+
+
+class ReturnIn(BaseModel):
+    condition: Condition
+    notes: str = Field("", max_length=2000)
+
+
+class NoteIn(BaseModel):
+    note: str = Field("", max_length=2000)
+
 
 # ---------------------------------------------------------------------- reservations
 
@@ -37,7 +90,7 @@ class Move(BaseModel):
     from_state: str | None
     to_state: str
     actor_id: str
-    at: datetime
+    at: Stamp
 
 
 class Reminder(BaseModel):
@@ -58,8 +111,8 @@ class LoanOut(BaseModel):
     due_on: date
     days: int
     message: str
-    requested_at: datetime
-    updated_at: datetime
+    requested_at: Stamp
+    updated_at: Stamp
     picked_up_on: date | None = None
     returned_on: date | None = None
     return_condition: str | None = None
@@ -119,7 +172,7 @@ class CarpoolFacts(BaseModel):
     departs_at: str
     notes: str
     open: bool
-    created_at: datetime
+    created_at: Stamp
 
 
 class CarpoolOut(CarpoolFacts):
@@ -145,7 +198,7 @@ class TripOut(BaseModel):
     state: Literal["open", "confirmed"]
     km: float | None
     passengers: int | None
-    confirmed_at: datetime | None
+    confirmed_at: Stamp | None
     offer: CarpoolFacts
     driver: Contact
     passenger_seats: list[PassengerSeat]
@@ -173,3 +226,22 @@ class ConfirmIn(BaseModel):
         None, max_length=8, description="Who rode (default: every passenger booked)."
     )
     km: float | None = Field(None, gt=0, le=1000, description="Default: the route's km.")
+
+
+# -------------------------------------------------------------------------- feedback
+
+
+class RatingIn(BaseModel):
+    score: int = Field(ge=1, le=5)
+    comment: str = Field("", max_length=2000)
+
+
+class ReportIn(BaseModel):
+    subject_type: Literal["loan", "service", "item", "member"]
+    subject_id: str = Field(min_length=1, max_length=100)
+    kind: Literal["damage", "not_returned", "no_show", "behaviour", "fraud", "other"]
+    detail: str = Field(min_length=1, max_length=5000)
+
+
+class ResolutionIn(BaseModel):
+    resolution: str = Field(min_length=1, max_length=5000)
