@@ -350,7 +350,7 @@ WEEKDAY_DIGITS = "1234567"
 async def carpools_page(
     request: Request, me: Viewer, services: Services, origin: str = "", destination: str = ""
 ):
-    codes = set(directory().codes())
+    codes = set(directory().codes)
     params = {
         "origin": origin if origin in codes else None,
         "destination": destination if destination in codes else None,

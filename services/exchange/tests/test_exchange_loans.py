@@ -205,9 +205,9 @@ async def test_an_item_is_booked_ahead_for_periods_that_do_not_overlap(exchange)
     later = (
         await request_loan(exchange.client, cast.headers["stranger"], item["id"], start=5, end=6)
     ).json()
-    # ...an overlapping one is not.
+    # ...one overlapping both (days 3 and 5) is not.
     overlapping = (
-        await request_loan(exchange.client, cast.headers["stranger"], item["id"], start=3, end=4)
+        await request_loan(exchange.client, cast.headers["stranger"], item["id"], start=3, end=5)
     ).json()
     assert (await cast.act(first["id"], "accept", "lender")).status_code == 200
     assert (await cast.act(later["id"], "accept", "lender")).status_code == 200

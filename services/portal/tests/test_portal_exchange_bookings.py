@@ -177,3 +177,21 @@ async def test_a_carpool_service_confirmed_in_the_portal_sends_passengers_and_km
     )
     sent = json.loads(portal.fake.calls[-1].content)
     assert (sent["passengers"], sent["km"]) == (2, 12.5)
+
+
+async def test_carpools_are_searched_by_origin_and_destination(portal):
+    offer = {
+        "id": "cp-1", "driver_id": "dora", "origin": "faubourg", "destination": "centre",
+        "route_km": 12.5, "seats": 3, "departs_on": None, "weekdays": "15",
+        "departs_at": "07:45", "notes": "", "open": True,
+        "created_at": "2026-01-01T10:00:00Z",
+        "next_trips": [{"on": "2030-01-07", "trip_id": None, "seats_left": 3}],
+    }  # fmt: skip
+    portal.fake.on("GET", f"{EX}/carpools", [offer])
+    page = await portal.client.get("/carpools", params={"origin": "faubourg", "destination": "x"})
+    assert page.status_code == 200 and "Faubourg Nord" in page.text and "lundi" in page.text
+    call = portal.fake.calls[-1]
+    assert call.url.params["origin"] == "faubourg" and "destination" not in call.url.params
+    portal.fake.on("GET", f"{EX}/carpools/cp-1", offer)
+    one = await portal.client.get("/carpools/cp-1")
+    assert one.status_code == 200 and 'data-testid="next-trips"' in one.text
