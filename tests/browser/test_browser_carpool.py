@@ -45,4 +45,4 @@ def test_a_driver_offers_a_ride_a_neighbour_books_it_and_the_driver_confirms_it(
     shot(driver, "trip-confirm")
     driver.get_by_role("button", name="Confirmer le trajet").click()
     expect(driver.get_by_test_id("trip-state")).to_have_text("Effectué")
-    expect(driver.get_by_text("8 km avec 1 passager(s)")).to_be_visible()
+    expect(driver.get_by_text("8,0 km avec 1 passager(s)")).to_be_visible()
