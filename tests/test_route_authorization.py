@@ -85,9 +85,22 @@ async def exchange_world(service) -> dict[str, str]:
         json={"subject_type": "item", "subject_id": item["id"], "kind": "other", "detail": "x"},
         headers=olive,
     )
-    for response in (loan, offer, transfer, completion, report):
+    carpool = await client.post(
+        "/carpools",
+        json={**CARPOOL, "weekdays": "1234567"},
+        headers=olive,
+    )
+    trip = await client.post(
+        f"/carpools/{carpool.json()['id']}/seats",
+        json={"on": carpool.json()["next_trips"][0]["on"]},
+        headers=bert,
+    )
+    for response in (loan, offer, transfer, completion, report, carpool, trip):
         assert response.status_code == 201, response.text
     return {
+        "offer_id": carpool.json()["id"],
+        "next_day": carpool.json()["next_trips"][1]["on"],
+        "trip_id": trip.json()["id"],
         "member_id": "olive",
         "account_id": "olive",
         "item_id": item["id"],
@@ -98,6 +111,14 @@ async def exchange_world(service) -> dict[str, str]:
         "report_id": report.json()["id"],
     }
 
+
+CARPOOL = {
+    "origin": "centre",
+    "destination": "north",
+    "route_km": 8.0,
+    "seats": 4,
+    "departs_at": "08:00",
+}
 
 EXCHANGE = {
     # columns: anonymous owner other organisation reviewer staff admin ("owner" is olive)
@@ -130,6 +151,20 @@ EXCHANGE = {
     "POST /loans/{loan_id}/cancel": Row("401 ok 403 403 403 ok ok"),
     "POST /loans/{loan_id}/rating": Row("401 ok 403 403 403 403 403", body={"score": 5}),
     "POST /loans/overdue-sweep": Row("401 403 403 403 403 ok ok"),
+    "POST /loans/{loan_id}/deposit": Row("401 ok 403 403 403 ok ok", body={"state": "held"}),
+    "GET /items/{item_id}/bookings": Row("ok ok ok ok ok ok ok"),
+    "POST /carpools": Row("401 ok ok ok ok ok ok", body={**CARPOOL, "departs_on": day(2)}),
+    "GET /carpools": Row("ok ok ok ok ok ok ok"),
+    "GET /carpools/{offer_id}": Row("ok ok ok ok ok ok ok"),
+    # The driver (olive) does not book her own car; the others book the second day.
+    "POST /carpools/{offer_id}/seats": Row(
+        "401 403 ok ok ok ok ok", body=lambda caller, w: {"on": w["next_day"]}
+    ),
+    "POST /carpools/{offer_id}/close": Row("401 ok 403 403 403 ok ok"),
+    "GET /trips": Row("401 ok ok ok ok ok ok"),
+    "GET /trips/{trip_id}": Row("401 ok 403 403 403 ok ok"),
+    "POST /trips/{trip_id}/cancel-seat": Row("401 ok ok ok ok ok ok"),
+    "POST /trips/{trip_id}/confirm": Row("401 ok 403 403 403 403 403", body={}),
     "POST /items/{item_id}/withdraw": Row("401 ok 403 403 403 ok ok"),
     "GET /accounts/me": Row("401 ok ok ok ok ok ok"),
     "GET /accounts/{account_id}": Row("401 ok 403 403 403 ok ok"),

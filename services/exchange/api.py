@@ -5,23 +5,21 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import func, or_, select
 
 from libs.common.auth import CurrentPrincipal, Staff
-from libs.common.clock import Today, clock
+from libs.common.clock import Today
 from libs.common.clock import today as today  # the one clock's dependency, as `api.today`
-from libs.common.contracts.exchange import ItemListed, ItemWithdrawn
-from libs.common.events import make_event
-from libs.common.ids import new_id
-from libs.common.outbox import record
-from libs.common.problems import Conflict, Forbidden, NotFound
-from libs.common.publictext import PseudonymousId
+from libs.common.problems import Conflict, NotFound
 from libs.common.runtime import Runtime
-from libs.common.types import Cents, CivicDate
+from libs.common.types import CivicDate
+from services.exchange import items as item_flow
 from services.exchange import loans as loan_flow
-from services.exchange.db import items, loans, ratings
-from services.exchange.domain import CATEGORIES, OCCUPYING, Category, Condition, MemberKind
+from services.exchange.db import loans, ratings
+from services.exchange.domain import (
+    CATEGORIES,
+    Category,
+)
 from services.exchange.members import (
     create_member,
     find_member,
@@ -31,23 +29,22 @@ from services.exchange.members import (
     public_view,
     update_profile,
 )
+from services.exchange.schemas import (
+    BookedPeriod,
+    DepositIn,
+    ItemIn,
+    ItemPatch,
+    LoanIn,
+    LoanOut,
+    MemberIn,
+    NoteIn,
+    ProfileIn,
+    ReturnIn,
+)
 
 router = APIRouter()
 
-
 # ------------------------------------------------------------------------ members
-
-
-class ProfileIn(BaseModel):
-    display_name: str | None = Field(None, max_length=100)
-    address: str | None = Field(None, max_length=500)
-    contact: str | None = Field(None, max_length=200)
-
-
-class MemberIn(ProfileIn):
-    id: PseudonymousId = Field(min_length=1, max_length=100)
-    kind: MemberKind
-    neighbourhood: str = Field(min_length=1, max_length=50)
 
 
 async def rating_summary(session, member_id: str) -> dict:
@@ -119,63 +116,13 @@ async def categories() -> list[str]:
     return list(CATEGORIES)
 
 
-class ItemIn(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=5000)
-    category: Category
-    condition: Condition
-    deposit_cents: Cents = Field(0, ge=0, le=1_000_000)
-    max_loan_days: int = Field(ge=1, le=365)
-    pickup_notes: str = Field("", max_length=2000)
-
-
-class ItemPatch(BaseModel):
-    title: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=5000)
-    condition: Condition | None = None
-    deposit_cents: Cents | None = Field(None, ge=0, le=1_000_000)
-    max_loan_days: int | None = Field(None, ge=1, le=365)
-    pickup_notes: str | None = Field(None, max_length=2000)
-
-
-async def _item(session, item_id: str) -> dict:
-    row = (await session.execute(select(items).where(items.c.id == item_id))).first()
-    if row is None:
-        raise NotFound(f"No item {item_id}.", code="items.not_found")
-    return row._asdict()
-
-
 @router.post("/items", status_code=201, tags=["items"])
 async def list_item(body: ItemIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """List an item to lend; it shows the owner's neighbourhood, never their address."""
     async with runtime.unit_of_work() as session:
-        me = await member_for(session, runtime=runtime, principal=principal)
-        item = {
-            "id": new_id(),
-            "owner_id": me["id"],
-            **body.model_dump(),
-            "neighbourhood": me["neighbourhood"],
-            "listed": True,
-            "created_at": clock.now(),
-        }
-        await session.execute(items.insert().values(**item))
-        await record(
-            session,
-            make_event(
-                ItemListed(
-                    item_id=item["id"],
-                    owner_id=me["id"],
-                    category=body.category,
-                    neighbourhood=me["neighbourhood"],
-                    deposit_cents=body.deposit_cents,
-                    max_loan_days=body.max_loan_days,
-                ),
-                aggregate_id=item["id"],
-                territory=runtime.territory(me["neighbourhood"]),
-                actor=me["id"],
-            ),
+        return await item_flow.list_item(
+            session=session, runtime=runtime, principal=principal, **body.model_dump()
         )
-        return item
 
 
 @router.get("/items", tags=["items"])
@@ -190,34 +137,39 @@ async def search_items(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[dict]:
     """Search listed items by category, text, neighbourhood and free dates."""
-    query = select(items).where(items.c.listed.is_(True))
-    if category:
-        query = query.where(items.c.category == category)
-    if neighbourhood:
-        query = query.where(items.c.neighbourhood == neighbourhood)
-    if q:
-        pattern = f"%{q}%"
-        query = query.where(or_(items.c.title.ilike(pattern), items.c.description.ilike(pattern)))
-    if available_from or available_to:
-        # A held item is occupied from its loan's first day until it is checked in.
-        last_day = available_to or available_from
-        held = exists().where(
-            and_(
-                loans.c.item_id == items.c.id,
-                loans.c.state.in_([s.value for s in OCCUPYING]),
-                loans.c.starts_on <= last_day,
-            )
+    async with runtime.db.read() as session:
+        return await item_flow.search(
+            session=session,
+            category=category,
+            q=q,
+            neighbourhood=neighbourhood,
+            available_from=available_from,
+            available_to=available_to,
+            limit=limit,
+            offset=offset,
         )
-        query = query.where(~held)
-    query = query.order_by(items.c.created_at.desc(), items.c.id).limit(limit).offset(offset)
-    async with runtime.db.transaction() as session:
-        return [r._asdict() for r in await session.execute(query)]
 
 
 @router.get("/items/{item_id}", tags=["items"])
 async def show_item(item_id: str, runtime: Runtime) -> dict:
-    async with runtime.db.transaction() as session:
-        return await _item(session, item_id)
+    async with runtime.db.read() as session:
+        return await item_flow.get(session=session, item_id=item_id)
+
+
+@router.get("/items/{item_id}/bookings", tags=["items"], response_model=list[BookedPeriod])
+async def item_bookings(
+    item_id: str,
+    runtime: Runtime,
+    today: Today,
+    from_: Annotated[CivicDate | None, Query(alias="from")] = None,
+    to: CivicDate | None = None,
+) -> list[dict]:
+    """The periods an item is promised or out (a calendar), from `from` (default today)
+    to `to`; who holds it is not shown."""
+    async with runtime.db.read() as session:
+        return await item_flow.bookings(
+            session=session, item_id=item_id, first=from_ or today, last=to, today=today
+        )
 
 
 @router.patch("/items/{item_id}", tags=["items"])
@@ -225,68 +177,24 @@ async def edit_item(
     item_id: str, body: ItemPatch, runtime: Runtime, principal: CurrentPrincipal
 ) -> dict:
     async with runtime.unit_of_work() as session:
-        item = await _item(session, item_id)
-        if item["owner_id"] != principal.sub:
-            raise Forbidden("Only the owner may edit this item.", code="items.not_owner")
-        changes = body.model_dump(exclude_unset=True, exclude_none=True)
-        if changes:
-            await session.execute(update(items).where(items.c.id == item_id).values(**changes))
-        return {**item, **changes}
+        return await item_flow.edit(
+            session=session,
+            principal=principal,
+            item_id=item_id,
+            changes=body.model_dump(exclude_unset=True, exclude_none=True),
+        )
 
 
 @router.post("/items/{item_id}/withdraw", tags=["items"])
 async def withdraw_item(item_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Take an item off the listings (owner or staff); not while it is lent or promised."""
     async with runtime.unit_of_work() as session:
-        item = await _item(session, item_id)
-        if item["owner_id"] != principal.sub and not principal.is_staff:
-            raise Forbidden(
-                "Only the owner or staff may withdraw this item.", code="items.not_owner"
-            )
-        if not item["listed"]:
-            raise Conflict("This item is already withdrawn.", code="items.withdrawn")
-        held = await session.scalar(
-            select(func.count())
-            .select_from(loans)
-            .where(loans.c.item_id == item_id, loans.c.state.in_([s.value for s in OCCUPYING]))
+        return await item_flow.withdraw(
+            session=session, runtime=runtime, principal=principal, item_id=item_id
         )
-        if held:
-            raise Conflict(
-                "This item is lent or promised; it can be withdrawn once returned.",
-                code="items.on_loan",
-            )
-        await session.execute(update(items).where(items.c.id == item_id).values(listed=False))
-        await record(
-            session,
-            make_event(
-                ItemWithdrawn(
-                    item_id=item_id, category=item["category"], neighbourhood=item["neighbourhood"]
-                ),
-                aggregate_id=item_id,
-                territory=runtime.territory(item["neighbourhood"]),
-                actor=principal.sub,
-            ),
-        )
-        return {**item, "listed": False}
 
 
 # -------------------------------------------------------------------------- loans
-
-
-class LoanIn(BaseModel):
-    item_id: str = Field(min_length=1, max_length=36)
-    starts_on: CivicDate
-    due_on: CivicDate
-    message: str = Field("", max_length=2000)
-
-
-class ReturnIn(BaseModel):
-    condition: Condition
-    notes: str = Field("", max_length=2000)
-
-
-class NoteIn(BaseModel):
-    note: str = Field("", max_length=2000)
 
 
 @router.post("/loans", status_code=201, tags=["loans"])
@@ -314,11 +222,13 @@ async def request_loan(
 async def my_loans(
     runtime: Runtime,
     principal: CurrentPrincipal,
+    today: Today,
     role: Literal["lender", "borrower"] | None = None,
     state: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[dict]:
-    """The caller's loans, as lender and/or borrower."""
+    """The caller's loans, as lender and/or borrower; `days_late` for an item still out
+    after its due day."""
     mine = {
         "lender": loans.c.lender_id == principal.sub,
         "borrower": loans.c.borrower_id == principal.sub,
@@ -329,7 +239,8 @@ async def my_loans(
         query = query.where(loans.c.state == state)
     query = query.order_by(loans.c.requested_at.desc()).limit(limit)
     async with runtime.db.transaction() as session:
-        return [r._asdict() for r in await session.execute(query)]
+        found = [r._asdict() for r in await session.execute(query)]
+    return [{**loan, "days_late": loan_flow.late_by(loan, today=today)} for loan in found]
 
 
 @router.get("/loans/{loan_id}", tags=["loans"])
@@ -400,6 +311,24 @@ async def return_loan(
     return await _act(
         runtime, principal, loan_id, "return", today, condition=body.condition, note=body.notes
     )
+
+
+@router.post("/loans/{loan_id}/deposit", tags=["loans"], response_model=LoanOut)
+async def record_deposit(
+    loan_id: str, body: DepositIn, runtime: Runtime, principal: CurrentPrincipal
+) -> dict:
+    """Lender (or staff): the deposit is held, returned, or kept (all or part) with a
+    reason; both parties see it on the loan."""
+    async with runtime.unit_of_work() as session:
+        loan = await loan_flow.record_deposit(
+            session=session,
+            principal=principal,
+            loan_id=loan_id,
+            state=body.state,
+            amount_cents=body.amount_cents,
+            reason=body.reason,
+        )
+        return await loan_flow.loan_view(session, loan=loan, principal=principal, history=False)
 
 
 @router.post("/loans/overdue-sweep", tags=["loans"])

@@ -10,16 +10,17 @@ from sqlalchemy import insert, or_, select, update
 
 from libs.common.auth import CurrentPrincipal, VerifiedMember, require_verified
 from libs.common.clock import clock
-from libs.common.contracts.exchange import ServiceCompleted, ServiceKind, ServiceListed
+from libs.common.contracts.exchange import ServiceKind, ServiceListed
 from libs.common.events import make_event
 from libs.common.ids import new_id
 from libs.common.outbox import record
-from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
+from libs.common.problems import Conflict, Forbidden, Invalid
 from libs.common.runtime import Runtime
 from libs.common.types import Minutes, StrictFlag
+from services.exchange import completions as completions_flow
 from services.exchange import ledger
 from services.exchange.api import Staff
-from services.exchange.db import accounts, completions, services
+from services.exchange.db import accounts, services
 from services.exchange.domain import Category
 from services.exchange.members import get_member, member_for
 
@@ -256,23 +257,16 @@ async def search_services(
         return [r._asdict() for r in await session.execute(query)]
 
 
-async def _service(session, service_id: str) -> dict:
-    row = (await session.execute(select(services).where(services.c.id == service_id))).first()
-    if row is None:
-        raise NotFound(f"No service {service_id}.", code="services.not_found")
-    return row._asdict()
-
-
 @router.get("/services/{service_id}", tags=["services"])
 async def show_service(service_id: str, runtime: Runtime) -> dict:
     async with runtime.db.transaction() as session:
-        return await _service(session, service_id)
+        return await completions_flow.get_service(session, service_id)
 
 
 @router.post("/services/{service_id}/close", tags=["services"])
 async def close_service(service_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     async with runtime.unit_of_work() as session:
-        service = await _service(session, service_id)
+        service = await completions_flow.get_service(session, service_id)
         if service["member_id"] != principal.sub and not principal.is_staff:
             raise Forbidden(
                 "Only the member who listed this service or staff may close it.",
@@ -315,104 +309,14 @@ async def complete_service(
         require_verified(principal)
 
     async def work(session):
-        service = await _service(session, service_id)
-        me = await member_for(session, runtime=runtime, principal=principal)
-        if service["direction"] == "offer":
-            provider_id = service["member_id"]
-            if me["id"] == provider_id:
-                raise Forbidden(
-                    "The provider cannot confirm their own service.", code="services.own_service"
-                )
-        else:
-            if me["id"] != service["member_id"]:
-                raise Forbidden(
-                    "Only the member who made this request may confirm it.",
-                    code="services.not_yours",
-                )
-            if not body.provider_id:
-                raise Invalid(
-                    "Name the member who provided the service.",
-                    field="body.provider_id",
-                    code="services.provider_missing",
-                )
-            provider_id = body.provider_id
-            if provider_id == me["id"]:
-                raise Forbidden(
-                    "You cannot provide a service to yourself.", code="services.own_service"
-                )
-        provider = await get_member(session, provider_id)
-        km = body.km if body.km is not None else service["route_km"]
-        previous = (
-            await session.execute(
-                select(completions).where(
-                    completions.c.receiver_id == me["id"],
-                    completions.c.idempotency_key == idempotency_key,
-                )
-            )
-        ).first()
-        if previous is not None:
-            same = (previous.service_id, previous.provider_id, previous.minutes) == (
-                service_id,
-                provider_id,
-                body.minutes,
-            )
-            if not same:
-                raise Conflict(
-                    "This Idempotency-Key was already used for another completion.",
-                    code="credits.key_reused",
-                )
-            return previous._asdict(), False
-        transfer_id = None
-        if body.settle_in_credits:
-            transfer, _ = await ledger.transfer(
-                session,
-                runtime=runtime,
-                initiator_id=me["id"],
-                idempotency_key=f"completion:{idempotency_key}",
-                from_account=me["id"],
-                to_account=provider_id,
-                minutes=body.minutes,
-                reason="service",
-                memo=service["title"][:500],
-                service_id=service_id,
-            )
-            transfer_id = transfer["id"]
-        row = {
-            "id": new_id(),
-            "service_id": service_id,
-            "provider_id": provider_id,
-            "receiver_id": me["id"],
-            "minutes": body.minutes,
-            "km": km if service["kind"] == "carpool" else None,
-            "passengers": body.passengers if service["kind"] == "carpool" else None,
-            "repaired_category": body.repaired_category if service["kind"] == "repair" else None,
-            "transfer_id": transfer_id,
-            "idempotency_key": idempotency_key,
-            "created_at": clock.now(),
-        }
-        await session.execute(insert(completions).values(**row))
-        await record(
-            session,
-            make_event(
-                ServiceCompleted(
-                    service_id=service_id,
-                    kind=service["kind"],
-                    provider_id=provider_id,
-                    receiver_id=me["id"],
-                    provider_neighbourhood=provider["neighbourhood"],
-                    receiver_neighbourhood=me["neighbourhood"],
-                    minutes=body.minutes,
-                    km=row["km"],
-                    passengers=row["passengers"],
-                    repaired_category=row["repaired_category"],
-                    settled_in_credits=transfer_id is not None,
-                ),
-                aggregate_id=service_id,
-                territory=runtime.territory(service["neighbourhood"]),
-                actor=me["id"],
-            ),
+        return await completions_flow.complete(
+            session=session,
+            runtime=runtime,
+            principal=principal,
+            service_id=service_id,
+            idempotency_key=idempotency_key,
+            **body.model_dump(),
         )
-        return row, True
 
     completion, created = await ledger.retrying_idempotency_race(runtime, work)
     response.status_code = 201 if created else 200

@@ -11,7 +11,7 @@ from libs.common.logs import get_logger
 from libs.common.runtime import ServiceRuntime
 from libs.common.settings import Settings
 from libs.common.web import create_service_app
-from services.exchange import api, api_credits, api_feedback, api_history, loans
+from services.exchange import api, api_carpools, api_credits, api_feedback, api_history, loans
 
 log = get_logger(__name__)
 
@@ -39,7 +39,13 @@ async def sweep_every_hour(runtime: ServiceRuntime) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         NAME,
-        routers=[api.router, api_credits.router, api_feedback.router, api_history.router],
+        routers=[
+            api.router,
+            api_credits.router,
+            api_feedback.router,
+            api_carpools.router,
+            api_history.router,
+        ],
         settings=settings,
         wire=wire,
         title="Sharitories exchange",

@@ -1,9 +1,11 @@
 """Tables of the exchange service (SQLAlchemy Core).
 
-The no-double-booking rule lives in the database: on PostgreSQL the migration adds a
-generated `occupied` daterange to `loans` and an exclusion constraint over it (see
-migrations/versions/0002_exchange.py); on SQLite writers are serialised (BEGIN
-IMMEDIATE) and the check runs inside the writing transaction.
+The no-double-booking rule lives in the database: on PostgreSQL the migrations add a
+generated `occupied` daterange to `loans` (the planned period of an accepted loan, both
+days included) and an exclusion constraint over it (see migrations/versions/0004_*.py);
+on SQLite writers are serialised (BEGIN IMMEDIATE) and the check runs inside the writing
+transaction. Carpool seats: a conditional update of `carpool_trips.seats_taken`, with a
+CHECK that it never exceeds the seats.
 """
 
 from __future__ import annotations
@@ -83,6 +85,11 @@ loans = Table(
     Column("returned_on", Date),
     Column("return_condition", String(20)),
     Column("return_notes", Text),
+    # The deposit on this loan: the item's at request time, then held/returned/kept.
+    Column("deposit_cents", Integer, nullable=False, server_default="0"),
+    Column("deposit_state", String(10), nullable=False, server_default="none"),
+    Column("deposit_kept_cents", Integer),
+    Column("deposit_reason", Text),
     CheckConstraint("due_on >= starts_on", name="ck_loans_period"),
     Index("ix_loans_item_state", "item_id", "state"),
     Index("ix_loans_borrower", "borrower_id"),
@@ -99,6 +106,18 @@ loan_transitions = Table(
     Column("actor_id", String(100), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("note", Text),
+)
+
+loan_reminders = Table(
+    "loan_reminders",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("loan_id", Id, ForeignKey("loans.id"), nullable=False),
+    Column("on", Date, nullable=False),
+    Column("days_late", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # One reminder a day per late loan, however often the sweep runs.
+    UniqueConstraint("loan_id", "on", name="uq_loan_reminders_daily"),
 )
 
 accounts = Table(
@@ -208,4 +227,53 @@ reports = Table(
     Column("closed_at", DateTime(timezone=True)),
     Column("resolution", Text),
     Index("ix_reports_status", "status", "created_at"),
+)
+
+carpool_offers = Table(
+    "carpool_offers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("driver_id", String(100), ForeignKey("members.id"), nullable=False),
+    Column("origin", String(50), nullable=False),
+    Column("destination", String(50), nullable=False),
+    Column("route_km", Float, nullable=False),
+    Column("seats", Integer, nullable=False),
+    Column("departs_on", Date),  # a one-off trip...
+    Column("weekdays", String(7)),  # ...or regular weekdays, ISO digits ("135")
+    Column("departs_at", String(5), nullable=False),  # local time, "HH:MM"
+    Column("notes", Text, nullable=False, server_default=""),
+    Column("open", Boolean, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("seats BETWEEN 1 AND 8", name="ck_carpool_offers_seats"),
+    CheckConstraint("route_km > 0", name="ck_carpool_offers_km"),
+    Index("ix_carpool_offers_search", "origin", "destination"),
+)
+
+carpool_trips = Table(
+    "carpool_trips",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("offer_id", Id, ForeignKey("carpool_offers.id"), nullable=False),
+    Column("on", Date, nullable=False),
+    Column("seats", Integer, nullable=False),
+    Column("seats_taken", Integer, nullable=False, server_default="0"),
+    Column("state", String(10), nullable=False, server_default="open"),
+    Column("km", Float),
+    Column("passengers", Integer),
+    Column("confirmed_at", DateTime(timezone=True)),
+    UniqueConstraint("offer_id", "on", name="uq_carpool_trips_day"),
+    CheckConstraint("seats_taken BETWEEN 0 AND seats", name="ck_carpool_trips_no_overbooking"),
+)
+
+carpool_seats = Table(
+    "carpool_seats",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("trip_id", Id, ForeignKey("carpool_trips.id"), nullable=False),
+    Column("passenger_id", String(100), ForeignKey("members.id"), nullable=False),
+    Column("passenger_neighbourhood", String(50), nullable=False),
+    Column("state", String(10), nullable=False),  # booked | cancelled | rode
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("trip_id", "passenger_id", name="uq_carpool_seats_once"),
+    Index("ix_carpool_seats_passenger", "passenger_id"),
 )

@@ -167,6 +167,31 @@ class PeriodInvalid(ValueError):
         self.code, self.params = code, params or {}
 
 
+# ------------------------------------------------------------------------- ratings
+
+RATEABLE: frozenset[LoanState] = frozenset(
+    {LoanState.RETURNED, LoanState.DISPUTED, LoanState.OVERDUE}
+)
+
+
+def ratee_of(*, rater_id: str, parties: tuple[str, str], message: str) -> str:
+    """The other party of a two-party exchange, whom `rater_id` rates."""
+    first, second = parties
+    if rater_id not in parties:
+        raise LoanRuleBroken(message, code="ratings.not_party", forbidden=True)
+    return second if rater_id == first else first
+
+
+def check_rateable(state: LoanState) -> None:
+    """A loan is rated once the item came back, or once it went wrong."""
+    if state not in RATEABLE:
+        raise LoanRuleBroken(
+            f"A loan that is {state.value} cannot be rated yet.",
+            code="ratings.too_early",
+            params={"state": state.value},
+        )
+
+
 def check_request(
     *,
     borrower_id: str,
@@ -298,3 +323,284 @@ class Ledger:
         self.balances[source] = after_source
         self.balances[target] = after_target
         self.entries += [(transfer_id, source, -minutes), (transfer_id, target, minutes)]
+
+
+# --------------------------------------------------------------------- reservations
+
+# A loan still out after its due day keeps the item until it is checked in; a future
+# booking overlapping it waits for that return (the database constraint only knows the
+# planned periods, so that part of the rule is checked by the application).
+OPEN_ENDED: frozenset[LoanState] = frozenset({LoanState.OVERDUE, LoanState.DISPUTED})
+
+
+def held_until(state: LoanState, due_on: date) -> date | None:
+    """Last day an occupying loan holds its item; None while it is held until check-in."""
+    return None if state in OPEN_ENDED else due_on
+
+
+def overlaps(start: date, end: date | None, other_start: date, other_end: date | None) -> bool:
+    """Two day periods, both ends included (an end of None is open)."""
+    return (end is None or other_start <= end) and (other_end is None or start <= other_end)
+
+
+def days_late(*, state: LoanState, due_on: date, today: date) -> int:
+    """Days an item that is out has stayed past its due day (0 when not late)."""
+    if state not in (LoanState.PICKED_UP, LoanState.OVERDUE) or today <= due_on:
+        return 0
+    return (today - due_on).days
+
+
+# ------------------------------------------------------------------------- deposits
+
+DepositState = Literal["none", "held", "returned", "kept"]
+DEPOSIT_HOLDABLE: frozenset[LoanState] = OCCUPYING
+
+
+def settle_deposit(
+    *,
+    current: str,
+    target: str,
+    loan_state: LoanState,
+    parties: set[str],
+    amount_cents: int | None,
+    expected_cents: int,
+    held_cents: int,
+    reason: str,
+) -> tuple[str, int]:
+    """The deposit's next state and its amount in cents (held, returned or kept).
+
+    Only the lender (or staff) records the deposit: held once the loan is accepted, then
+    returned in full or kept (all or part) with a reason both sides can read."""
+    if not parties & {"lender", "staff"}:
+        raise LoanRuleBroken(
+            "Only the lender or staff may record the deposit.",
+            code="deposits.not_your_move",
+            forbidden=True,
+        )
+    allowed = {"held": {"none"}, "returned": {"held"}, "kept": {"held"}}
+    if current not in allowed.get(target, set()):
+        raise LoanRuleBroken(
+            f"A deposit that is {current} cannot be {target}.",
+            code="deposits.wrong_state",
+            params={"state": current, "target": target},
+        )
+    if target == "held":
+        if loan_state not in DEPOSIT_HOLDABLE:
+            raise LoanRuleBroken(
+                f"A deposit is held on an accepted loan, not a {loan_state.value} one.",
+                code="deposits.loan_not_accepted",
+                params={"state": loan_state.value},
+            )
+        amount = expected_cents if amount_cents is None else amount_cents
+        if amount <= 0:
+            raise DepositInvalid(
+                "The deposit held is a positive amount.",
+                field="amount_cents",
+                code="deposits.amount",
+            )
+        return "held", amount
+    if target == "returned":
+        return "returned", held_cents
+    if not reason.strip():
+        raise DepositInvalid(
+            "Say why the deposit is kept.", field="reason", code="deposits.reason_missing"
+        )
+    amount = held_cents if amount_cents is None else amount_cents
+    if not 0 < amount <= held_cents:
+        raise DepositInvalid(
+            f"At most the {held_cents} cents held can be kept.",
+            field="amount_cents",
+            code="deposits.amount_above_held",
+            params={"held_cents": held_cents},
+        )
+    return "kept", amount
+
+
+class DepositInvalid(ValueError):
+    """A deposit amount or reason the rules refuse, naming the field."""
+
+    def __init__(self, message: str, *, field: str, code: str, params: dict | None = None):
+        super().__init__(message)
+        self.field, self.code, self.params = field, code, params or {}
+
+
+# ------------------------------------------------------------------------- carpools
+
+MAX_SEATS = 8
+WEEKDAYS = "1234567"  # ISO weekdays, Monday = 1
+
+
+class RuleBroken(Exception):
+    """A rule said no: `field` → 422 naming it, `forbidden` → 403, else 409."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        params: dict | None = None,
+        field: str | None = None,
+        forbidden: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.code, self.params = code, params or {}
+        self.field, self.forbidden = field, forbidden
+
+
+class CarpoolRuleBroken(RuleBroken):
+    """A carpool rule said no."""
+
+
+class ServiceRuleBroken(RuleBroken):
+    """A time-bank service rule said no (who confirms a service, for whom)."""
+
+
+def provider_of(
+    *, direction: str, lister_id: str, caller_id: str, named_provider: str | None
+) -> str:
+    """Who provided a service the caller confirms: the lister of an offer, or the member
+    the lister of a request names. Nobody confirms a service to themselves."""
+    if direction == "offer":
+        if caller_id == lister_id:
+            raise ServiceRuleBroken(
+                "The provider cannot confirm their own service.",
+                code="services.own_service",
+                forbidden=True,
+            )
+        return lister_id
+    if caller_id != lister_id:
+        raise ServiceRuleBroken(
+            "Only the member who made this request may confirm it.",
+            code="services.not_yours",
+            forbidden=True,
+        )
+    if not named_provider:
+        raise ServiceRuleBroken(
+            "Name the member who provided the service.",
+            code="services.provider_missing",
+            field="body.provider_id",
+        )
+    if named_provider == caller_id:
+        raise ServiceRuleBroken(
+            "You cannot provide a service to yourself.",
+            code="services.own_service",
+            forbidden=True,
+        )
+    return named_provider
+
+
+def check_schedule(*, departs_on: date | None, weekdays: str | None, today: date) -> str | None:
+    """Validate a one-off date or regular weekdays; returns the weekdays, normalised."""
+    if (departs_on is None) == (not weekdays):
+        raise CarpoolRuleBroken(
+            "Give either a date (one-off trip) or weekdays (regular trip).",
+            code="carpools.schedule_missing",
+            field="body.departs_on",
+        )
+    if departs_on is not None:
+        if departs_on < today:
+            raise CarpoolRuleBroken(
+                "The trip's date is in the past.",
+                code="carpools.in_the_past",
+                field="body.departs_on",
+            )
+        return None
+    if any(d not in WEEKDAYS for d in weekdays or ""):
+        raise CarpoolRuleBroken(
+            "Weekdays are digits 1 (Monday) to 7 (Sunday).",
+            code="carpools.bad_weekdays",
+            field="body.weekdays",
+        )
+    return "".join(sorted(set(weekdays or "")))
+
+
+def runs_on(*, departs_on: date | None, weekdays: str | None, day: date) -> bool:
+    """Whether a carpool with this schedule drives on `day`."""
+    if departs_on is not None:
+        return day == departs_on
+    return str(day.isoweekday()) in (weekdays or "")
+
+
+def next_runs(*, departs_on: date | None, weekdays: str | None, today: date, count: int = 6):
+    """The next days (from today) a carpool drives."""
+    if departs_on is not None:
+        return [departs_on] if departs_on >= today else []
+    if not weekdays:
+        return []
+    days, day = [], today
+    while len(days) < count:
+        if runs_on(departs_on=None, weekdays=weekdays, day=day):
+            days.append(day)
+        day = date.fromordinal(day.toordinal() + 1)
+    return days
+
+
+def check_booking(
+    *,
+    driver_id: str,
+    passenger_id: str,
+    offer_open: bool,
+    departs_on: date | None,
+    weekdays: str | None,
+    day: date,
+    today: date,
+) -> None:
+    """Whether `passenger_id` may book a seat on the trip of `day`."""
+    if passenger_id == driver_id:
+        raise CarpoolRuleBroken(
+            "The driver does not book a seat in their own car.",
+            code="carpools.own_offer",
+            forbidden=True,
+        )
+    if not offer_open:
+        raise CarpoolRuleBroken("This carpool is closed.", code="carpools.closed")
+    if day < today:
+        raise CarpoolRuleBroken(
+            "This trip has already left.", code="carpools.in_the_past", field="body.on"
+        )
+    if not runs_on(departs_on=departs_on, weekdays=weekdays, day=day):
+        raise CarpoolRuleBroken(
+            "This carpool does not drive on that day.",
+            code="carpools.not_driving",
+            field="body.on",
+            params={"on": day.isoformat()},
+        )
+
+
+def check_confirmation(
+    *,
+    driver_id: str,
+    actor_id: str,
+    trip_state: str,
+    day: date,
+    today: date,
+    booked: set[str],
+    riders: set[str],
+) -> int:
+    """Whether the driver may confirm the trip with these riders; returns their count."""
+    if actor_id != driver_id:
+        raise CarpoolRuleBroken(
+            "Only the driver confirms a trip.", code="carpools.not_driver", forbidden=True
+        )
+    if trip_state != "open":
+        raise CarpoolRuleBroken("This trip is already confirmed.", code="carpools.confirmed")
+    if day > today:
+        raise CarpoolRuleBroken(
+            "A trip is confirmed once it has taken place.",
+            code="carpools.not_yet",
+            params={"on": day.isoformat()},
+        )
+    if not riders:
+        raise CarpoolRuleBroken(
+            "Name at least one passenger who rode.",
+            code="carpools.no_passengers",
+            field="body.passenger_ids",
+        )
+    strangers = riders - booked
+    if strangers:
+        raise CarpoolRuleBroken(
+            "Only passengers who booked a seat can be confirmed.",
+            code="carpools.not_booked",
+            field="body.passenger_ids",
+        )
+    return len(riders)

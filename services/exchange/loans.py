@@ -3,7 +3,8 @@
 Every transition is a conditional update (`WHERE state = <the state we decided from>`),
 records who made it and when, and writes its `exchange.loan.*` event to the outbox in the
 same transaction. No double booking: see `_ensure_item_free` and the PostgreSQL exclusion
-constraint created by migration 0002.
+constraint over planned periods (migration 0004). Deposits and overdue reminders live here
+too: they belong to the loan.
 """
 
 from __future__ import annotations
@@ -11,29 +12,34 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
 from libs.common.clock import clock
 from libs.common.contracts import exchange as contracts
+from libs.common.db import insert_ignoring_duplicates
 from libs.common.events import make_event
 from libs.common.ids import new_id
 from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
 from libs.common.runtime import ServiceRuntime
-from services.exchange.db import items, loan_transitions, loans, members
+from services.exchange.db import items, loan_reminders, loan_transitions, loans, members
 from services.exchange.domain import (
     CONTACT_VISIBLE,
     OCCUPYING,
+    OPEN_ENDED,
+    DepositInvalid,
     LoanRuleBroken,
     LoanState,
     check_request,
+    days_late,
     days_lent,
     loan_days,
     next_state,
     parties_of,
+    settle_deposit,
 )
 from services.exchange.members import get_member, private_view
 
@@ -48,8 +54,8 @@ EVENTS = {
     LoanState.RETURNED: contracts.LoanReturned,
 }
 DOUBLE_BOOKED = (
-    "This item is already lent or promised for an overlapping period: it is occupied "
-    "from {start} until it is checked in. Another request for it was accepted first."
+    "This item is already lent or promised for an overlapping period: it is booked "
+    "from {start}. Another request for it was accepted first."
 )
 
 
@@ -61,12 +67,19 @@ _ITEM_WITH_LENDER = (
     .join(members, members.c.id == items.c.owner_id)
     .where(items.c.id == bindparam("item_id"))
 )
+# Another loan holding the item on a day of [starts_on, due_on]: its planned period
+# overlaps, or it is still out past its due day (held until checked in).
 _HOLDER = (
     select(loans.c.id, loans.c.starts_on)
     .where(
         loans.c.item_id == bindparam("item_id"),
         loans.c.id != bindparam("loan_id"),
         loans.c.state.in_([s.value for s in OCCUPYING]),
+        loans.c.starts_on <= bindparam("due_on"),
+        or_(
+            loans.c.due_on >= bindparam("starts_on"),
+            loans.c.state.in_([s.value for s in OPEN_ENDED]),
+        ),
     )
     .limit(1)
 )
@@ -110,6 +123,9 @@ async def _event(
         "due_on": loan["due_on"],
         "days": loan_days(loan["starts_on"], loan["due_on"]),
         "requested_at": loan["requested_at"],
+        "deposit_cents": loan["deposit_cents"],
+        "deposit_state": loan["deposit_state"],
+        "deposit_kept_cents": loan["deposit_kept_cents"],
     }
     if state is LoanState.RETURNED:
         facts["days_lent"] = days_lent(loan["picked_up_on"], loan["returned_on"])
@@ -194,6 +210,10 @@ async def request_loan(
         "returned_on": None,
         "return_condition": None,
         "return_notes": None,
+        "deposit_cents": item.deposit_cents,
+        "deposit_state": "none",
+        "deposit_kept_cents": None,
+        "deposit_reason": None,
     }
     await session.execute(_INSERT_LOAN, loan)
     await _log(
@@ -216,7 +236,15 @@ async def _ensure_item_free(session: AsyncSession, *, loan: dict[str, Any]) -> N
     the clear message early; the exclusion constraint is what actually decides.
     """
     holder = (
-        await session.execute(_HOLDER, {"item_id": loan["item_id"], "loan_id": loan["id"]})
+        await session.execute(
+            _HOLDER,
+            {
+                "item_id": loan["item_id"],
+                "loan_id": loan["id"],
+                "starts_on": loan["starts_on"],
+                "due_on": loan["due_on"],
+            },
+        )
     ).first()
     if holder is not None:
         raise Conflict(
@@ -300,6 +328,65 @@ async def transition(
     return loan
 
 
+async def record_deposit(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    loan_id: str,
+    state: str,
+    amount_cents: int | None,
+    reason: str,
+) -> dict[str, Any]:
+    """Hold, return or keep (with a reason) the loan's deposit; lender or staff."""
+    loan = await get_loan(session, loan_id)
+    parties = parties_of(
+        actor_id=principal.sub,
+        lender_id=loan["lender_id"],
+        borrower_id=loan["borrower_id"],
+        is_staff=principal.is_staff,
+    )
+    if not parties:
+        raise Forbidden(
+            "Only the lender, the borrower and staff may see this loan.", code="loans.not_yours"
+        )
+    held = loan["deposit_cents"] if loan["deposit_state"] == "held" else 0
+    try:
+        target, amount = settle_deposit(
+            current=loan["deposit_state"],
+            target=state,
+            loan_state=LoanState(loan["state"]),
+            parties=parties,
+            amount_cents=amount_cents,
+            expected_cents=loan["deposit_cents"],
+            held_cents=held,
+            reason=reason,
+        )
+    except LoanRuleBroken as exc:
+        raise _problem(exc) from exc
+    except DepositInvalid as exc:
+        raise Invalid(
+            str(exc), field=f"body.{exc.field}", code=exc.code, params=exc.params
+        ) from exc
+    changes: dict[str, Any] = {"deposit_state": target, "updated_at": clock.now()}
+    if target == "held":
+        changes["deposit_cents"] = amount
+    if target == "kept":
+        changes["deposit_kept_cents"] = amount
+        changes["deposit_reason"] = reason.strip()
+    if target == "returned":
+        changes["deposit_kept_cents"] = 0
+    result = await session.execute(
+        update(loans)
+        .where(loans.c.id == loan_id, loans.c.deposit_state == loan["deposit_state"])
+        .values(**changes)
+    )
+    if result.rowcount != 1:
+        raise Conflict(
+            "This loan changed meanwhile; reload it and try again.", code="loans.changed"
+        )
+    return {**loan, **changes}
+
+
 async def overdue_loans(session: AsyncSession, *, today: date) -> list[str]:
     rows = await session.execute(
         select(loans.c.id).where(loans.c.state == LoanState.PICKED_UP.value, loans.c.due_on < today)
@@ -331,11 +418,18 @@ async def loan_view(
             .order_by(loan_transitions.c.at, loan_transitions.c.id)
         )
     )
+    reminders = await session.execute(
+        select(loan_reminders.c.on, loan_reminders.c.days_late)
+        .where(loan_reminders.c.loan_id == loan["id"])
+        .order_by(loan_reminders.c.on.desc())
+        .limit(30)
+    )
     view = {
         **loan,
         "days": loan_days(loan["starts_on"], loan["due_on"]),
         "history": [r._asdict() for r in moves] if history else None,
         "counterparty": None,
+        "reminders": [r._asdict() for r in reminders],
     }
     if LoanState(loan["state"]) in CONTACT_VISIBLE and (is_lender or is_borrower):
         other = loan["borrower_id"] if is_lender else loan["lender_id"]
@@ -347,7 +441,8 @@ SWEEPER = Principal(sub="exchange-overdue-sweep", roles=frozenset({"staff"}))
 
 
 async def sweep_overdue(runtime: ServiceRuntime, *, actor: Principal, today: date) -> list[str]:
-    """Mark every past-due loan that is still out overdue; returns the loans marked."""
+    """Mark every past-due loan that is still out overdue and remind both parties (once a
+    day, shown on their loans); returns the loans marked."""
     async with runtime.db.read() as session:
         due = await overdue_loans(session, today=today)
     marked = []
@@ -365,4 +460,31 @@ async def sweep_overdue(runtime: ServiceRuntime, *, actor: Principal, today: dat
             marked.append(loan_id)
         except Conflict:
             pass  # returned or disputed meanwhile
+    async with runtime.unit_of_work() as session:
+        await remind_late(session=session, today=today)
     return marked
+
+
+async def remind_late(*, session: AsyncSession, today: date) -> None:
+    """Record today's reminder for every overdue loan that has none yet."""
+    late = await session.execute(
+        select(loans.c.id, loans.c.state, loans.c.due_on).where(
+            loans.c.state == LoanState.OVERDUE.value, loans.c.due_on < today
+        )
+    )
+    rows = [
+        {
+            "id": new_id(),
+            "loan_id": row.id,
+            "on": today,
+            "days_late": days_late(state=LoanState(row.state), due_on=row.due_on, today=today),
+            "created_at": clock.now(),
+        }
+        for row in late
+    ]
+    if rows:
+        await session.execute(insert_ignoring_duplicates(session, loan_reminders), rows)
+
+
+def late_by(loan: dict[str, Any], *, today: date) -> int:
+    return days_late(state=LoanState(loan["state"]), due_on=loan["due_on"], today=today)

@@ -56,6 +56,10 @@ class LoanFacts(BaseModel):
     due_on: date
     days: int  # days planned (requested period), inclusive
     requested_at: datetime
+    # The deposit as it stands when the event is written (optional: absent before v1.1).
+    deposit_cents: int | None = None  # held, or asked for while not held yet
+    deposit_state: Literal["none", "held", "returned", "kept"] | None = None
+    deposit_kept_cents: int | None = None  # kept, with a reason told to both parties
 
 
 @contract("exchange.loan.requested", 1)

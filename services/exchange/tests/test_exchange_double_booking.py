@@ -1,4 +1,5 @@
-"""No double booking under concurrency: 50 overlapping accepts, exactly one wins (both DBs)."""
+"""No double booking under concurrency: 50 overlapping accepts, exactly one wins; 50
+bookings ahead racing each other and a loan already out (both DBs)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from services.exchange.db import loans
-from services.exchange.testkit import list_item, request_loan
+from services.exchange.testkit import day, list_item, request_loan
 
 N = 50
 
@@ -57,6 +58,54 @@ async def test_fifty_clients_requesting_and_accepting_at_once_book_the_item_once
     assert statuses == {200: 1, 409: N - 1}, statuses
 
 
+async def test_fifty_bookings_ahead_race_each_other_and_a_loan_already_out(exchange):
+    """Periods, not items, are held: two disjoint future periods are each booked once, and
+    nothing that overlaps the loan already out is accepted."""
+    lender = exchange.auth("lena", neighbourhood="north")
+    item = await list_item(exchange.client, lender)
+    out = (await request_loan(exchange.client, exchange.auth("first"), item["id"], 1, 3)).json()
+    for action in ("accept", "pick-up"):
+        done = await exchange.client.post(f"/loans/{out['id']}/{action}", headers=lender)
+        assert done.status_code == 200, done.text
+    # Every period of a group shares a day (3, 12 or 21); the groups do not overlap.
+    periods = [
+        [(2 + i % 2, 4 + i % 2), (10 + i % 3, 12 + i % 2), (19 + i % 3, 21 + i % 4)][i % 3]
+        for i in range(N)
+    ]
+    requested = [
+        await request_loan(exchange.client, exchange.auth(f"b{i}"), item["id"], *period)
+        for i, period in enumerate(periods)
+    ]
+    assert all(r.status_code == 201 for r in requested)
+
+    responses = await asyncio.gather(
+        *(
+            exchange.client.post(f"/loans/{r.json()['id']}/accept", headers=lender)
+            for r in requested
+        )
+    )
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {200: 2, 409: N - 2}, statuses
+    won = {periods[i] for i, r in enumerate(responses) if r.status_code == 200}
+    assert sorted("day 12" if start < 15 else "day 21" for start, _ in won) == ["day 12", "day 21"]
+    async with exchange.runtime.db.transaction() as session:
+        held = (
+            await session.execute(
+                select(loans.c.starts_on, loans.c.due_on).where(
+                    loans.c.state.in_(["accepted", "picked_up"])
+                )
+            )
+        ).all()
+    assert len(held) == 3
+    for a in held:
+        for b in held:
+            assert a == b or a.due_on < b.starts_on or b.due_on < a.starts_on, held
+    calendar = await exchange.client.get(f"/items/{item['id']}/bookings")
+    assert [p["state"] for p in calendar.json()] == ["out", "booked", "booked"]
+    assert calendar.json()[0]["starts_on"] == day(1)
+
+
 async def test_postgresql_exclusion_constraint_refuses_overlap_without_the_app_check(exchange):
     import pytest
     from sqlalchemy import update
@@ -67,10 +116,16 @@ async def test_postgresql_exclusion_constraint_refuses_overlap_without_the_app_c
     lender = exchange.auth("lena", neighbourhood="north")
     item = await list_item(exchange.client, lender)
     first = (await request_loan(exchange.client, exchange.auth("b1"), item["id"], 1, 2)).json()
-    second = (await request_loan(exchange.client, exchange.auth("b2"), item["id"], 5, 6)).json()
+    second = (await request_loan(exchange.client, exchange.auth("b2"), item["id"], 2, 6)).json()
+    later = (await request_loan(exchange.client, exchange.auth("b3"), item["id"], 3, 6)).json()
     async with exchange.runtime.db.transaction() as session:
         await session.execute(
             update(loans).where(loans.c.id == first["id"]).values(state="picked_up")
+        )
+    # The day after a period ends, the item can be promised again.
+    async with exchange.runtime.db.transaction() as session:
+        await session.execute(
+            update(loans).where(loans.c.id == later["id"]).values(state="accepted")
         )
     with pytest.raises(IntegrityError, match="ex_loans_no_double_booking"):
         async with exchange.runtime.db.transaction() as session:

@@ -197,16 +197,21 @@ async def test_loan_request_rules_name_the_field(exchange):
     assert anonymous.status_code == 401
 
 
-async def test_second_overlapping_loan_is_refused_until_the_item_is_checked_in(exchange):
+async def test_an_item_is_booked_ahead_for_periods_that_do_not_overlap(exchange):
     cast = Cast(exchange)
     item = await list_item(exchange.client, cast.headers["lender"])
     first = (await request_loan(exchange.client, cast.headers["borrower"], item["id"])).json()
-    # A later period still conflicts: the item is held until it is checked in.
-    second = (
+    # A later period is booked ahead while the first loan is promised...
+    later = (
         await request_loan(exchange.client, cast.headers["stranger"], item["id"], start=5, end=6)
     ).json()
+    # ...one overlapping both (days 3 and 5) is not.
+    overlapping = (
+        await request_loan(exchange.client, cast.headers["stranger"], item["id"], start=3, end=5)
+    ).json()
     assert (await cast.act(first["id"], "accept", "lender")).status_code == 200
-    refused = await cast.act(second["id"], "accept", "lender")
+    assert (await cast.act(later["id"], "accept", "lender")).status_code == 200
+    refused = await cast.act(overlapping["id"], "accept", "lender")
     assert refused.status_code == 409
     assert "already lent or promised" in refused.json()["detail"]
     withdraw = await exchange.client.post(
@@ -215,8 +220,25 @@ async def test_second_overlapping_loan_is_refused_until_the_item_is_checked_in(e
     assert withdraw.status_code == 409
     await cast.act(first["id"], "pick_up", "borrower")
     await cast.act(first["id"], "return", "lender")
-    accepted = await cast.act(second["id"], "accept", "lender")
+    accepted = await cast.act(overlapping["id"], "accept", "lender")
+    assert accepted.status_code == 409  # the later booking still holds day 5
+    await cast.act(later["id"], "cancel", "stranger")
+    accepted = await cast.act(overlapping["id"], "accept", "lender")
     assert accepted.status_code == 200, accepted.text
+
+
+async def test_an_item_still_out_after_its_due_day_is_held_until_checked_in(exchange):
+    cast = Cast(exchange)
+    loan_id = await cast.loan_in("overdue")  # due on day 3, today is day 5
+    item_id = await exchange.client.get(f"/loans/{loan_id}", headers=cast.headers["lender"])
+    item_id = item_id.json()["item_id"]
+    cast.set_today(TODAY)  # a request made earlier, for after the due day
+    later = await request_loan(exchange.client, cast.headers["stranger"], item_id, start=8, end=9)
+    cast.set_today(LATER)
+    refused = await cast.act(later.json()["id"], "accept", "lender")
+    assert refused.status_code == 409
+    calendar = (await exchange.client.get(f"/items/{item_id}/bookings")).json()
+    assert [p["state"] for p in calendar] == ["late"]
 
 
 async def test_contact_details_are_revealed_only_after_acceptance(exchange):
