@@ -33,6 +33,7 @@ from services.portal import (
 )
 from services.portal.backends import Backends
 from services.portal.config import PortalSettings, get_portal_settings
+from services.portal.debate import pages as debate_pages
 from services.portal.territory import directory
 from services.portal.web import install_page_handlers
 
@@ -109,6 +110,8 @@ def create_app(
             pages_impact.router,
             pages_staff.router,
             pages_accessibility.router,
+            debate_pages.router,
+            debate_pages.api,
         ],
         settings=settings,
         wire=wire,

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from libs.common.money import parse_amount_cents
 from services.portal.backends import BackendDown, BackendProblem
+from services.portal.debate import pages as debate_pages
 from services.portal.i18n import format_cents, format_percent, known, translate
 from services.portal.web import (
     Form,
@@ -29,7 +30,7 @@ router = APIRouter(include_in_schema=False)
 CATEGORIES = (
     "culture", "environment", "solidarity", "sport", "local-business", "education",
     "public-space", "participatory-budget",
-)  # fmt: skip
+)
 PUBLIC_STATES = ("live", "settling", "succeeded", "paid_out", "failed")
 # The providers' test cards (a real deployment embeds its PSP's card form here).
 TEST_CARDS = {
@@ -162,6 +163,7 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
         card_in_browser=card_in_browser(request),
         commission=commission,
         commission_pct=_percent(commission["rate"], language(request)),
+        debate=await debate_pages.on_campaign(request, me, campaign_id),
     )
 
 
