@@ -103,6 +103,10 @@ def create_app(
         NAME,
         routers=[
             api.router,
+            # Before the funding pages: their catch-all POST /campaigns/{id}/{step} would
+            # take /campaigns/{id}/comments.
+            debate_pages.router,
+            debate_pages.api,
             pages_public.router,
             pages_exchange.router,
             pages_funding.router,
@@ -110,8 +114,6 @@ def create_app(
             pages_impact.router,
             pages_staff.router,
             pages_accessibility.router,
-            debate_pages.router,
-            debate_pages.api,
         ],
         settings=settings,
         wire=wire,
