@@ -163,7 +163,7 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
         card_in_browser=card_in_browser(request),
         commission=commission,
         commission_pct=_percent(commission["rate"], language(request)),
-        debate=await debate_pages.on_campaign(request, me, campaign_id),
+        debate=await debate_pages.on_campaign(request, me, campaign),
     )
 
 

@@ -106,6 +106,7 @@ async def block(
         "edit_minutes": int(rules.edit_window.total_seconds() // 60),
         "reasons": REASONS,
         "may_post": me is not None and (me.verified or me.is_staff),
+        "closed": False,  # a subject not open to debate (a campaign's draft)
     }
 
 
@@ -115,10 +116,13 @@ async def on_proposal(request: Request, me: Account | None, edition_id: str, pro
     return await block(request, me, kind="proposal", subject_id=proposal_id, post_url=url)
 
 
-async def on_campaign(request: Request, me: Account | None, campaign_id: str):
-    """The comment block of a campaign's page."""
-    url = f"/campaigns/{campaign_id}/comments"
-    return await block(request, me, kind="campaign", subject_id=campaign_id, post_url=url)
+async def on_campaign(request: Request, me: Account | None, campaign: dict):
+    """The comment block of a campaign's page (read-only before the campaign is public)."""
+    url = f"/campaigns/{campaign['id']}/comments"
+    shown = await block(request, me, kind="campaign", subject_id=campaign["id"], post_url=url)
+    shown["closed"] = campaign.get("state") not in CAMPAIGN_PUBLIC
+    shown["may_post"] = shown["may_post"] and not shown["closed"]
+    return shown
 
 
 async def _post(request: Request, me: Account, form: dict, subject: Subject) -> Response:

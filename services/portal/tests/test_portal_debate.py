@@ -111,6 +111,13 @@ async def test_a_verified_resident_posts_others_reply_once_and_read_it_in_both_l
     assert (await send(ben_web, "/campaigns/k1/comments", "/", body="Bravo")).status_code == 303
     draft = await send(ben_web, "/campaigns/draft/comments", "/", body="Bravo")
     assert draft.status_code == 404, draft.headers
+    campaign = await ben_web.get("/campaigns/k1")
+    assert campaign.status_code == 200 and "Bravo" in campaign.text
+    assert 'data-testid="comment-form"' in campaign.text
+    events_so_far = [e for e in await events(debate) if e["type"] == "debate.comment.posted"]
+    assert [(e["data"]["subject_kind"], e["data"]["neighbourhood"]) for e in events_so_far] == [
+        ("proposal", "centre"), ("proposal", "centre"), ("campaign", "gare"),
+    ]  # fmt: skip
 
 
 async def test_length_and_personal_data_are_refused_naming_the_field(debate):
