@@ -14,7 +14,7 @@ from tests.browser.town import LENDER, RESIDENT, STAFF_EMAIL, STAFF_PASSWORD, au
 def people(browser, platform):
     contexts, pages = [], []
     for who, password in ((RESIDENT, None), (LENDER, None), (STAFF_EMAIL, STAFF_PASSWORD)):
-        context = browser.new_context(base_url=platform.url(), locale="fr-FR",
+        context = browser.new_context(base_url=platform.url(), locale="fr-FR", bypass_csp=True,
                                       viewport={"width": 1280, "height": 900})  # fmt: skip
         context.set_default_timeout(15_000)
         contexts.append(context)
