@@ -35,6 +35,7 @@ from services.portal import (
 )
 from services.portal.backends import Backends
 from services.portal.config import PortalSettings, get_portal_settings
+from services.portal.debate import pages as debate_pages
 from services.portal.territory import directory
 from services.portal.web import install_page_handlers
 
@@ -104,6 +105,10 @@ def create_app(
         NAME,
         routers=[
             api.router,
+            # Before the funding pages: their catch-all POST /campaigns/{id}/{step} would
+            # take /campaigns/{id}/comments.
+            debate_pages.router,
+            debate_pages.api,
             pages_public.router,
             pages_exchange.router,
             pages_energy.router,  # before the funding pages: their POST /campaigns/{id}/{step}

@@ -21,6 +21,9 @@
   sends the backer after the card page (and 3-D Secure); the same setting as the service's.
 - `PORTAL_ACCESSIBILITY_CONTACT`, `PORTAL_ACCESSIBILITY_STATEMENT_DATE`: who the
   accessibility statement (/accessibilite) tells people to write to, and its date.
+- `PORTAL_COMMENT_EDIT_MINUTES` (15): how long the author may edit or withdraw a comment.
+- `PORTAL_COMMENTS_PER_WINDOW` (5) per `PORTAL_COMMENT_WINDOW_MINUTES` (10): comments and
+  replies an account may post; beyond, 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -78,6 +81,11 @@ class PortalSettings(BaseSettings):
     accessibility_statement_date: date = Field(
         date(2026, 11, 27), alias="PORTAL_ACCESSIBILITY_STATEMENT_DATE"
     )
+
+    comment_edit_minutes: int = Field(15, alias="PORTAL_COMMENT_EDIT_MINUTES", ge=1, le=24 * 60)
+    comments_per_window: int = Field(5, alias="PORTAL_COMMENTS_PER_WINDOW", ge=1, le=1000)
+    # At most an hour: the throttle table forgets keys an hour after their last change.
+    comment_window_minutes: int = Field(10, alias="PORTAL_COMMENT_WINDOW_MINUTES", ge=1, le=60)
 
     @property
     def card_form_in_browser(self) -> bool:

@@ -3,7 +3,18 @@ failed log-ins and the record of role changes."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -67,4 +78,58 @@ role_changes = Table(
     Column("removed", String(200), nullable=False, default=""),
     Column("changed_at", DateTime(timezone=True), nullable=False),
     Index("ix_role_changes_changed_at", "changed_at"),
+)
+
+# --- debate (services/portal/debate) ------------------------------------------------------
+
+# Comments on a proposal or a campaign. `neighbourhood` is the subject's when it was posted
+# (events carry it); `page` is where the subject is read, to come back to after an action.
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("subject_kind", String(20), nullable=False),  # proposal|campaign
+    Column("subject_id", String(100), nullable=False),
+    Column("page", String(300), nullable=False),
+    Column("neighbourhood", String(50), nullable=True),
+    Column("author_id", String(36), nullable=False),
+    Column("in_reply_to", String(36), nullable=True),
+    Column("body", Text, nullable=False),
+    Column("state", String(20), nullable=False),  # visible|hidden|withdrawn
+    Column("hidden_reason", String(30), nullable=True),
+    Column("hidden_note", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("edited_at", DateTime(timezone=True), nullable=True),
+    Index("ix_comments_subject", "subject_kind", "subject_id", "created_at"),
+)
+
+# A resident's report of a comment (once per resident and comment); open until staff
+# hide the comment or dismiss the reports.
+comment_reports = Table(
+    "comment_reports",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("comment_id", String(36), nullable=False),
+    Column("reporter_id", String(36), nullable=False),
+    Column("reason", String(30), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("status", String(10), nullable=False),  # open|closed
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("comment_id", "reporter_id", name="uq_comment_reports_reporter"),
+    Index("ix_comment_reports_open", "status", "created_at"),
+)
+
+# Every moderation step of a comment: who, when, what (reported, hidden, restored,
+# dismissed, edited, withdrawn) and why.
+moderation_actions = Table(
+    "moderation_actions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("comment_id", String(36), nullable=False),
+    Column("actor_id", String(36), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("reason", String(30), nullable=True),
+    Column("note", Text, nullable=False, default=""),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_moderation_actions_comment", "comment_id", "at"),
 )

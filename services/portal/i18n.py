@@ -161,6 +161,7 @@ _STATE_LABELS = {
     ("rewards", "status"): "pstate",
     ("not_assessable", "status"): "pstatus",
     ("milestone_backwards", "status"): "milestone",
+    ("debate", "state"): "debate.state",
 }
 
 

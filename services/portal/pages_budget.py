@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from libs.common.money import parse_euros
 from libs.common.taxonomy import PB_PHASES
 from services.portal.backends import BackendDown, BackendProblem
+from services.portal.debate import pages as debate_pages
 from services.portal.i18n import translate
 from services.portal.web import (
     Form,
@@ -157,8 +158,14 @@ async def proposal_page(
         except BackendProblem:
             delivery = None
     edition = await services.get("budget", f"/editions/{edition_id}")
+    debate = await debate_pages.on_proposal(request, me, edition_id, proposal_id)
     return render(
-        request, "budget/proposal.html", edition=edition, proposal=proposal, delivery=delivery
+        request,
+        "budget/proposal.html",
+        edition=edition,
+        proposal=proposal,
+        delivery=delivery,
+        debate=debate,
     )
 
 

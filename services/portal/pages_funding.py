@@ -11,6 +11,7 @@ from libs.common.money import parse_amount_cents
 from libs.common.taxonomy import CAMPAIGN_CATEGORIES
 from services.portal import pages_energy
 from services.portal.backends import BackendDown, BackendProblem
+from services.portal.debate import pages as debate_pages
 from services.portal.i18n import format_cents, format_percent, known, translate
 from services.portal.web import (
     Form,
@@ -163,6 +164,7 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
         commission=commission,
         commission_pct=_percent(commission["rate"], language(request)),
         energy=energy,
+        debate=await debate_pages.on_campaign(request, me, campaign),
     )
 
 

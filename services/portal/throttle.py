@@ -102,3 +102,36 @@ async def record_failure(db: AsyncSession, *, key: str, free: int) -> int:
 
 async def forget(db: AsyncSession, *, key: str) -> None:
     await db.execute(delete(login_failures).where(login_failures.c.key == key))
+
+
+async def take_turn(db: AsyncSession, *, key: str, limit: int, window: timedelta) -> int:
+    """Count one action for `key` (at most `limit` per `window`, shared by replicas):
+    0 when counted, else the seconds until the window ends (nothing counted).
+
+    Same table as the log-in failures (a key per account, "comment:<id>"); `failures` is
+    the count in the window and `last_failure_at` when the window started. Windows longer
+    than FORGET_AFTER would be cut short by record_failure's clean-up."""
+    at = now()
+    fresh = login_failures.c.last_failure_at <= at - window
+    await db.execute(
+        insert_ignoring_duplicates(db, login_failures, "key").values(
+            key=key, failures=0, last_failure_at=at, blocked_until=None
+        )
+    )
+    counted = await db.execute(
+        update(login_failures)
+        .where(login_failures.c.key == key)
+        .where(fresh | (login_failures.c.failures < limit))
+        .values(
+            failures=case((fresh, 1), else_=login_failures.c.failures + 1),
+            last_failure_at=case((fresh, at), else_=login_failures.c.last_failure_at),
+        )
+    )
+    if counted.rowcount:
+        return 0
+    started = (
+        await db.execute(
+            select(login_failures.c.last_failure_at).where(login_failures.c.key == key)
+        )
+    ).scalar_one()
+    return max(1, math.ceil((_aware(started) + window - at).total_seconds()))

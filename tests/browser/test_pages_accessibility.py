@@ -73,6 +73,7 @@ PAGES = [
     (STAFF, "staff-editions", "/staff/editions"),
     (STAFF, "staff-match-pools", "/staff/match-pools"),
     (STAFF, "staff-reports", "/staff/reports"),
+    (STAFF, "staff-moderation", "/staff/moderation"),
     (STAFF, "staff-desk", "/staff/desk"),
     (ADMIN, "staff-roles", "/staff/roles"),
 ]

@@ -157,7 +157,7 @@ def test_both_languages_fill_the_same_placeholders():
 
 def test_every_key_the_pages_use_in_code_is_in_the_catalogues():
     used = set()
-    for path in PORTAL.glob("*.py"):
+    for path in [*PORTAL.glob("*.py"), *PORTAL.glob("debate/*.py")]:
         source = path.read_text()
         used |= set(PY_KEY.findall(source)) | set(KEY_ARG.findall(source))
     assert len(used) > 20
@@ -178,7 +178,7 @@ def test_every_label_family_the_templates_use_exists():
 def test_every_problem_code_a_service_raises_has_a_sentence_in_both_languages():
     codes = set()
     for service in ("exchange", "crowdfunding", "budget", "portal"):
-        for path in (SERVICES / service).glob("*.py"):
+        for path in [*(SERVICES / service).glob("*.py"), *(SERVICES / service).glob("debate/*.py")]:
             if path.name == "stripe_provider.py":  # the payment provider's own states
                 continue
             source = path.read_text()

@@ -1,0 +1,1 @@
+"""Debate: comments on proposals and campaigns, reports from residents, moderation by staff."""
