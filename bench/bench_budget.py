@@ -7,8 +7,9 @@ projects) online: JWT check, eligibility, ballot validation against the feasible
 proposals, the participation row (the one-ballot-per-voter key), the secret ballot row
 and its outbox event, in one write transaction. The edition is taken to the voting phase
 through the API before the clock starts. The bare endpoint is measured by the same client,
-in the same run, on the same machine. Target: ballots/s at least 25 % of the bare
-endpoint's requests/s.
+in the same run, on the same machine. Goal (issue 18): ballots/s at least 50 % of the bare
+endpoint's requests/s on SQLite; with --database-url (PostgreSQL) at least 30 % of a bare
+endpoint writing one row there.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ if __package__ in (None, ""):  # `python bench/bench_budget.py`
 from bench.harness import BenchEnv, measure_bare, report, run_load
 from libs.common.auth import mint_token
 
-TARGET = 0.25
+# Issue 18: at least half the bare endpoint on SQLite; on PostgreSQL at least 30 % of a
+# bare endpoint that writes one row in its own transaction (harness.bare_pg_app).
+TARGET = 0.50
+TARGET_POSTGRESQL = 0.30
 PROJECTS = 8
 
 
@@ -110,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv if argv is not None else sys.argv[1:])
     with BenchEnv(database_url=args.database_url) as env:
         env.migrate("budget")
-        bare = measure_bare(total=args.ops * 2, concurrency=args.concurrency)
+        bare = measure_bare(
+            total=args.ops * 2, concurrency=args.concurrency, database_url=args.database_url
+        )
         with env.serve("services.budget.app:create_app", ready_path="/readyz") as url:
             ballots = asyncio.run(
                 _bench(url, env.settings(), ops=args.ops, concurrency=args.concurrency)
@@ -119,10 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"budget on {backend}, {args.concurrency} concurrent voters, uvicorn subprocesses")
     print(report([ballots], baseline=bare))
     ratio = ballots.requests_per_second / bare.requests_per_second
-    verdict = "meets" if ratio >= TARGET else "MISSES"
+    target = TARGET_POSTGRESQL if args.database_url else TARGET
+    verdict = "meets" if ratio >= target else "MISSES"
     print(
         f"cast ballot: {ratio:.0%} of the bare endpoint's requests/s ({verdict} the "
-        f"{TARGET:.0%} target); p99 {ballots.p99_ms:.1f} ms vs {bare.p99_ms:.1f} ms bare"
+        f"{target:.0%} goal); p99 {ballots.p99_ms:.1f} ms vs {bare.p99_ms:.1f} ms bare"
     )
     return 0 if ballots.errors == 0 else 1
 

@@ -6,7 +6,8 @@ Each operation is one borrower asking for a loan (POST /loans) and the lender ac
 it (POST /loans/{id}/accept): two write transactions, two outbox events, JWT checks.
 Items are listed before the clock starts (one per operation, so every accept wins).
 The bare endpoint is measured by the same client, in the same run, on the same machine.
-Target: exchange requests/s at least 25 % of the bare endpoint's.
+Goal (issue 18): exchange requests/s at least 50 % of the bare endpoint's on SQLite; with
+--database-url (PostgreSQL) at least 30 % of a bare endpoint writing one row there.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from bench.harness import BenchEnv, measure_bare, report, run_load
 from libs.common.auth import mint_token
 from services.exchange.testkit import ITEM
 
-TARGET = 0.25
+# Issue 18: at least half the bare endpoint on SQLite; on PostgreSQL at least 30 % of a
+# bare endpoint that writes one row in its own transaction (harness.bare_pg_app).
+TARGET = 0.50
+TARGET_POSTGRESQL = 0.30
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -84,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv if argv is not None else sys.argv[1:])
     with BenchEnv(database_url=args.database_url) as env:
         env.migrate("exchange")
-        bare = measure_bare(total=args.ops * 2, concurrency=args.concurrency)
+        bare = measure_bare(
+            total=args.ops * 2, concurrency=args.concurrency, database_url=args.database_url
+        )
         with env.serve("services.exchange.app:create_app", ready_path="/readyz") as url:
             loans = asyncio.run(
                 _bench(url, env.settings(), ops=args.ops, concurrency=args.concurrency)
@@ -93,11 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"exchange on {backend}, {args.concurrency} concurrent clients, uvicorn subprocesses")
     print(report([loans], baseline=bare))
     ratio = loans.requests_per_second / bare.requests_per_second
-    verdict = "meets" if ratio >= TARGET else "MISSES"
+    target = TARGET_POSTGRESQL if args.database_url else TARGET
+    verdict = "meets" if ratio >= target else "MISSES"
     pairs = loans.ops_per_second / bare.requests_per_second
     print(
         f"loan request+accept: {ratio:.0%} of the bare endpoint's requests/s "
-        f"({verdict} the {TARGET:.0%} target); {pairs:.0%} counting a request+accept pair as one"
+        f"({verdict} the {target:.0%} goal); {pairs:.0%} counting a request+accept pair as one; "
+        f"p99 {loans.p99_ms:.1f} ms per pair vs {bare.p99_ms:.1f} ms bare"
     )
     return 0 if loans.errors == 0 else 1
 

@@ -8,7 +8,7 @@
    impact service's own consumer (libs.common.broker.EventConsumer +
    services.impact.handlers.apply: envelope parsing, inbox row, fact and activity rows, one
    transaction per batch) on SQLite. Both read the same
-   events in the same run; the ratio is impact events/s ÷ raw events/s (target >= 25 %).
+   events in the same run; the ratio is impact events/s ÷ raw events/s (goal >= 50 %, issue 18).
 2. Queries. A projection holding --facts events is filled IN BULK, bypassing NATS (ingesting
    1M events through NATS would take many minutes on its own): facts_of() of synthetic events,
    then the consumer's own flush (Projection.flush: facts, activity, and the aggregate tables
@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 import nats
 from nats.js.api import ConsumerConfig
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
 
 from libs.common.broker import create_broker, ensure_streams, subscribe_events
 from libs.common.db import Database
@@ -45,7 +45,7 @@ from libs.common.settings import Settings
 from services.impact import db as tables
 from services.impact.app import BATCH_SIZE
 from services.impact.facts import facts_of
-from services.impact.handlers import LIVE, apply
+from services.impact.handlers import LIVE, apply, flush
 from services.impact.scenario import synthetic_events
 
 
@@ -90,37 +90,30 @@ async def impact_consume(url: str, database: Database, count: int, batch_size: i
     broker = create_broker(url, name="bench-impact")
     await broker.connect()
     await ensure_streams(broker)
-    committed = 0
-
-    def after_commit(session) -> None:
-        nonlocal committed
-        committed += session.info.pop("bench_applied", 0)
-
-    event.listen(Session, "after_commit", after_commit)
-
-    async def counting(session, envelope):
-        # Counting committed events in Python: polling the inbox would take SQLite's lock.
-        await apply(session, envelope)
-        info = session.sync_session.info
-        info["bench_applied"] = info.get("bench_applied", 0) + 1
-
     consumer = subscribe_events(
         broker,
         db=database,
         consumer="impact",
         subject="sharitories.>",
-        handle=counting,
+        handle=apply,
+        flush=flush,
         batch_size=batch_size,
     )
+
+    def committed() -> float:
+        # The consumer counts a batch once committed and acked (polling the inbox would
+        # take SQLite's lock).
+        labels = {"consumer": "impact", "outcome": "applied"}
+        return REGISTRY.get_sample_value("sharitories_events_consumed_total", labels) or 0
+
     await broker.start()
     started = time.perf_counter()
     consumer.start()
-    while committed < count:
+    while committed() < count:
         await asyncio.sleep(0.005)
     elapsed = time.perf_counter() - started
     await asyncio.sleep(0.5)  # let the last acks go out
     await consumer.stop()
-    event.remove(Session, "after_commit", after_commit)
     await broker.stop()
     async with database.transaction() as session:
         done = await session.scalar(select(func.count()).select_from(inbox))
@@ -149,9 +142,7 @@ async def bench_ingestion(workdir: Path, events: int, batch_size: int) -> None:
         raw_rate, impact_rate = events / raw, events / ingested
         print(f"raw nats-py JetStream consumption : {raw_rate:10.0f} events/s ({raw:.2f}s)")
         print(f"impact end-to-end into projections: {impact_rate:10.0f} events/s ({ingested:.2f}s)")
-        print(
-            f"ratio impact / raw                : {impact_rate / raw_rate:10.1%}  (target >= 25 %)"
-        )
+        print(f"ratio impact / raw                : {impact_rate / raw_rate:10.1%}  (goal >= 50 %)")
     finally:
         server.stop()
 

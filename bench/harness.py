@@ -51,6 +51,54 @@ def bare_app():
     return app
 
 
+def bare_pg_app():
+    """The PostgreSQL baseline: a FastAPI app whose one endpoint writes a row, nothing else.
+
+    One transaction per request inserting one row through an asyncpg pool (no ORM, no
+    auth, no outbox): what any endpoint that persists something on PostgreSQL pays.
+    `BARE_DATABASE_URL` names the database, `BARE_TABLE` the scratch table (dropped after).
+    """
+    import asyncpg
+    from fastapi import FastAPI
+
+    url = os.environ["BARE_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+    table = os.environ["BARE_TABLE"]
+    state: dict = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        pool = state["pool"] = await asyncpg.create_pool(url, min_size=10, max_size=10)
+        await pool.execute(
+            f'CREATE TABLE IF NOT EXISTS "{table}" (id bigserial PRIMARY KEY, payload text)'
+        )
+        try:
+            yield
+        finally:
+            await pool.execute(f'DROP TABLE IF EXISTS "{table}"')
+            await pool.close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/ping")
+    async def ping() -> dict:
+        return {"ok": True}
+
+    @app.post("/write")
+    async def write(body: dict) -> dict:
+        async with state["pool"].acquire() as conn, conn.transaction():
+            await conn.execute(f'INSERT INTO "{table}" (payload) VALUES ($1)', str(body))
+        return {"ok": True}
+
+    return app
+
+
+async def bare_write(client: httpx.AsyncClient, n: int) -> int:
+    """PostgreSQL baseline scenario: one POST that writes one row."""
+    response = await client.post("/write", json={"n": n})
+    response.raise_for_status()
+    return 1
+
+
 async def ping(client: httpx.AsyncClient, n: int) -> int:
     """Baseline scenario: one GET of the bare endpoint."""
     response = await client.get("/ping")
@@ -58,13 +106,19 @@ async def ping(client: httpx.AsyncClient, n: int) -> int:
     return 1
 
 
-def measure_bare(*, total: int, concurrency: int) -> LoadResult:
-    """The baseline: serve the bare endpoint, warm it up, then time `total` GETs of it."""
-    with serve_app("bench.harness:bare_app") as url:
-        asyncio.run(run_load(url, ping, total=300, concurrency=concurrency))
-        return asyncio.run(
-            run_load(url, ping, total=total, concurrency=concurrency, name="bare GET /ping")
-        )
+def measure_bare(*, total: int, concurrency: int, database_url: str | None = None) -> LoadResult:
+    """The baseline: serve the bare endpoint, warm it up, then time `total` calls of it.
+
+    With `database_url` (PostgreSQL) the bare endpoint writes a row in its own transaction
+    (`bare_pg_app`), the equivalent of a write on that database; else a GET of `/ping`."""
+    if database_url:
+        env = {"BARE_DATABASE_URL": database_url, "BARE_TABLE": f"bench_bare_{os.getpid()}"}
+        factory, scenario, name = "bench.harness:bare_pg_app", bare_write, "bare PG POST /write"
+    else:
+        env, factory, scenario, name = {}, "bench.harness:bare_app", ping, "bare GET /ping"
+    with serve_app(factory, env=env) as url:
+        asyncio.run(run_load(url, scenario, total=300, concurrency=concurrency))
+        return asyncio.run(run_load(url, scenario, total=total, concurrency=concurrency, name=name))
 
 
 def _wait_until_up(url: str, path: str, timeout: float, process=None) -> None:
@@ -86,7 +140,7 @@ def serve_app(
     env: dict[str, str] | None = None,
     mode: str = "subprocess",
     ready_path: str = "/ping",
-    timeout: float = 30.0,
+    timeout: float = 120.0,  # a loaded machine imports slowly
 ) -> Iterator[str]:
     """Serve `module:callable` (an app factory) under uvicorn on a free port; yields its URL."""
     port = free_port()

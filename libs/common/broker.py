@@ -73,6 +73,9 @@ DEFAULT_ACK_WAIT = 10.0
 SCHEMA_NOT_READY_DELAY = 5.0
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+# Called once after a transaction's handlers, in it, before it commits (a handler that
+# collects rows writes them there, one statement per table for the whole batch).
+Flush = Callable[[AsyncSession], Awaitable[None]]
 Ready = Callable[[], Awaitable[None]]
 
 # SQLSTATEs of a schema that is not (yet) migrated: undefined table, column, schema.
@@ -235,6 +238,7 @@ class EventConsumer:
         db: Database,
         consumer: str,
         handle: Handler,
+        flush: Flush | None = None,
         max_deliver: int = 5,
         backoff: Sequence[float] = DEFAULT_BACKOFF,
         subject: str = f"{SUBJECT_PREFIX}.>",
@@ -258,6 +262,7 @@ class EventConsumer:
         self.db = db
         self.consumer = consumer
         self.handle = handle
+        self.flush = flush
         self.max_deliver = max_deliver
         self.backoff = tuple(backoff)
 
@@ -427,6 +432,8 @@ class EventConsumer:
                         finally:
                             current_event.reset(token)
                         applied += 1
+                if self.flush is not None and applied:
+                    await self.flush(session)
         except Exception:
             # Something in the batch failed: isolate it by applying messages one at a time.
             for msg, envelope in parsed:
@@ -437,7 +444,8 @@ class EventConsumer:
         EVENTS_CONSUMED.labels(self.consumer, "applied").inc(applied)
         EVENTS_CONSUMED.labels(self.consumer, "duplicate").inc(len(parsed) - applied)
 
-    async def _apply(self, session: AsyncSession, msg: Any, envelope: Envelope) -> None:
+    async def _apply(self, session: AsyncSession, msg: Any, envelope: Envelope) -> bool:
+        """Apply one event unless the inbox has seen it; True if applied."""
         token = current_event.set((envelope.id, envelope.type))
         try:
             if await first_delivery(session, self.consumer, envelope.id):
@@ -445,15 +453,17 @@ class EventConsumer:
                     msg.headers, consumer=self.consumer, event_type=envelope.type
                 ):
                     await self.handle(session, envelope)
-            else:
-                EVENTS_CONSUMED.labels(self.consumer, "duplicate").inc()
+                return True
+            EVENTS_CONSUMED.labels(self.consumer, "duplicate").inc()
+            return False
         finally:
             current_event.reset(token)
 
     async def _process_one(self, msg: Any, envelope: Envelope) -> None:
         try:
             async with self.db.transaction() as session:
-                await self._apply(session, msg, envelope)
+                if await self._apply(session, msg, envelope) and self.flush is not None:
+                    await self.flush(session)
         except Exception as exc:
             delivered = msg.metadata.num_delivered
             if schema_not_ready(exc):
@@ -516,6 +526,7 @@ def subscribe_events(
     consumer: str,
     subject: str,
     handle: Handler,
+    flush: Flush | None = None,
     max_deliver: int = 5,
     backoff: Sequence[float] = DEFAULT_BACKOFF,
     batch_size: int = 200,
@@ -523,12 +534,14 @@ def subscribe_events(
     ack_wait: float = DEFAULT_ACK_WAIT,
     ready: Ready | None = None,
 ) -> EventConsumer:
-    """A durable consumer named `consumer` on `subject`, applying `handle`; call `.start()`."""
+    """A durable consumer named `consumer` on `subject`, applying `handle` to each event
+    (then `flush` once per transaction, if given); call `.start()`."""
     return EventConsumer(
         broker=broker,
         db=db,
         consumer=consumer,
         handle=handle,
+        flush=flush,
         max_deliver=max_deliver,
         backoff=backoff,
         subject=subject,

@@ -86,13 +86,21 @@ def _serialise_sqlite_writes(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn):
         # Reads (Database.read) take a WAL snapshot and no lock; everything else writes.
+        # Straight to the driver's cursor: exec_driver_sql would build a whole execution
+        # context for this one fixed statement, a measurable share of a small request.
         options = conn.get_execution_options()
+        dbapi_connection = conn.connection.dbapi_connection
         if options.get("sharitories_read", False):
             offload = options.get("sharitories_offload", False)
-            sqlite_adapter.offload_next_read(conn.connection.dbapi_connection, offload)
-            conn.exec_driver_sql(sqlite_adapter.BEGIN_READ)
+            sqlite_adapter.offload_next_read(dbapi_connection, offload)
+            statement = sqlite_adapter.BEGIN_READ
         else:
-            conn.exec_driver_sql(sqlite_adapter.BEGIN_WRITE)
+            statement = sqlite_adapter.BEGIN_WRITE
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
 
 
 class Database:

@@ -177,38 +177,34 @@ class OutboxRelay:
         return len(done)
 
     async def _lease(self) -> list[tuple[int, str, str, str, str | None]]:
+        # One statement (UPDATE ... RETURNING, SQLite >= 3.35 and PostgreSQL): the relay's
+        # pass holds the single SQLite writer for as short a time as it can.
         now = datetime.now(UTC)
+        candidates = (
+            select(outbox.c.seq)
+            .where(
+                outbox.c.published_at.is_(None),
+                or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
+            )
+            .order_by(outbox.c.seq)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        lease = (
+            update(outbox)
+            .where(outbox.c.seq.in_(candidates.scalar_subquery()))
+            .values(claimed_by=self.name, claimed_until=now + self.lease)
+            .returning(
+                outbox.c.seq,
+                outbox.c.event_id,
+                outbox.c.subject,
+                outbox.c.payload,
+                outbox.c.traceparent,
+            )
+        )
         async with self.db.transaction() as session:
-            candidates = (
-                select(outbox.c.seq)
-                .where(
-                    outbox.c.published_at.is_(None),
-                    or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
-                )
-                .order_by(outbox.c.seq)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            )
-            seqs = list((await session.scalars(candidates)).all())
-            if not seqs:
-                return []
-            await session.execute(
-                update(outbox)
-                .where(outbox.c.seq.in_(seqs))
-                .values(claimed_by=self.name, claimed_until=now + self.lease)
-            )
-            result = await session.execute(
-                select(
-                    outbox.c.seq,
-                    outbox.c.event_id,
-                    outbox.c.subject,
-                    outbox.c.payload,
-                    outbox.c.traceparent,
-                )
-                .where(outbox.c.seq.in_(seqs))
-                .order_by(outbox.c.seq)
-            )
-            return [tuple(r) for r in result.all()]
+            rows = [tuple(r) for r in (await session.execute(lease)).all()]
+        return sorted(rows)  # RETURNING promises no order: publish in order of writing
 
     async def _settle(
         self, done: list[int], failed: tuple[int, str] | None, leased: Iterable[int]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Date, Table, delete, select, tuple_
@@ -107,16 +108,23 @@ class Fold:
 
     def add_activity(self, rows: Iterable[dict[str, Any]]) -> None:
         add = self.members.add
+        periods_of: dict[date, tuple] = {}  # a batch holds few distinct days
+        scopes: dict[tuple[str, str], str | None] = {}
         for r in rows:
             day = r["day"]
             member = r["member_id"]
             nbhd = r["neighbourhood"] or NONE
-            periods = (("m", _month(day)), ("y", day.replace(month=1, day=1)))
+            periods = periods_of.get(day)
+            if periods is None:
+                periods = periods_of[day] = (("m", _month(day)), ("y", day.replace(month=1, day=1)))
             for grain, start in periods:
                 add((grain, start, ACTIVE, nbhd, NONE, member))
-            if (r["role"], r["type"]) in PEOPLE:
+            who = (r["role"], r["type"])
+            scope = scopes.get(who, "")
+            if scope == "":
+                scope = scopes[who] = f"{who[0]}|{who[1]}|" if who in PEOPLE else None
+            if scope is not None:
                 cat = r["category"] or NONE
-                scope = f"{r['role']}|{r['type']}|"
                 for grain, start in periods:
                     add((grain, start, scope + "n", nbhd, NONE, member))
                     add((grain, start, scope + "c", NONE, cat, member))
@@ -166,8 +174,11 @@ def _executemany(
     if not rows:
         return
     procs = _converters(conn, table, columns)
-    if any(procs):
-        indexed = [(i, p) for i, p in enumerate(procs) if p is not None]
+    indexed = [(i, p) for i, p in enumerate(procs) if p is not None]
+    if len(indexed) == 1:  # the aggregate tables: one day column
+        i, p = indexed[0]
+        rows = [(*row[:i], p(row[i]), *row[i + 1 :]) for row in rows]
+    elif indexed:
         converted = []
         for row in rows:
             row = list(row)
@@ -185,7 +196,8 @@ def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> No
     if not rows:
         return
     columns = [c.name for c in table.columns]
-    _executemany(conn, table, columns, [tuple(r[c] for c in columns) for r in rows])
+    values = itemgetter(*columns)
+    _executemany(conn, table, columns, [values(r) for r in rows])
 
 
 def write_fold(conn: Connection, fold: Fold, *, sums: Table, members: Table, loans: Table) -> None:

@@ -8,7 +8,7 @@ from libs.common.runtime import ServiceRuntime
 from libs.common.settings import Settings
 from libs.common.web import create_service_app
 from services.impact.api import router
-from services.impact.handlers import apply
+from services.impact.handlers import apply, flush
 
 NAME = "impact"
 CONSUMER = "impact"
@@ -19,7 +19,7 @@ BATCH_SIZE = 1000
 
 def wire(runtime: ServiceRuntime) -> None:
     """The impact service listens to every event of the platform."""
-    runtime.consume("sharitories.>", apply, consumer=CONSUMER, batch_size=BATCH_SIZE)
+    runtime.consume("sharitories.>", apply, flush=flush, consumer=CONSUMER, batch_size=BATCH_SIZE)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

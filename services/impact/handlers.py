@@ -1,8 +1,10 @@
 """Event handlers of the impact service: one `apply(session, envelope)` for every event.
 
 The consumer (libs.common.broker) calls `apply` inside its transaction, after the inbox has
-recorded the event id, so a redelivered or re-published event is never applied twice. `apply`
-dispatches on (type, version) through `facts.PROJECTORS`:
+recorded the event id, so a redelivered or re-published event is never applied twice; `apply`
+collects the rows and the consumer calls `flush` once per batch, before it commits, to write
+them (one executemany per table). `apply` dispatches on (type, version) through
+`facts.PROJECTORS`:
 
 - a known event becomes its fact and activity rows (facts.py);
 - an unknown type or version, or data that does not validate against its contract, is PARKED
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter
 from pydantic import ValidationError
-from sqlalchemy import Table, delete, event, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -53,7 +55,20 @@ class Projection:
         return (self.facts, self.activity, self.parked, self.sums, self.members, self.loans)
 
     async def apply(self, session: AsyncSession, envelope: Envelope) -> None:
-        """Project one event (already de-duplicated by the caller)."""
+        """Project one event (already de-duplicated by the caller), written at once."""
+        pending = Pending()
+        await self.collect(session, envelope, pending)
+        await pending.write(session)
+
+    async def apply_all(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
+        """Project many events with one executemany per table (already de-duplicated)."""
+        pending = Pending()
+        for envelope in envelopes:
+            await self.collect(session, envelope, pending)
+        await pending.write(session)
+
+    async def collect(self, session: AsyncSession, envelope: Envelope, pending: Pending) -> None:
+        """Add the rows of `envelope` to `pending`; park it now if it cannot be projected."""
         try:
             rows = facts_of(envelope)
         except OutOfRange as exc:
@@ -66,22 +81,13 @@ class Projection:
         except ValidationError as exc:
             await self.park(session, envelope, f"data does not match its contract: {exc}")
             return
-        await self.write(session, rows)
-        if rows.edition_name is not None:
-            await remember_edition_name(session, *rows.edition_name)
+        pending.add(self, rows)
 
     async def write(self, session: AsyncSession, rows: EventFacts) -> None:
-        """Buffer the rows; they are inserted in bulk just before the transaction commits.
-
-        The consumer applies a batch of events in one transaction: one executemany per table
-        (facts, activity, and each aggregate table) instead of statements per event.
-        """
-        pending = session.sync_session.info.setdefault(_PENDING, {})
-        buffer = pending.get(self)
-        if buffer is None:
-            buffer = pending[self] = ([], [])
-        buffer[0].extend(rows.facts)
-        buffer[1].extend(rows.activity)
+        """Write the rows of one event now (facts, activity, aggregates, edition name)."""
+        pending = Pending()
+        pending.add(self, rows)
+        await pending.write(session)
 
     def flush(self, conn: Connection, facts: list[dict], activity: list[dict]) -> None:
         """Insert the buffered rows and fold them into the aggregates (same transaction)."""
@@ -114,33 +120,70 @@ async def remember_edition_name(session: AsyncSession, edition: str, name: str) 
     await session.execute(names.insert().values(edition=edition, name=name))
 
 
-_PENDING = "impact_pending_rows"
+class Pending:
+    """Rows of several events waiting to be written together, in the caller's transaction.
+
+    The consumer applies a batch of events in one transaction: one executemany per table
+    (facts, activity, and each aggregate table) instead of statements per event. Nothing
+    is written until `write` is called: the caller says when, no session hook does."""
+
+    __slots__ = ("editions", "rows")
+
+    def __init__(self) -> None:
+        self.rows: dict[Projection, tuple[list[dict], list[dict]]] = {}
+        self.editions: list[tuple[str, str]] = []
+
+    def add(self, projection: Projection, rows: EventFacts) -> None:
+        buffer = self.rows.get(projection)
+        if buffer is None:
+            buffer = self.rows[projection] = ([], [])
+        buffer[0].extend(rows.facts)
+        buffer[1].extend(rows.activity)
+        if rows.edition_name is not None:
+            self.editions.append(rows.edition_name)
+
+    async def write(self, session: AsyncSession) -> None:
+        rows, self.rows = self.rows, {}
+        editions, self.editions = self.editions, []
+        if rows:
+            await session.run_sync(_write_rows, rows)
+        for edition, name in editions:
+            await remember_edition_name(session, edition, name)
 
 
-@event.listens_for(Session, "before_commit")
-def _insert_pending_rows(session: Session) -> None:
-    # Runs inside SQLAlchemy's async bridge (greenlet), so a sync execute is allowed here.
-    pending = session.info.pop(_PENDING, None)
-    for projection, (facts, activity) in (pending or {}).items():
+def _write_rows(session: Session, rows: dict[Projection, tuple[list[dict], list[dict]]]) -> None:
+    for projection, (facts, activity) in rows.items():
         projection.flush(session.connection(), facts, activity)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_pending_rows(session: Session) -> None:
-    session.info.pop(_PENDING, None)
 
 
 LIVE = Projection(db.facts, db.activity, db.parked_events, db.sums, db.members, db.loans)
 
 
+_PENDING = "impact_pending"
+
+
 async def apply(session: AsyncSession, envelope: Envelope) -> None:
-    """The impact consumer's handler: project `envelope` into the live tables."""
-    await LIVE.apply(session, envelope)
+    """The impact consumer's handler: collect the rows of `envelope` for the live tables.
+
+    They are written by `flush`, which the consumer calls once per batch before it commits
+    (`runtime.consume(..., flush=flush)`)."""
+    pending = session.sync_session.info.get(_PENDING)
+    if pending is None:
+        pending = session.sync_session.info[_PENDING] = Pending()
+    await LIVE.collect(session, envelope, pending)
+
+
+async def flush(session: AsyncSession) -> None:
+    """Write what `apply` collected in this transaction (the consumer's end of batch)."""
+    pending = session.sync_session.info.pop(_PENDING, None)
+    if pending is not None:
+        await pending.write(session)
 
 
 async def reapply_parked(session: AsyncSession, *, projection: Projection = LIVE) -> int:
     """Re-apply parked events this version now understands; returns how many were applied."""
     applied = 0
+    pending = Pending()
     for row in (await session.execute(select(projection.parked))).mappings().all():
         envelope = Envelope.model_validate(json.loads(row["envelope"]))
         try:
@@ -150,8 +193,7 @@ async def reapply_parked(session: AsyncSession, *, projection: Projection = LIVE
         await session.execute(
             delete(projection.parked).where(projection.parked.c.event_id == row["event_id"])
         )
-        await projection.write(session, rows)
-        if rows.edition_name is not None:
-            await remember_edition_name(session, *rows.edition_name)
+        pending.add(projection, rows)
         applied += 1
+    await pending.write(session)
     return applied

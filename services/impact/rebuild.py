@@ -140,8 +140,7 @@ async def _apply_batch(database: Database, projection: Projection, batch: list[E
     if not batch:
         return
     async with database.transaction() as session:
-        for envelope in batch:
-            await projection.apply(session, envelope)
+        await projection.apply_all(session, batch)
 
 
 # --- comparing and swapping ------------------------------------------------------------
