@@ -130,4 +130,4 @@ def make_event(
 def _load_contracts() -> None:
     # Importing the modules runs their @contract decorators; once is enough (consumers
     # look contracts up for every event).
-    from libs.common.contracts import budget, crowdfunding, exchange, impact  # noqa: F401
+    from libs.common.contracts import budget, crowdfunding, debate, exchange, impact  # noqa: F401

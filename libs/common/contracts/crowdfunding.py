@@ -13,7 +13,7 @@ campaign would have if it were launched at that moment.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, model_validator
@@ -154,3 +154,38 @@ class RewardDelivered(RewardFacts):
 @contract("crowdfunding.reward.received", 1)
 class RewardReceived(RewardFacts):
     """The backer confirms they received their reward."""
+
+
+@contract("crowdfunding.energy.production_recorded", 1)
+class EnergyProductionRecorded(BaseModel):
+    """What a citizen energy installation produced in one month (watt-hours, >= 0).
+
+    Recording the same (campaign_id, month) again replaces the earlier figure: consumers
+    keep the latest by envelope time."""
+
+    record_id: str
+    campaign_id: str
+    neighbourhood: str
+    month: date  # the first day of the month
+    wh: int
+
+    @model_validator(mode="after")
+    def _first_day_and_not_negative(self):
+        if self.month.day != 1:
+            raise ValueError("month is the first day of a month")
+        if self.wh < 0:
+            raise ValueError("wh is never negative")
+        return self
+
+
+@contract("crowdfunding.soup.pot_assigned", 1)
+class SoupPotAssigned(BaseModel):
+    """A Soup evening's pot goes to the project the diners voted for (budget's results)."""
+
+    evening_id: str
+    campaign_id: str
+    edition_id: str
+    proposal_id: str
+    title: PublicText
+    author_id: PseudonymousId | None = None
+    neighbourhood: str
