@@ -106,7 +106,14 @@ async def build_report(
     projection: Projection = LIVE,
     with_series: bool = True,
 ) -> dict[str, Any]:
-    """The full report of `window` as JSON-ready data."""
+    """The full report of `window` as JSON-ready data, in one straight line:
+
+    1. read the window's counts and sums (engine.gather);
+    2. decide the suppression pattern on the city's tables (public_tables: engine.city_counts,
+       then publication.protect_city);
+    3. the indicator entries from the published figures (one builder per family);
+    4. the month-by-month series (monthly_series: read, then suppressed like the tables).
+    """
     data = await gather(session, window, neighbourhood=neighbourhood, projection=projection)
     window = data.window  # an edition resolved to its days
     population = territory.population_of(neighbourhood)

@@ -27,7 +27,7 @@ from services.impact import db
 
 T = TypeVar("T")
 ENABLED = True  # the bench switches it off to time the builds themselves
-CAPACITY = 256  # reports and series kept (a year report is ~100 kB)
+CAPACITY = 128  # reports and series kept (a year report is ~100 kB, kept as data and bytes)
 
 _kept: OrderedDict[Hashable, tuple[Hashable, Any]] = OrderedDict()
 
