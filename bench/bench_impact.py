@@ -313,7 +313,7 @@ async def bench_queries(
                     f"{peak / 2**20:7.1f}MB"
                 )
             print("cold: the first call (builds the snapshot); peak mem: tracemalloc, one call")
-            await cold_builds(c, runs)
+            await cold_builds(c, min(runs, 3))
     finally:
         server.stop()
 
