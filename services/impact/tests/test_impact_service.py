@@ -134,7 +134,7 @@ async def test_published_scenario_gives_the_hand_computed_report(impact):
     march = await report(impact, period="2026-03")
     assert value(march, "exchange.loans_by_category") == 2
     csv = (await impact.client.get("/report", params={"period": "2026", "format": "csv"})).text
-    assert "v1,2026,,exchange.loans_by_category,exchange,loans,,,3" in csv
+    assert f"{CURRENT_VERSION},2026,,exchange.loans_by_category,exchange,loans,,,3" in csv
     html = (await impact.client.get("/report", params={"period": "2026", "format": "html"})).text
     assert "<svg" in html and "footprint.tent" in html and "Annexe méthodologique" in html
     html = (
