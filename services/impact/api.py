@@ -95,8 +95,10 @@ async def indicator_series(
         if period == "edition":
             windows = [parse_period(f"edition:{n}") for n in await edition_ids(session)]
         else:
-            first, last = await _span(session)
-            start, end = from_ or first, to or last
+            start, end = from_, to
+            if start is None or end is None:  # the stored span fills in what is missing
+                first, last = await _span(session)
+                start, end = start or first, end or last
             try:
                 if from_ is None:  # the stored span: the latest SERIES_LIMIT periods of it
                     windows, _ = last_buckets(period, start, end, limit=SERIES_LIMIT)
