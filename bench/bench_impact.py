@@ -274,7 +274,7 @@ async def reset(url: str, schema: str | None) -> None:
 
 
 async def bench_queries(
-    workdir: Path, count: int, runs: int, database_url: str | None, keep: bool
+    workdir: Path, count: int, runs: int, database_url: str | None, keep: bool, builds: int
 ) -> None:
     from services.impact.app import create_app
 
@@ -313,7 +313,8 @@ async def bench_queries(
                     f"{peak / 2**20:7.1f}MB"
                 )
             print("cold: the first call (builds the snapshot); peak mem: tracemalloc, one call")
-            await cold_builds(c, min(runs, 3))
+            if builds:
+                await cold_builds(c, builds)
     finally:
         server.stop()
 
@@ -349,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         "bench_impact; or sqlite+aiosqlite:////tmp/impact.db); default: SQLite in a temp dir",
     )
     parser.add_argument(
+        "--builds", type=int, default=3, help="runs of each query with snapshots off (0: none)"
+    )
+    parser.add_argument(
         "--keep",
         action="store_true",
         help="reuse the --database-url projection when it already holds --facts events",
@@ -364,7 +368,9 @@ async def _run(args: argparse.Namespace) -> None:
         if args.events:
             await bench_ingestion(workdir, args.events, args.batch)
         if args.facts:
-            await bench_queries(workdir, args.facts, args.queries, args.database_url, args.keep)
+            await bench_queries(
+                workdir, args.facts, args.queries, args.database_url, args.keep, args.builds
+            )
 
 
 if __name__ == "__main__":
