@@ -312,7 +312,7 @@ async def bench_queries(
                     f"{high:6.1f}ms {'ok' if high <= GOAL_MS else 'MISS':>6} "
                     f"{peak / 2**20:7.1f}MB"
                 )
-            print("cold: the first call (builds the snapshot); peak mem: tracemalloc, one call")
+            print("cold: the first call (builds the snapshot); peak mem: one warm call")
             if builds:
                 await cold_builds(c, builds)
     finally:
@@ -320,17 +320,19 @@ async def bench_queries(
 
 
 async def cold_builds(client: httpx.AsyncClient, runs: int) -> None:
-    """The same queries with snapshots bypassed (what a snapshot costs to build)."""
+    """The same queries with snapshots bypassed: what a build costs, in time and in memory
+    (tracemalloc peak of one more build: the report builder's own allocations)."""
     from services.impact import snapshots
 
-    print(f"\nbuild without snapshot (every call rebuilds), {runs} runs")
+    print(f"\nbuild without snapshot (every call rebuilds), {runs} runs + one traced")
     snapshots.ENABLED = False
     try:
         for name, path, params in QUERIES:
             samples = await timed(client, path, params, runs)
+            peak = await builder_peak(client, path, params)
             print(
-                f"{name:34} p50 {statistics.median(samples) * 1000:7.1f}ms "
-                f"p95 {p95(samples) * 1000:7.1f}ms"
+                f"{name:34} p50 {statistics.median(samples) * 1000:8.1f}ms "
+                f"p95 {p95(samples) * 1000:8.1f}ms  builder peak {peak / 2**20:6.1f}MB"
             )
     finally:
         snapshots.ENABLED = True
