@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,7 +34,7 @@ import httpx
 import nats
 from nats.js.api import ConsumerConfig
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from libs.common.broker import create_broker, ensure_streams, subscribe_events
 from libs.common.db import Database
@@ -183,54 +184,149 @@ def p95(samples: list[float]) -> float:
     return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
-async def bench_queries(workdir: Path, count: int, runs: int) -> None:
+GOAL_MS = 50  # issue 18: every public report and indicator series, p95, cold start excluded
+YEAR = {"period": "month", "from": "2026-01-01", "to": "2026-12-31"}
+QUERIES: list[tuple[str, str, dict]] = [
+    ("year report", "/report", {"period": "2026"}),
+    ("month report", "/report", {"period": "2026-06"}),
+    ("year report, one neighbourhood", "/report", {"period": "2026", "neighbourhood": "centre"}),
+    ("year report CSV", "/report", {"period": "2026", "format": "csv"}),
+    ("all-time report", "/report", {"period": "all"}),
+    ("monthly series co2e", "/indicators/environment.co2e_avoided_by_loans", YEAR),
+    ("monthly series active members", "/indicators/participation.active_members", YEAR),
+    ("monthly series money raised", "/indicators/money.raised", YEAR),
+    ("monthly series contributions", "/indicators/participation.contributions", YEAR),
+    ("monthly series energy kWh", "/indicators/environment.energy_produced", YEAR),
+    (
+        "weekly loans by neighbourhood",
+        "/indicators/exchange.loans_by_category",
+        {"period": "week", "from": "2026-03-02", "to": "2026-03-29", "neighbourhood": "centre"},
+    ),
+    (
+        "weekly share of requests met",
+        "/indicators/exchange.share_of_requests_met",
+        {"period": "week", "from": "2026-03-02", "to": "2026-05-31"},
+    ),
+    ("yearly idle items", "/indicators/exchange.idle_items", {"period": "year"}),
+]
+
+
+async def builder_peak(client: httpx.AsyncClient, path: str, params: dict) -> int:
+    """Peak Python memory (bytes) of one request, measured with tracemalloc."""
+    tracemalloc.start()
+    try:
+        response = await client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+async def prepare(url: str, schema: str | None, count: int, keep: bool) -> None:
+    """Migrate and fill the projection, unless `keep` and it already holds `count` events."""
+    if keep:
+        try:
+            database = Database(url, schema=schema)
+            async with database.transaction() as session:
+                # the synthetic events give one fact row each
+                have = await session.scalar(select(func.count()).select_from(tables.facts))
+            await database.dispose()
+        except Exception:
+            have = None
+        if have == count:
+            await upgrade_async("impact", url, schema)  # a newer migration, if any
+            print(f"reusing the projection already holding {count} events ({url})")
+            return
+    await reset(url, schema)
+    await upgrade_async("impact", url, schema)
+    database = Database(url, schema=schema)
+    filled = await fill(database, count)
+    async with database.transaction() as session:
+        facts = await session.scalar(select(func.count()).select_from(tables.facts))
+        if not database.is_sqlite:
+            await session.execute(text("ANALYZE"))
+    await database.dispose()
+    print(
+        f"bulk-filled {count} events ({facts} fact rows) in {filled:.1f}s: facts_of() and "
+        "the consumer's flush (facts, activity, aggregates) in big batches, NOT through NATS"
+    )
+
+
+async def reset(url: str, schema: str | None) -> None:
+    """An empty database: the SQLite file removed, or the PostgreSQL schema dropped."""
+    if url.startswith("sqlite"):
+        for suffix in ("", "-wal", "-shm"):
+            await asyncio.to_thread(Path(url.split("///", 1)[1] + suffix).unlink, missing_ok=True)
+        return
+    database = Database(url, schema=None)
+    async with database.transaction() as session:
+        await session.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    await database.dispose()
+
+
+async def bench_queries(
+    workdir: Path, count: int, runs: int, database_url: str | None, keep: bool, builds: int
+) -> None:
     from services.impact.app import create_app
 
     server = NatsServer(workdir / "nats-q").start()
     try:
         settings = Settings(
-            env="test", var_dir=workdir / "var", nats_url=server.url, log_level="WARNING"
+            env="test",
+            var_dir=workdir / "var",
+            nats_url=server.url,
+            log_level="WARNING",
+            database_url=database_url,
+            database_schema_prefix="bench_",
         )
         url = settings.database_url_for("impact")
-        await upgrade_async("impact", url, None)
-        database = Database(url)
-        filled = await fill(database, count)
-        async with database.transaction() as session:
-            facts = await session.scalar(select(func.count()).select_from(tables.facts))
-        await database.dispose()
-        print(
-            f"bulk-filled {count} events ({facts} fact rows) in {filled:.1f}s: facts_of() and "
-            "the consumer's flush (facts, activity, aggregates) in big batches, NOT through NATS"
-        )
+        schema = None if url.startswith("sqlite") else settings.schema_for("impact")
+        await prepare(url, schema, count, keep)
         app = create_app(settings)
+        backend = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
+        print(
+            f"\n{backend}, {count} events, {runs} runs each after one cold call "
+            f"(goal: p95 <= {GOAL_MS} ms)"
+        )
+        print(f"{'query':34} {'cold':>8} {'p50':>8} {'p95':>8} {'goal':>6} {'peak mem':>9}")
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i") as c,
         ):
-            for path, params in (
-                ("/report", {"period": "2026"}),
-                ("/report", {"period": "2026-06"}),
-                (
-                    "/indicators/environment.co2e_avoided_by_loans",
-                    {"period": "month", "from": "2026-01-01", "to": "2026-12-31"},
-                ),
-                (
-                    "/indicators/exchange.loans_by_category",
-                    {
-                        "period": "week",
-                        "from": "2026-03-02",
-                        "to": "2026-03-29",
-                        "neighbourhood": "centre",
-                    },
-                ),
-            ):
+            for name, path, params in QUERIES:
+                cold = await timed(c, path, params, 1)
                 samples = await timed(c, path, params, runs)
+                peak = await builder_peak(c, path, params)
+                high = p95(samples) * 1000
                 print(
-                    f"GET {path} {params}: p50 {statistics.median(samples) * 1000:.0f} ms, "
-                    f"p95 {p95(samples) * 1000:.0f} ms over {runs} runs"
+                    f"{name:34} {cold[0] * 1000:6.0f}ms {statistics.median(samples) * 1000:6.1f}ms "
+                    f"{high:6.1f}ms {'ok' if high <= GOAL_MS else 'MISS':>6} "
+                    f"{peak / 2**20:7.1f}MB"
                 )
+            print("cold: the first call (builds the snapshot); peak mem: one warm call")
+            if builds:
+                await cold_builds(c, builds)
     finally:
         server.stop()
+
+
+async def cold_builds(client: httpx.AsyncClient, runs: int) -> None:
+    """The same queries with snapshots bypassed: what a build costs, in time and in memory
+    (tracemalloc peak of one more build: the report builder's own allocations)."""
+    from services.impact import snapshots
+
+    print(f"\nbuild without snapshot (every call rebuilds), {runs} runs + one traced")
+    snapshots.ENABLED = False
+    try:
+        for name, path, params in QUERIES:
+            samples = await timed(client, path, params, runs)
+            peak = await builder_peak(client, path, params)
+            print(
+                f"{name:34} p50 {statistics.median(samples) * 1000:8.1f}ms "
+                f"p95 {p95(samples) * 1000:8.1f}ms  builder peak {peak / 2**20:6.1f}MB"
+            )
+    finally:
+        snapshots.ENABLED = True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,6 +336,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--facts", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--batch", type=int, default=BATCH_SIZE, help="consumer batch size")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="queries on this database (e.g. postgresql+asyncpg://127.0.0.1:5432/test, schema "
+        "bench_impact; or sqlite+aiosqlite:////tmp/impact.db); default: SQLite in a temp dir",
+    )
+    parser.add_argument(
+        "--builds", type=int, default=3, help="runs of each query with snapshots off (0: none)"
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="reuse the --database-url projection when it already holds --facts events",
+    )
     args = parser.parse_args(argv)
     asyncio.run(_run(args))
     return 0
@@ -248,9 +358,12 @@ def main(argv: list[str] | None = None) -> int:
 async def _run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-impact-") as tmp:
         workdir = Path(tmp)
-        await bench_ingestion(workdir, args.events, args.batch)
+        if args.events:
+            await bench_ingestion(workdir, args.events, args.batch)
         if args.facts:
-            await bench_queries(workdir, args.facts, args.queries)
+            await bench_queries(
+                workdir, args.facts, args.queries, args.database_url, args.keep, args.builds
+            )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import re
 import httpx
 import pytest
 
+from services.impact.catalogue import CURRENT_VERSION
 from services.impact.render import CSV_COLUMNS
 from services.impact.scenario import hand_computed_scenario
 from services.impact.tests.test_impact_service import impact, publish, until_applied
@@ -68,7 +69,7 @@ async def test_the_json_report_downloads_from_the_portal(portal):
         'attachment; filename="sharitories-impact-2026.json"'
     )
     report = response.json()
-    assert report["period"]["label"] == "2026" and report["catalogue"]["version"] == "v1"
+    assert report["period"]["label"] == "2026" and report["catalogue"]["version"] == CURRENT_VERSION
     assert all(f["datasets"] for f in report["factors"])
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Date, Table, delete, select, tuple_
 from sqlalchemy.engine import Connection
 
-from services.impact.db import NONE, SUM_COLUMNS
+from services.impact.db import NONE, PROJECTION_VERSION, SUM_COLUMNS, state
 
 RETURNED = "exchange.loan.returned"
 COMPLETED = "exchange.service.completed"
@@ -200,8 +200,28 @@ def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> No
     _executemany(conn, table, columns, [values(r) for r in rows])
 
 
-def write_fold(conn: Connection, fold: Fold, *, sums: Table, members: Table, loans: Table) -> None:
-    """Apply the deltas of `fold` to the aggregate tables (one executemany per table)."""
+def bump_version(conn: Connection) -> None:
+    """+1 on the projection's version (db.state): report snapshots older than this are stale.
+    In the transaction that changes the rows, so a snapshot never outlives its data."""
+    conn.exec_driver_sql(
+        f'UPDATE "{state.name}" SET "version" = "version" + 1 WHERE "key" = '
+        f"'{PROJECTION_VERSION}'"
+    )
+
+
+def write_fold(
+    conn: Connection,
+    fold: Fold,
+    *,
+    sums: Table,
+    members: Table,
+    loans: Table,
+    version: bool = True,
+) -> None:
+    """Apply the deltas of `fold` to the aggregate tables (one executemany per table);
+    `version`: and bump the projection's version (migrations older than 0007: no table)."""
+    if fold and version:
+        bump_version(conn)
     if fold.sums:
         key = ["grain", "day", "type", "neighbourhood", "category", "subcategory"]
         measures = ["count", *SUM_COLUMNS]
@@ -263,15 +283,18 @@ def refold(
     members: Table,
     loans: Table,
     chunk: int = 50_000,
+    version: bool = True,
 ) -> None:
     """Recompute the aggregate tables from every fact and activity row (sync connection)."""
     for table in (sums, members, loans):
         conn.execute(delete(table))
+    if version:
+        bump_version(conn)
     for source, method in ((facts, "add_facts"), (activity, "add_activity")):
         for part in _chunks(conn, select(source), source, chunk):
             fold = Fold()
             getattr(fold, method)(part)
-            write_fold(conn, fold, sums=sums, members=members, loans=loans)
+            write_fold(conn, fold, sums=sums, members=members, loans=loans, version=version)
 
 
 def refold_sync(conn: Connection) -> None:
@@ -285,6 +308,7 @@ def refold_sync(conn: Connection) -> None:
         sums=db.sums,
         members=db.members,
         loans=db.loans,
+        version=False,  # migration 0003: the version table comes with 0007
     )
 
 
@@ -299,4 +323,4 @@ def refold_loans_sync(conn: Connection, *, chunk: int = 50_000) -> None:
         fold = Fold()
         fold.add_facts(part)
         fold.sums.clear()  # the sums were folded already (0003): the loans only
-        write_fold(conn, fold, sums=db.sums, members=db.members, loans=db.loans)
+        write_fold(conn, fold, sums=db.sums, members=db.members, loans=db.loans, version=False)

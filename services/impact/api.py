@@ -12,26 +12,26 @@ from functools import lru_cache
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import HTMLResponse, PlainTextResponse
-from sqlalchemy import func, select
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
 
 from libs.common.clock import clock
 from libs.common.problems import Invalid, NotFound
 from libs.common.runtime import Runtime
 from libs.common.types import CivicDate
 from services.impact import indicators as ind
+from services.impact import snapshots
 from services.impact.catalogue import Catalogue, available_versions, load_catalogue
 from services.impact.config import get_impact_settings, territory_from
-from services.impact.engine import day_span, gather, series_sums
-from services.impact.handlers import LIVE
+from services.impact.engine import day_span, edition_ids
 from services.impact.periods import Window, buckets, last_buckets, parse_period
 from services.impact.render import SECURITY_HEADERS, report_csv, report_html
-from services.impact.report import build_report, indicator_entries, needs_of, public_tables
+from services.impact.report import build_report, indicator_series_data
+from services.impact.schemas import IndicatorCatalogue, IndicatorSeries, ReportOut
 from services.impact.wording import language_of
 
 router = APIRouter(tags=["impact"])
 SERIES_LIMIT = 400  # periods in one indicator series
-TABLE_PARTS = frozenset({"sums", "members", "people"})  # what the suppression pass reads
 
 
 @lru_cache
@@ -53,7 +53,7 @@ def _territory():
     return territory_from(str(get_impact_settings().territory_file))
 
 
-@router.get("/indicators")
+@router.get("/indicators", response_model=IndicatorCatalogue)
 async def list_indicators() -> dict:
     """The catalogue of indicator definitions (keys are stable)."""
     return {
@@ -75,7 +75,7 @@ async def list_indicators() -> dict:
     }
 
 
-@router.get("/indicators/{key}")
+@router.get("/indicators/{key}", response_model=IndicatorSeries)
 async def indicator_series(
     runtime: Runtime,
     key: str,
@@ -84,28 +84,22 @@ async def indicator_series(
     from_: CivicDate | None = Query(None, alias="from"),
     to: CivicDate | None = None,
     catalogue: str | None = None,
-) -> dict:
+) -> Response:
     """One indicator per period (day, week, month, year or PB edition) between from and to."""
     if key not in ind.INDICATORS:
         raise NotFound(f"no indicator {key!r}; see GET /indicators")
     cat = _catalogue(catalogue)
     settings = get_impact_settings()
     territory = _territory()
-    definition = ind.INDICATORS[key]
-    needs_editions = definition.breakdown == "edition"
     # A snapshot read: a long series never waits for, nor blocks, the live consumer.
     async with runtime.db.read(offload=True) as session:
         if period == "edition":
-            names = await session.scalars(
-                select(LIVE.facts.c.edition)
-                .where(LIVE.facts.c.edition.is_not(None), LIVE.facts.c.type.like("budget.%"))
-                .group_by(LIVE.facts.c.edition)
-                .order_by(func.min(LIVE.facts.c.day))
-            )
-            windows = [parse_period(f"edition:{n}") for n in names]
+            windows = [parse_period(f"edition:{n}") for n in await edition_ids(session)]
         else:
-            first, last = await _span(session)
-            start, end = from_ or first, to or last
+            start, end = from_, to
+            if start is None or end is None:  # the stored span fills in what is missing
+                first, last = await _span(session)
+                start, end = start or first, end or last
             try:
                 if from_ is None:  # the stored span: the latest SERIES_LIMIT periods of it
                     windows, _ = last_buckets(period, start, end, limit=SERIES_LIMIT)
@@ -113,43 +107,53 @@ async def indicator_series(
                     windows = buckets(period, start, end, limit=SERIES_LIMIT)
             except ValueError as exc:
                 raise Invalid(str(exc), field="query.from" if from_ else "query.to") from exc
-        # Only what this indicator reads; the sums of every month or year in one query.
-        parts = needs_of(key, neighbourhood)
-        if neighbourhood is None:  # what the suppression pass reads too: read it once
-            parts = parts | TABLE_PARTS
-        prefetched = None
-        if "sums" in parts or "waits" in parts:
-            prefetched = await series_sums(session, windows, neighbourhood=neighbourhood)
-        series = []
-        for i, window in enumerate(windows):
-            data = await gather(
+
+        async def build() -> bytes:
+            series = await indicator_series_data(
                 session,
-                window,
-                neighbourhood=neighbourhood,
-                with_editions=needs_editions,
-                parts=parts,
-                sums=None if prefetched is None else prefetched[i],
-            )
-            tables = await public_tables(
-                session, data, min_cell=settings.min_cell, complete=neighbourhood is None
-            )
-            entry = indicator_entries(
-                data,
+                key,
+                windows,
                 catalogue=cat,
                 population=territory.population_of(neighbourhood),
                 min_cell=settings.min_cell,
-                tables=tables,
-            )[key]
-            series.append({"period": data.window.as_json(), **entry})
-    return {
-        "key": key,
-        "definition": definition.definition,
-        "unit": definition.unit,
-        "catalogue_version": cat.version,
-        "neighbourhood": neighbourhood,
-        "period": period,
-        "series": series,
-    }
+                neighbourhood=neighbourhood,
+            )
+            definition = ind.INDICATORS[key]
+            return _json(
+                {
+                    "key": key,
+                    "definition": definition.definition,
+                    "unit": definition.unit,
+                    "catalogue_version": cat.version,
+                    "neighbourhood": neighbourhood,
+                    "period": period,
+                    "series": series,
+                }
+            )
+
+        snapshot = (
+            "series",
+            *_where(runtime),
+            key,
+            neighbourhood,
+            tuple((w.label, w.start, w.end) for w in windows),
+            cat.version,
+            cat.sha256,
+            settings.min_cell,
+            str(settings.territory_file),
+        )
+        body = await snapshots.kept(session, snapshot, build)
+    return Response(body, media_type="application/json")
+
+
+def _where(runtime) -> tuple[str, str | None]:
+    """Which database: snapshots of two projections never mix (tests run many)."""
+    return (str(runtime.db.url), runtime.db.schema)
+
+
+def _json(data: dict) -> bytes:
+    """The bytes FastAPI would send for `data` (encoded once, kept with the snapshot)."""
+    return JSONResponse(jsonable_encoder(data)).body
 
 
 async def _span(session) -> tuple[date, date]:
@@ -164,7 +168,12 @@ PERIOD = r"^(all|\d{4}(-\d{2}|-W\d{2}|-\d{2}-\d{2})?|edition:.+)$"
 @router.get(
     "/report",
     response_model=None,
-    responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}},
+    responses={
+        200: {
+            "model": ReportOut,
+            "content": {"application/json": {}, "text/csv": {}, "text/html": {}},
+        }
+    },
 )
 async def report(
     runtime: Runtime,
@@ -174,7 +183,7 @@ async def report(
     neighbourhood: str | None = None,
     lang: Literal["fr", "en"] | None = None,
     accept_language: Annotated[str | None, Header(max_length=500)] = None,
-) -> dict | PlainTextResponse | HTMLResponse:
+) -> Response:
     """The full report: JSON, CSV (open data) or printable HTML with a methodology appendix.
 
     The HTML speaks `lang`, else the reader's Accept-Language (French or English), else
@@ -183,15 +192,47 @@ async def report(
         window: Window = parse_period(period)
     except ValueError as exc:
         raise Invalid(str(exc), field="query.period") from exc
-    data = await report_data(
-        runtime, window=window, catalogue=_catalogue(catalogue), neighbourhood=neighbourhood
-    )
+    cat = _catalogue(catalogue)
+    settings = get_impact_settings()
+    language = language_of(lang, accept_language) if format == "html" else None
+    async with runtime.db.read(offload=True) as session:  # a snapshot: never blocks the consumer
+
+        async def build() -> dict:
+            return await build_report(
+                session,
+                window=window,
+                catalogue=cat,
+                territory=_territory(),
+                min_cell=settings.min_cell,
+                neighbourhood=neighbourhood,
+            )
+
+        snapshot = (
+            "report",
+            *_where(runtime),
+            window,
+            neighbourhood,
+            cat.version,
+            cat.sha256,
+            settings.min_cell,
+            str(settings.territory_file),
+        )
+
+        async def render() -> bytes:
+            data = await snapshots.kept(session, snapshot, build)
+            if format == "csv":
+                return report_csv(data).encode()
+            if format == "html":
+                return report_html(data, lang=language).encode()
+            return _json(data)
+
+        body = await snapshots.kept(session, (*snapshot, format, language), render)
     if format == "csv":
-        name = f"sharitories-impact-{window.label}-{data['catalogue']['version']}.csv"
+        name = f"sharitories-impact-{window.label}-{cat.version}.csv"
         # A header is latin-1: an edition id in the label may be anything (found by fuzzing).
         name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
-        return PlainTextResponse(
-            report_csv(data),
+        return Response(
+            body,
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="{name}"',
@@ -199,23 +240,9 @@ async def report(
             },
         )
     if format == "html":
-        language = language_of(lang, accept_language)
-        return HTMLResponse(
-            report_html(data, lang=language),
+        return Response(
+            body,
+            media_type="text/html; charset=utf-8",
             headers={**SECURITY_HEADERS, "Content-Language": language, "Vary": "Accept-Language"},
         )
-    return data
-
-
-async def report_data(
-    runtime, *, window: Window, catalogue: Catalogue, neighbourhood: str | None = None
-) -> dict:
-    async with runtime.db.read(offload=True) as session:  # a snapshot: never blocks the consumer
-        return await build_report(
-            session,
-            window=window,
-            catalogue=catalogue,
-            territory=_territory(),
-            min_cell=get_impact_settings().min_cell,
-            neighbourhood=neighbourhood,
-        )
+    return Response(body, media_type="application/json")

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from libs.common.taxonomy import ITEM_CATEGORIES as ITEM_CATEGORIES  # re-exported
 
 FACTORS_DIR = Path(__file__).parent / "factors"
-CURRENT_VERSION = "v1"
+CURRENT_VERSION = "v2"  # v2 = v1 + the grid electricity factor (citizen energy)
 COLUMNS = (
     "key",
     "value",

@@ -33,6 +33,8 @@ Key columns of these tables hold NONE ("") for a missing value (a NULL never con
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -219,6 +221,20 @@ edition_names = Table(
     Column("name", Text, nullable=False),
 )
 
+# The projection's version: +1 in every transaction that writes facts or aggregates (the
+# consumer's batch, a re-applied parked event, a rebuild's swap), so a report snapshot built
+# at version v is still the report while the version is v (services/impact/snapshots.py).
+state = Table(
+    "impact_state",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    # Random, set when the row is created: a database recreated at the same address and
+    # brought to the same version is still another projection.
+    Column("token", String(36), nullable=False),
+)
+PROJECTION_VERSION = "projection"
+
 facts = fact_table("impact_fact")
 activity = activity_table("impact_activity")
 parked_events = parked_table("impact_parked")
@@ -227,3 +243,19 @@ members = members_table("impact_members")
 loans = loans_table("impact_loans")
 
 PROJECTION_TABLES = (facts, activity, parked_events)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The tables of one projection: the live ones, or fresh ones during a rebuild (the
+    consumer's `handlers.Projection` has these same attributes)."""
+
+    facts: Table
+    activity: Table
+    parked: Table
+    sums: Table
+    members: Table
+    loans: Table
+
+
+LIVE = Tables(facts, activity, parked_events, sums, members, loans)

@@ -1,8 +1,9 @@
-"""The report engine: SQL aggregates over the fact tables, then the pure indicator arithmetic.
+"""The report engine: SQL over the projection's tables, into plain counts and sums.
 
 `gather(...)` reads one window (optionally one neighbourhood) into a `WindowData` of plain
-counts and sums; `indicator_values(...)` turns it into indicator values with a catalogue. The
-facts do not depend on the catalogue, so the same events give a report under any version.
+counts and sums; `city_counts(...)` reads the distinct contributors the suppression pass
+needs. No factor is applied here: `report.py` turns counts into indicator values with a
+catalogue, so the same events give a report under any catalogue version.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.impact import indicators as ind
 from services.impact.aggregates import ACTIVE, LOAN_PREFIX, LOAN_TYPES_MET, PEOPLE, people_scope
 from services.impact.catalogue import Catalogue, Range
-from services.impact.db import NONE, SUM_COLUMNS
-from services.impact.handlers import LIVE, Projection
+from services.impact.db import LIVE, NONE, SUM_COLUMNS
+from services.impact.db import Tables as Projection
+from services.impact.facts_debate_energy import COMMENTER, ENERGY, HIDDEN, POSTED, RESTORED
 from services.impact.periods import EARLIEST_DAY, LATEST_DAY, Window
 
 LENT_TYPES = ("exchange.loan.picked_up", "exchange.loan.returned", "exchange.loan.overdue")
@@ -85,6 +87,10 @@ class WindowData:
     refunded_after_success_cents: int = 0
     members_by_profile: dict[str | None, int] = field(default_factory=dict)
     editions: list[EditionData] = field(default_factory=list)
+    # neighbourhood -> (visible comments, their distinct authors); and authors city-wide
+    contributions: dict[str | None, tuple[int, int]] = field(default_factory=dict)
+    contributors: int = 0
+    energy_wh: dict[str | None, int] = field(default_factory=dict)  # neighbourhood -> Wh
 
     # --- views ---------------------------------------------------------------------------
 
@@ -111,7 +117,19 @@ class WindowData:
 
 
 PARTS = frozenset(
-    ("sums", "members", "people", "loans", "waits", "idle", "refunds", "profiles", "editions")
+    (
+        "sums",
+        "members",
+        "people",
+        "loans",
+        "waits",
+        "idle",
+        "refunds",
+        "profiles",
+        "editions",
+        "contributions",
+        "energy",
+    )
 )
 """What `gather` can read; an indicator series reads only the parts its indicator uses."""
 
@@ -200,7 +218,138 @@ async def gather(
         data.editions = await editions_of(
             session, window, neighbourhood=neighbourhood, projection=projection
         )
+    if "contributions" in parts:
+        data.contributions, data.contributors = await contributions(
+            session, window, neighbourhood=neighbourhood, projection=projection
+        )
+    if "energy" in parts:
+        data.energy_wh = await energy_produced(
+            session, window, neighbourhood=neighbourhood, projection=projection
+        )
     return data
+
+
+# --- debate and citizen energy ------------------------------------------------------------------
+
+
+def _visible_comments(f, window: Window, neighbourhood: str | None) -> list:
+    """Comments posted in the window whose latest moderation event is not a hiding: hidden
+    when some hiding has no restoring after it (envelope time, then event id)."""
+    hidden, restored = f.alias("hidden"), f.alias("restored")
+    restored_later = (
+        select(restored.c.event_id)
+        .where(
+            restored.c.entity == hidden.c.entity,
+            restored.c.type == RESTORED,
+            or_(
+                restored.c.occurred_at > hidden.c.occurred_at,
+                and_(
+                    restored.c.occurred_at == hidden.c.occurred_at,
+                    restored.c.event_id > hidden.c.event_id,
+                ),
+            ),
+        )
+        .exists()
+    )
+    still_hidden = (
+        select(hidden.c.event_id)
+        .where(hidden.c.entity == f.c.entity, hidden.c.type == HIDDEN, ~restored_later)
+        .exists()
+    )
+    where = [f.c.type == POSTED, f.c.day >= window.start, f.c.day <= window.end, ~still_hidden]
+    if neighbourhood is not None:
+        where.append(f.c.neighbourhood == neighbourhood)
+    return where
+
+
+async def contributions(
+    session: AsyncSession,
+    window: Window,
+    *,
+    neighbourhood: str | None = None,
+    projection: Projection = LIVE,
+) -> tuple[dict[str | None, tuple[int, int]], int]:
+    """Visible comments per neighbourhood with their distinct authors, and the distinct
+    authors of all of them (the suppression pass needs people, not comments)."""
+    f, a = projection.facts, projection.activity
+    where = [
+        *_visible_comments(f, window, neighbourhood),
+        a.c.event_id == f.c.event_id,
+        a.c.role == COMMENTER,
+    ]
+    rows = await session.execute(
+        select(
+            f.c.neighbourhood, func.count(distinct(f.c.entity)), func.count(distinct(a.c.member_id))
+        )
+        .where(*where)
+        .group_by(f.c.neighbourhood)
+    )
+    per_nbhd = {n: (int(c), int(p)) for n, c, p in rows}
+    if not per_nbhd:
+        return {}, 0
+    authors = await session.scalar(select(func.count(distinct(a.c.member_id))).where(*where))
+    return per_nbhd, int(authors or 0)
+
+
+def whole_months(window: Window) -> tuple[date, date] | None:
+    """The first days of the first and last months lying wholly inside the window."""
+    first = window.start if window.start.day == 1 else _next_month(window.start)
+    last = window.end.replace(day=1)
+    if window.end != _month_end(window.end):
+        last = (last - timedelta(days=1)).replace(day=1)
+    return (first, last) if first <= last else None
+
+
+async def energy_produced(
+    session: AsyncSession,
+    window: Window,
+    *,
+    neighbourhood: str | None = None,
+    projection: Projection = LIVE,
+) -> dict[str | None, int]:
+    """Watt-hours produced per neighbourhood in the months wholly inside the window; the
+    latest record (envelope time, then event id) of each (campaign, month) replaces earlier
+    ones. A day or week holds no whole month: production is recorded per month."""
+    months = whole_months(window)
+    if months is None:
+        return {}
+    f = projection.facts
+    later = f.alias("later")
+    superseded = (
+        select(later.c.event_id)
+        .where(
+            later.c.type == ENERGY,
+            later.c.entity == f.c.entity,
+            later.c.ref_day == f.c.ref_day,
+            or_(
+                later.c.occurred_at > f.c.occurred_at,
+                and_(later.c.occurred_at == f.c.occurred_at, later.c.event_id > f.c.event_id),
+            ),
+        )
+        .exists()
+    )
+    where = [f.c.type == ENERGY, f.c.ref_day.between(*months), ~superseded]
+    if neighbourhood is not None:
+        where.append(f.c.neighbourhood == neighbourhood)
+    rows = await session.execute(
+        select(f.c.neighbourhood, func.coalesce(func.sum(f.c.quantity), 0))
+        .where(*where)
+        .group_by(f.c.neighbourhood)
+    )
+    return {n: int(wh) for n, wh in rows}
+
+
+async def edition_ids(session: AsyncSession, *, projection: Projection = LIVE) -> list[str]:
+    """Every participatory-budget edition with an event, by its first day."""
+    f = projection.facts
+    return list(
+        await session.scalars(
+            select(f.c.edition)
+            .where(f.c.edition.is_not(None), f.c.type.like("budget.%"))
+            .group_by(f.c.edition)
+            .order_by(func.min(f.c.day))
+        )
+    )
 
 
 # --- reading the aggregates ---------------------------------------------------------------------

@@ -27,6 +27,7 @@ from libs.common.contracts import crowdfunding as cf
 from libs.common.contracts import exchange as ex
 from libs.common.contracts import impact as im
 from libs.common.events import Envelope
+from services.impact.facts_debate_energy import PROJECTED
 from services.impact.periods import EARLIEST_DAY, LATEST_DAY, in_bounds
 
 Row = dict[str, Any]
@@ -391,6 +392,7 @@ PROJECTORS: dict[tuple[str, int], tuple[type[BaseModel], Project]] = {
         (pb.ResultsPublished, _results_published),
         (pb.ProjectMilestone, _project_milestone),
         (im.ReportPublished, _nothing),
+        *PROJECTED,  # debate and citizen energy (facts_debate_energy.py)
     ]
 }
 

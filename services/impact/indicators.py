@@ -36,12 +36,25 @@ class IndicatorDefinition:
     factor_keys: tuple[str, ...] = ()  # "<category>" stands for every item category
     breakdown: str | None = None  # dimension of the per-group cells, if any
     small_cells: bool = False  # per-group cells go through the suppression pass (disclosure)
+    # What the report engine reads for it (engine.PARTS): a series of one indicator reads
+    # only that.
+    needs: frozenset[str] = frozenset({"sums"})
+    # Derived from what identifiable members did: a neighbourhood's report over fewer than
+    # k active members hides it.
+    member_derived: bool = False
+
+
+SUMS = frozenset({"sums"})
+MEMBERS = frozenset({"members"})
+PEOPLE = frozenset({"sums", "people"})
+EDITIONS = frozenset({"editions"})
 
 
 def _define(*definitions: IndicatorDefinition) -> dict[str, IndicatorDefinition]:
     return {d.key: d for d in definitions}
 
 
+GRID_FACTOR = "electricity.grid_average"
 _LOAN_CO2 = ("footprint.<category>", "loan.purchase_substitution")
 _CARPOOL = ("car.per_vehicle_km", "carpool.substitution_share")
 _REPAIR = ("footprint.<category>", "repair.displacement")
@@ -52,10 +65,13 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "participation.active_members",
         "participation",
         "Members who did at least one thing in the period: lent, borrowed, gave or received "
-        "a service, backed a campaign, proposed, supported or voted in the participatory budget.",
+        "a service, backed a campaign, proposed or supported in the participatory budget, "
+        "commented.",
         "people",
         breakdown="neighbourhood",
         small_cells=True,
+        needs=MEMBERS,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "participation.share_of_residents",
@@ -63,6 +79,8 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "Active members divided by the number of residents of the territory (INSEE/official "
         "population supplied by the city).",
         "fraction",
+        needs=MEMBERS,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "participation.new_members",
@@ -71,6 +89,8 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "people",
         breakdown="neighbourhood",
         small_cells=True,
+        needs=SUMS,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "participation.member_profiles",
@@ -79,6 +99,8 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "people",
         breakdown="profile",
         small_cells=True,
+        needs=frozenset({"profiles"}),
+        member_derived=True,
     ),
     IndicatorDefinition(
         "participation.pb_turnout",
@@ -87,6 +109,7 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "per edition.",
         "fraction",
         breakdown="edition",
+        needs=EDITIONS,
     ),
     IndicatorDefinition(
         "participation.pb_proposals",
@@ -94,6 +117,7 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "Participatory-budget proposals submitted, online or at the town hall, per edition.",
         "proposals",
         breakdown="edition",
+        needs=EDITIONS,
     ),
     IndicatorDefinition(
         "participation.pb_supports",
@@ -101,12 +125,19 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "Supports given to proposals during the pre-selection phase, per edition.",
         "supports",
         breakdown="edition",
+        needs=EDITIONS,
     ),
     IndicatorDefinition(
         "participation.contributions",
         "participation",
-        "Online contributions: comments on proposals and campaigns, discussion posts.",
+        "Comments posted on proposals and campaigns during the period (replies included), minus "
+        "those a moderator hid (a restored comment counts again), by the comment's "
+        "neighbourhood; the people behind a cell are its distinct authors.",
         "contributions",
+        breakdown="neighbourhood",
+        small_cells=True,
+        needs=frozenset({"contributions"}),
+        member_derived=True,
     ),
     # exchange
     IndicatorDefinition(
@@ -116,12 +147,16 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "loans",
         breakdown="category",
         small_cells=True,
+        needs=PEOPLE,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "exchange.days_lent",
         "exchange",
         "Sum over returned loans of the days the item was out, pick-up to return.",
         "days",
+        needs=SUMS,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "exchange.services_by_kind",
@@ -131,36 +166,48 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "services",
         breakdown="kind",
         small_cells=True,
+        needs=PEOPLE,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "exchange.time_credit_minutes",
         "exchange",
         "Time-credit minutes transferred for services and paper slips, net of corrections.",
         "minutes",
+        needs=SUMS,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "exchange.carpool_passenger_km",
         "exchange",
         "Sum over completed carpool services of route km x passengers carried.",
         "passenger-km",
+        needs=SUMS,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "exchange.median_request_to_match",
         "exchange",
         "Median time from a loan request to its acceptance, over accepted requests.",
         "hours",
+        needs=frozenset({"waits"}),
+        member_derived=True,
     ),
     IndicatorDefinition(
         "exchange.share_of_requests_met",
         "exchange",
         "Loan requests accepted divided by loan requests made.",
         "fraction",
+        needs=frozenset({"loans"}),
+        member_derived=True,
     ),
     IndicatorDefinition(
         "exchange.idle_items",
         "exchange",
         "Items listed during the whole period that were never lent in it.",
         "items",
+        needs=frozenset({"idle"}),
+        member_derived=True,
     ),
     # money
     IndicatorDefinition(
@@ -168,30 +215,35 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "money",
         "Pledges collected by crowdfunding campaigns that succeeded (refunded pledges excluded).",
         "EUR_cent",
+        needs=frozenset({"sums", "refunds"}),
     ),
     IndicatorDefinition(
         "money.matched",
         "money",
         "Matchfunding added by the city to successful campaigns.",
         "EUR_cent",
+        needs=SUMS,
     ),
     IndicatorDefinition(
         "money.commission",
         "money",
         "Platform commission taken on successful campaigns (nothing on failed ones).",
         "EUR_cent",
+        needs=SUMS,
     ),
     IndicatorDefinition(
         "money.campaigns_succeeded",
         "money",
         "Campaigns that reached or exceeded their goal.",
         "campaigns",
+        needs=SUMS,
     ),
     IndicatorDefinition(
         "money.campaign_success_rate",
         "money",
         "Campaigns that reached their goal divided by campaigns closed in the period.",
         "fraction",
+        needs=SUMS,
     ),
     IndicatorDefinition(
         "money.backers_by_neighbourhood",
@@ -200,6 +252,8 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "people",
         breakdown="neighbourhood",
         small_cells=True,
+        needs=frozenset({"people"}),
+        member_derived=True,
     ),
     IndicatorDefinition(
         "money.saved_by_borrowers",
@@ -208,6 +262,8 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "new price of the item.",
         "EUR_cent",
         factor_keys=("price.<category>", "loan.purchase_substitution"),
+        needs=SUMS,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "money.pb_envelope_allocated",
@@ -215,6 +271,7 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "Cost of the projects selected by the participatory-budget vote, per edition.",
         "EUR_cent",
         breakdown="edition",
+        needs=EDITIONS,
     ),
     IndicatorDefinition(
         "money.pb_envelope_leftover",
@@ -222,6 +279,7 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "Participatory-budget envelope minus the cost of the selected projects, per edition.",
         "EUR_cent",
         breakdown="edition",
+        needs=EDITIONS,
     ),
     IndicatorDefinition(
         "money.pb_delivered",
@@ -229,6 +287,7 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "Cost of the selected projects reported as delivered, per edition.",
         "EUR_cent",
         breakdown="edition",
+        needs=EDITIONS,
     ),
     # environment
     IndicatorDefinition(
@@ -238,6 +297,8 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "sum over categories of loans x footprint x purchase-substitution share.",
         "kgCO2e",
         factor_keys=_LOAN_CO2,
+        needs=SUMS,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "environment.co2e_avoided_by_carpool",
@@ -246,6 +307,8 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "would have driven alone x car emissions per vehicle-km.",
         "kgCO2e",
         factor_keys=_CARPOOL,
+        needs=SUMS,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "environment.co2e_avoided_by_repairs",
@@ -254,6 +317,8 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "category x displacement share (Restart Project method).",
         "kgCO2e",
         factor_keys=_REPAIR,
+        needs=SUMS,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "environment.co2e_avoided",
@@ -261,6 +326,8 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "Sum of the CO2e avoided by loans, carpooling and repairs.",
         "kgCO2e",
         factor_keys=tuple(dict.fromkeys(_LOAN_CO2 + _CARPOOL + _REPAIR)),
+        needs=SUMS,
+        member_derived=True,
     ),
     IndicatorDefinition(
         "environment.waste_avoided",
@@ -269,6 +336,29 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "mass, plus repairs x item mass.",
         "kg",
         factor_keys=("mass.<category>", "loan.purchase_substitution"),
+        needs=SUMS,
+        member_derived=True,
+    ),
+    IndicatorDefinition(
+        "environment.energy_produced",
+        "environment",
+        "Electricity produced by citizen energy installations (campaigns selling energy units), "
+        "by neighbourhood, over the months wholly inside the period; a figure recorded again "
+        "for the same installation and month replaces the earlier one.",
+        "kWh",
+        breakdown="neighbourhood",
+        needs=frozenset({"energy"}),
+    ),
+    IndicatorDefinition(
+        "environment.co2e_avoided_by_energy",
+        "environment",
+        "Emissions of the grid electricity that the local production stands in for: kWh "
+        "produced x average carbon intensity of the grid (gross: the installations' own "
+        "manufacture is not subtracted).",
+        "kgCO2e",
+        factor_keys=(GRID_FACTOR,),
+        breakdown="neighbourhood",
+        needs=frozenset({"energy"}),
     ),
     # delivery
     IndicatorDefinition(
@@ -277,6 +367,7 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "Participatory-budget projects selected by the final vote, per edition.",
         "projects",
         breakdown="edition",
+        needs=EDITIONS,
     ),
     IndicatorDefinition(
         "delivery.pb_projects_delivered",
@@ -284,6 +375,7 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "Selected projects the city reports as delivered, per edition.",
         "projects",
         breakdown="edition",
+        needs=EDITIONS,
     ),
     IndicatorDefinition(
         "delivery.pb_delivery_rate",
@@ -291,6 +383,7 @@ INDICATORS: dict[str, IndicatorDefinition] = _define(
         "Projects delivered divided by projects selected, per edition.",
         "fraction",
         breakdown="edition",
+        needs=EDITIONS,
     ),
 )
 
@@ -366,6 +459,14 @@ def money_saved_by_borrowers(
     prices = _per_category(loans_by_category, "price", catalogue)
     saved = prices * catalogue.range("loan.purchase_substitution")
     return CentsRange(round_cents(saved.low), round_cents(saved.central), round_cents(saved.high))
+
+
+def co2e_avoided_by_energy(wh: int, catalogue: Catalogue) -> Range | None:
+    """kgCO2e of grid electricity stood in for by `wh` watt-hours produced locally; None
+    when the catalogue has no grid factor (catalogues before v2)."""
+    if GRID_FACTOR not in catalogue.factors:
+        return None
+    return Range.exact(Decimal(_non_negative(wh)) / 1000) * catalogue.range(GRID_FACTOR)
 
 
 def total(ranges: Iterable[Range]) -> Range:

@@ -39,6 +39,7 @@ class PublicTables:
     joined: dc.Table  # new members per neighbourhood (one-way)
     backers: dc.Table  # distinct backers per neighbourhood (one-way)
     profiles: dc.Table  # neighbourhood x profile: members
+    contributions: dc.Table  # visible comments per neighbourhood, distinct authors (one-way)
 
     def row(self, neighbourhood: str | None) -> Hashable:
         return CITY if neighbourhood is None else _row(neighbourhood)
@@ -107,6 +108,11 @@ def protect_city(data: WindowData, counts: CityCounts, k: int) -> PublicTables:
                 total=sum(counts.profiles.values()),
             ),
         ),
+        contributions=dc.one_way(
+            "contributions",
+            {_row(n): (v, p) for n, (v, p) in data.contributions.items() if v},
+            (sum(v for v, _ in data.contributions.values()), data.contributors),
+        ),
     )
     # The repairs table's totals are figures of the services table: one figure, one status.
     shared = [
@@ -122,6 +128,7 @@ def protect_city(data: WindowData, counts: CityCounts, k: int) -> PublicTables:
             tables.joined,
             tables.backers,
             tables.profiles,
+            tables.contributions,
         ],
         k,
         shared,

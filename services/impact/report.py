@@ -31,10 +31,10 @@ from services.impact.aggregates import people_scope
 from services.impact.catalogue import Catalogue, Range
 from services.impact.citations import datasets_of
 from services.impact.config import TerritoryConfig
-from services.impact.db import NONE
+from services.impact.db import LIVE, NONE
+from services.impact.db import Tables as Projection
 from services.impact.engine import (
     COMPLETED,
-    PARTS,
     RETURNED,
     Contributors,
     Sums,
@@ -44,72 +44,25 @@ from services.impact.engine import (
     environment,
     gather,
     passenger_km,
+    series_sums,
     settle_total,
     split,
     succeeded_campaigns,
     window_sums,
 )
-from services.impact.handlers import LIVE, Projection
 from services.impact.periods import ALL_TIME, Window, last_buckets, month_window
 
 MONTHLY_LIMIT = 120  # months in the report's month-by-month series
 SUCCEEDED = "crowdfunding.campaign.succeeded"
 FAILED = "crowdfunding.campaign.failed"
 REFUNDED = "crowdfunding.pledge.refunded"
-CONTRIBUTIONS_NOTE = (
-    "No producer publishes comments or discussion posts yet: not available, never a false 0."
-)
-# Indicators derived from what identifiable members did (suppressed for a small neighbourhood).
-MEMBER_DERIVED = {
-    "participation.active_members",
-    "participation.share_of_residents",
-    "participation.new_members",
-    "participation.member_profiles",
-    "money.backers_by_neighbourhood",
-    "money.saved_by_borrowers",
-} | {k for k, d in ind.INDICATORS.items() if d.family in ("exchange", "environment")}
-
-
-# What each indicator reads (engine.PARTS); a series of one indicator reads only that.
-_SUMS = frozenset({"sums"})
-_EDITIONS = frozenset({"editions"})
-NEEDS: dict[str, frozenset[str]] = {
-    "participation.active_members": frozenset({"members"}),
-    "participation.share_of_residents": frozenset({"members"}),
-    "participation.new_members": _SUMS,
-    "participation.member_profiles": frozenset({"profiles"}),
-    "participation.pb_turnout": _EDITIONS,
-    "participation.pb_proposals": _EDITIONS,
-    "participation.pb_supports": _EDITIONS,
-    "participation.contributions": frozenset(),
-    "exchange.loans_by_category": frozenset({"sums", "people"}),
-    "exchange.days_lent": _SUMS,
-    "exchange.services_by_kind": frozenset({"sums", "people"}),
-    "exchange.time_credit_minutes": _SUMS,
-    "exchange.carpool_passenger_km": _SUMS,
-    "exchange.median_request_to_match": frozenset({"waits"}),
-    "exchange.share_of_requests_met": frozenset({"loans"}),
-    "exchange.idle_items": frozenset({"idle"}),
-    "money.raised": frozenset({"sums", "refunds"}),
-    "money.matched": _SUMS,
-    "money.commission": _SUMS,
-    "money.campaigns_succeeded": _SUMS,
-    "money.campaign_success_rate": _SUMS,
-    "money.backers_by_neighbourhood": frozenset({"people"}),
-    "money.saved_by_borrowers": _SUMS,
-    "money.pb_envelope_allocated": _EDITIONS,
-    "money.pb_envelope_leftover": _EDITIONS,
-    "money.pb_delivered": _EDITIONS,
-    "delivery.pb_projects_selected": _EDITIONS,
-    "delivery.pb_projects_delivered": _EDITIONS,
-    "delivery.pb_delivery_rate": _EDITIONS,
-} | {k: _SUMS for k in ind.INDICATORS if k.startswith("environment.")}
 
 
 def needs_of(key: str, neighbourhood: str | None) -> frozenset[str]:
-    """The parts `gather` must read for indicator `key` (all of them for an unknown key)."""
-    parts = NEEDS.get(key, PARTS)
-    if neighbourhood is not None and key in MEMBER_DERIVED:
+    """The parts `gather` must read for indicator `key`."""
+    definition = ind.INDICATORS[key]
+    parts = definition.needs
+    if neighbourhood is not None and definition.member_derived:
         parts = parts | {"members"}  # a small neighbourhood suppresses member-derived figures
     return parts
 
@@ -153,7 +106,14 @@ async def build_report(
     projection: Projection = LIVE,
     with_series: bool = True,
 ) -> dict[str, Any]:
-    """The full report of `window` as JSON-ready data."""
+    """The full report of `window` as JSON-ready data, in one straight line:
+
+    1. read the window's counts and sums (engine.gather);
+    2. decide the suppression pattern on the city's tables (public_tables: engine.city_counts,
+       then publication.protect_city);
+    3. the indicator entries from the published figures (one builder per family);
+    4. the month-by-month series (monthly_series: read, then suppressed like the tables).
+    """
     data = await gather(session, window, neighbourhood=neighbourhood, projection=projection)
     window = data.window  # an edition resolved to its days
     population = territory.population_of(neighbourhood)
@@ -206,6 +166,57 @@ async def build_report(
     return report
 
 
+TABLE_PARTS = frozenset({"sums", "members", "people", "contributions"})
+"""What the suppression pass reads of the city's window (besides `city_counts`)."""
+
+
+async def indicator_series_data(
+    session: AsyncSession,
+    key: str,
+    windows: list[Window],
+    *,
+    catalogue: Catalogue,
+    population: int | None,
+    min_cell: int,
+    neighbourhood: str | None = None,
+    projection: Projection = LIVE,
+) -> list[dict[str, Any]]:
+    """Indicator `key` over each window: the entry the window's report would hold."""
+    # Only what this indicator reads; the sums of every month or year in one query.
+    parts = needs_of(key, neighbourhood)
+    if neighbourhood is None:  # what the suppression pass reads too: read it once
+        parts = parts | TABLE_PARTS
+    prefetched = None
+    if "sums" in parts or "waits" in parts:
+        prefetched = await series_sums(
+            session, windows, neighbourhood=neighbourhood, projection=projection
+        )
+    with_editions = ind.INDICATORS[key].breakdown == "edition"
+    series = []
+    for i, window in enumerate(windows):
+        data = await gather(
+            session,
+            window,
+            neighbourhood=neighbourhood,
+            projection=projection,
+            with_editions=with_editions,
+            parts=parts,
+            sums=None if prefetched is None else prefetched[i],
+        )
+        tables = await public_tables(
+            session,
+            data,
+            min_cell=min_cell,
+            projection=projection,
+            complete=neighbourhood is None,
+        )
+        entry = indicator_entries(
+            data, catalogue=catalogue, population=population, min_cell=min_cell, tables=tables
+        )[key]
+        series.append({"period": data.window.as_json(), **entry})
+    return series
+
+
 async def public_tables(
     session: AsyncSession,
     data: WindowData,
@@ -219,9 +230,7 @@ async def public_tables(
     `data` is city-wide and was gathered with every part (the full report), reuse it."""
     city = data
     if data.neighbourhood is not None or not complete:
-        city = await gather(
-            session, data.window, projection=projection, parts={"sums", "members", "people"}
-        )
+        city = await gather(session, data.window, projection=projection, parts=TABLE_PARTS)
     counts = await city_counts(session, city, k=min_cell, projection=projection)
     return pub.protect_city(city, counts, min_cell)
 
@@ -280,71 +289,90 @@ def published_estimates(
     }
 
 
-def indicator_entries(
-    data: WindowData,
-    *,
-    catalogue: Catalogue,
-    population: int | None,
-    min_cell: int,
-    tables: pub.PublicTables,
-) -> dict[str, dict[str, Any]]:
-    values: dict[str, dict[str, Any]] = {}
-    row = tables.row(data.neighbourhood)
-    loans_total = pub.figure(tables.loans, row)
-    services_total = pub.figure(tables.services, row)
+class Entries:
+    """The indicator entries of one report, filled family by family (the builders below)."""
 
-    def put(key: str, value: Any, **extra: Any) -> None:
+    def __init__(
+        self, data: WindowData, catalogue: Catalogue, tables: pub.PublicTables, population
+    ) -> None:
+        self.data, self.catalogue, self.tables = data, catalogue, tables
+        self.population = population
+        self.row = tables.row(data.neighbourhood)
+        self.values: dict[str, dict[str, Any]] = {}
+
+    def put(self, key: str, value: Any, **extra: Any) -> None:
         definition = ind.INDICATORS[key]
-        values[key] = {
+        self.values[key] = {
             "key": key,
             "family": definition.family,
             "unit": definition.unit,
-            "catalogue_version": catalogue.version,
+            "catalogue_version": self.catalogue.version,
             "value": value,
             "suppressed": False,
             **extra,
         }
 
-    def hidden(key: str, **extra: Any) -> None:
-        put(key, None, **extra)
-        values[key]["suppressed"] = True
+    def hidden(self, key: str, **extra: Any) -> None:
+        self.put(key, None, **extra)
+        self.values[key]["suppressed"] = True
 
-    def one_way_cells(table: dc.Table, dimension: str) -> list[dict[str, Any]]:
+    def counted(self, key: str, value: int | None, **extra: Any) -> None:
+        """A published count, or hidden when the suppression pass withheld it (None)."""
+        if value is None:
+            self.hidden(key, **extra)
+        else:
+            self.put(key, value, **extra)
+
+    def one_way_cells(self, table: dc.Table, dimension: str) -> list[dict[str, Any]]:
         cells = pub.one_way_cells(table)
-        if data.neighbourhood is not None:
-            cells = [c for c in cells if c["key"] == data.neighbourhood]
+        if self.data.neighbourhood is not None:
+            cells = [c for c in cells if c["key"] == self.data.neighbourhood]
         return _cells(cells, dimension)
 
-    def counted(key: str, value: int | None, **extra: Any) -> None:
-        if value is None:
-            hidden(key, **extra)
-        else:
-            put(key, value, **extra)
+    def per_edition(self, key: str, attr: str) -> None:
+        editions = self.data.editions
+        self.put(
+            key,
+            sum(getattr(e, attr) for e in editions),
+            cells=[{"edition": e.edition, "value": getattr(e, attr)} for e in editions],
+        )
 
-    # participation
+
+def _participation(out: Entries) -> None:
+    tables, row = out.tables, out.row
     active = pub.one_way_figure(tables.active, row)
-    counted(
+    out.counted(
         "participation.active_members",
         active,
-        cells=one_way_cells(tables.active, "neighbourhood"),
+        cells=out.one_way_cells(tables.active, "neighbourhood"),
     )
     if active is None:
-        hidden("participation.share_of_residents")
+        out.hidden("participation.share_of_residents")
     else:
-        put("participation.share_of_residents", fraction(safe_share(active, population)))
-    counted(
+        out.put("participation.share_of_residents", fraction(safe_share(active, out.population)))
+    out.counted(
         "participation.new_members",
         pub.one_way_figure(tables.joined, row),
-        cells=one_way_cells(tables.joined, "neighbourhood"),
+        cells=out.one_way_cells(tables.joined, "neighbourhood"),
     )
-    counted(
+    out.counted(
         "participation.member_profiles",
         pub.figure(tables.profiles, row),
         cells=_cells(pub.published_row(tables.profiles, row), "profile"),
     )
-    voters = sum(e.voters or 0 for e in data.editions if e.eligible)
-    eligible = sum(e.eligible or 0 for e in data.editions if e.eligible)
-    put(
+    out.counted(
+        "participation.contributions",
+        pub.one_way_figure(tables.contributions, row),
+        cells=out.one_way_cells(tables.contributions, "neighbourhood"),
+    )
+
+
+def _budget(out: Entries) -> None:
+    """The participatory budget's figures, per edition (participation, money, delivery)."""
+    editions = out.data.editions
+    voters = sum(e.voters or 0 for e in editions if e.eligible)
+    eligible = sum(e.eligible or 0 for e in editions if e.eligible)
+    out.put(
         "participation.pb_turnout",
         fraction(safe_share(voters, eligible)),
         voters=voters,
@@ -357,86 +385,100 @@ def indicator_entries(
                 "ballots_counted": e.ballots,
                 "value": fraction(safe_share(e.voters or 0, e.eligible)),
             }
-            for e in data.editions
+            for e in editions
         ],
     )
-    for key, attr in (
-        ("participation.pb_proposals", "proposals"),
-        ("participation.pb_supports", "supports"),
-    ):
-        put(
-            key,
-            sum(getattr(e, attr) for e in data.editions),
-            cells=[{"edition": e.edition, "value": getattr(e, attr)} for e in data.editions],
-        )
-    put("participation.contributions", None, note=CONTRIBUTIONS_NOTE)
+    out.per_edition("participation.pb_proposals", "proposals")
+    out.per_edition("participation.pb_supports", "supports")
+    out.per_edition("money.pb_envelope_allocated", "allocated_cents")
+    out.per_edition("money.pb_envelope_leftover", "leftover_cents")
+    out.per_edition("money.pb_delivered", "delivered_cents")
+    out.per_edition("delivery.pb_projects_selected", "selected")
+    out.per_edition("delivery.pb_projects_delivered", "delivered")
+    selected = sum(e.selected for e in editions)
+    delivered = sum(e.delivered for e in editions)
+    out.put(
+        "delivery.pb_delivery_rate",
+        fraction(safe_share(delivered, selected)),
+        cells=[
+            {"edition": e.edition, "value": fraction(safe_share(e.delivered, e.selected))}
+            for e in editions
+        ],
+    )
 
-    # exchange
-    counted(
+
+def _exchange(out: Entries) -> None:
+    data, tables, row = out.data, out.tables, out.row
+    loans_total = pub.figure(tables.loans, row)
+    services_total = pub.figure(tables.services, row)
+    out.counted(
         "exchange.loans_by_category",
         loans_total,
         cells=_cells(pub.published_row(tables.loans, row), "category"),
     )
     # Figures over the same loans (or services) as a hidden total are hidden with it.
-    counted("exchange.days_lent", None if loans_total is None else data.total(RETURNED).days)
-    counted(
+    out.counted("exchange.days_lent", None if loans_total is None else data.total(RETURNED).days)
+    out.counted(
         "exchange.services_by_kind",
         services_total,
         cells=_cells(pub.published_row(tables.services, row), "kind"),
     )
-    counted(
+    out.counted(
         "exchange.time_credit_minutes",
         None if services_total is None else data.total("exchange.credits.transferred").minutes,
     )
     if pub.figure(tables.services, row, "carpool") is None:
-        hidden("exchange.carpool_passenger_km")
+        out.hidden("exchange.carpool_passenger_km")
     else:
-        put(
-            "exchange.carpool_passenger_km",
-            float(passenger_km(data)),
-            exact=str(passenger_km(data)),
-        )
+        km = passenger_km(data)
+        out.put("exchange.carpool_passenger_km", float(km), exact=str(km))
     median = ind.median(data.match_middle)
     if loans_total is None:
-        hidden("exchange.median_request_to_match")
-        hidden("exchange.share_of_requests_met")
+        out.hidden("exchange.median_request_to_match")
+        out.hidden("exchange.share_of_requests_met")
     else:
-        put(
+        out.put(
             "exchange.median_request_to_match",
             None if median is None else float(round(median / 3600, 2)),
             requests_matched=data.matched,
         )
-        put(
+        out.put(
             "exchange.share_of_requests_met",
             fraction(safe_share(data.loans_met, data.loans_requested)),
             requested=data.loans_requested,
             met=data.loans_met,
         )
-    put("exchange.idle_items", data.idle_items)
+    out.put("exchange.idle_items", data.idle_items)
 
-    # money
+
+def _money(out: Entries) -> None:
+    data = out.data
     succeeded = data.total(SUCCEEDED)
     failed = data.total(FAILED)
-    put("money.raised", succeeded.cents - data.refunded_after_success_cents)
-    put("money.matched", succeeded.matched_cents)
-    put("money.commission", succeeded.commission_cents)
-    put("money.campaigns_succeeded", succeeded.count)
-    put(
+    out.put("money.raised", succeeded.cents - data.refunded_after_success_cents)
+    out.put("money.matched", succeeded.matched_cents)
+    out.put("money.commission", succeeded.commission_cents)
+    out.put("money.campaigns_succeeded", succeeded.count)
+    out.put(
         "money.campaign_success_rate",
         fraction(safe_share(succeeded.count, succeeded.count + failed.count)),
         closed=succeeded.count + failed.count,
     )
-    counted(
+    out.counted(
         "money.backers_by_neighbourhood",
-        pub.one_way_figure(tables.backers, row),
-        cells=one_way_cells(tables.backers, "neighbourhood"),
+        pub.one_way_figure(out.tables.backers, out.row),
+        cells=out.one_way_cells(out.tables.backers, "neighbourhood"),
     )
-    estimates = published_estimates(tables, row, passenger_km(data), catalogue)
+
+
+def _environment(out: Entries) -> None:
+    """Estimates from published figures only (and money saved, which is one of them)."""
+    estimates = published_estimates(out.tables, out.row, passenger_km(out.data), out.catalogue)
     saved = estimates.pop("money.saved_by_borrowers")
     if saved is None:
-        hidden("money.saved_by_borrowers")
+        out.hidden("money.saved_by_borrowers")
     else:
-        put(
+        out.put(
             "money.saved_by_borrowers",
             {
                 "low": round_cents(saved.low),
@@ -444,56 +486,71 @@ def indicator_entries(
                 "high": round_cents(saved.high),
             },
         )
-    for key, attr in (
-        ("money.pb_envelope_allocated", "allocated_cents"),
-        ("money.pb_envelope_leftover", "leftover_cents"),
-        ("money.pb_delivered", "delivered_cents"),
-    ):
-        put(
-            key,
-            sum(getattr(e, attr) for e in data.editions),
-            cells=[{"edition": e.edition, "value": getattr(e, attr)} for e in data.editions],
-        )
-
-    # environment
     for key, r in estimates.items():
         if r is None:
-            hidden(key)
+            out.hidden(key)
         else:
-            put(key, estimate(r))
-    values["environment.co2e_avoided_by_repairs"]["cells"] = _cells(
-        pub.published_row(tables.repairs, row), "category"
+            out.put(key, estimate(r))
+    out.values["environment.co2e_avoided_by_repairs"]["cells"] = _cells(
+        pub.published_row(out.tables.repairs, out.row), "category"
     )
 
-    # delivery
-    selected = sum(e.selected for e in data.editions)
-    delivered = sum(e.delivered for e in data.editions)
-    put(
-        "delivery.pb_projects_selected",
-        selected,
-        cells=[{"edition": e.edition, "value": e.selected} for e in data.editions],
+
+def _energy(out: Entries) -> None:
+    """Citizen energy: installations' output, public (no person behind it), per
+    neighbourhood; CO2e with the catalogue's grid factor (absent before catalogue v2)."""
+    per_nbhd = out.data.energy_wh
+    if out.data.neighbourhood is not None:
+        per_nbhd = {n: wh for n, wh in per_nbhd.items() if n == out.data.neighbourhood}
+    wh = sum(per_nbhd.values())
+    out.put(
+        "environment.energy_produced",
+        kwh(wh),
+        cells=[{"neighbourhood": n, "value": kwh(v)} for n, v in sorted(per_nbhd.items())],
     )
-    put(
-        "delivery.pb_projects_delivered",
-        delivered,
-        cells=[{"edition": e.edition, "value": e.delivered} for e in data.editions],
-    )
-    put(
-        "delivery.pb_delivery_rate",
-        fraction(safe_share(delivered, selected)),
+    co2e = ind.co2e_avoided_by_energy(wh, out.catalogue)
+    if co2e is None:
+        out.put("environment.co2e_avoided_by_energy", None, note=NO_GRID_FACTOR)
+        return
+    out.put(
+        "environment.co2e_avoided_by_energy",
+        estimate(co2e),
         cells=[
-            {"edition": e.edition, "value": fraction(safe_share(e.delivered, e.selected))}
-            for e in data.editions
+            {"neighbourhood": n, "value": estimate(ind.co2e_avoided_by_energy(v, out.catalogue))}
+            for n, v in sorted(per_nbhd.items())
         ],
     )
 
+
+NO_GRID_FACTOR = "This catalogue version has no grid electricity factor (added in v2)."
+FAMILY_BUILDERS = (_participation, _budget, _exchange, _money, _environment, _energy)
+
+
+def kwh(wh: int) -> float:
+    """Watt-hours as kWh (exact to the Wh in a float: at most three decimals)."""
+    return float(Decimal(wh) / 1000)
+
+
+def indicator_entries(
+    data: WindowData,
+    *,
+    catalogue: Catalogue,
+    population: int | None,
+    min_cell: int,
+    tables: pub.PublicTables,
+) -> dict[str, dict[str, Any]]:
+    """Every indicator's entry for `data`, from the published tables (one builder per family)."""
+    out = Entries(data, catalogue, tables, population)
+    for build in FAMILY_BUILDERS:
+        build(out)
     if data.neighbourhood is not None and data.active < min_cell:
-        for key in MEMBER_DERIVED:
-            entry = values[key]
-            entry.update(value=None, suppressed=True)
-            entry.pop("cells", None)
-            entry.pop("exact", None)
-    return values
+        for key, definition in ind.INDICATORS.items():
+            if definition.member_derived:
+                entry = out.values[key]
+                entry.update(value=None, suppressed=True)
+                entry.pop("cells", None)
+                entry.pop("exact", None)
+    return {key: out.values[key] for key in ind.INDICATORS}  # in the definitions' order
 
 
 async def edition_names(session: AsyncSession, editions: list[str]) -> dict[str, str]:

@@ -76,6 +76,14 @@ INDICATOR_LABELS: dict[str, tuple[str, str]] = {
     ),
     "environment.co2e_avoided": ("CO2e évité (total)", "CO2e avoided (total)"),
     "environment.waste_avoided": ("Déchets évités", "Waste avoided"),
+    "environment.energy_produced": (
+        "Électricité produite par les installations citoyennes",
+        "Electricity produced by citizen installations",
+    ),
+    "environment.co2e_avoided_by_energy": (
+        "CO2e évité par l'électricité produite localement",
+        "CO2e avoided by locally produced electricity",
+    ),
     "delivery.pb_projects_selected": ("Projets retenus", "Projects selected"),
     "delivery.pb_projects_delivered": ("Projets réalisés", "Projects delivered"),
     "delivery.pb_delivery_rate": ("Taux de réalisation", "Delivery rate"),
@@ -97,6 +105,7 @@ UNITS: dict[str, tuple[str, str]] = {
     "projects": ("projets", "projects"),
     "kgCO2e": ("kg CO2e", "kg CO2e"),
     "kg": ("kg", "kg"),
+    "kWh": ("kWh", "kWh"),
 }
 
 # Headings and sentences of the page, by name.

@@ -24,6 +24,9 @@ HEADLINES = (
     "money.saved_by_borrowers",
     "environment.co2e_avoided",
     "environment.waste_avoided",
+    "participation.contributions",
+    "environment.energy_produced",
+    "environment.co2e_avoided_by_energy",
 )
 
 

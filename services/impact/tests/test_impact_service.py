@@ -30,6 +30,7 @@ from libs.common.events import Envelope, Territory
 from libs.common.messaging import inbox
 from services.impact import db
 from services.impact.app import create_app
+from services.impact.catalogue import CURRENT_VERSION
 from services.impact.config import get_impact_settings
 from services.impact.handlers import LIVE
 from services.impact.rebuild import differences, drop, rebuild, swap
@@ -84,8 +85,8 @@ async def test_published_scenario_gives_the_hand_computed_report(impact):
     await until_applied(impact, len(events))
 
     rep = await report(impact)
-    assert rep["catalogue"]["version"] == "v1"
-    assert all(e["catalogue_version"] == "v1" for e in rep["indicators"].values())
+    assert rep["catalogue"]["version"] == CURRENT_VERSION
+    assert all(e["catalogue_version"] == CURRENT_VERSION for e in rep["indicators"].values())
     assert value(rep, "exchange.loans_by_category") == 3
     cells = {
         c["category"]: c["value"] for c in rep["indicators"]["exchange.loans_by_category"]["cells"]
@@ -133,7 +134,7 @@ async def test_published_scenario_gives_the_hand_computed_report(impact):
     march = await report(impact, period="2026-03")
     assert value(march, "exchange.loans_by_category") == 2
     csv = (await impact.client.get("/report", params={"period": "2026", "format": "csv"})).text
-    assert "v1,2026,,exchange.loans_by_category,exchange,loans,,,3" in csv
+    assert f"{CURRENT_VERSION},2026,,exchange.loans_by_category,exchange,loans,,,3" in csv
     html = (await impact.client.get("/report", params={"period": "2026", "format": "html"})).text
     assert "<svg" in html and "footprint.tent" in html and "Annexe méthodologique" in html
     html = (

@@ -16,6 +16,7 @@ from services.impact.indicators import (
     car_km_avoided_by_carpool,
     carpool_passenger_km,
     co2e_avoided_by_carpool,
+    co2e_avoided_by_energy,
     co2e_avoided_by_loans,
     co2e_avoided_by_repairs,
     factor_keys_of,
@@ -277,10 +278,17 @@ def test_every_indicator_is_defined_with_key_and_unit():
         assert definition.definition and definition.unit
 
 
-def test_every_factor_an_indicator_names_is_in_the_catalogue(v1):
+def test_every_factor_an_indicator_names_is_in_the_catalogue():
+    current = load_catalogue()  # v1 predates the grid factor (energy CO2e: not applicable)
     for definition in INDICATORS.values():
         for factor_key in factor_keys_of(definition):
-            assert v1.factor(factor_key), (definition.key, factor_key)
+            assert current.factor(factor_key), (definition.key, factor_key)
+
+
+def test_energy_co2e_uses_the_grid_factor_and_is_absent_before_v2(v1):
+    v2 = load_catalogue("v2")
+    assert co2e_avoided_by_energy(1_000_000, v2).central == Decimal("79.000")  # 1 MWh
+    assert co2e_avoided_by_energy(1_000_000, v1) is None
 
 
 def test_estimated_indicators_name_their_factors():

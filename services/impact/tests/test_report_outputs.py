@@ -17,6 +17,7 @@ import re
 from libs.common import csvsafe
 from libs.common.contracts import exchange as ex
 from libs.common.events import make_event
+from services.impact.catalogue import CURRENT_VERSION
 from services.impact.render import CSP, report_html
 from services.impact.scenario import _where, at, hand_computed_scenario, loan_facts
 from services.impact.tests.test_impact_service import impact, publish, until_applied
@@ -72,7 +73,7 @@ async def test_csv_cells_never_reach_a_sheet_as_formulas(impact):
     assert spreadsheet_formulas(city) == []
     groups = {r["group"] for r in csv.DictReader(io.StringIO(city, newline=""))}
     assert "'-2+3" in groups  # the category name from the event, neutralised
-    assert "v1,2026,,exchange.time_credit_minutes,exchange,minutes,,,60," in city  # a number
+    assert f"{CURRENT_VERSION},2026,,exchange.time_credit_minutes,exchange,minutes,,,60," in city
 
 
 async def test_html_report_carries_a_strict_policy_its_style_satisfies(impact):

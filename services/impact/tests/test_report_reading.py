@@ -11,7 +11,7 @@ import re
 import pytest
 
 from services.impact import indicators as ind
-from services.impact.catalogue import load_catalogue
+from services.impact.catalogue import CURRENT_VERSION, load_catalogue
 from services.impact.citations import datasets_of
 from services.impact.render import CSV_COLUMNS, PLATFORM_SOURCE
 from services.impact.scenario import hand_computed_scenario
@@ -143,7 +143,7 @@ async def test_the_csv_names_factors_catalogue_and_sources_of_every_figure(impac
     assert tuple(header) == CSV_COLUMNS
     # The new columns come last: consumers reading the first twelve by position still work.
     assert header[:12][0] == "catalogue_version" and header[-2:] == ["factor_ids", "sources"]
-    assert rows and all(r["catalogue_version"] == "v1" and r["sources"] for r in rows)
+    assert rows and all(r["catalogue_version"] == CURRENT_VERSION and r["sources"] for r in rows)
     loans = next(r for r in rows if r["key"] == "environment.co2e_avoided_by_loans")
     assert "loan.purchase_substitution" in loans["factor_ids"].split(";")
     assert "footprint.drill" in loans["factor_ids"].split(";")
