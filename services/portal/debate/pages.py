@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from libs.common.problems import Problem, problem_response
+from libs.common.problems import Problem
+from libs.common.web import problem_response
 from services.portal.accounts import Account
 from services.portal.backends import Backends
 from services.portal.debate import comments, domain
