@@ -44,7 +44,9 @@ import httpx
 from libs.common.auth import mint_token
 from libs.common.settings import Settings
 from libs.common.territory import neighbourhoods
+from sharitories import demo_practices
 from sharitories.demo_history import past_activity
+from sharitories.demo_practices import DemoError
 
 MARKER_EDITION = "Budget participatif de Valmont 2026"
 PREVIOUS_EDITION = "Budget participatif de Valmont 2025"
@@ -327,10 +329,6 @@ class DemoClients:
                 f"{service} {method} {path} answered {response.status_code}: {response.text[:500]}"
             )
         return response.json() if response.content else None
-
-
-class DemoError(RuntimeError):
-    """A service refused a demo step (the message carries its problem document)."""
 
 
 def _demo_streets() -> dict[str, str]:
@@ -1011,6 +1009,25 @@ class Demo:
             "raised_cents": sum(r["raised_cents"] for r in this_year if r["state"] == "paid_out"),
         }
 
+    async def practices(self, items: list[dict]) -> None:
+        """Citizen energy units, a regular carpool, a booking ahead and a debate."""
+        done = {
+            "energy": await demo_practices.energy_cooperative(
+                self, ENERGY_COOP, backers=[m for m, _, _ in RESIDENTS[1::3]]
+            ),
+            "carpool": await demo_practices.carpool(
+                self, "vlm-r06", passengers=["vlm-r29", "vlm-r30"]
+            ),
+            "booking_ahead": await demo_practices.booking_ahead(
+                self, items[2], owner=ITEMS[2][0], borrower="vlm-r04"
+            ),
+        }
+        if "portal" in self.api.urls:
+            done["comments"] = await demo_practices.debate(
+                self, self.api.urls["portal"], DEMO_PASSWORD, self.live_campaign["id"]
+            )
+        self.summary["practices"] = done
+
     async def portal_accounts(self) -> None:
         """Log-ins for the demo's people on the portal (when it runs), one shared password."""
         if "portal" not in self.api.clients:
@@ -1094,6 +1111,7 @@ class Demo:
             duration_days=45,
             rewards=[{"title": "Un café suspendu par mois pendant un an", "min_cents": 25_00}],
         )
+        self.live_campaign = bikes
         reward_ids = {
             "bikes": [
                 r["id"]
@@ -1189,6 +1207,7 @@ class Demo:
         await self.campaign_history()
         await self.crowdfunding(previous)
         await self.portal_accounts()
+        await self.practices(items)
         await self.current_edition()  # last: its edition is the "already loaded" marker
         return self.summary
 

@@ -101,6 +101,16 @@ def test_demo_loads_through_the_apis_and_is_idempotent(tmp_path):
             assert entry["suppressed"] is False and entry["value"] is not None, key
         assert value(rep, "exchange.time_credit_minutes") > 0
 
+        # The newer practices: citizen energy, carpool seats, a booking ahead, a debate.
+        practices = summary["practices"]
+        assert practices["energy"]["units_sold"] > 0
+        assert practices["energy"]["months_recorded"] == 24
+        assert Decimal(str(value(rep, "environment.energy_produced"))) > 0
+        assert value(rep, "environment.co2e_avoided_by_energy") is not None
+        assert practices["carpool"]["seats_booked"] == 2
+        assert practices["booking_ahead"]["loan_id"]
+        assert value(rep, "participation.contributions") == practices["comments"] == 6
+
         # Every monthly chart shows a trend: 24 months of loans, growing.
         series = httpx.get(
             f"{platform.urls['impact']}/indicators/exchange.loans_by_category",
