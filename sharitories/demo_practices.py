@@ -75,7 +75,7 @@ async def energy_cooperative(demo: Demo, coop: str, backers: list[str]) -> dict[
             "estimated_return_cents_per_unit_year": 30_00,
         },
     )
-    campaign_id = campaign["id"]
+    campaign_id = campaign["campaign_id"]
     await call("crowdfunding", "POST", f"/campaigns/{campaign_id}/submit", who=holder)
     review = await call(
         "crowdfunding",
