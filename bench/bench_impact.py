@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_impact.py [--events 20000] [--facts 1000000] [--queries 20]
 
-1. Ingestion. N synthetic events (services.impact.scenario.synthetic_events) are published to
+1. Ingestion. N synthetic events (tests.impact_scenario.synthetic_events) are published to
    a fresh nats-server. Baseline: a raw nats-py durable pull consumer fetching batches of the
    service consumer's size and acking each message (no parsing, no database). Then the
    impact service's own consumer (libs.common.broker.EventConsumer +
@@ -47,7 +47,7 @@ from services.impact import db as tables
 from services.impact.app import BATCH_SIZE
 from services.impact.facts import facts_of
 from services.impact.handlers import LIVE, apply, flush
-from services.impact.scenario import synthetic_events
+from tests.impact_scenario import synthetic_events
 
 
 async def publish_all(url: str, payloads: list[tuple[str, bytes, str]]) -> float:

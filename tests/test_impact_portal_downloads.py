@@ -13,12 +13,12 @@ import pytest
 
 from services.impact.catalogue import CURRENT_VERSION
 from services.impact.render import CSV_COLUMNS
-from services.impact.scenario import hand_computed_scenario
 from services.impact.tests.test_impact_service import impact, publish, until_applied
 from services.portal.app import create_app
 from services.portal.backends import Backends
 from services.portal.config import PortalSettings
 from services.portal.testkit import FakeServices
+from tests.impact_scenario import hand_computed_scenario
 
 __all__ = ["impact"]
 VALUE_ROOM = 40  # drawing units: "< 5" or "1 234" at the chart's 13 px text

@@ -13,8 +13,8 @@ from libs.common.events import STREAM
 from services.impact.config import get_impact_settings
 from services.impact.handlers import LIVE
 from services.impact.rebuild import differences, drop, rebuild
-from services.impact.scenario import hand_computed_scenario
 from services.impact.tests.test_impact_service import publish, until_applied
+from tests.impact_scenario import hand_computed_scenario
 
 
 @pytest.fixture

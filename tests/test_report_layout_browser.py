@@ -8,9 +8,9 @@ import copy
 import pytest
 
 from services.impact.render import report_html
-from services.impact.scenario import hand_computed_scenario
 from services.impact.tests.test_impact_service import impact, publish, until_applied
 from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
+from tests.impact_scenario import hand_computed_scenario
 
 __all__ = ["impact"]
 

@@ -13,8 +13,8 @@ from libs.common.contracts import crowdfunding as cf
 from libs.common.contracts import debate as dt
 from libs.common.events import make_event
 from services.impact.config import get_impact_settings
-from services.impact.scenario import _where, at
 from services.impact.tests.test_impact_service import impact, publish, until_applied
+from tests.impact_scenario import _where, at
 
 __all__ = ["impact"]
 

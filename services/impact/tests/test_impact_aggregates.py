@@ -28,7 +28,7 @@ from services.impact.indicators import INDICATORS
 from services.impact.periods import ALL_TIME, Window, parse_period
 from services.impact.rebuild import differences, drop, fresh_projection, recreate
 from services.impact.report import indicator_entries, public_tables
-from services.impact.scenario import _where, at, loan_facts, synthetic_events
+from tests.impact_scenario import _where, at, loan_facts, synthetic_events
 
 
 def test_split_covers_a_window_with_years_months_and_loose_days():

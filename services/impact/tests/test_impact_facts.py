@@ -12,7 +12,7 @@ from libs.common.contracts import crowdfunding as cf
 from libs.common.contracts import exchange as ex
 from libs.common.events import Envelope, Territory, make_event
 from services.impact.facts import Unprojectable, facts_of, passenger_metres
-from services.impact.scenario import at, loan_facts
+from tests.impact_scenario import at, loan_facts
 
 WHERE = Territory(city="valmont", neighbourhood="centre")
 

@@ -34,7 +34,7 @@ from services.impact.catalogue import CURRENT_VERSION
 from services.impact.config import get_impact_settings
 from services.impact.handlers import LIVE
 from services.impact.rebuild import differences, drop, rebuild, swap
-from services.impact.scenario import hand_computed_scenario
+from tests.impact_scenario import hand_computed_scenario
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ async def test_published_scenario_gives_the_hand_computed_report(impact):
 async def test_refunds_reduce_money_raised_only_for_succeeded_campaigns(impact):
     from libs.common.contracts import crowdfunding as cf
     from libs.common.events import make_event
-    from services.impact.scenario import at
+    from tests.impact_scenario import at
 
     events = hand_computed_scenario()
     for campaign, pledge, amount in (("C1", "P1", 40_000), ("C2", "P9", 1_000)):

@@ -19,8 +19,8 @@ from libs.common.contracts import exchange as ex
 from libs.common.events import make_event
 from services.impact.catalogue import CURRENT_VERSION
 from services.impact.render import CSP, report_html
-from services.impact.scenario import _where, at, hand_computed_scenario, loan_facts
 from services.impact.tests.test_impact_service import impact, publish, until_applied
+from tests.impact_scenario import _where, at, hand_computed_scenario, loan_facts
 
 __all__ = ["impact"]
 

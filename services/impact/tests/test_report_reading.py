@@ -14,9 +14,9 @@ from services.impact import indicators as ind
 from services.impact.catalogue import CURRENT_VERSION, load_catalogue
 from services.impact.citations import datasets_of
 from services.impact.render import CSV_COLUMNS, PLATFORM_SOURCE
-from services.impact.scenario import hand_computed_scenario
 from services.impact.tests.test_impact_service import impact, publish, until_applied
 from services.impact.wording import INDICATOR_LABELS, Words, language_of
+from tests.impact_scenario import hand_computed_scenario
 
 __all__ = ["impact"]
 

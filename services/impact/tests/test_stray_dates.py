@@ -21,8 +21,8 @@ from services.impact import db
 from services.impact.facts import OutOfRange, facts_of
 from services.impact.handlers import LIVE
 from services.impact.periods import buckets, last_buckets, parse_period
-from services.impact.scenario import _where, at, hand_computed_scenario, loan_facts
 from services.impact.tests.test_impact_service import impact, publish, until_applied
+from tests.impact_scenario import _where, at, hand_computed_scenario, loan_facts
 
 __all__ = ["impact"]  # the fixture, re-exported for pytest
 

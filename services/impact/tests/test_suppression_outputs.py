@@ -12,8 +12,8 @@ import io
 from libs.common.contracts import exchange as ex
 from libs.common.events import make_event
 from services.impact.config import get_impact_settings
-from services.impact.scenario import _where, at, loan_facts
 from services.impact.tests.test_impact_service import impact, publish, until_applied
+from tests.impact_scenario import _where, at, loan_facts
 
 __all__ = ["impact"]
 HOODS = ("centre", "gare", "plateau")
