@@ -4,6 +4,8 @@
   and the author as a "commenter" (an active member). `hidden` and `restored` are one fact
   each on the same comment: a comment counts as a contribution unless its latest moderation
   event (by envelope time, then event id) is a hiding; so arrival order does not matter.
+- `crowdfunding.soup.pot_assigned`: one fact (entity = the evening, ref = the project won),
+  the Soup evening's trail; its money is counted from the pot campaign's own events.
 - `crowdfunding.energy.production_recorded`: one fact per record (entity = the campaign,
   ref_day = the month produced, quantity = watt-hours). A later record of the same
   (campaign, month) replaces the earlier one: the report keeps the latest by envelope time.
@@ -54,9 +56,21 @@ def _energy_recorded(b: Any, d: cf.EnergyProductionRecorded) -> None:
     )
 
 
+def _soup_pot_assigned(b: Any, d: cf.SoupPotAssigned) -> None:
+    # The trail of a Soup evening: which project its pot went to. The money itself is
+    # counted from the pot campaign's own events (pledges, success, payout).
+    b.fact(
+        neighbourhood=d.neighbourhood,
+        edition=d.edition_id,
+        entity=d.evening_id,
+        ref=d.proposal_id,
+    )
+
+
 PROJECTED = [
     (dt.CommentPosted, _comment_posted),
     (dt.CommentHidden, _comment_moderated),
     (dt.CommentRestored, _comment_moderated),
     (cf.EnergyProductionRecorded, _energy_recorded),
+    (cf.SoupPotAssigned, _soup_pot_assigned),
 ]
