@@ -56,5 +56,7 @@ PbPhase = Literal[
     "information", "proposals", "pre_selection", "assessment", "voting", "results", "delivery"
 ]
 PB_PHASES: tuple[str, ...] = get_args(PbPhase)
+# Campaign states anyone may see (a draft, or one under review, is its holder's and staff's).
+PUBLIC_CAMPAIGN_STATES: tuple[str, ...] = ("live", "settling", "succeeded", "failed", "paid_out")
 MemberKind = Literal["resident", "organisation", "staff"]
 MEMBER_KINDS: tuple[str, ...] = get_args(MemberKind)

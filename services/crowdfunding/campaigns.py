@@ -23,6 +23,7 @@ from libs.common.ids import new_id
 from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, Invalid, NotFound
 from libs.common.runtime import ServiceRuntime
+from libs.common.taxonomy import PUBLIC_CAMPAIGN_STATES
 from services.crowdfunding import domain
 from services.crowdfunding.db import campaigns, platform_settings, pledges, reviews, rewards, utc
 
@@ -272,11 +273,10 @@ async def review(
 
 
 # Drafts, submissions and reviews are seen by their holder, reviewers and staff only.
-PUBLIC_STATES = (domain.LIVE, domain.SETTLING, domain.SUCCEEDED, domain.FAILED, domain.PAID_OUT)
 
 
 def may_see(row: Any, principal: Principal | None) -> bool:
-    if row.state in PUBLIC_STATES:
+    if row.state in PUBLIC_CAMPAIGN_STATES:
         return True
     return principal is not None and (
         principal.sub == row.holder_id or principal.has("reviewer", "staff")

@@ -24,6 +24,7 @@ from libs.common.ids import new_id
 from libs.common.outbox import record
 from libs.common.problems import Conflict, NotFound
 from libs.common.runtime import ServiceRuntime
+from libs.common.taxonomy import PUBLIC_CAMPAIGN_STATES
 from services.crowdfunding import campaigns, domain, pledges
 from services.crowdfunding.db import campaigns as campaigns_table
 from services.crowdfunding.db import energy_installations, energy_production, rewards
@@ -31,13 +32,12 @@ from services.crowdfunding.pledges import Crowdfunding
 
 # Said with every estimate, in the reader's language by the portal (i18n key).
 ESTIMATE_NOTICE = "energy.estimate_not_promise"
-PUBLIC_STATES = (domain.LIVE, domain.SETTLING, domain.SUCCEEDED, domain.FAILED, domain.PAID_OUT)
 PRODUCING_STATES = (domain.APPROVED, domain.LIVE, domain.SETTLING, domain.SUCCEEDED)
 PRODUCING_STATES += (domain.PAID_OUT,)
 
 
 def _visible(row: Any, principal: Principal | None) -> bool:
-    if row.state in PUBLIC_STATES:
+    if row.state in PUBLIC_CAMPAIGN_STATES:
         return True
     return principal is not None and (
         principal.sub == row.holder_id or principal.has("reviewer", "staff")

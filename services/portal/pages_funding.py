@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from libs.common.money import parse_amount_cents
-from libs.common.taxonomy import CAMPAIGN_CATEGORIES
+from libs.common.taxonomy import CAMPAIGN_CATEGORIES, PUBLIC_CAMPAIGN_STATES
 from services.portal import pages_energy
 from services.portal.backends import BackendDown, BackendProblem
 from services.portal.debate import pages as debate_pages
@@ -30,7 +30,6 @@ from services.portal.web import (
 
 router = APIRouter(include_in_schema=False)
 CATEGORIES = CAMPAIGN_CATEGORIES
-PUBLIC_STATES = ("live", "settling", "succeeded", "paid_out", "failed")
 # The providers' test cards (a real deployment embeds its PSP's card form here).
 TEST_CARDS = {
     "sandbox": ("tok_instant", "tok_visa", "tok_requires_action", "tok_decline_now"),
@@ -87,7 +86,11 @@ def widened_policy(policy: str, sources: dict[str, tuple[str, ...]]) -> str:
 async def campaigns_page(request: Request, me: Viewer, services: Services):
     # Signed in, the service also lists the caller's own drafts.
     rows = await services.get("crowdfunding", "/campaigns", caller=caller(me) if me else None)
-    mine = [c for c in rows if me and c["holder_id"] == me.id and c["state"] not in PUBLIC_STATES]
+    mine = [
+        c
+        for c in rows
+        if me and c["holder_id"] == me.id and c["state"] not in PUBLIC_CAMPAIGN_STATES
+    ]
     live = [c for c in rows if c["state"] == "live"]
     ended = [c for c in rows if c["state"] in ("succeeded", "paid_out", "failed")]
     return render(request, "funding/campaigns.html", live=live, ended=ended[::-1], mine=mine)
@@ -127,7 +130,7 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
     if (campaign.get("description") or "").startswith(HISTORY_NOTE):
         # The service's own audit note (with a staff id): residents read a translated one.
         campaign["description"], campaign["historical"] = "", True
-    if campaign["state"] not in PUBLIC_STATES and not (
+    if campaign["state"] not in PUBLIC_CAMPAIGN_STATES and not (
         is_holder or (me is not None and me.is_reviewer)
     ):
         return render(request, "error.html", status=404, message_key="campaigns.not_public")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from libs.common.problems import Problem
+from libs.common.taxonomy import PUBLIC_CAMPAIGN_STATES
 from libs.common.web import problem_response
 from services.portal.accounts import Account
 from services.portal.backends import Backends
@@ -37,7 +38,6 @@ from services.portal.web import (
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/debate", tags=["debate"])
-CAMPAIGN_PUBLIC = ("live", "settling", "succeeded", "paid_out", "failed")  # as pages_funding
 
 
 def limits(request: Request) -> Limits:
@@ -121,7 +121,7 @@ async def on_campaign(request: Request, me: Account | None, campaign: dict):
     """The comment block of a campaign's page (read-only before the campaign is public)."""
     url = f"/campaigns/{campaign['id']}/comments"
     shown = await block(request, me, kind="campaign", subject_id=campaign["id"], post_url=url)
-    shown["closed"] = campaign.get("state") not in CAMPAIGN_PUBLIC
+    shown["closed"] = campaign.get("state") not in PUBLIC_CAMPAIGN_STATES
     shown["may_post"] = shown["may_post"] and not shown["closed"]
     return shown
 
@@ -167,7 +167,7 @@ async def comment_campaign(
 async def _campaign(services: Backends, me: Account, campaign_id: str) -> dict | None:
     """The campaign when anyone may read it (drafts are debated with reviewers, not here)."""
     campaign = await services.get("crowdfunding", f"/campaigns/{campaign_id}", caller=caller(me))
-    return campaign if campaign.get("state") in CAMPAIGN_PUBLIC else None
+    return campaign if campaign.get("state") in PUBLIC_CAMPAIGN_STATES else None
 
 
 @router.post("/comments/{comment_id}/edit")
