@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from libs.common.messaging import outbox
-from libs.common.problems import Invalid
+from libs.common.rules import InputRefused as Invalid
 from services.crowdfunding import domain
 from services.crowdfunding.tests.test_crowdfunding_lifecycle import (  # noqa: F401
     PROBLEM,
@@ -46,7 +46,12 @@ def test_energy_goal_is_every_unit_at_its_price():
 def _csv_problem(text: str) -> dict:
     with pytest.raises(Invalid) as caught:
         domain.parse_production_csv(text, today=TODAY)
-    return caught.value.extra
+    refusal = caught.value  # the edge turns it into this problem document's members
+    return {
+        "code": refusal.code,
+        "params": refusal.params or {},
+        "errors": [{"field": refusal.field}],
+    }
 
 
 def test_csv_reads_commas_semicolons_bom_and_blank_lines():

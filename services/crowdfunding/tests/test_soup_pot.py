@@ -3,7 +3,6 @@
 
 from sqlalchemy import func, select
 
-from libs.common.clock import clock
 from libs.common.contracts.budget import EnvelopeResult, ResultProject, ResultsPublished
 from libs.common.messaging import outbox
 from services.crowdfunding import domain, soup
@@ -87,7 +86,7 @@ async def test_results_assign_the_pot_once_and_a_vote_without_winner_pays_nobody
     for _ in range(2):  # a redelivery changes nothing
         async with service.runtime.unit_of_work() as session:
             await soup.assign_winner(
-                session=session, runtime=service.runtime, results=news, now=clock.now()
+                session=session, runtime=service.runtime, results=news, now=clock()
             )
     assert await events(service, "sharitories.crowdfunding.soup.pot_assigned") == 1
     shown = (await service.client.get(f"/soup-evenings/{pot['id']}")).json()
@@ -99,7 +98,7 @@ async def test_results_assign_the_pot_once_and_a_vote_without_winner_pays_nobody
             session=session,
             runtime=service.runtime,
             results=results("ed-2", []),
-            now=clock.now(),
+            now=clock(),
         )
     shown = (await service.client.get(f"/soup-evenings/{empty['id']}")).json()
     assert shown["state"] == "no_winner" and shown["winner"] is None
