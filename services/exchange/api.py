@@ -30,6 +30,7 @@ from services.exchange.members import (
     update_profile,
 )
 from services.exchange.schemas import (
+    ActedLoan,
     BookedPeriod,
     DepositIn,
     ItemIn,
@@ -284,37 +285,37 @@ async def _act(runtime, principal, loan_id, action, today, **extra) -> dict:
         return await loan_flow.loan_view(session, loan=loan, principal=principal, history=False)
 
 
-@router.post("/loans/{loan_id}/accept", tags=["loans"], response_model=LoanView)
+@router.post("/loans/{loan_id}/accept", tags=["loans"], response_model=ActedLoan)
 async def accept_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
     """Lender: accept a request. 409 if the item is already held for an overlapping time."""
     return await _act(runtime, principal, loan_id, "accept", today)
 
 
-@router.post("/loans/{loan_id}/decline", tags=["loans"], response_model=LoanView)
+@router.post("/loans/{loan_id}/decline", tags=["loans"], response_model=ActedLoan)
 async def decline_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
     """Lender: decline a request."""
     return await _act(runtime, principal, loan_id, "decline", today)
 
 
-@router.post("/loans/{loan_id}/cancel", tags=["loans"], response_model=LoanView)
+@router.post("/loans/{loan_id}/cancel", tags=["loans"], response_model=ActedLoan)
 async def cancel_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
     """Either party, before pick-up (staff: a disputed loan whose item never left)."""
     return await _act(runtime, principal, loan_id, "cancel", today)
 
 
-@router.post("/loans/{loan_id}/pick-up", tags=["loans"], response_model=LoanView)
+@router.post("/loans/{loan_id}/pick-up", tags=["loans"], response_model=ActedLoan)
 async def pick_up_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
     """Either party: the item changed hands."""
     return await _act(runtime, principal, loan_id, "pick_up", today)
 
 
-@router.post("/loans/{loan_id}/overdue", tags=["loans"], response_model=LoanView)
+@router.post("/loans/{loan_id}/overdue", tags=["loans"], response_model=ActedLoan)
 async def mark_overdue(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
     """Lender or staff: the item is still out after its due date."""
     return await _act(runtime, principal, loan_id, "mark_overdue", today)
 
 
-@router.post("/loans/{loan_id}/dispute", tags=["loans"], response_model=LoanView)
+@router.post("/loans/{loan_id}/dispute", tags=["loans"], response_model=ActedLoan)
 async def dispute_loan(
     loan_id: str, body: NoteIn, runtime: Runtime, principal: CurrentPrincipal, today: Today
 ):
@@ -322,7 +323,7 @@ async def dispute_loan(
     return await _act(runtime, principal, loan_id, "dispute", today, note=body.note)
 
 
-@router.post("/loans/{loan_id}/return", tags=["loans"], response_model=LoanView)
+@router.post("/loans/{loan_id}/return", tags=["loans"], response_model=ActedLoan)
 async def return_loan(
     loan_id: str, body: ReturnIn, runtime: Runtime, principal: CurrentPrincipal, today: Today
 ):

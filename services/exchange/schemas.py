@@ -1,9 +1,10 @@
 """Request and response models of the exchange's routes.
 
 Views of a stored row keep any column they do not name (`extra="allow"`), as they did when
-routes returned dicts. Most views pass their instants on as stored (`StoredAt`): exactly the
-ISO string the routes answered before they declared a model (on SQLite without an offset);
-the reservation and carpool views, newer, give them their UTC offset (`Stamp`).
+routes returned dicts; keys absent from some answers stay absent (`response_model_exclude_unset`).
+Most views pass their instants on as read (`StoredAt`), the very string the routes answered
+before they declared a model: rows read back from SQLite carry no offset. The reservation and
+carpool views, newer, give those their UTC offset (`Stamp`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from libs.common.publictext import PseudonymousId
 from libs.common.types import Cents, CivicDate
@@ -22,10 +30,15 @@ Neighbourhood = str
 Stamp = Annotated[datetime, AfterValidator(lambda v: v if v.tzinfo else v.replace(tzinfo=UTC))]
 StoredAt = Annotated[
     datetime,
-    PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json"),
     WithJsonSchema(
         {"type": "string", "description": "ISO 8601 instant in UTC (no offset on SQLite)"}
     ),
+]
+# The loan actions always answered Python's isoformat ("+00:00", not "Z"): kept as it was.
+IsoAt = Annotated[
+    datetime,
+    PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "description": "ISO 8601 instant in UTC"}),
 ]
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
@@ -166,6 +179,13 @@ class LoanView(LoanRow):
     history: list[LoanMove] | None
     counterparty: MemberOut | None
     reminders: list[LoanReminder]
+
+
+class ActedLoan(LoanView):
+    """A loan right after an action (accept, pick-up, return...), without its history."""
+
+    requested_at: IsoAt
+    updated_at: IsoAt
 
 
 class SweepOut(BaseModel):
@@ -438,9 +458,9 @@ class ReportOut(RowOut):
     id: str
     subject_type: str
     subject_id: str
+    reporter_id: str
     kind: str
     detail: str
-    reporter_id: str
     status: str
     created_at: StoredAt
     closed_by: str | None
