@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import insert, or_, select, update
 
 from libs.common.auth import CurrentPrincipal, VerifiedMember, require_verified
@@ -16,17 +16,20 @@ from libs.common.ids import new_id
 from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, Invalid
 from libs.common.runtime import Runtime
-from libs.common.types import Minutes, StrictFlag
 from services.exchange import completions as completions_flow
 from services.exchange import ledger
 from services.exchange.api import Staff
 from services.exchange.db import accounts, services
-from services.exchange.domain import Category
 from services.exchange.members import get_member, member_for
 from services.exchange.schemas import (
     AccountOut,
+    CompletionIn,
     CompletionReceipt,
+    CorrectionIn,
+    LimitsIn,
+    ServiceIn,
     ServiceOut,
+    TransferIn,
     TransferOut,
     TransferReceipt,
 )
@@ -75,11 +78,6 @@ async def show_account(account_id: str, runtime: Runtime, principal: CurrentPrin
         return await ledger.account_view(session, account_id=account_id)
 
 
-class LimitsIn(BaseModel):
-    debit_limit: Minutes = Field(ge=0, le=1_000_000)
-    credit_limit: Minutes = Field(ge=0, le=1_000_000)
-
-
 @router.put("/accounts/{account_id}/limits", tags=["time credits"], response_model=AccountOut)
 async def set_limits(account_id: str, body: LimitsIn, runtime: Runtime, staff: Staff) -> dict:
     """Staff: change an account's limits (never below what its balance already uses)."""
@@ -99,20 +97,6 @@ async def set_limits(account_id: str, body: LimitsIn, runtime: Runtime, staff: S
 
 
 # ----------------------------------------------------------------------- transfers
-
-
-class TransferIn(BaseModel):
-    to_member: str = Field(min_length=1, max_length=100)
-    minutes: Minutes = Field(gt=0, le=100_000)
-    memo: str = Field("", max_length=500)
-    reason: Literal["gift", "service"] = "gift"
-    on_behalf_of: str | None = Field(
-        None, max_length=100, description="Staff only: the resident whose paper slip this is."
-    )
-
-
-class CorrectionIn(BaseModel):
-    memo: str = Field(min_length=1, max_length=500)
 
 
 def _transfer_response(response: Response, result: tuple[dict, bool]) -> dict:
@@ -205,15 +189,6 @@ async def reverse_transfer(
 # ------------------------------------------------------------------------ services
 
 
-class ServiceIn(BaseModel):
-    kind: ServiceKind
-    direction: Literal["offer", "request"]
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=5000)
-    minutes_estimate: Minutes | None = Field(None, gt=0, le=100_000)
-    route_km: float | None = Field(None, gt=0, le=1000, description="Carpooling: route length.")
-
-
 @router.post("/services", status_code=201, tags=["services"], response_model=ServiceOut)
 async def list_service(body: ServiceIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Offer or request a service (repair, gardening, carpool with its route km, ...)."""
@@ -297,17 +272,6 @@ async def close_service(service_id: str, runtime: Runtime, principal: CurrentPri
             update(services).where(services.c.id == service_id).values(open=False)
         )
         return {**service, "open": False}
-
-
-class CompletionIn(BaseModel):
-    provider_id: str | None = Field(
-        None, max_length=100, description="For a request: the member who did it."
-    )
-    minutes: Minutes = Field(gt=0, le=100_000)
-    km: float | None = Field(None, gt=0, le=1000, description="Carpooling: km travelled.")
-    passengers: int | None = Field(None, ge=1, le=8)
-    repaired_category: Category | None = None
-    settle_in_credits: StrictFlag = True
 
 
 @router.post(

@@ -21,8 +21,9 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from libs.common.contracts.exchange import ServiceKind
 from libs.common.publictext import PseudonymousId
-from libs.common.types import Cents, CivicDate
+from libs.common.types import Cents, CivicDate, Minutes, StrictFlag
 from services.exchange.domain import Category, Condition, MemberKind
 
 Neighbourhood = str
@@ -193,6 +194,45 @@ class SweepOut(BaseModel):
 
 
 # ---------------------------------------------------------------------- time credits
+
+
+class LimitsIn(BaseModel):
+    debit_limit: Minutes = Field(ge=0, le=1_000_000)
+    credit_limit: Minutes = Field(ge=0, le=1_000_000)
+
+
+class TransferIn(BaseModel):
+    to_member: str = Field(min_length=1, max_length=100)
+    minutes: Minutes = Field(gt=0, le=100_000)
+    memo: str = Field("", max_length=500)
+    reason: Literal["gift", "service"] = "gift"
+    on_behalf_of: str | None = Field(
+        None, max_length=100, description="Staff only: the resident whose paper slip this is."
+    )
+
+
+class CorrectionIn(BaseModel):
+    memo: str = Field(min_length=1, max_length=500)
+
+
+class ServiceIn(BaseModel):
+    kind: ServiceKind
+    direction: Literal["offer", "request"]
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    minutes_estimate: Minutes | None = Field(None, gt=0, le=100_000)
+    route_km: float | None = Field(None, gt=0, le=1000, description="Carpooling: route length.")
+
+
+class CompletionIn(BaseModel):
+    provider_id: str | None = Field(
+        None, max_length=100, description="For a request: the member who did it."
+    )
+    minutes: Minutes = Field(gt=0, le=100_000)
+    km: float | None = Field(None, gt=0, le=1000, description="Carpooling: km travelled.")
+    passengers: int | None = Field(None, ge=1, le=8)
+    repaired_category: Category | None = None
+    settle_in_credits: StrictFlag = True
 
 
 class AccountEntry(RowOut):
