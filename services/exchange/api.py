@@ -30,16 +30,24 @@ from services.exchange.members import (
     update_profile,
 )
 from services.exchange.schemas import (
+    ActedLoan,
     BookedPeriod,
     DepositIn,
     ItemIn,
+    ItemOut,
     ItemPatch,
     LoanIn,
     LoanOut,
+    LoanRow,
+    LoanView,
     MemberIn,
+    MemberOut,
+    MemberProfile,
+    MyLoan,
     NoteIn,
     ProfileIn,
     ReturnIn,
+    SweepOut,
 )
 
 router = APIRouter()
@@ -56,7 +64,13 @@ async def rating_summary(session, member_id: str) -> dict:
     return {"count": row[0], "average": round(float(row[1]), 2) if row[1] is not None else None}
 
 
-@router.get("/members/me", tags=["members"])
+# Creates the member on first use: a write transaction, though a GET.
+@router.get(
+    "/members/me",
+    tags=["members"],
+    response_model=MemberProfile,
+    response_model_exclude_unset=True,
+)
 async def my_profile(runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """The caller's member profile (created from the token on first use)."""
     async with runtime.unit_of_work() as session:
@@ -64,7 +78,7 @@ async def my_profile(runtime: Runtime, principal: CurrentPrincipal) -> dict:
         return {**private_view(me), "ratings": await rating_summary(session, me["id"])}
 
 
-@router.patch("/members/me", tags=["members"])
+@router.patch("/members/me", tags=["members"], response_model=MemberOut)
 async def edit_my_profile(body: ProfileIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Name, address and contact: private, shown only to the counterparty of an accepted
     loan."""
@@ -76,7 +90,7 @@ async def edit_my_profile(body: ProfileIn, runtime: Runtime, principal: CurrentP
         return private_view(await get_member(session, principal.sub))
 
 
-@router.post("/members", status_code=201, tags=["members"])
+@router.post("/members", status_code=201, tags=["members"], response_model=MemberOut)
 async def register_member(body: MemberIn, runtime: Runtime, staff: Staff) -> dict:
     """Staff register a member (a resident without an account, an organisation)."""
     async with runtime.unit_of_work() as session:
@@ -96,10 +110,16 @@ async def register_member(body: MemberIn, runtime: Runtime, staff: Staff) -> dic
         return private_view(await get_member(session, body.id))
 
 
-@router.get("/members/{member_id}", tags=["members"])
+# Others see no name, address or contact: those keys are absent, not null.
+@router.get(
+    "/members/{member_id}",
+    tags=["members"],
+    response_model=MemberProfile,
+    response_model_exclude_unset=True,
+)
 async def member_profile(member_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """A member's public profile: kind, neighbourhood and ratings; staff see everything."""
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         member = await find_member(session, member_id)
         if member is None:
             raise NotFound(f"No member {member_id}.", code="members.not_found")
@@ -110,13 +130,13 @@ async def member_profile(member_id: str, runtime: Runtime, principal: CurrentPri
 # -------------------------------------------------------------------------- items
 
 
-@router.get("/categories", tags=["items"])
+@router.get("/categories", tags=["items"], response_model=list[str])
 async def categories() -> list[str]:
     """The item categories (keys the impact service maps to emission factors)."""
     return list(CATEGORIES)
 
 
-@router.post("/items", status_code=201, tags=["items"])
+@router.post("/items", status_code=201, tags=["items"], response_model=ItemOut)
 async def list_item(body: ItemIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """List an item to lend; it shows the owner's neighbourhood, never their address."""
     async with runtime.unit_of_work() as session:
@@ -125,7 +145,7 @@ async def list_item(body: ItemIn, runtime: Runtime, principal: CurrentPrincipal)
         )
 
 
-@router.get("/items", tags=["items"])
+@router.get("/items", tags=["items"], response_model=list[ItemOut])
 async def search_items(
     runtime: Runtime,
     category: Category | None = None,
@@ -150,7 +170,7 @@ async def search_items(
         )
 
 
-@router.get("/items/{item_id}", tags=["items"])
+@router.get("/items/{item_id}", tags=["items"], response_model=ItemOut)
 async def show_item(item_id: str, runtime: Runtime) -> dict:
     async with runtime.db.read() as session:
         return await item_flow.get(session=session, item_id=item_id)
@@ -172,7 +192,7 @@ async def item_bookings(
         )
 
 
-@router.patch("/items/{item_id}", tags=["items"])
+@router.patch("/items/{item_id}", tags=["items"], response_model=ItemOut)
 async def edit_item(
     item_id: str, body: ItemPatch, runtime: Runtime, principal: CurrentPrincipal
 ) -> dict:
@@ -185,7 +205,7 @@ async def edit_item(
         )
 
 
-@router.post("/items/{item_id}/withdraw", tags=["items"])
+@router.post("/items/{item_id}/withdraw", tags=["items"], response_model=ItemOut)
 async def withdraw_item(item_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Take an item off the listings (owner or staff); not while it is lent or promised."""
     async with runtime.unit_of_work() as session:
@@ -197,7 +217,7 @@ async def withdraw_item(item_id: str, runtime: Runtime, principal: CurrentPrinci
 # -------------------------------------------------------------------------- loans
 
 
-@router.post("/loans", status_code=201, tags=["loans"])
+@router.post("/loans", status_code=201, tags=["loans"], response_model=LoanRow)
 async def request_loan(
     body: LoanIn, runtime: Runtime, principal: CurrentPrincipal, today: Today
 ) -> dict:
@@ -218,7 +238,7 @@ async def request_loan(
         return loan
 
 
-@router.get("/loans", tags=["loans"])
+@router.get("/loans", tags=["loans"], response_model=list[MyLoan])
 async def my_loans(
     runtime: Runtime,
     principal: CurrentPrincipal,
@@ -238,15 +258,15 @@ async def my_loans(
     if state:
         query = query.where(loans.c.state == state)
     query = query.order_by(loans.c.requested_at.desc()).limit(limit)
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         found = [r._asdict() for r in await session.execute(query)]
     return [{**loan, "days_late": loan_flow.late_by(loan, today=today)} for loan in found]
 
 
-@router.get("/loans/{loan_id}", tags=["loans"])
+@router.get("/loans/{loan_id}", tags=["loans"], response_model=LoanView)
 async def show_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """A loan with its history; the counterparty's address and contact once accepted."""
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         loan = await loan_flow.get_loan(session, loan_id)
         return await loan_flow.loan_view(session, loan=loan, principal=principal)
 
@@ -265,37 +285,37 @@ async def _act(runtime, principal, loan_id, action, today, **extra) -> dict:
         return await loan_flow.loan_view(session, loan=loan, principal=principal, history=False)
 
 
-@router.post("/loans/{loan_id}/accept", tags=["loans"])
+@router.post("/loans/{loan_id}/accept", tags=["loans"], response_model=ActedLoan)
 async def accept_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
     """Lender: accept a request. 409 if the item is already held for an overlapping time."""
     return await _act(runtime, principal, loan_id, "accept", today)
 
 
-@router.post("/loans/{loan_id}/decline", tags=["loans"])
+@router.post("/loans/{loan_id}/decline", tags=["loans"], response_model=ActedLoan)
 async def decline_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
     """Lender: decline a request."""
     return await _act(runtime, principal, loan_id, "decline", today)
 
 
-@router.post("/loans/{loan_id}/cancel", tags=["loans"])
+@router.post("/loans/{loan_id}/cancel", tags=["loans"], response_model=ActedLoan)
 async def cancel_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
     """Either party, before pick-up (staff: a disputed loan whose item never left)."""
     return await _act(runtime, principal, loan_id, "cancel", today)
 
 
-@router.post("/loans/{loan_id}/pick-up", tags=["loans"])
+@router.post("/loans/{loan_id}/pick-up", tags=["loans"], response_model=ActedLoan)
 async def pick_up_loan(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
     """Either party: the item changed hands."""
     return await _act(runtime, principal, loan_id, "pick_up", today)
 
 
-@router.post("/loans/{loan_id}/overdue", tags=["loans"])
+@router.post("/loans/{loan_id}/overdue", tags=["loans"], response_model=ActedLoan)
 async def mark_overdue(loan_id: str, runtime: Runtime, principal: CurrentPrincipal, today: Today):
     """Lender or staff: the item is still out after its due date."""
     return await _act(runtime, principal, loan_id, "mark_overdue", today)
 
 
-@router.post("/loans/{loan_id}/dispute", tags=["loans"])
+@router.post("/loans/{loan_id}/dispute", tags=["loans"], response_model=ActedLoan)
 async def dispute_loan(
     loan_id: str, body: NoteIn, runtime: Runtime, principal: CurrentPrincipal, today: Today
 ):
@@ -303,7 +323,7 @@ async def dispute_loan(
     return await _act(runtime, principal, loan_id, "dispute", today, note=body.note)
 
 
-@router.post("/loans/{loan_id}/return", tags=["loans"])
+@router.post("/loans/{loan_id}/return", tags=["loans"], response_model=ActedLoan)
 async def return_loan(
     loan_id: str, body: ReturnIn, runtime: Runtime, principal: CurrentPrincipal, today: Today
 ):
@@ -331,7 +351,7 @@ async def record_deposit(
         return await loan_flow.loan_view(session, loan=loan, principal=principal, history=False)
 
 
-@router.post("/loans/overdue-sweep", tags=["loans"])
+@router.post("/loans/overdue-sweep", tags=["loans"], response_model=SweepOut)
 async def sweep_overdue(runtime: Runtime, staff: Staff, today: Today) -> dict:
     """Staff: mark every past-due loan overdue now (the service also does it hourly)."""
     return {"marked_overdue": await loan_flow.sweep_overdue(runtime, actor=staff, today=today)}

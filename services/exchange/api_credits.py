@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import insert, or_, select, update
 
 from libs.common.auth import CurrentPrincipal, VerifiedMember, require_verified
@@ -16,13 +16,23 @@ from libs.common.ids import new_id
 from libs.common.outbox import record
 from libs.common.problems import Conflict, Forbidden, Invalid
 from libs.common.runtime import Runtime
-from libs.common.types import Minutes, StrictFlag
 from services.exchange import completions as completions_flow
 from services.exchange import ledger
 from services.exchange.api import Staff
 from services.exchange.db import accounts, services
-from services.exchange.domain import Category
 from services.exchange.members import get_member, member_for
+from services.exchange.schemas import (
+    AccountOut,
+    CompletionIn,
+    CompletionReceipt,
+    CorrectionIn,
+    LimitsIn,
+    ServiceIn,
+    ServiceOut,
+    TransferIn,
+    TransferOut,
+    TransferReceipt,
+)
 
 router = APIRouter()
 IdempotencyKey = Annotated[
@@ -35,18 +45,22 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-# Resending an Idempotency-Key answers the first result again, with 200 instead of 201.
-REPLAYED = {
-    200: {
-        "description": "A replay: the first result, unchanged (`replayed` true)",
-        "content": {"application/json": {"schema": {"type": "object"}}},
+
+def replayed(model: type[BaseModel]) -> dict:
+    """Resending an Idempotency-Key answers the first result again, with 200 instead of 201."""
+    return {
+        200: {
+            "description": "A replay: the first result, unchanged (`replayed` true)",
+            "model": model,
+        }
     }
-}
+
 
 # ------------------------------------------------------------------------ accounts
 
 
-@router.get("/accounts/me", tags=["time credits"])
+# Creates the member (and account) on first use: a write transaction, though a GET.
+@router.get("/accounts/me", tags=["time credits"], response_model=AccountOut)
 async def my_account(runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """The caller's time account: balance and limits in minutes, recent entries."""
     async with runtime.unit_of_work() as session:
@@ -54,22 +68,17 @@ async def my_account(runtime: Runtime, principal: CurrentPrincipal) -> dict:
         return await ledger.account_view(session, account_id=me["id"])
 
 
-@router.get("/accounts/{account_id}", tags=["time credits"])
+@router.get("/accounts/{account_id}", tags=["time credits"], response_model=AccountOut)
 async def show_account(account_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     if account_id != principal.sub and not principal.is_staff:
         raise Forbidden(
             "Only the account's owner and staff may see it.", code="credits.not_your_account"
         )
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return await ledger.account_view(session, account_id=account_id)
 
 
-class LimitsIn(BaseModel):
-    debit_limit: Minutes = Field(ge=0, le=1_000_000)
-    credit_limit: Minutes = Field(ge=0, le=1_000_000)
-
-
-@router.put("/accounts/{account_id}/limits", tags=["time credits"])
+@router.put("/accounts/{account_id}/limits", tags=["time credits"], response_model=AccountOut)
 async def set_limits(account_id: str, body: LimitsIn, runtime: Runtime, staff: Staff) -> dict:
     """Staff: change an account's limits (never below what its balance already uses)."""
     async with runtime.unit_of_work() as session:
@@ -90,27 +99,19 @@ async def set_limits(account_id: str, body: LimitsIn, runtime: Runtime, staff: S
 # ----------------------------------------------------------------------- transfers
 
 
-class TransferIn(BaseModel):
-    to_member: str = Field(min_length=1, max_length=100)
-    minutes: Minutes = Field(gt=0, le=100_000)
-    memo: str = Field("", max_length=500)
-    reason: Literal["gift", "service"] = "gift"
-    on_behalf_of: str | None = Field(
-        None, max_length=100, description="Staff only: the resident whose paper slip this is."
-    )
-
-
-class CorrectionIn(BaseModel):
-    memo: str = Field(min_length=1, max_length=500)
-
-
 def _transfer_response(response: Response, result: tuple[dict, bool]) -> dict:
     transfer, created = result
     response.status_code = 201 if created else 200
     return {**transfer, "replayed": not created}
 
 
-@router.post("/transfers", status_code=201, tags=["time credits"], responses=REPLAYED)
+@router.post(
+    "/transfers",
+    status_code=201,
+    tags=["time credits"],
+    response_model=TransferReceipt,
+    responses=replayed(TransferReceipt),
+)
 async def make_transfer(
     body: TransferIn,
     idempotency_key: IdempotencyKey,
@@ -153,9 +154,9 @@ async def make_transfer(
     return _transfer_response(response, await ledger.retrying_idempotency_race(runtime, work))
 
 
-@router.get("/transfers/{transfer_id}", tags=["time credits"])
+@router.get("/transfers/{transfer_id}", tags=["time credits"], response_model=TransferOut)
 async def show_transfer(transfer_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         transfer = await ledger.get_transfer(session, transfer_id)
     parties = {transfer["from_account"], transfer["to_account"], transfer["initiator_id"]}
     if principal.sub not in parties and not principal.is_staff:
@@ -166,7 +167,11 @@ async def show_transfer(transfer_id: str, runtime: Runtime, principal: CurrentPr
 
 
 @router.post(
-    "/transfers/{transfer_id}/reverse", status_code=201, tags=["time credits"], responses=REPLAYED
+    "/transfers/{transfer_id}/reverse",
+    status_code=201,
+    tags=["time credits"],
+    response_model=TransferReceipt,
+    responses=replayed(TransferReceipt),
 )
 async def reverse_transfer(
     transfer_id: str, body: CorrectionIn, response: Response, runtime: Runtime, staff: Staff
@@ -184,16 +189,7 @@ async def reverse_transfer(
 # ------------------------------------------------------------------------ services
 
 
-class ServiceIn(BaseModel):
-    kind: ServiceKind
-    direction: Literal["offer", "request"]
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=5000)
-    minutes_estimate: Minutes | None = Field(None, gt=0, le=100_000)
-    route_km: float | None = Field(None, gt=0, le=1000, description="Carpooling: route length.")
-
-
-@router.post("/services", status_code=201, tags=["services"])
+@router.post("/services", status_code=201, tags=["services"], response_model=ServiceOut)
 async def list_service(body: ServiceIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Offer or request a service (repair, gardening, carpool with its route km, ...)."""
     if body.kind == "carpool" and body.route_km is None:
@@ -231,7 +227,7 @@ async def list_service(body: ServiceIn, runtime: Runtime, principal: CurrentPrin
         return row
 
 
-@router.get("/services", tags=["services"])
+@router.get("/services", tags=["services"], response_model=list[ServiceOut])
 async def search_services(
     runtime: Runtime,
     kind: ServiceKind | None = None,
@@ -253,17 +249,17 @@ async def search_services(
             or_(services.c.title.ilike(pattern), services.c.description.ilike(pattern))
         )
     query = query.order_by(services.c.created_at.desc()).limit(limit)
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return [r._asdict() for r in await session.execute(query)]
 
 
-@router.get("/services/{service_id}", tags=["services"])
+@router.get("/services/{service_id}", tags=["services"], response_model=ServiceOut)
 async def show_service(service_id: str, runtime: Runtime) -> dict:
-    async with runtime.db.transaction() as session:
+    async with runtime.db.read() as session:
         return await completions_flow.get_service(session, service_id)
 
 
-@router.post("/services/{service_id}/close", tags=["services"])
+@router.post("/services/{service_id}/close", tags=["services"], response_model=ServiceOut)
 async def close_service(service_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     async with runtime.unit_of_work() as session:
         service = await completions_flow.get_service(session, service_id)
@@ -278,19 +274,12 @@ async def close_service(service_id: str, runtime: Runtime, principal: CurrentPri
         return {**service, "open": False}
 
 
-class CompletionIn(BaseModel):
-    provider_id: str | None = Field(
-        None, max_length=100, description="For a request: the member who did it."
-    )
-    minutes: Minutes = Field(gt=0, le=100_000)
-    km: float | None = Field(None, gt=0, le=1000, description="Carpooling: km travelled.")
-    passengers: int | None = Field(None, ge=1, le=8)
-    repaired_category: Category | None = None
-    settle_in_credits: StrictFlag = True
-
-
 @router.post(
-    "/services/{service_id}/completions", status_code=201, tags=["services"], responses=REPLAYED
+    "/services/{service_id}/completions",
+    status_code=201,
+    tags=["services"],
+    response_model=CompletionReceipt,
+    responses=replayed(CompletionReceipt),
 )
 async def complete_service(
     service_id: str,

@@ -11,12 +11,14 @@ from libs.common.auth import CurrentPrincipal
 from libs.common.runtime import Runtime
 from services.exchange import feedback
 from services.exchange.api import Staff
-from services.exchange.schemas import RatingIn, ReportIn, ResolutionIn
+from services.exchange.schemas import RatingIn, RatingOut, ReportIn, ReportOut, ResolutionIn
 
 router = APIRouter()
 
 
-@router.post("/loans/{loan_id}/rating", status_code=201, tags=["feedback"])
+@router.post(
+    "/loans/{loan_id}/rating", status_code=201, tags=["feedback"], response_model=RatingOut
+)
 async def rate_loan(
     loan_id: str, body: RatingIn, runtime: Runtime, principal: CurrentPrincipal
 ) -> dict:
@@ -27,7 +29,12 @@ async def rate_loan(
         )
 
 
-@router.post("/completions/{completion_id}/rating", status_code=201, tags=["feedback"])
+@router.post(
+    "/completions/{completion_id}/rating",
+    status_code=201,
+    tags=["feedback"],
+    response_model=RatingOut,
+)
 async def rate_completion(
     completion_id: str, body: RatingIn, runtime: Runtime, principal: CurrentPrincipal
 ) -> dict:
@@ -38,7 +45,7 @@ async def rate_completion(
         )
 
 
-@router.post("/reports", status_code=201, tags=["feedback"])
+@router.post("/reports", status_code=201, tags=["feedback"], response_model=ReportOut)
 async def report_problem(body: ReportIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Report a problem; it goes to the staff queue."""
     async with runtime.unit_of_work() as session:
@@ -47,7 +54,7 @@ async def report_problem(body: ReportIn, runtime: Runtime, principal: CurrentPri
         )
 
 
-@router.get("/staff/reports", tags=["feedback"])
+@router.get("/staff/reports", tags=["feedback"], response_model=list[ReportOut])
 async def report_queue(
     runtime: Runtime,
     staff: Staff,
@@ -59,7 +66,7 @@ async def report_queue(
         return await feedback.queue(session=session, status=status, limit=limit)
 
 
-@router.post("/staff/reports/{report_id}/close", tags=["feedback"])
+@router.post("/staff/reports/{report_id}/close", tags=["feedback"], response_model=ReportOut)
 async def close_report(report_id: str, body: ResolutionIn, runtime: Runtime, staff: Staff) -> dict:
     async with runtime.unit_of_work() as session:
         return await feedback.close_report(

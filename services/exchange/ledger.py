@@ -98,8 +98,6 @@ async def transfer(
         reverses=reverses,
         service_id=service_id,
     )
-    if from_account == to_account:
-        raise Conflict("An account cannot pay itself.", code="credits.same_account")
     locked = await lock_accounts(session, sorted({from_account, to_account}))
     existing = (
         await session.execute(

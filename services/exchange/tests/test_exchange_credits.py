@@ -38,6 +38,14 @@ async def test_double_click_pays_once_and_reused_key_with_other_body_is_409(exch
     assert missing.json()["errors"][0]["field"] == "header.Idempotency-Key"
 
 
+async def test_an_account_cannot_pay_itself(exchange):
+    alice = exchange.auth("alice")
+    itself = await pay(exchange, alice, "alice", 10, "key-self-01")
+    assert itself.status_code == 409
+    assert itself.json()["code"] == "credits.same_account"
+    assert await balance(exchange, alice) == 0
+
+
 async def test_debit_limit_holds_under_concurrent_transfers(exchange):
     alice, staff = exchange.auth("alice"), exchange.auth("stella", "staff")
     for n in range(10):
