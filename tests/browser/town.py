@@ -158,7 +158,9 @@ def town(platform, browser, verified_account):
         lender.get_by_label("Description").fill("Une cabine recyclée, des livres pour tous.")
         lender.get_by_label("Catégorie").select_option("environment")
         lender.get_by_label("Objectif").fill("800")
-        lender.get_by_label("Durée (jours)").fill("30")
+        # Longer than the month test_browser_flows jumps ahead to settle its own campaign:
+        # the town may be built before that test runs, and its campaign must stay live.
+        lender.get_by_label("Durée (jours)").fill("60")
         lender.get_by_role("button", name="Enregistrer le brouillon").click()
         lender.get_by_role("button", name="Soumettre à l'instruction").click()
         expect(lender.get_by_test_id("campaign-state")).to_have_text("En instruction")
