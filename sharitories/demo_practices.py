@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from sharitories.demo_history import month_starts
+
 if TYPE_CHECKING:
     from sharitories.demo import Demo
 
@@ -36,17 +38,20 @@ COMMENTS = [  # (resident, text)
 ]
 
 
+def monthly_production(today: date, months: int = PRODUCTION_MONTHS) -> list[tuple[date, int]]:
+    """(month, kWh) for the installation's `months` whole months before today's."""
+    return [
+        (start, SOLAR_KWH_PER_KWP[start.month - 1] * SOLAR_KWP)
+        for start in month_starts(today, months)
+    ]
+
+
 def production_csv(today: date, months: int = PRODUCTION_MONTHS) -> str:
-    """The installation's meter export: the `months` whole months before today's."""
-    rows = ["month,kwh"]
-    first = today.replace(day=1)
-    starts = []
-    for _ in range(months):
-        first = (first - timedelta(days=1)).replace(day=1)
-        starts.append(first)
-    for start in reversed(starts):
-        kwh = SOLAR_KWH_PER_KWP[start.month - 1] * SOLAR_KWP
-        rows.append(f"{start:%Y-%m},{kwh}")
+    """The installation's meter export, as staff import it."""
+    rows = [
+        "month,kwh",
+        *(f"{start:%Y-%m},{kwh}" for start, kwh in monthly_production(today, months)),
+    ]
     return "\n".join(rows) + "\n"
 
 
@@ -109,10 +114,7 @@ async def energy_cooperative(demo: Demo, coop: str, backers: list[str]) -> dict[
         "campaign_id": campaign_id,
         "units_sold": units,
         "months_recorded": imported["recorded"],
-        "kwh_recorded": sum(
-            SOLAR_KWH_PER_KWP[int(line[5:7]) - 1] * SOLAR_KWP
-            for line in production_csv(demo.today).splitlines()[1:]
-        ),
+        "kwh_recorded": sum(kwh for _, kwh in monthly_production(demo.today)),
     }
 
 
