@@ -5,29 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, or_, select
 
 from libs.common.auth import CurrentPrincipal, Staff
 from libs.common.clock import Today
 from libs.common.clock import today as today  # the one clock's dependency, as `api.today`
-from libs.common.problems import Conflict, NotFound
 from libs.common.runtime import Runtime
 from libs.common.types import CivicDate
 from services.exchange import items as item_flow
 from services.exchange import loans as loan_flow
-from services.exchange.db import loans, ratings
+from services.exchange import members
 from services.exchange.domain import (
     CATEGORIES,
     Category,
-)
-from services.exchange.members import (
-    create_member,
-    find_member,
-    get_member,
-    member_for,
-    private_view,
-    public_view,
-    update_profile,
 )
 from services.exchange.schemas import (
     ActedLoan,
@@ -55,15 +44,6 @@ router = APIRouter()
 # ------------------------------------------------------------------------ members
 
 
-async def rating_summary(session, member_id: str) -> dict:
-    row = (
-        await session.execute(
-            select(func.count(), func.avg(ratings.c.score)).where(ratings.c.ratee_id == member_id)
-        )
-    ).one()
-    return {"count": row[0], "average": round(float(row[1]), 2) if row[1] is not None else None}
-
-
 # Creates the member on first use: a write transaction, though a GET.
 @router.get(
     "/members/me",
@@ -74,8 +54,7 @@ async def rating_summary(session, member_id: str) -> dict:
 async def my_profile(runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """The caller's member profile (created from the token on first use)."""
     async with runtime.unit_of_work() as session:
-        me = await member_for(session, runtime=runtime, principal=principal)
-        return {**private_view(me), "ratings": await rating_summary(session, me["id"])}
+        return await members.own_profile(session=session, runtime=runtime, principal=principal)
 
 
 @router.patch("/members/me", tags=["members"], response_model=MemberOut)
@@ -83,31 +62,29 @@ async def edit_my_profile(body: ProfileIn, runtime: Runtime, principal: CurrentP
     """Name, address and contact: private, shown only to the counterparty of an accepted
     loan."""
     async with runtime.unit_of_work() as session:
-        await member_for(session, runtime=runtime, principal=principal)
-        await update_profile(
-            session, member_id=principal.sub, **body.model_dump(exclude_unset=True)
+        return await members.edit_profile(
+            session=session,
+            runtime=runtime,
+            principal=principal,
+            changes=body.model_dump(exclude_unset=True),
         )
-        return private_view(await get_member(session, principal.sub))
 
 
 @router.post("/members", status_code=201, tags=["members"], response_model=MemberOut)
 async def register_member(body: MemberIn, runtime: Runtime, staff: Staff) -> dict:
     """Staff register a member (a resident without an account, an organisation)."""
     async with runtime.unit_of_work() as session:
-        created = await create_member(
-            session,
+        return await members.register(
+            session=session,
             runtime=runtime,
+            staff_id=staff.sub,
             member_id=body.id,
             kind=body.kind,
             neighbourhood=body.neighbourhood,
-            created_by=staff.sub,
             display_name=body.display_name,
             address=body.address,
             contact=body.contact,
         )
-        if not created:
-            raise Conflict(f"Member {body.id} already exists.", field="body.id")
-        return private_view(await get_member(session, body.id))
 
 
 # Others see no name, address or contact: those keys are absent, not null.
@@ -120,11 +97,7 @@ async def register_member(body: MemberIn, runtime: Runtime, staff: Staff) -> dic
 async def member_profile(member_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """A member's public profile: kind, neighbourhood and ratings; staff see everything."""
     async with runtime.db.read() as session:
-        member = await find_member(session, member_id)
-        if member is None:
-            raise NotFound(f"No member {member_id}.", code="members.not_found")
-        view = private_view(member) if principal.is_staff else public_view(member)
-        return {**view, "ratings": await rating_summary(session, member_id)}
+        return await members.profile_of(session=session, principal=principal, member_id=member_id)
 
 
 # -------------------------------------------------------------------------- items
@@ -223,19 +196,16 @@ async def request_loan(
 ) -> dict:
     """Ask to borrow an item for a period (both days included)."""
     async with runtime.unit_of_work() as session:
-        me = await member_for(session, runtime=runtime, principal=principal)
-        loan = await loan_flow.request_loan(
-            session,
+        return await loan_flow.request_loan(
+            session=session,
             runtime=runtime,
-            borrower_id=me["id"],
-            borrower_neighbourhood=me["neighbourhood"],
+            principal=principal,
             item_id=body.item_id,
             starts_on=body.starts_on,
             due_on=body.due_on,
             message=body.message,
             today=today,
         )
-        return loan
 
 
 @router.get("/loans", tags=["loans"], response_model=list[MyLoan])
@@ -249,18 +219,15 @@ async def my_loans(
 ) -> list[dict]:
     """The caller's loans, as lender and/or borrower; `days_late` for an item still out
     after its due day."""
-    mine = {
-        "lender": loans.c.lender_id == principal.sub,
-        "borrower": loans.c.borrower_id == principal.sub,
-    }
-    where = mine[role] if role else or_(*mine.values())
-    query = select(loans).where(where)
-    if state:
-        query = query.where(loans.c.state == state)
-    query = query.order_by(loans.c.requested_at.desc()).limit(limit)
     async with runtime.db.read() as session:
-        found = [r._asdict() for r in await session.execute(query)]
-    return [{**loan, "days_late": loan_flow.late_by(loan, today=today)} for loan in found]
+        return await loan_flow.mine(
+            session=session,
+            member_id=principal.sub,
+            role=role,
+            state=state,
+            limit=limit,
+            today=today,
+        )
 
 
 @router.get("/loans/{loan_id}", tags=["loans"], response_model=LoanView)

@@ -6,21 +6,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
-from sqlalchemy import insert, or_, select, update
 
 from libs.common.auth import CurrentPrincipal, VerifiedMember, require_verified
-from libs.common.clock import clock
-from libs.common.contracts.exchange import ServiceKind, ServiceListed
-from libs.common.events import make_event
-from libs.common.ids import new_id
-from libs.common.outbox import record
-from libs.common.problems import Conflict, Forbidden, Invalid
+from libs.common.contracts.exchange import ServiceKind
 from libs.common.runtime import Runtime
 from services.exchange import completions as completions_flow
 from services.exchange import ledger
 from services.exchange.api import Staff
-from services.exchange.db import accounts, services
-from services.exchange.members import get_member, member_for
 from services.exchange.schemas import (
     AccountOut,
     CompletionIn,
@@ -64,36 +56,20 @@ def replayed(model: type[BaseModel]) -> dict:
 async def my_account(runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """The caller's time account: balance and limits in minutes, recent entries."""
     async with runtime.unit_of_work() as session:
-        me = await member_for(session, runtime=runtime, principal=principal)
-        return await ledger.account_view(session, account_id=me["id"])
+        return await ledger.own_account(session=session, runtime=runtime, principal=principal)
 
 
 @router.get("/accounts/{account_id}", tags=["time credits"], response_model=AccountOut)
 async def show_account(account_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
-    if account_id != principal.sub and not principal.is_staff:
-        raise Forbidden(
-            "Only the account's owner and staff may see it.", code="credits.not_your_account"
-        )
     async with runtime.db.read() as session:
-        return await ledger.account_view(session, account_id=account_id)
+        return await ledger.account_for(session=session, principal=principal, account_id=account_id)
 
 
 @router.put("/accounts/{account_id}/limits", tags=["time credits"], response_model=AccountOut)
 async def set_limits(account_id: str, body: LimitsIn, runtime: Runtime, staff: Staff) -> dict:
     """Staff: change an account's limits (never below what its balance already uses)."""
     async with runtime.unit_of_work() as session:
-        locked = await ledger.lock_accounts(session, [account_id])
-        balance = locked[account_id].balance
-        if balance < -body.debit_limit or balance > body.credit_limit:
-            raise Conflict(
-                f"The balance ({balance} minutes) is outside these limits.",
-                code="credits.balance_outside_limits",
-                params={"balance_minutes": balance},
-            )
-        await session.execute(
-            update(accounts).where(accounts.c.id == account_id).values(**body.model_dump())
-        )
-        return await ledger.account_view(session, account_id=account_id)
+        return await ledger.set_limits(session=session, account_id=account_id, **body.model_dump())
 
 
 # ----------------------------------------------------------------------- transfers
@@ -126,29 +102,12 @@ async def make_transfer(
     Staff enter a paper transfer with `on_behalf_of` (the payer) and reason "paper"."""
 
     async def work(session):
-        if body.on_behalf_of:
-            if not principal.is_staff:
-                raise Forbidden(
-                    "Only staff may enter a transfer on someone's behalf.",
-                    code="credits.staff_only",
-                )
-            payer, reason, entered_by = body.on_behalf_of, "paper", principal.sub
-            await get_member(session, payer)
-        else:
-            payer = (await member_for(session, runtime=runtime, principal=principal))["id"]
-            reason, entered_by = body.reason, None
-        await get_member(session, body.to_member)
-        return await ledger.transfer(
-            session,
+        return await ledger.pay(
+            session=session,
             runtime=runtime,
-            initiator_id=principal.sub,
+            principal=principal,
             idempotency_key=idempotency_key,
-            from_account=payer,
-            to_account=body.to_member,
-            minutes=body.minutes,
-            reason=reason,
-            memo=body.memo,
-            entered_by=entered_by,
+            **body.model_dump(),
         )
 
     return _transfer_response(response, await ledger.retrying_idempotency_race(runtime, work))
@@ -157,13 +116,9 @@ async def make_transfer(
 @router.get("/transfers/{transfer_id}", tags=["time credits"], response_model=TransferOut)
 async def show_transfer(transfer_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     async with runtime.db.read() as session:
-        transfer = await ledger.get_transfer(session, transfer_id)
-    parties = {transfer["from_account"], transfer["to_account"], transfer["initiator_id"]}
-    if principal.sub not in parties and not principal.is_staff:
-        raise Forbidden(
-            "Only the parties and staff may see this transfer.", code="credits.not_your_transfer"
+        return await ledger.transfer_for(
+            session=session, principal=principal, transfer_id=transfer_id
         )
-    return transfer
 
 
 @router.post(
@@ -192,39 +147,10 @@ async def reverse_transfer(
 @router.post("/services", status_code=201, tags=["services"], response_model=ServiceOut)
 async def list_service(body: ServiceIn, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     """Offer or request a service (repair, gardening, carpool with its route km, ...)."""
-    if body.kind == "carpool" and body.route_km is None:
-        raise Invalid(
-            "A carpool needs its route length in km.",
-            field="body.route_km",
-            code="services.route_km_missing",
-        )
     async with runtime.unit_of_work() as session:
-        me = await member_for(session, runtime=runtime, principal=principal)
-        row = {
-            "id": new_id(),
-            "member_id": me["id"],
-            **body.model_dump(),
-            "neighbourhood": me["neighbourhood"],
-            "open": True,
-            "created_at": clock.now(),
-        }
-        await session.execute(insert(services).values(**row))
-        await record(
-            session,
-            make_event(
-                ServiceListed(
-                    service_id=row["id"],
-                    member_id=me["id"],
-                    kind=body.kind,
-                    direction=body.direction,
-                    neighbourhood=me["neighbourhood"],
-                ),
-                aggregate_id=row["id"],
-                territory=runtime.territory(me["neighbourhood"]),
-                actor=me["id"],
-            ),
+        return await completions_flow.list_service(
+            session=session, runtime=runtime, principal=principal, **body.model_dump()
         )
-        return row
 
 
 @router.get("/services", tags=["services"], response_model=list[ServiceOut])
@@ -236,21 +162,15 @@ async def search_services(
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[dict]:
-    query = select(services).where(services.c.open.is_(True))
-    if kind:
-        query = query.where(services.c.kind == kind)
-    if direction:
-        query = query.where(services.c.direction == direction)
-    if neighbourhood:
-        query = query.where(services.c.neighbourhood == neighbourhood)
-    if q:
-        pattern = f"%{q}%"
-        query = query.where(
-            or_(services.c.title.ilike(pattern), services.c.description.ilike(pattern))
-        )
-    query = query.order_by(services.c.created_at.desc()).limit(limit)
     async with runtime.db.read() as session:
-        return [r._asdict() for r in await session.execute(query)]
+        return await completions_flow.search(
+            session=session,
+            kind=kind,
+            direction=direction,
+            neighbourhood=neighbourhood,
+            q=q,
+            limit=limit,
+        )
 
 
 @router.get("/services/{service_id}", tags=["services"], response_model=ServiceOut)
@@ -262,16 +182,9 @@ async def show_service(service_id: str, runtime: Runtime) -> dict:
 @router.post("/services/{service_id}/close", tags=["services"], response_model=ServiceOut)
 async def close_service(service_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict:
     async with runtime.unit_of_work() as session:
-        service = await completions_flow.get_service(session, service_id)
-        if service["member_id"] != principal.sub and not principal.is_staff:
-            raise Forbidden(
-                "Only the member who listed this service or staff may close it.",
-                code="services.not_yours",
-            )
-        await session.execute(
-            update(services).where(services.c.id == service_id).values(open=False)
+        return await completions_flow.close(
+            session=session, principal=principal, service_id=service_id
         )
-        return {**service, "open": False}
 
 
 @router.post(

@@ -300,6 +300,16 @@ def check_transfer(
     return after_source, after_target
 
 
+def check_limits(*, balance: int, limits: Limits) -> None:
+    """New limits may not leave out the balance the account already has."""
+    if balance < -limits.debit_limit or balance > limits.credit_limit:
+        raise LedgerRuleBroken(
+            f"The balance ({balance} minutes) is outside these limits.",
+            code="credits.balance_outside_limits",
+            params={"balance_minutes": balance},
+        )
+
+
 class Ledger:
     """An in-memory double-entry ledger: the reference model of the database one."""
 
@@ -487,6 +497,16 @@ def provider_of(
             forbidden=True,
         )
     return named_provider
+
+
+def check_listing(*, kind: str, route_km: float | None) -> None:
+    """A listed service is whole: a carpool says how long its route is (impact counts km)."""
+    if kind == "carpool" and route_km is None:
+        raise ServiceRuleBroken(
+            "A carpool needs its route length in km.",
+            code="services.route_km_missing",
+            field="body.route_km",
+        )
 
 
 def check_schedule(*, departs_on: date | None, weekdays: str | None, today: date) -> str | None:

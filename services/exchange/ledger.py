@@ -17,15 +17,17 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.common.auth import Principal
 from libs.common.clock import clock
 from libs.common.contracts.exchange import CreditsTransferred
 from libs.common.events import make_event
 from libs.common.ids import new_id
 from libs.common.outbox import record
-from libs.common.problems import Conflict, NotFound
+from libs.common.problems import Conflict, Forbidden, NotFound
 from libs.common.runtime import ServiceRuntime
 from services.exchange.db import accounts, entries, members, transfers
-from services.exchange.domain import LedgerRuleBroken, Limits, check_transfer
+from services.exchange.domain import LedgerRuleBroken, Limits, check_limits, check_transfer
+from services.exchange.members import get_member, member_for
 
 T = TypeVar("T")
 
@@ -67,6 +69,19 @@ async def get_transfer(session: AsyncSession, transfer_id: str) -> dict[str, Any
     if row is None:
         raise NotFound(f"No transfer {transfer_id}.", code="credits.transfer_not_found")
     return row._asdict()
+
+
+async def transfer_for(
+    *, session: AsyncSession, principal: Principal, transfer_id: str
+) -> dict[str, Any]:
+    """A transfer, shown only to its parties (payer, payee, initiator) and staff."""
+    found = await get_transfer(session, transfer_id)
+    parties = {found["from_account"], found["to_account"], found["initiator_id"]}
+    if principal.sub not in parties and not principal.is_staff:
+        raise Forbidden(
+            "Only the parties and staff may see this transfer.", code="credits.not_your_transfer"
+        )
+    return found
 
 
 async def transfer(
@@ -194,6 +209,48 @@ async def transfer(
     return row, True
 
 
+async def pay(
+    *,
+    session: AsyncSession,
+    runtime: ServiceRuntime,
+    principal: Principal,
+    idempotency_key: str,
+    to_member: str,
+    minutes: int,
+    memo: str,
+    reason: str,
+    on_behalf_of: str | None,
+) -> tuple[dict[str, Any], bool]:
+    """The caller pays minutes to another member; (transfer, created).
+
+    Staff enter a resident's paper slip with `on_behalf_of` (the payer): its reason is
+    "paper" and the transfer records who entered it."""
+    if on_behalf_of:
+        if not principal.is_staff:
+            raise Forbidden(
+                "Only staff may enter a transfer on someone's behalf.",
+                code="credits.staff_only",
+            )
+        payer, reason, entered_by = on_behalf_of, "paper", principal.sub
+        await get_member(session, payer)
+    else:
+        payer = (await member_for(session, runtime=runtime, principal=principal))["id"]
+        entered_by = None
+    await get_member(session, to_member)
+    return await transfer(
+        session,
+        runtime=runtime,
+        initiator_id=principal.sub,
+        idempotency_key=idempotency_key,
+        from_account=payer,
+        to_account=to_member,
+        minutes=minutes,
+        reason=reason,
+        memo=memo,
+        entered_by=entered_by,
+    )
+
+
 async def reverse(
     session: AsyncSession,
     *,
@@ -258,3 +315,42 @@ async def account_view(session: AsyncSession, *, account_id: str, limit: int = 5
         "credit_limit": row.credit_limit,
         "entries": [r._asdict() for r in recent],
     }
+
+
+async def own_account(
+    *, session: AsyncSession, runtime: ServiceRuntime, principal: Principal
+) -> dict[str, Any]:
+    """The caller's account (the member and account created from the token on first use)."""
+    me = await member_for(session, runtime=runtime, principal=principal)
+    return await account_view(session, account_id=me["id"])
+
+
+async def account_for(
+    *, session: AsyncSession, principal: Principal, account_id: str
+) -> dict[str, Any]:
+    """An account, shown only to its owner and staff."""
+    if account_id != principal.sub and not principal.is_staff:
+        raise Forbidden(
+            "Only the account's owner and staff may see it.", code="credits.not_your_account"
+        )
+    return await account_view(session, account_id=account_id)
+
+
+async def set_limits(
+    *, session: AsyncSession, account_id: str, debit_limit: int, credit_limit: int
+) -> dict[str, Any]:
+    """Staff change an account's limits, never below what its balance already uses."""
+    locked = await lock_accounts(session, [account_id])
+    try:
+        check_limits(
+            balance=locked[account_id].balance,
+            limits=Limits(debit_limit=debit_limit, credit_limit=credit_limit),
+        )
+    except LedgerRuleBroken as exc:
+        raise Conflict(str(exc), code=exc.code, params=exc.params) from exc
+    await session.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(debit_limit=debit_limit, credit_limit=credit_limit)
+    )
+    return await account_view(session, account_id=account_id)

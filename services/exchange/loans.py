@@ -41,7 +41,7 @@ from services.exchange.domain import (
     parties_of,
     settle_deposit,
 )
-from services.exchange.members import get_member, private_view
+from services.exchange.members import get_member, member_for, private_view
 
 EVENTS = {
     LoanState.REQUESTED: contracts.LoanRequested,
@@ -157,17 +157,19 @@ async def _log(session, *, loan_id, from_state, to_state, actor_id, note=None, a
 
 
 async def request_loan(
-    session: AsyncSession,
     *,
+    session: AsyncSession,
     runtime: ServiceRuntime,
-    borrower_id: str,
-    borrower_neighbourhood: str,
+    principal: Principal,
     item_id: str,
     starts_on: date,
     due_on: date,
     message: str,
     today: date,
 ) -> dict[str, Any]:
+    """The caller asks to borrow an item for a period (both days included)."""
+    me = await member_for(session, runtime=runtime, principal=principal)
+    borrower_id, borrower_neighbourhood = me["id"], me["neighbourhood"]
     item = (await session.execute(_ITEM_WITH_LENDER, {"item_id": item_id})).first()
     if item is None:
         raise NotFound(f"No item {item_id}.", field="body.item_id", code="items.not_found")
@@ -488,3 +490,26 @@ async def remind_late(*, session: AsyncSession, today: date) -> None:
 
 def late_by(loan: dict[str, Any], *, today: date) -> int:
     return days_late(state=LoanState(loan["state"]), due_on=loan["due_on"], today=today)
+
+
+async def mine(
+    *,
+    session: AsyncSession,
+    member_id: str,
+    role: str | None,
+    state: str | None,
+    limit: int,
+    today: date,
+) -> list[dict[str, Any]]:
+    """The member's loans as lender and/or borrower (`role`), newest request first, with
+    `days_late` for an item still out after its due day."""
+    as_role = {
+        "lender": loans.c.lender_id == member_id,
+        "borrower": loans.c.borrower_id == member_id,
+    }
+    query = select(loans).where(as_role[role] if role else or_(*as_role.values()))
+    if state:
+        query = query.where(loans.c.state == state)
+    query = query.order_by(loans.c.requested_at.desc()).limit(limit)
+    found = [r._asdict() for r in await session.execute(query)]
+    return [{**loan, "days_late": late_by(loan, today=today)} for loan in found]

@@ -1,10 +1,13 @@
-"""Members: created from the caller's token on first use, or by staff; each has an account."""
+"""Members: created from the caller's token on first use, or by staff; each has an account.
+
+A profile shows the member's ratings: feedback.py writes them, this module only counts them
+(feedback and loans build on members, not the other way round)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.common.auth import Principal
@@ -13,9 +16,9 @@ from libs.common.contracts.exchange import MemberJoined
 from libs.common.db import insert_ignoring_duplicates
 from libs.common.events import make_event
 from libs.common.outbox import record
-from libs.common.problems import Invalid, NotFound
+from libs.common.problems import Conflict, Invalid, NotFound
 from libs.common.runtime import ServiceRuntime
-from services.exchange.db import accounts, members
+from services.exchange.db import accounts, members, ratings
 from services.exchange.domain import (
     DEFAULT_LIMITS,
     ORGANISATION_LIMITS,
@@ -128,3 +131,70 @@ def private_view(member: dict[str, Any]) -> dict[str, Any]:
         "address": member["address"],
         "contact": member["contact"],
     }
+
+
+async def ratings_of(*, session: AsyncSession, member_id: str) -> dict[str, Any]:
+    """How many ratings the member received, and their average score (2 decimals)."""
+    row = (
+        await session.execute(
+            select(func.count(), func.avg(ratings.c.score)).where(ratings.c.ratee_id == member_id)
+        )
+    ).one()
+    return {"count": row[0], "average": round(float(row[1]), 2) if row[1] is not None else None}
+
+
+async def own_profile(
+    *, session: AsyncSession, runtime: ServiceRuntime, principal: Principal
+) -> dict[str, Any]:
+    """The caller's profile, private details and ratings (created from the token on first
+    use)."""
+    me = await member_for(session, runtime=runtime, principal=principal)
+    return {**private_view(me), "ratings": await ratings_of(session=session, member_id=me["id"])}
+
+
+async def edit_profile(
+    *, session: AsyncSession, runtime: ServiceRuntime, principal: Principal, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Change the caller's name, address or contact; their private view after."""
+    await member_for(session, runtime=runtime, principal=principal)
+    await update_profile(session, member_id=principal.sub, **changes)
+    return private_view(await get_member(session, principal.sub))
+
+
+async def register(
+    *,
+    session: AsyncSession,
+    runtime: ServiceRuntime,
+    staff_id: str,
+    member_id: str,
+    kind: MemberKind,
+    neighbourhood: str,
+    display_name: str | None,
+    address: str | None,
+    contact: str | None,
+) -> dict[str, Any]:
+    """Staff register a member (a resident without an account, an organisation); a 409
+    if the id is taken."""
+    created = await create_member(
+        session,
+        runtime=runtime,
+        member_id=member_id,
+        kind=kind,
+        neighbourhood=neighbourhood,
+        created_by=staff_id,
+        display_name=display_name,
+        address=address,
+        contact=contact,
+    )
+    if not created:
+        raise Conflict(f"Member {member_id} already exists.", field="body.id")
+    return private_view(await get_member(session, member_id))
+
+
+async def profile_of(
+    *, session: AsyncSession, principal: Principal, member_id: str
+) -> dict[str, Any]:
+    """A member's profile with ratings: staff see everything, others the public view."""
+    member = await get_member(session, member_id)
+    view = private_view(member) if principal.is_staff else public_view(member)
+    return {**view, "ratings": await ratings_of(session=session, member_id=member_id)}

@@ -130,3 +130,48 @@ async def test_a_huge_offset_is_refused_not_a_database_overflow(exchange):
     # Found by tests/test_openapi_fuzz.py: SQLite cannot bind an integer above 2**63.
     response = await exchange.client.get("/items", params={"offset": str(10**20)})
     assert field_of(response) == ["query.offset"]
+
+
+async def test_refusals_keep_their_status_code_and_field(exchange):
+    """Rules the routes once decided themselves, now in the use cases: same answers."""
+    alice, bob, carol = exchange.auth("alice"), exchange.auth("bob"), exchange.auth("carol")
+    staff = exchange.auth("stella", "staff")
+    for who in (alice, bob, carol):
+        await exchange.client.get("/accounts/me", headers=who)
+    paid = (await transfer(exchange, alice, "refusal-01")).json()
+    ride = {"kind": "carpool", "direction": "offer", "title": "Ride"}
+    fix = (
+        await exchange.client.post(
+            "/services", json={**ride, "kind": "repair", "title": "Fix"}, headers=alice
+        )
+    ).json()
+    org = {"id": "org-1", "kind": "organisation", "neighbourhood": "centre"}
+    await exchange.client.post("/members", json=org, headers=staff)
+    client = exchange.client
+    refused = {
+        "route_km": await client.post("/services", json=ride, headers=alice),
+        "limits": await client.put(
+            "/accounts/alice/limits", json={"debit_limit": 10, "credit_limit": 10}, headers=staff
+        ),
+        "on_behalf": await transfer(exchange, alice, "refusal-02", on_behalf_of="carol"),
+        "transfer": await client.get(f"/transfers/{paid['id']}", headers=carol),
+        "account": await client.get("/accounts/bob", headers=alice),
+        "close": await client.post(f"/services/{fix['id']}/close", headers=bob),
+        "register": await client.post("/members", json=org, headers=staff),
+        "member": await client.get("/members/nobody", headers=alice),
+    }
+    assert {k: (r.status_code, r.json().get("code")) for k, r in refused.items()} == {
+        "route_km": (422, "services.route_km_missing"),
+        "limits": (409, "credits.balance_outside_limits"),
+        "on_behalf": (403, "credits.staff_only"),
+        "transfer": (403, "credits.not_your_transfer"),
+        "account": (403, "credits.not_your_account"),
+        "close": (403, "services.not_yours"),
+        "register": (409, None),
+        "member": (404, "members.not_found"),
+    }
+    assert refused["limits"].json()["params"] == {"balance_minutes": -30}
+    assert field_of(refused["route_km"]) == ["body.route_km"]
+    assert refused["register"].json()["errors"] == [
+        {"field": "body.id", "message": "Member org-1 already exists."}
+    ]
