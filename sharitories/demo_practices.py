@@ -46,7 +46,8 @@ async def energy_cooperative(
     """The cooperative sells units of its solar roofs; staff import two years of production."""
     call = demo.api.call
     holder = demo.organisation(coop)
-    body = {**plan["campaign"], "kwp": str(plan["campaign"]["kwp"])}  # kWp is a decimal
+    # The API takes kWp as a decimal string.
+    body = {**plan["campaign"], "kwp": str(plan["campaign"]["kwp"])}
     campaign = await call("crowdfunding", "POST", "/energy-campaigns", who=holder, json=body)
     campaign_id = campaign["campaign_id"]
     await call("crowdfunding", "POST", f"/campaigns/{campaign_id}/submit", who=holder)
