@@ -3,10 +3,13 @@
 `load_demo(urls, settings)` drives the exchange, crowdfunding and budget services over HTTP,
 exactly as residents, organisations and staff would, so every event flows through the outbox
 and JetStream to the impact service. Nothing is written to a database directly.
+The town itself (who lives there, what they lend, their campaigns, proposals and texts) is
+sharitories/demo_town.toml; this module holds the steps that load it.
 
 What it creates (all people and places are fictional):
 - ~30 residents spread over Valmont's neighbourhoods (codes from libs/common/territory.toml),
-  three organisations (an association, a bike shop, a café), a staff member and a reviewer;
+  four organisations (an association, a bike shop, a café, an energy cooperative) and the
+  town hall's staff member, desk clerk, reviewer and admin;
 - ~40 items in many categories; loans at every stage: completed (requested → accepted →
   picked up → returned), active (picked up), accepted, one declined, one still requested;
 - services: two carpools with their km and passengers, repairs, gardening, tutoring, settled
@@ -35,8 +38,10 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,233 +53,56 @@ from sharitories import demo_practices
 from sharitories.demo_history import past_activity
 from sharitories.demo_practices import DemoError
 
-MARKER_EDITION = "Budget participatif de Valmont 2026"
-PREVIOUS_EDITION = "Budget participatif de Valmont 2025"
+# The town's data: people, items, loans, services, campaigns, editions and the phrases they
+# repeat. The steps below only drive the services' APIs with it.
+TOWN_FILE = Path(__file__).with_name("demo_town.toml")
+TOWN: dict[str, Any] = tomllib.loads(TOWN_FILE.read_text(encoding="utf-8"))
+TEXTS: dict[str, str] = TOWN["texts"]
+
+MARKER_EDITION: str = TOWN["budget"]["current"]["name"]
+PREVIOUS_EDITION: str = TOWN["budget"]["previous"]["name"]
 SUMMARY_FILE = "demo.json"
 
-STAFF = "vlm-staff-mairie"
-KEYHOLDERS = (
-    "Adjointe aux finances",
-    "Présidente de la commission citoyenne",
-    "Secrétaire général",
-)
-REVIEWER = "vlm-reviewer"
-ASSOCIATION = "vlm-org-transition"
-BIKE_SHOP = "vlm-org-cycles"
-CAFE = "vlm-org-cafe"
-ENERGY_COOP = "vlm-org-energie"
-DESK = "vlm-guichet"
-ADMIN = "vlm-admin"
+TOWN_HALL: dict[str, dict[str, Any]] = TOWN["town_hall"]["people"]
+TOWN_HALL_NEIGHBOURHOOD: str = TOWN["town_hall"]["neighbourhood"]
+STAFF: str = TOWN_HALL["staff"]["id"]
+REVIEWER: str = TOWN_HALL["reviewer"]["id"]
+DESK: str = TOWN_HALL["desk"]["id"]
+ADMIN: str = TOWN_HALL["admin"]["id"]
+KEYHOLDERS: tuple[str, ...] = tuple(TOWN["budget"]["keyholders"])
+ASSOCIATION: str = TOWN["organisations"]["association"]["id"]
+BIKE_SHOP: str = TOWN["organisations"]["bike_shop"]["id"]
+CAFE: str = TOWN["organisations"]["cafe"]["id"]
+ENERGY_COOP: str = TOWN["organisations"]["energy_coop"]["id"]
 
 # Every demo person logs in on the portal as <member id>@valmont.example with this password.
-DEMO_PASSWORD = "valmont-demo"
+DEMO_PASSWORD: str = TOWN["password"]
 
 # Campaigns the city ran before the platform opened, closed some weeks ago.
-HISTORICAL_CAMPAIGNS: list[dict[str, Any]] = [
-    {
-        "title": "Camion frigorifique pour l'épicerie solidaire",
-        "category": "food",
-        "neighbourhood": "faubourg",
-        "holder_id": "vlm-org-epicerie",
-        "holder_kind": "organisation",
-        "goal_cents": 9_000_00,
-        "raised_cents": 8_350_00,
-        "matched_cents": 1_000_00,
-        "commission_rate": "0.05",
-        "backers": 142,
-        "duration_days": 45,
-        "closed_days_ago": 150,
-    },
-    {
-        "title": "Machine à coudre pour l'atelier des Vergers",
-        "category": "solidarity",
-        "neighbourhood": "vergers",
-        "holder_id": CAFE,
-        "holder_kind": "organisation",
-        "goal_cents": 1_200_00,
-        "raised_cents": 1_415_50,
-        "matched_cents": 0,
-        "commission_rate": "0.05",
-        "backers": 38,
-        "duration_days": 30,
-        "closed_days_ago": 120,
-    },
-    {
-        "title": "Four à pain du Plateau",
-        "category": "food",
-        "neighbourhood": "plateau",
-        "holder_id": "vlm-r21",
-        "holder_kind": "resident",
-        "goal_cents": 4_500_00,
-        "raised_cents": 1_980_00,
-        "matched_cents": 0,
-        "commission_rate": "0.05",
-        "backers": 31,
-        "duration_days": 48,
-        "closed_days_ago": 90,
-    },
-    # Earlier years: they stay in their own year, so the yearly money chart has a past.
-    {
-        "title": "Composteurs partagés de la Rivière",
-        "category": "environment",
-        "neighbourhood": "riviere",
-        "holder_id": ASSOCIATION,
-        "holder_kind": "organisation",
-        "goal_cents": 2_400_00,
-        "raised_cents": 2_610_00,
-        "matched_cents": 0,
-        "commission_rate": "0.05",
-        "backers": 57,
-        "duration_days": 40,
-        "closed_days_ago": 420,
-        "earlier": True,
-    },
-    {
-        "title": "Boîte à livres de la Colline",
-        "category": "culture",
-        "neighbourhood": "colline",
-        "holder_id": "vlm-r14",
-        "holder_kind": "resident",
-        "goal_cents": 800_00,
-        "raised_cents": 905_00,
-        "matched_cents": 0,
-        "commission_rate": "0.05",
-        "backers": 29,
-        "duration_days": 30,
-        "closed_days_ago": 560,
-        "earlier": True,
-    },
-    {
-        "title": "Mini-ferme pédagogique de la Zone Est",
-        "category": "environment",
-        "neighbourhood": "zone-est",
-        "holder_id": "vlm-r29",
-        "holder_kind": "resident",
-        "goal_cents": 12_000_00,
-        "raised_cents": 4_120_00,
-        "matched_cents": 0,
-        "commission_rate": "0.05",
-        "backers": 64,
-        "duration_days": 60,
-        "closed_days_ago": 640,
-        "earlier": True,
-    },
-]
+HISTORICAL_CAMPAIGNS: list[dict[str, Any]] = TOWN["past_campaigns"]
+
+
+def _rows(section: str, table: str) -> list[Any]:
+    """A table of the town file whose rows are arrays, as tuples."""
+    return [tuple(row) for row in TOWN[section][table]]
+
 
 # (member id, display name, neighbourhood)
-RESIDENTS: list[tuple[str, str, str]] = [
-    ("vlm-r01", "Camille Rousseau", "centre"),
-    ("vlm-r02", "Hugo Lefèvre", "centre"),
-    ("vlm-r03", "Inès Moreau", "centre"),
-    ("vlm-r04", "Lucas Garnier", "centre"),
-    ("vlm-r05", "Léa Fontaine", "gare"),
-    ("vlm-r06", "Nathan Chevalier", "gare"),
-    ("vlm-r07", "Chloé Mercier", "gare"),
-    ("vlm-r08", "Yanis Benali", "gare"),
-    ("vlm-r09", "Manon Girard", "riviere"),
-    ("vlm-r10", "Théo Lambert", "riviere"),
-    ("vlm-r11", "Sarah Bonnet", "riviere"),
-    ("vlm-r12", "Louis Faure", "riviere"),
-    ("vlm-r13", "Emma Roux", "colline"),
-    ("vlm-r14", "Gabriel Blanc", "colline"),
-    ("vlm-r15", "Jade Guerin", "colline"),
-    ("vlm-r16", "Raphaël Muller", "colline"),
-    ("vlm-r17", "Zoé Henry", "faubourg"),
-    ("vlm-r18", "Adam Perrin", "faubourg"),
-    ("vlm-r19", "Louise Morin", "faubourg"),
-    ("vlm-r20", "Mohamed Diallo", "faubourg"),
-    ("vlm-r21", "Alice Dupuis", "plateau"),
-    ("vlm-r22", "Jules Marchand", "plateau"),
-    ("vlm-r23", "Lina Barbier", "plateau"),
-    ("vlm-r24", "Arthur Brun", "plateau"),
-    ("vlm-r25", "Rose Colin", "vergers"),
-    ("vlm-r26", "Paul Gauthier", "vergers"),
-    ("vlm-r27", "Anna Caron", "vergers"),
-    ("vlm-r28", "Victor Picard", "vergers"),
-    ("vlm-r29", "Eva Nguyen", "zone-est"),
-    ("vlm-r30", "Sacha Petit", "zone-est"),
-]
+RESIDENTS: list[tuple[str, str, str]] = _rows("people", "residents")
 ORGANISATIONS: list[tuple[str, str, str]] = [
-    (ASSOCIATION, "Valmont en Transition (association)", "riviere"),
-    (BIKE_SHOP, "Cycles du Plateau", "plateau"),
-    (CAFE, "Café des Vergers", "vergers"),
-    (ENERGY_COOP, "Valmont Énergie Citoyenne (coopérative)", "zone-est"),
+    (o["id"], o["name"], o["neighbourhood"]) for o in TOWN["organisations"].values()
 ]
-
 # (owner, title, category, condition, max_loan_days, deposit in cents)
-ITEMS: list[tuple[str, str, str, str, int, int]] = [
-    ("vlm-r01", "Perceuse à percussion Bosch", "drill", "good", 7, 2000),
-    ("vlm-r02", "Escabeau 5 marches", "ladder", "good", 7, 0),
-    ("vlm-r03", "Machine à coudre Singer", "sewing_machine", "fair", 14, 3000),
-    ("vlm-r05", "Tente familiale 4 places", "tent", "good", 14, 4000),
-    ("vlm-r06", "Vélo de ville", "bike", "worn", 7, 5000),
-    ("vlm-r07", "Appareil à raclette", "kitchen_appliance", "good", 3, 0),
-    ("vlm-r09", "Tondeuse électrique", "lawn_mower", "good", 3, 3000),
-    ("vlm-r10", "Taille-haie", "hedge_trimmer", "good", 3, 2000),
-    ("vlm-r11", "Nettoyeur haute pression Kärcher", "pressure_washer", "good", 3, 4000),
-    ("vlm-r12", "Caisse à outils complète", "tools_other", "good", 7, 0),
-    ("vlm-r13", "Aspirateur eau et poussière", "vacuum_cleaner", "fair", 3, 1000),
-    ("vlm-r14", "Vidéoprojecteur Epson", "projector", "good", 3, 10000),
-    ("vlm-r15", "Appareil photo reflex", "camera", "good", 7, 15000),
-    ("vlm-r16", "Jeux de société (lot de 6)", "games_toys", "good", 14, 0),
-    ("vlm-r17", "Romans policiers (carton)", "books", "worn", 30, 0),
-    ("vlm-r18", "Raquettes de badminton et filet", "sports_gear", "good", 14, 0),
-    ("vlm-r19", "Réchaud et popotes de camping", "camping_gear", "good", 14, 0),
-    ("vlm-r20", "Tables pliantes (x2)", "furniture", "fair", 3, 0),
-    ("vlm-r21", "Enceinte Bluetooth", "electronics_other", "good", 7, 2000),
-    ("vlm-r22", "Perceuse-visseuse sans fil", "drill", "good", 7, 2000),
-    ("vlm-r23", "Échelle coulissante 2 x 9 marches", "ladder", "fair", 3, 3000),
-    ("vlm-r24", "Vélo enfant 20 pouces", "bike", "good", 14, 0),
-    ("vlm-r25", "Robot pâtissier", "kitchen_appliance", "good", 3, 3000),
-    ("vlm-r26", "Scie sauteuse", "tools_other", "good", 7, 1000),
-    ("vlm-r27", "Poussette tout-terrain", "other", "good", 30, 0),
-    ("vlm-r28", "Tente 2 places légère", "tent", "good", 14, 2000),
-    ("vlm-r29", "Diable de déménagement", "tools_other", "worn", 3, 0),
-    ("vlm-r30", "Ponceuse orbitale", "tools_other", "good", 7, 1000),
-    ("vlm-r04", "Sac de frappe et gants", "sports_gear", "worn", 14, 0),
-    ("vlm-r08", "Console de jeux rétro", "games_toys", "good", 7, 3000),
-    ("vlm-r16", "Scarificateur de pelouse", "lawn_mower", "fair", 3, 2000),
-    ("vlm-r12", "Décolleuse à papier peint", "tools_other", "good", 7, 2000),
-    (ASSOCIATION, "Vidéoprojecteur et écran (association)", "projector", "good", 3, 0),
-    (ASSOCIATION, "Barnum 3 x 3 m", "camping_gear", "good", 3, 0),
-    (ASSOCIATION, "Grainothèque : kit semis", "other", "new", 30, 0),
-    (BIKE_SHOP, "Vélo cargo biporteur", "cargo_bike", "good", 7, 20000),
-    (BIKE_SHOP, "Remorque vélo enfant", "sports_gear", "good", 7, 5000),
-    (BIKE_SHOP, "Vélo à assistance électrique d'essai", "bike", "good", 3, 30000),
-    (CAFE, "Percolateur 40 tasses", "kitchen_appliance", "good", 3, 5000),
-    (CAFE, "Jeux en bois géants", "games_toys", "good", 3, 0),
-]
-
+ITEMS: list[tuple[str, str, str, str, int, int]] = _rows("exchange", "items")
 # Completed loans: (item index, borrower, planned days, return condition)
-COMPLETED_LOANS: list[tuple[int, str, int, str]] = [
-    (0, "vlm-r02", 3, "good"),
-    (0, "vlm-r13", 2, "good"),
-    (1, "vlm-r04", 2, "good"),
-    (3, "vlm-r18", 7, "good"),
-    (4, "vlm-r07", 3, "worn"),
-    (6, "vlm-r10", 2, "good"),
-    (8, "vlm-r20", 1, "good"),
-    (11, "vlm-r21", 2, "good"),
-    (13, "vlm-r25", 2, "good"),
-    (19, "vlm-r24", 3, "good"),
-    (26, "vlm-r05", 2, "good"),
-    (32, "vlm-r11", 2, "good"),
-    (35, "vlm-r17", 3, "good"),
-    (38, "vlm-r27", 2, "fair"),
-]
-# Active loans (picked up, not yet returned), accepted ones, a declined and a requested one.
-ACTIVE_LOANS: list[tuple[int, str, int]] = [
-    (2, "vlm-r01", 10),
-    (5, "vlm-r12", 2),
-    (16, "vlm-r09", 7),
-    (21, "vlm-r19", 7),
-    (35, "vlm-r29", 5),
-]
-ACCEPTED_LOANS: list[tuple[int, str, int]] = [(9, "vlm-r15", 3), (33, "vlm-r26", 2)]
-DECLINED_LOANS: list[tuple[int, str, int]] = [(14, "vlm-r30", 7)]
-REQUESTED_LOANS: list[tuple[int, str, int]] = [(22, "vlm-r03", 2)]
+COMPLETED_LOANS: list[tuple[int, str, int, str]] = _rows("exchange", "completed_loans")
+# Active loans (picked up, not yet returned), accepted ones, a declined and a requested one:
+# (item index, borrower, planned days).
+ACTIVE_LOANS: list[tuple[int, str, int]] = _rows("exchange", "active_loans")
+ACCEPTED_LOANS: list[tuple[int, str, int]] = _rows("exchange", "accepted_loans")
+DECLINED_LOANS: list[tuple[int, str, int]] = _rows("exchange", "declined_loans")
+REQUESTED_LOANS: list[tuple[int, str, int]] = _rows("exchange", "requested_loans")
 
-CAMPAIGN_NEIGHBOURHOOD = "gare"
 # Population per neighbourhood: the territory's own figures (libs/common/territory.toml).
 POPULATION = {n.code: n.population or 0 for n in neighbourhoods()}
 
@@ -373,11 +201,11 @@ class Demo:
 
     @property
     def staff(self) -> dict[str, str]:
-        return self.api.auth(STAFF, "staff", neighbourhood="centre")
+        return self.api.auth(STAFF, "staff", neighbourhood=TOWN_HALL_NEIGHBOURHOOD)
 
     @property
     def reviewer(self) -> dict[str, str]:
-        return self.api.auth(REVIEWER, "reviewer", neighbourhood="centre")
+        return self.api.auth(REVIEWER, "reviewer", neighbourhood=TOWN_HALL_NEIGHBOURHOOD)
 
     async def people(self) -> None:
         call = self.api.call
@@ -385,7 +213,7 @@ class Demo:
         # The town hall's other personas are members too (their first portal visit would
         # otherwise make them join then).
         for member_id, role in ((DESK, "staff"), (REVIEWER, "reviewer"), (ADMIN, "admin")):
-            who = self.api.auth(member_id, role, neighbourhood="centre")
+            who = self.api.auth(member_id, role, neighbourhood=TOWN_HALL_NEIGHBOURHOOD)
             await call("exchange", "GET", "/members/me", who=who)
         for member_id, name, neighbourhood in ORGANISATIONS:
             await call(
@@ -426,7 +254,7 @@ class Demo:
                         "condition": condition,
                         "max_loan_days": max_days,
                         "deposit_cents": deposit,
-                        "description": f"Prêté par un voisin de Valmont : {title.lower()}.",
+                        "description": TEXTS["item_description"].format(title=title.lower()),
                     },
                 )
             )
@@ -443,7 +271,7 @@ class Demo:
                 "item_id": item["id"],
                 "starts_on": self.today.isoformat(),
                 "due_on": (self.today + timedelta(days=days - 1)).isoformat(),
-                "message": "Bonjour, je peux passer le chercher ce soir ?",
+                "message": TEXTS["loan_message"],
             },
         )
 
@@ -460,7 +288,9 @@ class Demo:
             loan = await self.request(items[i], borrower, days)
             await self.act(loan, lender(i), "accept")
             await self.act(loan, self.member(borrower), "pick-up")
-            await self.act(loan, lender(i), "return", condition=condition, notes="Rendu, merci !")
+            await self.act(
+                loan, lender(i), "return", condition=condition, notes=TEXTS["return_notes"]
+            )
         for i, borrower, days in ACTIVE_LOANS:
             loan = await self.request(items[i], borrower, days)
             await self.act(loan, lender(i), "accept")
@@ -562,98 +392,21 @@ class Demo:
         }
 
     async def services(self) -> None:
-        carpool = await self.service(
-            "vlm-r06",
-            kind="carpool",
-            direction="offer",
-            title="Covoiturage quotidien Gare → Zone Est (départ 7 h 40)",
-            minutes_estimate=20,
-            route_km=9.5,
-        )
-        weekend = await self.service(
-            "vlm-r14",
-            kind="carpool",
-            direction="offer",
-            title="Marché de la Colline → hypermarché, le samedi matin",
-            minutes_estimate=30,
-            route_km=14.0,
-        )
-        repair_cafe = await self.service(
-            ASSOCIATION,
-            kind="repair",
-            direction="offer",
-            title="Repair café du premier samedi du mois",
-            minutes_estimate=60,
-        )
-        bike_service = await self.service(
-            BIKE_SHOP,
-            kind="repair",
-            direction="offer",
-            title="Révision de vélo au juste prix",
-            minutes_estimate=45,
-        )
-        gardening = await self.service(
-            "vlm-r26",
-            kind="gardening",
-            direction="request",
-            title="Aide pour tailler la haie avant l'hiver",
-            minutes_estimate=120,
-        )
-        tutoring = await self.service(
-            "vlm-r11",
-            kind="tutoring",
-            direction="offer",
-            title="Soutien en maths (collège)",
-            minutes_estimate=60,
-        )
-        await self.service(
-            "vlm-r19",
-            kind="help_at_home",
-            direction="request",
-            title="Quelqu'un pour monter une armoire ?",
-            minutes_estimate=90,
-        )
-        await self.service(
-            CAFE,
-            kind="group_purchase",
-            direction="offer",
-            title="Commande groupée de café en vrac",
-        )
+        """The time bank's services (TOWN["services"]), then their completions, then gifts."""
+        listed = []
+        for entry in TOWN["services"]:
+            body = dict(entry)
+            lister, completions = body.pop("lister"), body.pop("completions", [])
+            listed.append((await self.service(lister, **body), completions))
         done = 0
-        for key, receiver, passengers in (
-            ("carpool-1", "vlm-r05", 1),
-            ("carpool-2", "vlm-r08", 2),
-            ("carpool-3", "vlm-r30", 1),
-        ):
-            await self.complete(carpool, receiver, key, minutes=20, km=9.5, passengers=passengers)
-            done += 1
-        await self.complete(weekend, "vlm-r16", "carpool-4", minutes=30, km=14.0, passengers=2)
-        done += 1
-        for key, receiver, category in (
-            ("repair-1", "vlm-r10", "vacuum_cleaner"),
-            ("repair-2", "vlm-r09", "kitchen_appliance"),
-            ("repair-3", "vlm-r12", "electronics_other"),
-        ):
-            await self.complete(repair_cafe, receiver, key, minutes=60, repaired_category=category)
-            done += 1
-        await self.complete(
-            bike_service,
-            "vlm-r22",
-            "repair-4",
-            minutes=45,
-            repaired_category="bike",
-            settle_in_credits=False,
-        )
-        await self.complete(gardening, "vlm-r26", "gardening-1", minutes=120, provider_id="vlm-r28")
-        await self.complete(tutoring, "vlm-r09", "tutoring-1", minutes=60)
-        done += 3
-        for n, (payer, payee, minutes, memo) in enumerate(
-            (
-                ("vlm-r01", "vlm-r02", 30, "Merci pour les courses"),
-                ("vlm-r17", "vlm-r18", 45, "Garde du chat"),
-                ("vlm-r25", CAFE, 60, "Coup de main à la fête des Vergers"),
-            )
-        ):
+        for service, completions in listed:
+            for completion in completions:
+                facts = dict(completion)
+                receiver, key = facts.pop("receiver"), facts.pop("key")
+                await self.complete(service, receiver, key, **facts)
+                done += 1
+        gifts = TOWN["time_bank"]["gifts"]
+        for n, (payer, payee, minutes, memo) in enumerate(gifts):
             await self.api.call(
                 "exchange",
                 "POST",
@@ -662,14 +415,16 @@ class Demo:
                 headers={"Idempotency-Key": f"valmont-demo-gift-{n}"},
                 json={"to_member": payee, "minutes": minutes, "memo": memo, "reason": "gift"},
             )
-        self.summary["services"] = {"listed": 8, "completed": done, "gifts": 3}
+        self.summary["services"] = {"listed": len(listed), "completed": done, "gifts": len(gifts)}
 
     # --- participatory budget ------------------------------------------------------------
 
     def eligible_population(self) -> dict[str, int]:
         return eligible_population_of()
 
-    async def edition(self, name: str, city_cents: int, district_cents: int) -> dict:
+    async def edition(self, plan: dict[str, Any]) -> dict:
+        """An edition of the town's budget (TOWN["budget"]) with `plan`'s name and amounts."""
+        budget = TOWN["budget"]
         edition = await self.api.call(
             "budget",
             "POST",
@@ -677,19 +432,21 @@ class Demo:
             who=self.staff,
             json={
                 "keyholders": list(KEYHOLDERS),
-                "threshold": 2,
-                "name": name,
+                "threshold": budget["threshold"],
+                "name": plan["name"],
                 "envelopes": [
-                    {"name": "Toute la ville", "district": None, "amount_cents": city_cents},
-                    {"name": "La Colline", "district": "colline", "amount_cents": district_cents},
                     {
-                        "name": "Quartier de la Gare",
-                        "district": "gare",
-                        "amount_cents": district_cents,
+                        "name": budget["city_envelope"],
+                        "district": None,
+                        "amount_cents": plan["city_cents"],
                     },
+                    *(
+                        {"name": name, "district": district, "amount_cents": plan["district_cents"]}
+                        for district, name in budget["district_envelopes"].items()
+                    ),
                 ],
-                "rule": "mes",
-                "ballot_format": {"kind": "approval", "min_projects": 1, "max_projects": 3},
+                "rule": budget["rule"],
+                "ballot_format": budget["ballot_format"],
                 "eligible_population": self.eligible_population(),
             },
         )
@@ -705,14 +462,13 @@ class Demo:
             json={"phase": phase},
         )
 
-    async def proposals(
-        self, edition: dict, proposals: list[tuple[str, str, str | None, int, bool]]
-    ) -> list[dict]:
-        """(author, title, district or None for city-wide, cost, feasible) → submitted."""
+    async def proposals(self, edition: dict, proposals: list[list[Any]]) -> list[dict]:
+        """(author, title, district or "" for city-wide, cost, feasible) → submitted."""
         envelopes = {e["district"]: e["id"] for e in edition["envelopes"]}
         await self.phase(edition, "proposals")
         out = []
-        for author, title, district, cost, feasible in proposals:
+        for author, title, nbhd, cost, feasible in proposals:
+            district = nbhd or None
             made = await self.api.call(
                 "budget",
                 "POST",
@@ -720,7 +476,7 @@ class Demo:
                 who=self.resident(author),
                 json={
                     "title": title,
-                    "description": f"{title}. Proposé par un habitant de Valmont.",
+                    "description": TEXTS["proposal_description"].format(title=title),
                     "envelope_id": envelopes[district],
                     "proposed_cost_cents": cost,
                 },
@@ -745,13 +501,13 @@ class Demo:
             body = (
                 {
                     "feasible": True,
-                    "reason": "Faisable : chiffré par les services techniques.",
+                    "reason": TEXTS["feasible"],
                     "cost_cents": proposal["cost"],
                 }
                 if proposal["feasible"]
                 else {
                     "feasible": False,
-                    "reason": "Hors compétence communale (voirie départementale).",
+                    "reason": TEXTS["not_feasible"],
                 }
             )
             await self.api.call(
@@ -819,23 +575,10 @@ class Demo:
         return cast
 
     async def previous_edition(self) -> dict:
-        edition = await self.edition(PREVIOUS_EDITION, 200_000_00, 40_000_00)
-        proposals = await self.proposals(
-            edition,
-            [
-                ("vlm-r01", "Des bancs et de l'ombre place du Marché", None, 45_000_00, True),
-                ("vlm-r09", "Une passerelle piétonne sur la Vaume", None, 180_000_00, True),
-                ("vlm-r21", "Pistes cyclables sécurisées vers le lycée", None, 95_000_00, True),
-                ("vlm-r17", "Jardins partagés au Faubourg Nord", None, 30_000_00, True),
-                ("vlm-r25", "Fontaines à eau dans les parcs", None, 18_000_00, True),
-                ("vlm-r03", "Rond-point paysager sur la départementale", None, 60_000_00, False),
-                ("vlm-r13", "Aire de jeux rénovée à la Colline", "colline", 28_000_00, True),
-                ("vlm-r14", "Éclairage solaire du chemin des crêtes", "colline", 15_000_00, True),
-                ("vlm-r05", "Abri vélos sécurisé à la gare", "gare", 22_000_00, True),
-                ("vlm-r07", "Fresque participative du passage souterrain", "gare", 9_000_00, True),
-            ],
-        )
-        ballots = await self.ballots(edition, proposals, paper=60, tag="2025")
+        plan = TOWN["budget"]["previous"]
+        edition = await self.edition(plan)
+        proposals = await self.proposals(edition, plan["proposals"])
+        ballots = await self.ballots(edition, proposals, plan["paper_ballots"], plan["tag"])
         await self.phase(edition, "results")
         results = await self.api.call(
             "budget",
@@ -861,7 +604,7 @@ class Demo:
                     "POST",
                     f"/editions/{edition['id']}/proposals/{proposal_id}/milestones",
                     who=self.staff,
-                    json={"status": status, "on": on.isoformat(), "note": "Suivi des travaux"},
+                    json={"status": status, "on": on.isoformat(), "note": TEXTS["milestone"]},
                 )
         self.summary["pb_previous"] = {
             "edition_id": edition["id"],
@@ -874,26 +617,10 @@ class Demo:
         return results
 
     async def current_edition(self) -> None:
-        edition = await self.edition(MARKER_EDITION, 250_000_00, 50_000_00)
-        proposals = await self.proposals(
-            edition,
-            [
-                ("vlm-r02", "Une halle couverte pour le marché du centre", None, 150_000_00, True),
-                ("vlm-r10", "Berges de la Vaume accessibles à tous", None, 120_000_00, True),
-                ("vlm-r18", "Boîtes à livres dans chaque quartier", None, 6_000_00, True),
-                ("vlm-r22", "Parcours sportif au Plateau", None, 40_000_00, True),
-                ("vlm-r26", "Verger communal ouvert aux écoles", None, 25_000_00, True),
-                ("vlm-r29", "Navette électrique vers la Zone Est", None, 90_000_00, True),
-                ("vlm-r19", "Un tiers-lieu de réparation au Faubourg", None, 70_000_00, True),
-                ("vlm-r11", "Toilettes publiques au bord de l'eau", None, 35_000_00, True),
-                ("vlm-r04", "Parking relais sur la nationale", None, 400_000_00, False),
-                ("vlm-r15", "Skatepark de la Colline", "colline", 45_000_00, True),
-                ("vlm-r16", "Arbres fruitiers rue des Lilas", "colline", 8_000_00, True),
-                ("vlm-r06", "Parvis de la gare végétalisé", "gare", 38_000_00, True),
-                ("vlm-r08", "Local associatif pour les jeunes de la Gare", "gare", 30_000_00, True),
-            ],
-        )
-        ballots = await self.ballots(edition, proposals, paper=40, tag="2026")
+        plan = TOWN["budget"]["current"]
+        edition = await self.edition(plan)
+        proposals = await self.proposals(edition, plan["proposals"])
+        ballots = await self.ballots(edition, proposals, plan["paper_ballots"], plan["tag"])
         self.summary["pb_current"] = {
             "edition_id": edition["id"],
             "phase": "voting",
@@ -932,7 +659,7 @@ class Demo:
             "POST",
             f"/campaigns/{campaign['id']}/review",
             who=self.reviewer,
-            json={"note": "Projet local, budget cohérent."},
+            json={"note": TEXTS["campaign_review"]},
         )
         if not review["approved"]:
             raise DemoError(f"demo campaign rejected: {review['reasons']}")
@@ -973,12 +700,7 @@ class Demo:
             "POST",
             f"/budget-leftovers/{edition_id}/{city['envelope_id']}/match-pool",
             who=self.staff,
-            json={
-                "name": "Reliquat du budget participatif 2025",
-                "match_factor": "0.5",
-                "cap_per_pledge_cents": 50_00,
-                "residents_only": True,
-            },
+            json=TOWN["crowdfunding"]["leftover_pool"],
         )
 
     async def campaign_history(self) -> None:
@@ -1011,20 +733,27 @@ class Demo:
 
     async def practices(self, items: list[dict]) -> None:
         """Citizen energy units, a regular carpool, a booking ahead and a debate."""
+        plan = TOWN["practices"]
+        booking = plan["booking_ahead"]
         done = {
             "energy": await demo_practices.energy_cooperative(
-                self, ENERGY_COOP, backers=[m for m, _, _ in RESIDENTS[1::3]]
+                self, ENERGY_COOP, backers=[m for m, _, _ in RESIDENTS[1::3]], plan=plan["energy"]
             ),
-            "carpool": await demo_practices.carpool(
-                self, "vlm-r06", passengers=["vlm-r29", "vlm-r30"]
-            ),
+            "carpool": await demo_practices.carpool(self, plan["carpool"]),
             "booking_ahead": await demo_practices.booking_ahead(
-                self, items[2], owner=ITEMS[2][0], borrower="vlm-r04"
+                self,
+                items[booking["item"]],
+                owner=ITEMS[booking["item"]][0],
+                borrower=booking["borrower"],
+                message=booking["message"],
             ),
         }
         if "portal" in self.api.urls:
             done["comments"] = await demo_practices.debate(
-                self, self.api.urls["portal"], DEMO_PASSWORD, self.live_campaign["id"]
+                self.api.urls["portal"],
+                DEMO_PASSWORD,
+                self.live_campaign["id"],
+                plan["debate"]["comments"],
             )
         self.summary["practices"] = done
 
@@ -1032,13 +761,13 @@ class Demo:
         """Log-ins for the demo's people on the portal (when it runs), one shared password."""
         if "portal" not in self.api.clients:
             return
-        admin = self.api.auth(ADMIN, "admin", neighbourhood="centre")
+        admin = self.api.auth(ADMIN, "admin", neighbourhood=TOWN_HALL_NEIGHBOURHOOD)
         streets = _demo_streets()
         people = [
-            (ADMIN, "Administratrice de la plateforme", "centre", ["admin"]),
-            (STAFF, "Accueil de la mairie", "centre", ["staff", "reviewer"]),
-            (DESK, "Guichet de la mairie (saisie papier)", "centre", ["staff"]),
-            (REVIEWER, "Service des projets", "centre", ["reviewer"]),
+            *(
+                (p["id"], p["name"], TOWN_HALL_NEIGHBOURHOOD, p["roles"])
+                for p in TOWN_HALL.values()
+            ),
             *((mid, name, nbhd, ["resident"]) for mid, name, nbhd in RESIDENTS),
             # Associations and shops log in too, as organisations (they hold campaigns).
             *((mid, name, nbhd, ["organisation"]) for mid, name, nbhd in ORGANISATIONS),
@@ -1062,38 +791,21 @@ class Demo:
             )
         self.summary["portal_accounts"] = len(people)
 
+    async def planned_campaign(self, name: str, *, launch: bool = True) -> dict:
+        """The campaign `name` of TOWN["crowdfunding"], made by its holder."""
+        body = dict(TOWN["crowdfunding"][name])
+        holder = body.pop("holder")
+        for plan_only in ("pledges_cents", "desk_pledge"):
+            body.pop(plan_only, None)
+        return await self.campaign(self.member(holder), launch=launch, **body)
+
     async def crowdfunding(self, previous: dict | None) -> None:
         call = self.api.call
+        plan = TOWN["crowdfunding"]
         pool = await call(
-            "crowdfunding",
-            "POST",
-            "/match-pools",
-            who=self.staff,
-            json={
-                "name": "Fonds municipal de doublement 2026",
-                "budget_cents": 3_000_00,
-                "match_factor": "1",
-                "cap_per_backer_cents": 50_00,
-                "cap_per_project_cents": 2_000_00,
-                "residents_only": True,
-            },
+            "crowdfunding", "POST", "/match-pools", who=self.staff, json=plan["match_pool"]
         )
-        bikes = await self.campaign(
-            self.organisation(ASSOCIATION),
-            title="Un atelier vélo solidaire à la Gare",
-            description=(
-                "Outils, pièces et un local pour apprendre à réparer son vélo, "
-                "animé par des bénévoles de Valmont en Transition."
-            ),
-            category="solidarity",
-            neighbourhood=CAMPAIGN_NEIGHBOURHOOD,
-            goal_cents=6_000_00,
-            duration_days=30,
-            rewards=[
-                {"title": "Un badge et un grand merci", "min_cents": 10_00},
-                {"title": "Une révision de vélo offerte", "min_cents": 40_00, "stock": 30},
-            ],
-        )
+        bikes = await self.planned_campaign("bikes")
         await call(
             "crowdfunding",
             "POST",
@@ -1101,49 +813,38 @@ class Demo:
             who=self.staff,
             json={"pool_id": pool["id"]},
         )
-        terrace = await self.campaign(
-            self.organisation(CAFE),
-            title="La terrasse partagée du Café des Vergers",
-            description="Une terrasse en bois de pays, ouverte aux associations du quartier.",
-            category="local-business",
-            neighbourhood="vergers",
-            goal_cents=2_500_00,
-            duration_days=45,
-            rewards=[{"title": "Un café suspendu par mois pendant un an", "min_cents": 25_00}],
-        )
+        terrace = await self.planned_campaign("terrace")
         self.live_campaign = bikes
-        reward_ids = {
-            "bikes": [
-                r["id"]
-                for r in (await call("crowdfunding", "GET", f"/campaigns/{bikes['id']}", who={}))[
-                    "rewards"
-                ]
-            ],
-        }
+        reward_ids = [
+            r["id"]
+            for r in (await call("crowdfunding", "GET", f"/campaigns/{bikes['id']}", who={}))[
+                "rewards"
+            ]
+        ]
         pledged = 0
         pledges = 0
         backers = [r[0] for r in RESIDENTS[::2]] + [BIKE_SHOP]
+        amounts = plan["bikes"]["pledges_cents"]
         for n, backer in enumerate(backers):
-            amount = (20_00, 40_00, 50_00, 75_00, 100_00)[n % 5]
-            reward = reward_ids["bikes"][1] if amount >= 40_00 else reward_ids["bikes"][0]
+            amount = amounts[n % len(amounts)]
+            # The best reward the amount reaches.
+            reward = [
+                rid
+                for rid, r in zip(reward_ids, plan["bikes"]["rewards"], strict=True)
+                if amount >= r["min_cents"]
+            ][-1]
             await self.pledge(bikes, backer, amount, reward)
             pledged += amount
             pledges += 1
+        desk_pledge = plan["bikes"]["desk_pledge"]
         await call(
             "crowdfunding",
             "POST",
             f"/campaigns/{bikes['id']}/desk-pledges",
             who=self.staff,
-            json={
-                "backer_id": "vlm-r20",
-                "backer_kind": "resident",
-                "verified_resident": True,
-                "backer_neighbourhood": "faubourg",
-                "amount_cents": 30_00,
-                "method": "cash",
-            },
+            json=desk_pledge,
         )
-        pledged += 30_00
+        pledged += desk_pledge["amount_cents"]
         pledges += 1
         leftover_pool = await self.leftover_pool(previous, wait=10.0)
         if leftover_pool is not None:
@@ -1154,22 +855,13 @@ class Demo:
                 who=self.staff,
                 json={"pool_id": leftover_pool["id"]},
             )
+        amounts = plan["terrace"]["pledges_cents"]
         for n, backer in enumerate([r[0] for r in RESIDENTS[1::3]]):
-            amount = (15_00, 25_00, 30_00)[n % 3]
+            amount = amounts[n % len(amounts)]
             await self.pledge(terrace, backer, amount)
             pledged += amount
             pledges += 1
-        await self.campaign(
-            self.resident("vlm-r23"),
-            title="Une fresque pour le château d'eau du Plateau",
-            description="Des artistes du quartier et les enfants de l'école Jean-Zay.",
-            category="culture",
-            neighbourhood="plateau",
-            goal_cents=3_500_00,
-            duration_days=40,
-            rewards=[],
-            launch=False,
-        )
+        await self.planned_campaign("mural", launch=False)
         self.summary["crowdfunding"] = {
             "live_campaigns": 2,
             "awaiting_review": 1,

@@ -2,7 +2,8 @@
 a booking ahead and a debate on the portal. Loaded through the services' APIs and the
 portal's own forms, as residents and staff would.
 
-Kept apart from demo.py, which holds the territory's first practices; `Demo` calls these.
+Kept apart from demo.py, which holds the territory's first practices; `Demo` calls these
+with their data, the `[practices]` of sharitories/demo_town.toml.
 """
 
 from __future__ import annotations
@@ -23,63 +24,31 @@ class DemoError(RuntimeError):
     """A service refused a demo step (the message carries its problem document)."""
 
 
-# kWh a kWp of solar panels gives each month in the Loire valley (Jan..Dec, ~1,100 a year).
-SOLAR_KWH_PER_KWP = (35, 55, 90, 120, 140, 145, 150, 135, 105, 70, 40, 30)
-SOLAR_KWP = 36
-PRODUCTION_MONTHS = 24
-
-COMMENTS = [  # (resident, text)
-    ("vlm-r05", "Super idée, j'y emmènerai mon vélo dès l'ouverture !"),
-    ("vlm-r08", "Est-ce qu'il y aura des créneaux le samedi matin ?"),
-    ("vlm-r12", "Je peux donner un coup de main pour l'installation de l'atelier."),
-    ("vlm-r18", "Merci pour ce projet, il manquait vraiment à la Gare."),
-    ("vlm-r23", "Pensez à un stationnement pour les vélos cargo."),
-    ("vlm-r27", "Bravo à l'équipe de bénévoles."),
-]
-
-
-def monthly_production(today: date, months: int = PRODUCTION_MONTHS) -> list[tuple[date, int]]:
-    """(month, kWh) for the installation's `months` whole months before today's."""
+def monthly_production(today: date, plan: dict[str, Any]) -> list[tuple[date, int]]:
+    """(month, kWh) for the installation's whole months before today's: `plan` gives their
+    number, its kWp and the kWh a kWp gives each month."""
+    kwp = plan["campaign"]["kwp"]
     return [
-        (start, SOLAR_KWH_PER_KWP[start.month - 1] * SOLAR_KWP)
-        for start in month_starts(today, months)
+        (start, plan["kwh_per_kwp"][start.month - 1] * kwp)
+        for start in month_starts(today, plan["production_months"])
     ]
 
 
-def production_csv(today: date, months: int = PRODUCTION_MONTHS) -> str:
+def production_csv(production: list[tuple[date, int]]) -> str:
     """The installation's meter export, as staff import it."""
-    rows = [
-        "month,kwh",
-        *(f"{start:%Y-%m},{kwh}" for start, kwh in monthly_production(today, months)),
-    ]
+    rows = ["month,kwh", *(f"{start:%Y-%m},{kwh}" for start, kwh in production)]
     return "\n".join(rows) + "\n"
 
 
-async def energy_cooperative(demo: Demo, coop: str, backers: list[str]) -> dict[str, Any]:
+async def energy_cooperative(
+    demo: Demo, coop: str, backers: list[str], plan: dict[str, Any]
+) -> dict[str, Any]:
     """The cooperative sells units of its solar roofs; staff import two years of production."""
     call = demo.api.call
     holder = demo.organisation(coop)
-    campaign = await call(
-        "crowdfunding",
-        "POST",
-        "/energy-campaigns",
-        who=holder,
-        json={
-            "title": "Toits solaires de la Zone Est",
-            "description": (
-                "36 kWc de panneaux sur les toits du gymnase et de l'atelier municipal, "
-                "détenus par les habitants : une part de 325 €, environ 30 € par an."
-            ),
-            "neighbourhood": "zone-est",
-            "duration_days": 60,
-            "technology": "solar_pv",
-            "kwp": str(SOLAR_KWP),
-            "address": "Gymnase de la Zone Est",
-            "unit_price_cents": 325_00,
-            "units": 120,
-            "estimated_return_cents_per_unit_year": 30_00,
-        },
-    )
+    # The API takes kWp as a decimal string.
+    body = {**plan["campaign"], "kwp": str(plan["campaign"]["kwp"])}
+    campaign = await call("crowdfunding", "POST", "/energy-campaigns", who=holder, json=body)
     campaign_id = campaign["campaign_id"]
     await call("crowdfunding", "POST", f"/campaigns/{campaign_id}/submit", who=holder)
     review = await call(
@@ -87,7 +56,7 @@ async def energy_cooperative(demo: Demo, coop: str, backers: list[str]) -> dict[
         "POST",
         f"/campaigns/{campaign_id}/review",
         who=demo.reviewer,
-        json={"note": "Installation locale, rendement présenté comme une estimation."},
+        json={"note": plan["review_note"]},
     )
     if not review["approved"]:
         raise DemoError(f"demo energy campaign rejected: {review['reasons']}")
@@ -103,18 +72,19 @@ async def energy_cooperative(demo: Demo, coop: str, backers: list[str]) -> dict[
             json={"units": bought, "card_token": "tok_instant"},
         )
         units += bought
+    production = monthly_production(demo.today, plan)
     imported = await call(
         "crowdfunding",
         "POST",
         f"/campaigns/{campaign_id}/production/import",
         who=demo.staff,
-        json={"csv": production_csv(demo.today)},
+        json={"csv": production_csv(production)},
     )
     return {
         "campaign_id": campaign_id,
         "units_sold": units,
         "months_recorded": imported["recorded"],
-        "kwh_recorded": sum(kwh for _, kwh in monthly_production(demo.today)),
+        "kwh_recorded": sum(kwh for _, kwh in production),
     }
 
 
@@ -125,24 +95,12 @@ def _next_weekday(today: date) -> date:
     return day
 
 
-async def carpool(demo: Demo, driver: str, passengers: list[str]) -> dict[str, Any]:
+async def carpool(demo: Demo, plan: dict[str, Any]) -> dict[str, Any]:
     """A regular home–work carpool; passengers book seats for the next working day."""
     call = demo.api.call
-    offer = await call(
-        "exchange",
-        "POST",
-        "/carpools",
-        who=demo.member(driver),
-        json={
-            "origin": "gare",
-            "destination": "zone-est",
-            "route_km": 9.5,
-            "seats": 3,
-            "weekdays": "12345",
-            "departs_at": "07:40",
-            "notes": "Départ devant la gare, retour vers 17 h 30.",
-        },
-    )
+    body = dict(plan)
+    driver, passengers = body.pop("driver"), body.pop("passengers")
+    offer = await call("exchange", "POST", "/carpools", who=demo.member(driver), json=body)
     on = _next_weekday(demo.today)
     for passenger in passengers:
         await call(
@@ -155,7 +113,9 @@ async def carpool(demo: Demo, driver: str, passengers: list[str]) -> dict[str, A
     return {"offer_id": offer["id"], "seats_booked": len(passengers), "on": on.isoformat()}
 
 
-async def booking_ahead(demo: Demo, item: dict, owner: str, borrower: str) -> dict[str, Any]:
+async def booking_ahead(
+    demo: Demo, item: dict, owner: str, borrower: str, message: str
+) -> dict[str, Any]:
     """Booking an item that is lent today, for dates after its return; the owner accepts."""
     starts = demo.today + timedelta(days=14)
     loan = await demo.api.call(
@@ -167,17 +127,20 @@ async def booking_ahead(demo: Demo, item: dict, owner: str, borrower: str) -> di
             "item_id": item["id"],
             "starts_on": starts.isoformat(),
             "due_on": (starts + timedelta(days=2)).isoformat(),
-            "message": "Pour les vacances, si c'est possible !",
+            "message": message,
         },
     )
     await demo.act(loan, demo.member(owner), "accept")
     return {"loan_id": loan["id"], "starts_on": starts.isoformat()}
 
 
-async def debate(demo: Demo, portal_url: str, password: str, campaign_id: str) -> int:
-    """Residents comment on a live campaign through the portal's own form, logged in."""
+async def debate(
+    portal_url: str, password: str, campaign_id: str, comments: list[list[str]]
+) -> int:
+    """Residents comment on a live campaign through the portal's own form, logged in:
+    `comments` are (resident, text)."""
     posted = 0
-    for resident, text in COMMENTS:
+    for resident, text in comments:
         async with httpx.AsyncClient(base_url=portal_url, timeout=30) as browser:
             page = await browser.get("/login")
             await browser.post(

@@ -223,3 +223,30 @@ def test_demo_data_obeys_the_services_rules():
     assert len(held) == len(set(held)), "one open loan per item (all start today)"
     # The demo reads the territory's populations: each neighbourhood needs one.
     assert set(demo.POPULATION) == codes and all(n > 0 for n in demo.POPULATION.values())
+    # Everyone the town file (sharitories/demo_town.toml) names in its steps is one of its
+    # people, and every proposal goes to an envelope of the edition.
+    town = demo.TOWN
+    services = town["services"]
+    practices = town["practices"]
+    named = {
+        *(s["lister"] for s in services),
+        *(c["receiver"] for s in services for c in s.get("completions", [])),
+        *(
+            c["provider_id"]
+            for s in services
+            for c in s.get("completions", [])
+            if "provider_id" in c
+        ),
+        *(member for gift in town["time_bank"]["gifts"] for member in gift[:2]),
+        *(town["crowdfunding"][c]["holder"] for c in ("bikes", "terrace", "mural")),
+        town["crowdfunding"]["bikes"]["desk_pledge"]["backer_id"],
+        practices["carpool"]["driver"],
+        *practices["carpool"]["passengers"],
+        practices["booking_ahead"]["borrower"],
+        *(resident for resident, _ in practices["debate"]["comments"]),
+    }
+    editions = [town["budget"]["previous"], town["budget"]["current"]]
+    named |= {p[0] for edition in editions for p in edition["proposals"]}
+    assert named <= people, named - people
+    districts = {"", *town["budget"]["district_envelopes"]}
+    assert {p[2] for edition in editions for p in edition["proposals"]} <= districts
