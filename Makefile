@@ -3,14 +3,21 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Test worker processes (pytest-xdist): most tests wait on nats-server, subprocesses and
+# databases, so more workers than cores still shortens the run on a 2-core machine.
+TEST_WORKERS ?= 4
+# checkov and kubernetes-validate for tests/test_deploy_kubernetes.py, in their own
+# virtualenv (checkov's pins clash with the project's); their tests skip if this fails.
+TOOLS       := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 
 .PHONY: run test lint bench soak install clean
 
 run: $(STAMP)
 	$(BIN)/sharitories up
 
-test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(STAMP) $(TOOLS_STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,5 +42,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps pabutools==1.2.3
 	touch $@
 
+$(TOOLS_STAMP):
+	($(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install --quiet 'checkov>=3.2' 'kubernetes-validate>=1.30' && touch $@) \
+	  || echo "checkov / kubernetes-validate could not be installed: their tests will be skipped"
+
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(TOOLS) var

@@ -1,12 +1,15 @@
 """deploy/k8s: both overlays build offline, validate, pass checkov, and hold together.
 
-Tools: `kubectl` (kustomize built in) and, in their own virtualenv `.venv-tools` created
-here on first use (checkov's pins clash with the project's), `kubernetes-validate` and
-`checkov`. Each check is skipped, with the reason, when its tool is unavailable.
+Tools: `kubectl` (kustomize built in) and, in their own virtualenv `.venv-tools`
+(checkov's pins clash with the project's), `kubernetes-validate` and `checkov`. `make test`
+installs them before the suite starts; run alone, the first test creates it, under a file
+lock so parallel workers don't install twice. Each check is skipped, with the reason, when
+its tool is unavailable.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -51,7 +54,12 @@ def overlay(request) -> tuple[str, list[dict]]:
 def tool(name: str) -> Path:
     """A tool of .venv-tools, the virtualenv created on first use (skip if impossible)."""
     path = TOOLS / "bin" / name
-    if not path.exists():
+    if path.exists():
+        return path
+    with open(REPO_ROOT / ".venv-tools.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another xdist worker may be installing them
+        if path.exists():
+            return path
         try:
             if not (TOOLS / "bin" / "pip").exists():
                 subprocess.run([sys.executable, "-m", "venv", str(TOOLS)], check=True, timeout=120)

@@ -24,6 +24,7 @@ import uvicorn
 from libs.common.migrations import upgrade
 from libs.common.natsserver import NatsServer, free_port
 from libs.common.settings import Settings
+from tests.browser import PAGE_TIMEOUT_MS
 from tests.browser.town import (  # noqa: F401 (fixtures)
     ARTIFACTS,
     PASSWORD,
@@ -180,8 +181,9 @@ def platform(tmp_path_factory):
 
 @pytest.fixture(scope="package")
 def browser(platform):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
@@ -199,7 +201,7 @@ def new_page(browser, platform):
         context = browser.new_context(
             base_url=platform.url(), locale=locale, viewport={"width": 1100, "height": 900}
         )
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser import PAGE_TIMEOUT_MS
 from tests.browser.town import LENDER, RESIDENT, STAFF_EMAIL, STAFF_PASSWORD, audit, log_in
 
 
@@ -16,7 +17,7 @@ def people(browser, platform):
     for who, password in ((RESIDENT, None), (LENDER, None), (STAFF_EMAIL, STAFF_PASSWORD)):
         context = browser.new_context(base_url=platform.url(), locale="fr-FR", bypass_csp=True,
                                       viewport={"width": 1280, "height": 900})  # fmt: skip
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
         log_in(page, who, password) if password else log_in(page, who)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser import PAGE_TIMEOUT_MS
 from tests.browser.town import ADMIN, LENDER, RESIDENT, REVIEWER, STAFF_EMAIL, audit
 
 STAFF = STAFF_EMAIL
@@ -93,7 +94,7 @@ def pages_of(browser, platform, town, axe_ready):
                 bypass_csp=True,
                 viewport={"width": 1280, "height": 900},
             )  # fmt: skip
-            context.set_default_timeout(15_000)
+            context.set_default_timeout(PAGE_TIMEOUT_MS)
             contexts.append(context)
             pages[who] = context.new_page()
             if who not in (None, "en"):

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from tests.browser import PAGE_TIMEOUT_MS
 from tests.browser.town import AXE, VOTER, audit
 
 # The ring of the focused element: style, width, and its contrast against the first opaque
@@ -71,7 +72,7 @@ def keyboard_user(browser, platform, town):
         base_url=platform.url(), locale="fr-FR", bypass_csp=True,
         viewport={"width": 1280, "height": 900},
     )  # fmt: skip
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
     page = context.new_page()
     page.goto("/login")
     tab_to(page, page.get_by_label("Adresse e-mail"))

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import PAGE_TIMEOUT_MS
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 STAFF_EMAIL, STAFF_PASSWORD = "agent@valmont.test", "mairie-de-valmont-2026"
@@ -120,7 +122,7 @@ def town(platform, browser, verified_account):
     contexts = [browser.new_context(base_url=platform.url(), locale="fr-FR") for _ in range(3)]
     try:
         for context in contexts:
-            context.set_default_timeout(15_000)
+            context.set_default_timeout(PAGE_TIMEOUT_MS)
         lender, resident, staff = (context.new_page() for context in contexts)
         log_in(lender, LENDER)
         log_in(resident, RESIDENT)
