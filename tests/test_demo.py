@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
+import pytest
 
 from libs.common.territory import TERRITORY_FILE
 from services.exchange.domain import CATEGORIES
@@ -71,6 +72,7 @@ def demo_ready(summary: dict):
     return ready
 
 
+@pytest.mark.long
 def test_demo_loads_through_the_apis_and_is_idempotent(tmp_path):
     year = str(datetime.now(UTC).year)
     with running_platform(tmp_path, demo=True) as platform:

@@ -78,6 +78,7 @@ def of_kind(docs: list[dict], kind: str) -> dict[str, dict]:
     return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
 
 
+@pytest.mark.long
 def test_built_in_kinds_validate_against_the_kubernetes_schemas(overlay, tmp_path):
     _name, docs = overlay
     validate = tool("kubernetes-validate")
@@ -96,6 +97,7 @@ def test_built_in_kinds_validate_against_the_kubernetes_schemas(overlay, tmp_pat
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.long
 def test_checkov_finds_nothing(overlay, tmp_path):
     name, docs = overlay
     checkov = tool("checkov")

@@ -180,6 +180,7 @@ async def consumed_everything(impact, others, nats_url: str, timeout: float = 30
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.long
 async def test_every_service_answers_only_what_its_openapi_declares(service_factory, nats_server):
     failures: dict[str, list[str]] = defaultdict(list)
     started, sent = [], 0

@@ -159,6 +159,7 @@ def disagreeing_loans() -> list:
     ]
 
 
+@pytest.mark.long
 async def test_aggregates_answer_what_the_rows_answer(impact):
     database = impact.runtime.db
     events = list(synthetic_events(600, seed=5, year=2026)) + disagreeing_loans()

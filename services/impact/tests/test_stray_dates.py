@@ -133,6 +133,7 @@ async def every_report_shape(service) -> None:
     assert response.status_code == 422, response.text
 
 
+@pytest.mark.long
 async def test_stray_dates_through_the_consumer_are_quarantined_and_reports_answer(impact):
     before = quarantined()
     events = hand_computed_scenario() + stray_events()
@@ -154,6 +155,7 @@ async def test_stray_dates_through_the_consumer_are_quarantined_and_reports_answ
     assert rep["monthly_truncated"] is False
 
 
+@pytest.mark.long
 async def test_rows_stored_before_the_quarantine_do_not_break_the_report(impact):
     events = hand_computed_scenario()
     for envelope in events:
