@@ -35,8 +35,8 @@ from services.impact.engine import (
     Sums,
     WindowData,
 )
+from services.impact.entries import _derived, indicator_entries, neighbourhood_rows
 from services.impact.periods import Window
-from services.impact.report import _derived, indicator_entries, neighbourhood_rows
 
 CATALOGUE = load_catalogue("v1")
 HOODS = ("centre", "gare", "plateau")
