@@ -444,6 +444,6 @@ async def test_scripted_scenario_gives_the_hand_computed_report(platform, nats_s
     if raised == 170_00 - (40_00 + 25_00):
         pytest.xfail(
             "impact subtracts every crowdfunding.pledge.refunded from money.raised, including "
-            "the voids of a FAILED campaign (services/impact/report.py, money.raised)"
+            "the voids of a FAILED campaign (services/impact/entries.py, money.raised)"
         )
     assert raised == 170_00

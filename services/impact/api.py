@@ -7,7 +7,6 @@ Everything here is public open data: no personal data leaves, small cells are su
 from __future__ import annotations
 
 import re
-from datetime import date
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -15,7 +14,6 @@ from fastapi import APIRouter, Header, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
-from libs.common.clock import clock
 from libs.common.problems import Invalid, NotFound
 from libs.common.runtime import Runtime
 from libs.common.types import CivicDate
@@ -23,10 +21,9 @@ from services.impact import indicators as ind
 from services.impact import snapshots
 from services.impact.catalogue import Catalogue, available_versions, load_catalogue
 from services.impact.config import get_impact_settings, territory_from
-from services.impact.engine import day_span, edition_ids
-from services.impact.periods import Window, buckets, last_buckets, parse_period
+from services.impact.periods import Window, parse_period
 from services.impact.render import SECURITY_HEADERS, report_csv, report_html
-from services.impact.report import build_report, indicator_series_data
+from services.impact.report import build_report, indicator_series_data, series_windows
 from services.impact.schemas import IndicatorCatalogue, IndicatorSeries, ReportOut
 from services.impact.wording import language_of
 
@@ -93,20 +90,10 @@ async def indicator_series(
     territory = _territory()
     # A snapshot read: a long series never waits for, nor blocks, the live consumer.
     async with runtime.db.read(offload=True) as session:
-        if period == "edition":
-            windows = [parse_period(f"edition:{n}") for n in await edition_ids(session)]
-        else:
-            start, end = from_, to
-            if start is None or end is None:  # the stored span fills in what is missing
-                first, last = await _span(session)
-                start, end = start or first, end or last
-            try:
-                if from_ is None:  # the stored span: the latest SERIES_LIMIT periods of it
-                    windows, _ = last_buckets(period, start, end, limit=SERIES_LIMIT)
-                else:
-                    windows = buckets(period, start, end, limit=SERIES_LIMIT)
-            except ValueError as exc:
-                raise Invalid(str(exc), field="query.from" if from_ else "query.to") from exc
+        try:
+            windows = await series_windows(session, period, from_, to, limit=SERIES_LIMIT)
+        except ValueError as exc:
+            raise Invalid(str(exc), field="query.from" if from_ else "query.to") from exc
 
         async def build() -> bytes:
             series = await indicator_series_data(
@@ -154,12 +141,6 @@ def _where(runtime) -> tuple[str, str | None]:
 def _json(data: dict) -> bytes:
     """The bytes FastAPI would send for `data` (encoded once, kept with the snapshot)."""
     return JSONResponse(jsonable_encoder(data)).body
-
-
-async def _span(session) -> tuple[date, date]:
-    first, last = await day_span(session)
-    today = clock.today()
-    return (first or today, last or today)
 
 
 PERIOD = r"^(all|\d{4}(-\d{2}|-W\d{2}|-\d{2}-\d{2})?|edition:.+)$"

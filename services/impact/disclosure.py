@@ -21,8 +21,14 @@ at least two feasible integer values (the attacker's minimum and maximum differ)
 
 Tables can share cells (the repairs' totals are the services table's repair column): a
 shared cell is suppressed in every table that holds it, and the pass repeats until every
-table is bridge-free. A one-way table (people per neighbourhood) is a table with one column
-whose row totals are the same cells (`one_way`).
+table is bridge-free. Bridge-free table by table is not enough then: together the tables are
+one system of equations that is no longer a graph, and a sum the services table fixes (two
+hidden repair totals whose sum is published) can split a column total of the repairs table
+(the city's bike repairs) out again. So the tables sharing cells are then solved together,
+exactly (integers, reduced row echelon form, as the attacker in the tests does); while a
+suppressed figure is fixed, the cheapest published positive figure of its solution is
+suppressed too, and the whole pass repeats. A one-way table (people per neighbourhood) is a
+table with one column whose row totals are the same cells (`one_way`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from math import gcd
 
 TOTAL = "*"  # the margin's row or column key
 
@@ -112,13 +119,20 @@ def protect(
     shared = list(shared)
     for table in tables:
         table.suppressed = primary(table, k) | table.forced
+    # One table alone: its bridges are exactly its solvable cells. Tables that share cells
+    # are one system of equations, where a sum fixed in one table can split a cell out of
+    # the other: that system is solved exactly once they are bridge-free.
+    ids = {id(t) for pair in shared for t, _ in pair}
+    joined = [t for t in tables if id(t) in ids]
     while True:
         changed = _spread_links(tables, shared)
         for table in tables:
             while (bridge := _a_bridge(table)) is not None:
                 _close_cycle(table, bridge)
                 changed = True
-        if not changed and not _spread_links(tables, shared):
+        if changed or _spread_links(tables, shared):
+            continue
+        if not joined or not _hide_a_witness(joined, shared):
             return
 
 
@@ -232,3 +246,116 @@ def _close_cycle(table: Table, bridge: Key) -> None:
     while node != start:
         node, key = came[node]
         table.suppressed.add(key)
+
+
+# --- tables sharing cells: one system of equations ---------------------------------------------
+
+Var = tuple[int, Key]  # (index of the table, key): one representative per shared figure
+
+
+def _solved(tables: list[Table], shared) -> dict[Var, list[Var]]:
+    """The suppressed figures the published ones fix, over every table at once (each row and
+    column adds up to its total; linked and shared keys are one figure): for each, the cells
+    of the published figures that fix it (the rest of its row in the reduced row echelon
+    form, exact fractions)."""
+    parent: dict[Var, Var] = {}
+
+    def find(v: Var) -> Var:
+        while parent.get(v, v) != v:
+            v = parent[v]
+        return v
+
+    def union(a: Var, b: Var) -> None:
+        a, b = find(a), find(b)
+        if a != b:
+            parent[max(a, b, key=repr)] = min(a, b, key=repr)
+
+    index = {id(t): i for i, t in enumerate(tables)}
+    for i, table in enumerate(tables):
+        for a, b in table.links:
+            union((i, a), (i, b))
+    for (ta, a), (tb, b) in shared:
+        union((index[id(ta)], a), (index[id(tb)], b))
+    hidden = {find((i, key)) for i, t in enumerate(tables) for key in t.suppressed}
+    cells: dict[Var, list[Var]] = {}  # a figure -> the cells that hold it
+    equations: list[dict[Var, int]] = []
+    for i, table in enumerate(tables):
+        lines: dict[tuple[str, Hashable], dict[Var, int]] = {}
+        for r, c in table.cells:
+            v = find((i, (r, c)))
+            cells.setdefault(v, []).append((i, (r, c)))
+            for line, sign in (
+                (("r", r), -1 if c == TOTAL else 1),
+                (("c", c), -1 if r == TOTAL else 1),
+            ):
+                eq = lines.setdefault(line, {})
+                eq[v] = eq.get(v, 0) + sign
+        for eq in lines.values():
+            if any(x and v in hidden for v, x in eq.items()):
+                equations.append({v: x for v, x in eq.items() if x})
+    # Which are fixed needs the suppressed figures only; the published ones are carried
+    # along (to name the witnesses) only when some figure is fixed: the rare case.
+    only_hidden = [{v: x for v, x in eq.items() if v in hidden} for eq in equations]
+    if not any(len(row) == 1 for row in _reduced(only_hidden, hidden).values()):
+        return {}
+    return {
+        v: [cell for w in row if w != v for cell in cells[w]]
+        for v, row in _reduced(equations, hidden).items()
+        if not any(w in hidden for w in row if w != v)
+    }
+
+
+def _reduced(equations: list[dict[Var, int]], hidden: set[Var]) -> dict[Var, dict[Var, int]]:
+    """The reduced row echelon form of `equations`, pivoting on `hidden` figures only: pivot
+    figure -> its row, up to a factor (exact integers, each row divided by its gcd)."""
+    pivots: dict[Var, dict[Var, int]] = {}
+
+    def minus(row: dict[Var, int], pivot: Var) -> dict[Var, int]:
+        """`row` without `pivot`: lead * row - factor * (the pivot's row), gcd divided."""
+        other = pivots[pivot]
+        lead, factor = other[pivot], row[pivot]
+        out = {v: x * lead for v, x in row.items()}
+        for w, x in other.items():
+            out[w] = out.get(w, 0) - factor * x
+        out = {v: x for v, x in out.items() if x}
+        divisor = gcd(*out.values()) if out else 1
+        return {v: x // divisor for v, x in out.items()}
+
+    for equation in equations:
+        eq = {v: x for v, x in equation.items() if x}
+        for v in [v for v in eq if v in pivots]:
+            eq = minus(eq, v)
+        unknown = [v for v in eq if v in hidden]
+        if not unknown:
+            continue
+        pivot = min(unknown, key=repr)
+        pivots[pivot] = eq
+        for v, row in pivots.items():
+            if v != pivot and row.get(pivot):
+                pivots[v] = minus(row, pivot)
+    return pivots
+
+
+def _hide_a_witness(tables: list[Table], shared) -> bool:
+    """If some suppressed figure can be solved from all the tables together, suppress the
+    cheapest published positive figure of its solution (or withhold the figure's tables when
+    there is none) and say so; False when none can be solved."""
+    solved = _solved(tables, shared)
+    if not solved:
+        return False
+    figure, witnesses = min(solved.items(), key=lambda kv: repr(kv[0]))
+    candidates = [
+        (tables[i].cells[key].value, repr((i, key)), i, key)
+        for i, key in witnesses
+        if tables[i].cells[key].value > 0 and key not in tables[i].published_elsewhere
+    ]
+    if candidates:
+        _, _, i, key = min(candidates)
+        tables[i].suppressed.add(key)
+        return True
+    # Only zeros and figures shown elsewhere give it away: withhold the tables involved
+    # (a witness's table still publishes it, so this always hides something more).
+    for i in {figure[0]} | {i for i, _ in witnesses}:
+        tables[i].suppressed |= set(tables[i].cells)
+        tables[i].withheld = True
+    return True

@@ -2,8 +2,11 @@
 
 `gather(...)` reads one window (optionally one neighbourhood) into a `WindowData` of plain
 counts and sums; `city_counts(...)` reads the distinct contributors the suppression pass
-needs. No factor is applied here: `report.py` turns counts into indicator values with a
-catalogue, so the same events give a report under any catalogue version.
+needs; the month-by-month series reads its sums, refunds and people per month here too. No
+factor is applied here and nothing is suppressed: `report.py` calls this module, then
+`publication.py` and `entries.py` turn the counts into published indicator values with a
+catalogue, so the same events give a report under any catalogue version. This module
+imports neither of them (only `periods.py` and the tables): it never calls back.
 """
 
 from __future__ import annotations
@@ -12,16 +15,26 @@ from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.impact import indicators as ind
+from services.impact import db
 from services.impact.aggregates import ACTIVE, LOAN_PREFIX, LOAN_TYPES_MET, PEOPLE, people_scope
-from services.impact.catalogue import Catalogue, Range
 from services.impact.db import LIVE, NONE, SUM_COLUMNS
 from services.impact.db import Tables as Projection
 from services.impact.facts_debate_energy import COMMENTER, ENERGY, HIDDEN, POSTED, RESTORED
@@ -31,6 +44,9 @@ LENT_TYPES = ("exchange.loan.picked_up", "exchange.loan.returned", "exchange.loa
 RETURNED = "exchange.loan.returned"
 ACCEPTED = "exchange.loan.accepted"
 COMPLETED = "exchange.service.completed"
+SUCCEEDED = "crowdfunding.campaign.succeeded"
+FAILED = "crowdfunding.campaign.failed"
+REFUNDED = "crowdfunding.pledge.refunded"
 
 
 @dataclass
@@ -877,38 +893,6 @@ async def _edition(session: AsyncSession, name: str, neighbourhood: str | None, 
     return data
 
 
-# --- from counts to indicator values --------------------------------------------------------------
-
-
-def loans_by_category(data: WindowData) -> dict[str, int]:
-    return {cat or "other": s.count for cat, s in data.by(RETURNED, "category").items()}
-
-
-def repairs_by_category(data: WindowData) -> dict[str, int]:
-    repairs = data.by(COMPLETED, "subcategory", category="repair")
-    return {cat or "other": s.count for cat, s in repairs.items()}
-
-
-def passenger_km(data: WindowData) -> Decimal:
-    return Decimal(data.total(COMPLETED, category="carpool").passenger_m) / 1000
-
-
-def environment(data: WindowData, catalogue: Catalogue) -> dict[str, Range]:
-    loans = loans_by_category(data)
-    repairs = repairs_by_category(data)
-    by_loans = ind.co2e_avoided_by_loans(loans, catalogue)
-    by_carpool = ind.co2e_avoided_by_carpool(passenger_km(data), catalogue)
-    by_repairs = ind.co2e_avoided_by_repairs(repairs, catalogue)
-    return {
-        "environment.co2e_avoided_by_loans": by_loans,
-        "environment.co2e_avoided_by_carpool": by_carpool,
-        "environment.co2e_avoided_by_repairs": by_repairs,
-        "environment.co2e_avoided": ind.total([by_loans, by_carpool, by_repairs]),
-        "environment.waste_avoided": ind.waste_avoided_by_loans(loans, catalogue)
-        + ind.waste_avoided_by_repairs(repairs, catalogue),
-    }
-
-
 # --- distinct contributors of the public tables ------------------------------------------------
 
 
@@ -1033,3 +1017,116 @@ async def city_counts(
     )
     profiles = {(n, c): count for n, c, count in rows}
     return CityCounts(borrowers, providers, fixers, profiles)
+
+
+# --- the report's other reads ---------------------------------------------------------------------
+
+
+async def projection_size(session: AsyncSession, *, projection: Projection = LIVE) -> tuple:
+    """(facts, parked events) of the projection. Every fact adds 1 to the count of exactly
+    one monthly sum: no scan of the facts."""
+    sums = projection.sums
+    counts = (
+        await session.execute(
+            select(
+                select(func.coalesce(func.sum(sums.c["count"]), 0))
+                .where(sums.c.grain == "m")
+                .scalar_subquery(),
+                select(func.count()).select_from(projection.parked).scalar_subquery(),
+            )
+        )
+    ).one()
+    return counts[0], counts[1]
+
+
+async def edition_names(session: AsyncSession, editions: list[str]) -> dict[str, str]:
+    """The names of `editions` the projection has seen created (the others are absent)."""
+    names = db.edition_names
+    rows = await session.execute(
+        select(names.c.edition, names.c.name).where(names.c.edition.in_(set(editions)))
+    )
+    return {edition: name for edition, name in rows}
+
+
+async def refunds_per_day(
+    session: AsyncSession,
+    start: date,
+    end: date,
+    *,
+    neighbourhood: str | None,
+    projection: Projection = LIVE,
+) -> list[tuple[date, int, int]]:
+    """(day, refunds, cents) of the pledges refunded from campaigns that succeeded."""
+    f = projection.facts
+    refunds = [
+        f.c.day >= start,
+        f.c.day <= end,
+        f.c.type == REFUNDED,
+        f.c.ref.in_(succeeded_campaigns(f)),
+    ]
+    if neighbourhood is not None:
+        refunds.append(f.c.neighbourhood == neighbourhood)
+    rows = await session.execute(
+        select(f.c.day, func.count(), func.coalesce(func.sum(f.c.cents), 0))
+        .where(*refunds)
+        .group_by(f.c.day)
+    )
+    return [(_as_date(day), count, int(cents)) for day, count, cents in rows]
+
+
+async def people_per_month(
+    session: AsyncSession,
+    projection: Projection,
+    role: str,
+    event_type: str,
+    start: date,
+    end: date,
+    *,
+    k: int,
+    rows: dict | None = None,
+) -> Contributors:
+    """Distinct members per (neighbourhood, month "YYYY-MM"), per neighbourhood over
+    start..end (`rows`, when the caller knows them: returned as given), per month and over
+    the whole range; None for no neighbourhood. A month's or the range's count is read only
+    when its bounds (largest cell, sum of the cells) do not decide "fewer than k": it is
+    never published."""
+    a, sets = projection.activity, projection.members
+    where = [a.c.role == role, a.c.type == event_type, a.c.day >= start, a.c.day <= end]
+    month = func.substr(cast(a.c.day, String), 1, 7)  # ISO text on SQLite and PostgreSQL
+    member = distinct(a.c.member_id)
+    out = Contributors()
+    # Whole months from the monthly member sets (one row per member: a count, no DISTINCT);
+    # the loose days of a partial first or last month from the activity rows.
+    parts = split(start, end, years=False)
+    for first, last in parts.months:
+        rows_of_sets = await session.execute(
+            select(sets.c.day, sets.c.neighbourhood, func.count())
+            .where(
+                sets.c.grain == "m",
+                sets.c.scope == people_scope(role, event_type, "n"),
+                sets.c.day.between(first, last),
+            )
+            .group_by(sets.c.day, sets.c.neighbourhood)
+        )
+        for day, n, count in rows_of_sets:
+            out.cells[(_key(n), _as_date(day).strftime("%Y-%m"))] = count
+    for first, last in parts.days:
+        loose = [a.c.role == role, a.c.type == event_type, a.c.day.between(first, last)]
+        cells = select(a.c.neighbourhood, month, func.count(member)).where(*loose)
+        for n, m, count in await session.execute(cells.group_by(a.c.neighbourhood, month)):
+            out.cells[(n, str(m))] = count
+    if rows is None:
+        query = select(a.c.neighbourhood, func.count(member)).where(*where)
+        rows = {n: c for n, c in await session.execute(query.group_by(a.c.neighbourhood))}
+    out.rows = rows
+    per_month: dict[str, list[int]] = {}
+    for (_, m), count in out.cells.items():
+        per_month.setdefault(m, []).append(count)
+    if all(max(v) >= k or sum(v) < k for v in per_month.values()):
+        out.cols = {m: max(v) if max(v) >= k else sum(v) for m, v in per_month.items()}
+    else:
+        cols = select(month, func.count(member)).where(*where)
+        out.cols = {str(m): c for m, c in await session.execute(cols.group_by(month))}
+    if not settle_total(out, k):
+        out.total = int(await session.scalar(select(func.count(member)).where(*where)) or 0)
+    return out

@@ -23,11 +23,12 @@ from services.impact.api import _territory, catalogue_of
 from services.impact.app import create_app
 from services.impact.config import get_impact_settings
 from services.impact.engine import Split, gather, split
+from services.impact.entries import indicator_entries
 from services.impact.handlers import LIVE
 from services.impact.indicators import INDICATORS
 from services.impact.periods import ALL_TIME, Window, parse_period
 from services.impact.rebuild import differences, drop, fresh_projection, recreate
-from services.impact.report import indicator_entries, public_tables
+from services.impact.report import public_tables
 from tests.impact_scenario import _where, at, loan_facts, synthetic_events
 
 
