@@ -38,7 +38,6 @@ point utilities) take this path; others return ``None`` for every k.
 from __future__ import annotations
 
 import heapq
-import operator
 from collections.abc import Callable
 from fractions import Fraction
 from math import gcd
@@ -127,7 +126,8 @@ def fast_explained(model, fast: FastModel, k) -> tuple[list[int], dict, dict] | 
 def _explanation(model, run: FloatRun) -> tuple[dict, dict]:
     util = run.fast.util
     prices = {
-        j: Fraction(paid, run.den) / util[j] for j, paid in zip(run.funded, run.paid, strict=True)
+        j: Fraction(paid, den) / util[j]
+        for j, paid, den in zip(run.funded, run.paid, run.paid_den, strict=True)
     }
     money = {j: run.exact_money(j) for j in model.eligible if j not in prices}
     return prices, money
@@ -139,10 +139,11 @@ class Reference:
 
     def __init__(self, run: FloatRun) -> None:
         self.ceilings = run.ceilings  # project -> (float ceiling, position in run.funded)
-        self.paid, self.den, self.util = run.paid, run.den, run.fast.util
+        self.paid, self.paid_den, self.util = run.paid, run.paid_den, run.fast.util
 
     def exact(self, j: int) -> Fraction:
-        return Fraction(self.paid[self.ceilings[j][1]], self.den) / self.util[j]
+        i = self.ceilings[j][1]
+        return Fraction(self.paid[i], self.paid_den[i]) / self.util[j]
 
 
 def fast_certify(model, fast: FastModel, k1, order: list[int], ref: Reference) -> Reference | None:
@@ -179,8 +180,10 @@ class FloatRun:
         self.delta = 2 * UNIT * e  # float(e) is within half an ulp of the exact endowment
         self.changed_at = [-1] * len(model.ids)
         self.step = 0
-        # Exact per-voter payments: paid[i] / den for project funded[i], with one common
-        # denominator that grows by each payment's payer weight.
+        # Exact per-voter payments: paid[i] / paid_den[i] for project funded[i]. ``den`` is a
+        # common denominator of them all: it grows by each payment's payer weight, and
+        # paid_den[i] is ``den`` just after payment i (so den // paid_den[i] is exact). Sums
+        # rescale only the few payments they involve, never the whole list.
         d0 = (
             self.endowment.denominator
             * fast.cost_den
@@ -191,7 +194,8 @@ class FloatRun:
         # funded project -> (upper bound of its exact price per utility when funded, its
         # position in ``funded``)
         self.ceilings: dict[int, tuple[float, int]] = {}
-        self.paid: list[int] = []  # their exact per-voter payments, times den
+        self.paid: list[int] = []  # their exact per-voter payments, times paid_den
+        self.paid_den: list[int] = []
 
     def price(self, j: int):
         """(rho, err, p, err_p) for j now, or None if certainly unaffordable."""
@@ -271,9 +275,14 @@ class FloatRun:
         e, den = self.endowment, self.den
         numerator = e.numerator * (den // e.denominator) * int(pw.sum())
         if self.funded:
-            counts = (pw @ self.model.incidence[alive_idx].take(self.funded, axis=1)).tolist()
-            numerator -= sum(map(operator.mul, counts, self.paid))
+            counts = pw @ self.model.incidence[alive_idx].take(self.funded, axis=1)
+            numerator -= self.paid_total(counts)
         return Fraction(numerator, den)
+
+    def paid_total(self, counts) -> int:
+        """sum of counts[i] x payment i, times ``den`` (exact; zero counts skipped)."""
+        den, paid, paid_den = self.den, self.paid, self.paid_den
+        return sum(int(counts[i]) * paid[i] * (den // paid_den[i]) for i in np.flatnonzero(counts))
 
     def exact_untouched(self, j: int) -> Fraction:
         """Exact price per utility of j while none of its supporters has paid anything."""
@@ -311,8 +320,8 @@ class FloatRun:
             numerator -= e.numerator * (den // e.denominator) * int(pw.sum())
             if funded:
                 # Integer matmul on the funded columns of those rows (exact, no BLAS).
-                counts = (pw @ self.model.incidence[poor_alive].take(funded, axis=1)).tolist()
-                numerator += sum(map(operator.mul, counts, self.paid))
+                counts = pw @ self.model.incidence[poor_alive].take(funded, axis=1)
+                numerator += self.paid_total(counts)
         return mm, poor, poor_idx, rich_w, numerator
 
     def exact_rho(self, j: int, p: float, err_p: float) -> Fraction:
@@ -336,9 +345,9 @@ class FloatRun:
         mm, poor, poor_idx, rich_w, numerator = self.exact_split(j, p, err_p)
         den = self.den
         funded = self.funded
-        self.paid = [x * rich_w for x in self.paid]
         self.den = den * rich_w
         self.paid.append(numerator)
+        self.paid_den.append(self.den)
         funded.append(j)
         exact_p = numerator / self.den  # correctly rounded
         left = mm - exact_p

@@ -44,14 +44,22 @@ class Ballot:
 def group_ballots(ballots: Iterable[Ballot]) -> list[Ballot]:
     """Merge identical ballots into one with the summed weight (MES and greedy are unchanged)."""
     counts: dict[frozenset, int] = {}
+    alone: dict[frozenset, Ballot] = {}  # the ballot itself while it has no twin (no zeros)
     for ballot in ballots:
         scores = ballot.scores
         if 0 in scores.values():
             key = frozenset((p, s) for p, s in scores.items() if s)
         else:
             key = frozenset(scores.items())
+            if key not in counts:
+                alone[key] = ballot
         counts[key] = counts.get(key, 0) + ballot.weight
-    return [Ballot(dict(k), w) for k, w in counts.items()]
+    # Reuse the ballots that merged with none (pabulib files come grouped already): building
+    # tens of thousands of equal Ballot objects again is a good part of the model's cost.
+    return [
+        b if (b := alone.get(k)) is not None and b.weight == w else Ballot(dict(k), w)
+        for k, w in counts.items()
+    ]
 
 
 class Model:
@@ -114,7 +122,8 @@ class Model:
         # Utilities are scaled to integers by one common factor: prices scale uniformly, so
         # every comparison between projects is unchanged. ``scale`` converts prices back.
         self.scale = den
-        flat_u = [int(u) if den == 1 else int(u * den) for u in flat_u]
+        if den != 1 or not all(type(u) is int for u in flat_u):
+            flat_u = [int(u * den) for u in flat_u]
         self.flat = (flat_g, flat_j, flat_u)
         # total_sat[j]: summed utility; util[j]: the utility every supporter of j gets, or None
         # when supporters differ (point ballots), which rules out the float path.
@@ -128,12 +137,18 @@ class Model:
         self.util = util
         self.flat_g = np.asarray(flat_g, dtype=np.intp)
         self.flat_j = np.asarray(flat_j, dtype=np.intp)
+        incidence = np.zeros((len(groups), n), dtype=np.uint8)
+        incidence[self.flat_g, self.flat_j] = 1
+        self.incidence = incidence  # group x project, 1 = supports
         # overlap[j]: projects sharing a supporter with j; only their prices move when j is paid.
-        incidence = np.zeros((len(groups), n), dtype=np.float32)
-        incidence[self.flat_g, self.flat_j] = 1.0
-        shared = incidence.T @ incidence  # counts of shared groups; exact zero when none
-        self.incidence = incidence.astype(np.uint8)  # group x project, 1 = supports
-        self.overlap = [np.flatnonzero(shared[j]).tolist() for j in range(n)]
+        # From j's supporters' rows (no matrix product: BLAS threads are slow on a busy box).
+        by_project = np.argsort(self.flat_j, kind="stable")
+        bounds = np.searchsorted(self.flat_j[by_project], np.arange(n + 1))
+        supporters = self.flat_g[by_project]
+        self.overlap = [
+            np.flatnonzero(incidence[supporters[bounds[j] : bounds[j + 1]]].any(axis=0)).tolist()
+            for j in range(n)
+        ]
         self.has_exact_tables = False
         # pabutools: only projects with positive cost and satisfaction take part in MES;
         # supported projects that cost nothing are funded up front.
