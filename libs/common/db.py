@@ -13,7 +13,7 @@ import functools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from sqlalchemy import Date, DateTime, Table, event, text
+from sqlalchemy import Date, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
@@ -81,8 +81,10 @@ def _bind_processors(conn: Connection, table: Table, columns: Sequence[str]) -> 
     for c in columns:
         column_type = table.c[c].type
         process = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None and isinstance(column_type, Date | DateTime):
-            process = _memo(process)  # a batch holds few distinct days: convert each once
+        # A batch holds few distinct days: convert each once. Not datetimes: two aware
+        # ones at the same instant are equal but may be written with different offsets.
+        if process is not None and isinstance(column_type, Date):
+            process = _memo(process)
         out.append(process)
     return out
 
