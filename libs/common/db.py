@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from sqlalchemy import Table, event, text
+from sqlalchemy import Date, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -39,6 +39,67 @@ def insert_ignoring_duplicates(session: AsyncSession, table: Table, *conflict_co
 def _insert_ignoring(dialect: str, table: Table, conflict_columns: tuple[str, ...]):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
+
+
+def insert_many(
+    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple], tail: str = ""
+) -> None:
+    """INSERT `rows` (tuples in `columns` order) with ONE driver-level executemany.
+
+    For the consumers' batches: no per-row SQL compilation nor parameter dicts. Values
+    still pass the dialect's bind processors (dates become text on SQLite), converted
+    column by column. `tail` follows the VALUES (an ON CONFLICT clause).
+    """
+    if not rows:
+        return
+    processors = _bind_processors(conn, table, columns)
+    if any(processors):
+        by_column: list = list(zip(*rows, strict=True))
+        for i, process in enumerate(processors):
+            if process is not None:
+                by_column[i] = map(process, by_column[i])
+        rows = list(zip(*by_column, strict=True))
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({_placeholders(conn, len(columns))}){tail}'
+    conn.exec_driver_sql(sql, rows)
+
+
+def _placeholders(conn: Connection, count: int) -> str:
+    if conn.dialect.paramstyle == "qmark":
+        return ", ".join("?" * count)
+    if conn.dialect.paramstyle == "numeric_dollar":
+        return ", ".join(f"${i}" for i in range(1, count + 1))
+    if conn.dialect.paramstyle == "format":
+        return ", ".join(["%s"] * count)
+    raise NotImplementedError(conn.dialect.paramstyle)
+
+
+def _bind_processors(conn: Connection, table: Table, columns: Sequence[str]) -> list:
+    """The dialect's bind processors of `columns` (None where a value goes as it is)."""
+    dialect = conn.dialect
+    out = []
+    for c in columns:
+        column_type = table.c[c].type
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        # A batch holds few distinct days: convert each once. Not datetimes: two aware
+        # ones at the same instant are equal but may be written with different offsets.
+        if process is not None and isinstance(column_type, Date):
+            process = _memo(process)
+        out.append(process)
+    return out
+
+
+def _memo(process):
+    seen: dict = {}
+
+    def convert(value):
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = out = process(value)
+            return out
+
+    return convert
 
 
 def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -> AsyncEngine:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import insert_ignoring_duplicates
+from libs.common.db import insert_ignoring_duplicates, insert_many
 from libs.common.messaging import inbox
 
 
@@ -28,9 +28,11 @@ async def first_delivery(session: AsyncSession, consumer: str, event_id: str) ->
 async def first_deliveries(session: AsyncSession, consumer: str, event_ids: list[str]) -> set[str]:
     """The ids among `event_ids` that `consumer` sees for the first time, now recorded.
 
-    Two cached statements whatever the batch size (a multi-row VALUES would be compiled
-    anew for every batch). A concurrent twin inserting the same id makes the INSERT fail:
-    the caller then falls back to `first_delivery`, one event at a time.
+    Two statements whatever the batch size: a cached SELECT, and one driver-level
+    executemany of the new rows (a multi-row VALUES would be compiled anew for every batch,
+    an ORM executemany builds a parameter dict per row). A concurrent twin inserting the
+    same id makes the INSERT fail: the caller then falls back to `first_delivery`, one
+    event at a time.
     """
     unique = list(dict.fromkeys(event_ids))
     if not unique:
@@ -47,8 +49,9 @@ async def first_deliveries(session: AsyncSession, consumer: str, event_ids: list
     fresh = [i for i in unique if i not in seen]
     if fresh:
         now = datetime.now(UTC)
-        await session.execute(
-            inbox.insert(),
-            [{"consumer": consumer, "event_id": i, "processed_at": now} for i in fresh],
-        )
+        rows = [(consumer, i, now) for i in fresh]
+        await session.run_sync(lambda s: insert_many(s.connection(), inbox, _COLUMNS, rows))
     return set(fresh)
+
+
+_COLUMNS = ("consumer", "event_id", "processed_at")

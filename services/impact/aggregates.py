@@ -18,14 +18,15 @@ from the facts (after a rebuild's swap, or when migration 0003 meets existing ro
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Date, Table, delete, select, tuple_
+from sqlalchemy import Table, delete, select, tuple_
 from sqlalchemy.engine import Connection
 
+from libs.common.db import insert_many
 from services.impact.db import NONE, PROJECTION_VERSION, SUM_COLUMNS, state
 
 RETURNED = "exchange.loan.returned"
@@ -133,71 +134,13 @@ class Fold:
 # --- writing at the driver level ----------------------------------------------------------------
 
 
-def _placeholders(conn: Connection, count: int) -> str:
-    if conn.dialect.paramstyle == "qmark":
-        return ", ".join("?" * count)
-    if conn.dialect.paramstyle == "numeric_dollar":
-        return ", ".join(f"${i}" for i in range(1, count + 1))
-    if conn.dialect.paramstyle == "format":
-        return ", ".join(["%s"] * count)
-    raise NotImplementedError(conn.dialect.paramstyle)
-
-
-def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> list:
-    """The dialect's bind processors of `columns` (dates become text on SQLite...)."""
-    dialect = conn.dialect
-    out = []
-    for c in columns:
-        process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None and isinstance(table.c[c].type, Date):
-            process = _memo(process)  # a batch holds few distinct days: convert each once
-        out.append(process)
-    return out
-
-
-def _memo(process):
-    seen: dict = {}
-
-    def convert(value):
-        try:
-            return seen[value]
-        except KeyError:
-            seen[value] = out = process(value)
-            return out
-
-    return convert
-
-
-def _executemany(
-    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple], tail: str = ""
-) -> None:
-    if not rows:
-        return
-    procs = _converters(conn, table, columns)
-    indexed = [(i, p) for i, p in enumerate(procs) if p is not None]
-    if len(indexed) == 1:  # the aggregate tables: one day column
-        i, p = indexed[0]
-        rows = [(*row[:i], p(row[i]), *row[i + 1 :]) for row in rows]
-    elif indexed:
-        converted = []
-        for row in rows:
-            row = list(row)
-            for i, p in indexed:
-                row[i] = p(row[i])
-            converted.append(tuple(row))
-        rows = converted
-    names = ", ".join(f'"{c}"' for c in columns)
-    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({_placeholders(conn, len(columns))}){tail}'
-    conn.exec_driver_sql(sql, rows)
-
-
 def write_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert dict rows (every column of `table` present in each) with one executemany."""
     if not rows:
         return
     columns = [c.name for c in table.columns]
     values = itemgetter(*columns)
-    _executemany(conn, table, columns, [values(r) for r in rows])
+    insert_many(conn, table, columns, [values(r) for r in rows])
 
 
 def bump_version(conn: Connection) -> None:
@@ -219,7 +162,10 @@ def write_fold(
     version: bool = True,
 ) -> None:
     """Apply the deltas of `fold` to the aggregate tables (one executemany per table);
-    `version`: and bump the projection's version (migrations older than 0007: no table)."""
+    `version`: and bump the projection's version (migrations older than 0007: no table).
+
+    Rows go in key order: SQLite then walks each b-tree forward instead of jumping around
+    it (a third less time on impact_members, measured by bench_impact's ingestion)."""
     if fold and version:
         bump_version(conn)
     if fold.sums:
@@ -227,16 +173,16 @@ def write_fold(
         measures = ["count", *SUM_COLUMNS]
         update = ", ".join(f'"{m}" = "{sums.name}"."{m}" + excluded."{m}"' for m in measures)
         keys = ", ".join(f'"{k}"' for k in key)
-        _executemany(
+        insert_many(
             conn,
             sums,
             key + measures,
-            [(*k, *v) for k, v in fold.sums.items()],
+            [(*k, *v) for k, v in sorted(fold.sums.items())],
             f" ON CONFLICT ({keys}) DO UPDATE SET {update}",
         )
     if fold.members:
         columns = ["grain", "day", "scope", "neighbourhood", "category", "member_id"]
-        _executemany(conn, members, columns, list(fold.members), " ON CONFLICT DO NOTHING")
+        insert_many(conn, members, columns, sorted(fold.members), " ON CONFLICT DO NOTHING")
     if fold.loans:
         t = f'"{loans.name}"'
         pg = conn.dialect.name == "postgresql"
@@ -245,11 +191,11 @@ def write_fold(
             f'{t}."multi" = 1 OR excluded."multi" = 1 OR {t}."ref_day" <> excluded."ref_day"'
             f' OR {t}."neighbourhood" <> excluded."neighbourhood"'
         )
-        _executemany(
+        insert_many(
             conn,
             loans,
             ["entity", "ref_day", "neighbourhood", "met", "multi"],
-            [(entity, *row) for entity, row in fold.loans.items()],
+            [(entity, *row) for entity, row in sorted(fold.loans.items())],
             ' ON CONFLICT ("entity") DO UPDATE SET'
             f' "multi" = CASE WHEN {multi} THEN 1 ELSE 0 END,'
             f' "neighbourhood" = CASE WHEN {multi} THEN \'{NONE}\' ELSE {t}."neighbourhood" END,'

@@ -52,6 +52,7 @@ FACT_COLUMNS = (
     "commission_cents",
     "goal_cents",
 )
+_FACT_COLUMN_SET = frozenset(FACT_COLUMNS)
 
 
 @dataclass
@@ -83,7 +84,7 @@ class _Builder:
         self.out = EventFacts()
 
     def fact(self, **values: Any) -> None:
-        unknown = set(values) - set(FACT_COLUMNS)
+        unknown = values.keys() - _FACT_COLUMN_SET
         if unknown:
             raise ValueError(f"not a fact column: {sorted(unknown)}")
         row: Row = dict.fromkeys(FACT_COLUMNS)
