@@ -12,6 +12,11 @@ The version is read BEFORE building, in the same read transaction: a snapshot ma
 newer than its version (an event committed meanwhile), never older, so it is never served
 stale. Snapshots live in the process (a bounded LRU): nothing to migrate, nothing to purge,
 a restarted process starts cold.
+
+A hit is checked with `current` in a light read of its own (on SQLite it stays on the event
+loop), before the offloaded read a build needs: an offloaded read hops to aiosqlite's thread
+for every statement, and on a busy machine each hop may wait milliseconds for a core, which
+is what a warm call's tail was made of (issue 18).
 """
 
 from __future__ import annotations
@@ -45,6 +50,18 @@ async def version(session: AsyncSession) -> Hashable | None:
         )
     ).one_or_none()
     return None if row is None else tuple(row)
+
+
+async def current(session: AsyncSession, key: Hashable) -> Any | None:
+    """The snapshot of `key` if it is still current as seen by `session`, else None."""
+    if not ENABLED or key not in _kept:  # nothing kept: no need to read the version
+        return None
+    now = await version(session)
+    known = _kept.get(key)  # after the read: another request may have replaced it meanwhile
+    if now is None or known is None or known[0] != now:
+        return None
+    _kept.move_to_end(key)
+    return known[1]
 
 
 async def kept(session: AsyncSession, key: Hashable, build: Callable[[], Awaitable[T]]) -> T:
