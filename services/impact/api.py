@@ -91,9 +91,12 @@ async def indicator_series(
     cat = _catalogue(catalogue)
     settings = get_impact_settings()
     territory = _territory()
-    # Reads that are index probes stay on the event loop (the edition list groups facts:
-    # offloaded); so does the snapshot check, which answers most calls.
-    async with runtime.db.read(offload=period == "edition") as session:
+    # The periods (index probes) and the snapshot check, which answers most calls, in a
+    # light read; the edition list groups facts: an offloaded read.
+    reading = (
+        runtime.db.read(offload=True) if period == "edition" else snapshots.light_read(runtime.db)
+    )
+    async with reading as session:
         windows = await _windows(session, period, from_, to)
         snapshot = (
             "series",
@@ -215,7 +218,7 @@ async def report(
         str(settings.territory_file),
     )
     rendered = (*snapshot, format, language)
-    async with runtime.db.read() as session:  # the snapshot check stays on the event loop
+    async with snapshots.light_read(runtime.db) as session:
         body = await snapshots.current(session, rendered)
     if body is None:  # build it (or render the kept data): never blocks the consumer
         async with runtime.db.read(offload=True) as session:
