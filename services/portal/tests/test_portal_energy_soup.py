@@ -93,7 +93,7 @@ async def test_energy_units_are_bought_and_production_recorded_from_the_portal(t
     resident = await make_account(town, email="ines@valmont.example")
     await log_in(town.client, resident.email)
     listed = unescape((await town.client.get("/campaigns")).text)
-    assert 'data-testid="kind-energy">Parts d\'énergie citoyenne<' in listed
+    assert 'data-testid="kind-energy">Parts citoyennes d\'énergie<' in listed
     page = unescape((await town.client.get(f"/campaigns/{cid}")).text)
     assert "Estimation, pas une promesse" in page and "325,00" in page
     assert 'data-testid="kind-energy"' in page and 'data-testid="kind-soup"' not in page
