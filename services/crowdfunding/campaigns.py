@@ -159,6 +159,7 @@ async def edit_draft(
             code="campaigns.locked",
             params={"state": row.state},
         )
+    domain.ensure_generic_edit(kind=row.kind, changes=changes, owned=domain.ENERGY_CAMPAIGN_FIELDS)
     if changes:
         values = dict(changes)
         if row.state == domain.REJECTED:  # editing a rejected campaign reopens the draft

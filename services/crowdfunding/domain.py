@@ -314,6 +314,27 @@ def energy_goal_cents(*, unit_price_cents: int, units: int) -> int:
     return unit_price_cents * units
 
 
+# What the energy rules own: the goal is units x unit price, and the units are the stock and
+# minimum of the campaign's reward. The generic edits would let them drift apart.
+ENERGY_CAMPAIGN_FIELDS = ("goal_cents",)
+ENERGY_REWARD_FIELDS = ("min_cents", "stock")
+
+
+def ensure_generic_edit(*, kind: str, changes: dict, owned: tuple[str, ...]) -> None:
+    """Refuse, on an energy campaign, a generic edit of a field the energy rules own."""
+    if kind != ENERGY:
+        return
+    for name in owned:
+        if name in changes:
+            raise InputRefused(
+                f"An energy campaign's {name} follows from its units and unit price;"
+                " it is not edited on its own.",
+                field=f"body.{name}",
+                code="campaigns.energy_fields_via_energy_route",
+                params={"field": name},
+            )
+
+
 def parse_month(text: str, *, field_name: str = "month") -> date:
     """`YYYY-MM` (or `YYYY-MM-01`) -> the first day of that month."""
     text = (text or "").strip()

@@ -133,6 +133,9 @@ async def edit_reward(
     (backers and the reviewer rely on them)."""
     campaign = await get_campaign(session, campaign_id)
     ensure_holder(campaign, principal)
+    domain.ensure_generic_edit(
+        kind=campaign.kind, changes=changes, owned=domain.ENERGY_REWARD_FIELDS
+    )
     terms = {k: v for k, v in changes.items() if k in ("min_cents", "stock")}
     if terms and campaign.state not in (domain.DRAFT, domain.REJECTED):
         raise Conflict(

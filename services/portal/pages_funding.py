@@ -93,7 +93,25 @@ async def campaigns_page(request: Request, me: Viewer, services: Services):
     ]
     live = [c for c in rows if c["state"] == "live"]
     ended = [c for c in rows if c["state"] in ("succeeded", "paid_out", "failed")]
-    return render(request, "funding/campaigns.html", live=live, ended=ended[::-1], mine=mine)
+    return render(
+        request,
+        "funding/campaigns.html",
+        live=live,
+        ended=ended[::-1],
+        mine=mine,
+        soup_evenings=await soup_evenings_of(services, rows),
+    )
+
+
+async def soup_evenings_of(services, rows: list[dict]) -> dict[str, str]:
+    """Campaign id -> its Soup evening's id, for the evenings' pots among `rows`."""
+    if not any(c.get("kind") == "soup" for c in rows):
+        return {}
+    try:
+        evenings = await services.get("crowdfunding", "/soup-evenings")
+    except (BackendProblem, BackendDown):  # the pots are still listed, without their link
+        return {}
+    return {e["campaign_id"]: e["id"] for e in evenings}
 
 
 @router.get("/campaigns/new")
@@ -167,6 +185,7 @@ async def campaign_page(request: Request, campaign_id: str, me: Viewer, services
         commission=commission,
         commission_pct=_percent(commission["rate"], language(request)),
         energy=energy,
+        soup_evenings=await soup_evenings_of(services, [campaign]),
         debate=await debate_pages.on_campaign(request, me, campaign),
     )
 

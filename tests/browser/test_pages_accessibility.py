@@ -25,6 +25,8 @@ PAGES = [
     (None, "accessibility", "/accessibilite"),
     (None, "items-anonymous", "/items"),
     (None, "campaign-anonymous", "campaign"),
+    (None, "campaign-energy-anonymous", "energy_campaign"),
+    (None, "soup-anonymous", "soup"),
     (None, "results-anonymous", "results"),
     (None, "impact", "/impact"),
     (None, "error-not-found", "/items/not-there"),
@@ -48,6 +50,8 @@ PAGES = [
     (RESIDENT, "campaigns", "/campaigns"),
     (RESIDENT, "campaign", "campaign"),
     (RESIDENT, "campaign-new", "/campaigns/new"),
+    (RESIDENT, "campaign-energy", "energy_campaign"),
+    (RESIDENT, "soup", "soup"),
     (RESIDENT, "my-pledges", "/my-pledges"),
     (RESIDENT, "budget", "/budget"),
     (RESIDENT, "edition-voting", "voting"),
@@ -76,6 +80,9 @@ PAGES = [
     (STAFF, "staff-reports", "/staff/reports"),
     (STAFF, "staff-moderation", "/staff/moderation"),
     (STAFF, "staff-desk", "/staff/desk"),
+    (STAFF, "staff-energy", "staff_energy"),
+    (STAFF, "staff-soup", "/staff/soup"),
+    (STAFF, "soup-staff", "soup"),
     (ADMIN, "staff-roles", "/staff/roles"),
 ]
 

@@ -184,6 +184,29 @@ async def test_draft_energy_campaign_is_hidden_and_plain_campaigns_sell_no_units
     assert r.status_code == 404 and r.json()["code"] == "energy.not_energy_campaign"
 
 
+async def test_generic_edits_leave_an_energy_draft_goal_and_units_alone(service, clock):
+    made = await energy_campaign(service, launch=False)
+    cid, coop = made["campaign_id"], service.auth("coop", "organisation", neighbourhood="centre")
+    refused = [
+        (f"/campaigns/{cid}", {"goal_cents": 10_00}, "goal_cents"),
+        (f"/campaigns/{cid}/rewards/{made['reward_id']}", {"stock": 500}, "stock"),
+        (f"/campaigns/{cid}/rewards/{made['reward_id']}", {"min_cents": 1_00}, "min_cents"),
+    ]
+    for path, body, name in refused:
+        r = await service.client.patch(path, json=body, headers=coop)
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+        assert r.json()["code"] == "campaigns.energy_fields_via_energy_route"
+        assert r.json()["errors"][0]["field"] == f"body.{name}"
+    # What the energy rules do not own is still edited the ordinary way.
+    r = await service.client.patch(
+        f"/campaigns/{cid}", json={"title": "Solar roof of the pool"}, headers=coop
+    )
+    assert r.status_code == 200 and r.json()["goal_cents"] == 975_00, r.text
+    page = (await service.client.get(f"/campaigns/{cid}/energy", headers=coop)).json()
+    assert page["goal_cents"] == 975_00 and page["units_left"] == page["units_total"] == 3
+    assert page["unit_price_cents"] == 325_00
+
+
 async def test_fifty_buyers_race_for_the_last_unit_one_gets_it(service, clock):
     cid = (await energy_campaign(service, units=1))["campaign_id"]
     answers = await asyncio.gather(*(buy(service, cid, f"b{i}", 1) for i in range(50)))

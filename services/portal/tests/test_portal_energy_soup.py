@@ -92,8 +92,11 @@ async def test_energy_units_are_bought_and_production_recorded_from_the_portal(t
 
     resident = await make_account(town, email="ines@valmont.example")
     await log_in(town.client, resident.email)
+    listed = unescape((await town.client.get("/campaigns")).text)
+    assert 'data-testid="kind-energy">Parts citoyennes d\'énergie<' in listed
     page = unescape((await town.client.get(f"/campaigns/{cid}")).text)
     assert "Estimation, pas une promesse" in page and "325,00" in page
+    assert 'data-testid="kind-energy"' in page and 'data-testid="kind-soup"' not in page
     assert re.search(r'data-testid="units-left">3 sur 3<', page)
     bought = await post_form(
         town.client, f"/campaigns/{cid}", f"/campaigns/{cid}/units", units="2",
@@ -148,6 +151,11 @@ async def test_a_soup_evening_run_from_the_portal(town, clock):
     [share] = SHARE.findall(opened.text)
     evening_id = re.search(r'href="/soup/([0-9a-f-]+)"', opened.text).group(1)
     page = f"/soup/{evening_id}"
+    # In the campaign list the pot is the evening's, with the way to its vote.
+    listed = unescape((await town.client.get("/campaigns")).text)
+    card = listed[listed.index("Soupe de mars") :]
+    assert 'data-testid="kind-soup">Cagnotte de la soupe<' in card
+    assert f'href="{page}"' in card
     html = unescape((await town.client.get(page)).text)
     piano = re.search(r'value="([0-9a-f-]+)">Piano de rue<', html).group(1)
     seeds = re.search(r'value="([0-9a-f-]+)">Grainothèque<', html).group(1)
