@@ -140,7 +140,10 @@ class Database:
                 ):
                     yield session
             finally:
-                sqlite_adapter.next_begin_reads(raw.dbapi_connection, read=False)
+                # Unused (no statement ran) the mark would make the connection's next
+                # transaction, perhaps a write, begin without the write lock.
+                if raw.dbapi_connection is not None:
+                    sqlite_adapter.next_begin_reads(raw.dbapi_connection, read=False)
 
     async def ping(self, timeout: float = 2.0) -> None:
         async with asyncio.timeout(timeout), self.engine.connect() as conn:
