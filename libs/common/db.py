@@ -129,7 +129,8 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
 def _serialise_sqlite_writes(engine: AsyncEngine) -> None:
     sqlite_adapter.install()
     # pysqlite's own transaction handling would issue a deferred BEGIN; take it over so
-    # that every transaction takes the write lock up front (SQLAlchemy's documented recipe).
+    # that every transaction takes the write lock up front (SQLAlchemy's documented recipe,
+    # with BEGIN emitted by the dialect: see sqlite_adapter.begin).
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -144,24 +145,10 @@ def _serialise_sqlite_writes(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={sqlite_adapter.BUSY_TIMEOUT_MS}")
         cursor.close()
 
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(conn):
-        # Reads (Database.read) take a WAL snapshot and no lock; everything else writes.
-        # Straight to the driver's cursor: exec_driver_sql would build a whole execution
-        # context for this one fixed statement, a measurable share of a small request.
-        options = conn.get_execution_options()
-        dbapi_connection = conn.connection.dbapi_connection
-        if options.get("sharitories_read", False):
-            offload = options.get("sharitories_offload", False)
-            sqlite_adapter.offload_next_read(dbapi_connection, offload)
-            statement = sqlite_adapter.BEGIN_READ
-        else:
-            statement = sqlite_adapter.BEGIN_WRITE
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(statement)
-        finally:
-            cursor.close()
+    # BEGIN comes from the dialect (sqlite_adapter.begin), not from a "begin" event: any
+    # connection event listener makes SQLAlchemy dispatch events around every statement,
+    # a measurable share of a small write request.
+    sqlite_adapter.serialise_writes(sync_engine.dialect)
 
 
 class Database:
@@ -172,11 +159,6 @@ class Database:
         self.schema = None if is_sqlite(url) else schema
         self.engine = create_engine(url, schema=self.schema, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        reading = self.engine.execution_options(sharitories_read=True)
-        self.read_sessions = async_sessionmaker(reading, expire_on_commit=False)
-        self.scan_sessions = async_sessionmaker(
-            reading.execution_options(sharitories_offload=True), expire_on_commit=False
-        )
         # SQLite has one writer at a time. Queue this process's transactions on an asyncio
         # lock, woken in order on release, rather than on SQLite's busy handler, which
         # sleeps with back-off and starves throughput under contention. Other processes
@@ -205,9 +187,24 @@ class Database:
         write transaction that acts on it. `offload=True` for a read that may scan a lot
         (a report): on SQLite it then runs off the event loop, which keeps serving.
         """
-        factory = self.scan_sessions if offload else self.read_sessions
-        async with factory() as session, session.begin():
-            yield session
+        if self._sqlite_writer is None:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            sqlite_adapter.next_begin_reads(raw.dbapi_connection, offload=offload)
+            try:
+                async with (
+                    AsyncSession(bind=connection, expire_on_commit=False) as session,
+                    session.begin(),
+                ):
+                    yield session
+            finally:
+                # Unused (no statement ran) the mark would make the connection's next
+                # transaction, perhaps a write, begin without the write lock.
+                if raw.dbapi_connection is not None:
+                    sqlite_adapter.next_begin_reads(raw.dbapi_connection, read=False)
 
     async def ping(self, timeout: float = 2.0) -> None:
         async with asyncio.timeout(timeout), self.engine.connect() as conn:

@@ -73,9 +73,35 @@ def _set_inline(adapt_connection, value: bool) -> None:
     adapt_connection._connection.sharitories_inline = value
 
 
-def offload_next_read(adapt_connection, offload: bool) -> None:
-    """Whether the read transaction about to begin runs on aiosqlite's thread."""
+def next_begin_reads(adapt_connection, *, read: bool = True, offload: bool = False) -> None:
+    """Whether the next transaction on this connection only reads (BEGIN, no write lock),
+    and whether such a read runs on aiosqlite's thread. Any other begins BEGIN IMMEDIATE."""
+    adapt_connection._connection.sharitories_read = read
     adapt_connection._connection.sharitories_offload = offload
+
+
+def begin(dialect, dbapi_connection) -> None:
+    """The dialect's do_begin: BEGIN IMMEDIATE (writes serialised by SQLite), or BEGIN for a
+    connection marked by `next_begin_reads`; the mark lasts one transaction. Straight to the
+    driver's cursor: an execution context for this one fixed statement costs more than it."""
+    if not getattr(dialect, "sharitories_serialised", False):
+        _default_begin(dialect, dbapi_connection)
+        return
+    adapt_connection = dbapi_connection.dbapi_connection  # the pool's proxy hands us
+    conn = adapt_connection._connection
+    read = getattr(conn, "sharitories_read", False)
+    conn.sharitories_read = False
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(BEGIN_READ if read else BEGIN_WRITE)
+    finally:
+        cursor.close()
+
+
+def serialise_writes(dialect) -> None:
+    """Make this engine's dialect (not every aiosqlite engine: Alembic's keeps its own
+    transaction handling) begin transactions as `begin` says."""
+    dialect.sharitories_serialised = True
 
 
 class InlineWriteCursor(sa_aiosqlite.AsyncAdapt_aiosqlite_cursor):
@@ -167,6 +193,9 @@ class InlineWriteConnection(sa_aiosqlite.AsyncAdapt_aiosqlite_connection):
             super().rollback()
 
 
+_default_begin = sa_aiosqlite.SQLiteDialect_aiosqlite.do_begin
+
+
 def install() -> None:
     """Make SQLAlchemy's aiosqlite dialect use these classes (idempotent).
 
@@ -174,3 +203,4 @@ def install() -> None:
     them and the event loop's thread writes through them, never both at once.
     """
     sa_aiosqlite.AsyncAdapt_aiosqlite_connection = InlineWriteConnection
+    sa_aiosqlite.SQLiteDialect_aiosqlite.do_begin = begin

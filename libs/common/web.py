@@ -65,6 +65,10 @@ class RequestContext:
     def __init__(self, app, service: str) -> None:
         self.app = app
         self.service = service
+        # prometheus_client's labels() takes a lock and builds a key on every call; the
+        # label sets are few (routes x methods x statuses), so keep their children here.
+        self._counted: dict[tuple[str, str, int], object] = {}
+        self._timed: dict[tuple[str, str], object] = {}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -89,8 +93,15 @@ class RequestContext:
         finally:
             path = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"]
-            HTTP_REQUESTS.labels(self.service, method, path, status).inc()
-            HTTP_LATENCY.labels(self.service, method, path).observe(time.perf_counter() - start)
+            counted = self._counted.get((method, path, status))
+            if counted is None:
+                counted = HTTP_REQUESTS.labels(self.service, method, path, status)
+                self._counted[method, path, status] = counted
+            counted.inc()
+            timed = self._timed.get((method, path))
+            if timed is None:
+                timed = self._timed[method, path] = HTTP_LATENCY.labels(self.service, method, path)
+            timed.observe(time.perf_counter() - start)
 
 
 class BodyTooLarge(StarletteHTTPException):

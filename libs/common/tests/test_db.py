@@ -1,6 +1,7 @@
 """The database layer: SQLite serialises writers; migrations run on both backends."""
 
 import asyncio
+import sqlite3
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, inspect, select
 
@@ -57,6 +58,36 @@ async def test_sqlite_reads_do_not_wait_for_the_writer(tmp_path):
             assert await reader.scalar(select(func.count()).select_from(seats)) == 0
     async with db.read() as reader:
         assert await reader.scalar(select(func.count()).select_from(seats)) == 1
+    await db.dispose()
+
+
+async def test_sqlite_read_mark_lasts_one_transaction(tmp_path):
+    """A read begins without the write lock, and only that read: a write on the pooled
+    connection after it, even after a read that ran no statement, locks at BEGIN."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(md.create_all)
+
+    def another_writer_gets_in() -> bool:
+        other = sqlite3.connect(tmp_path / "m.db", timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            other.close()
+
+    async with db.read():
+        pass  # no statement: no transaction began, the mark must not linger
+    for _ in range(3):
+        async with db.read() as reader:
+            await reader.scalar(select(func.count()).select_from(seats))
+            assert another_writer_gets_in()  # a read holds no write lock
+        async with db.transaction() as writer:
+            await writer.execute(select(1))
+            assert not another_writer_gets_in()  # BEGIN IMMEDIATE: the lock is ours
     await db.dispose()
 
 
