@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(BIN)/sharitories up
 
 test: $(STAMP) $(TOOLS_STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
