@@ -21,7 +21,7 @@ from libs.common.types import CivicDate
 from services.impact import indicators as ind
 from services.impact import snapshots
 from services.impact.catalogue import Catalogue, available_versions, load_catalogue
-from services.impact.config import get_impact_settings, territory_from
+from services.impact.config import configured_territory, get_impact_settings
 from services.impact.periods import Window, parse_period
 from services.impact.render import SECURITY_HEADERS, report_csv, report_html
 from services.impact.report import build_report, indicator_series_data, series_windows
@@ -37,7 +37,8 @@ def catalogue_of(version: str) -> Catalogue:
     return load_catalogue(version)
 
 
-def _catalogue(version: str | None) -> Catalogue:
+def requested_catalogue(version: str | None) -> Catalogue:
+    """The catalogue a caller asks for (the configured one by default); 422 if unknown."""
     version = version or get_impact_settings().catalogue_version
     if version not in available_versions():
         raise Invalid(
@@ -45,10 +46,6 @@ def _catalogue(version: str | None) -> Catalogue:
             field="query.catalogue",
         )
     return catalogue_of(version)
-
-
-def _territory():
-    return territory_from(str(get_impact_settings().territory_file))
 
 
 @router.get("/indicators", response_model=IndicatorCatalogue)
@@ -86,9 +83,9 @@ async def indicator_series(
     """One indicator per period (day, week, month, year or PB edition) between from and to."""
     if key not in ind.INDICATORS:
         raise NotFound(f"no indicator {key!r}; see GET /indicators")
-    cat = _catalogue(catalogue)
+    cat = requested_catalogue(catalogue)
     settings = get_impact_settings()
-    territory = _territory()
+    territory = configured_territory()
     # The periods (index probes) and the snapshot check, which answers most calls, in a
     # light read; the edition list groups facts: an offloaded read.
     reading = (
@@ -188,7 +185,7 @@ async def report(
         window: Window = parse_period(period)
     except ValueError as exc:
         raise Invalid(str(exc), field="query.period") from exc
-    cat = _catalogue(catalogue)
+    cat = requested_catalogue(catalogue)
     settings = get_impact_settings()
     language = language_of(lang, accept_language) if format == "html" else None
     snapshot = (
@@ -212,7 +209,7 @@ async def report(
                     session,
                     window=window,
                     catalogue=cat,
-                    territory=_territory(),
+                    territory=configured_territory(),
                     min_cell=settings.min_cell,
                     neighbourhood=neighbourhood,
                 )

@@ -43,8 +43,8 @@ def render_report(
     """The report as text, read straight from the impact database (no HTTP needed)."""
     from libs.common.db import Database
     from libs.common.settings import get_settings
-    from services.impact.api import _catalogue, _territory
-    from services.impact.config import get_impact_settings
+    from services.impact.api import requested_catalogue
+    from services.impact.config import configured_territory, get_impact_settings
     from services.impact.periods import parse_period
     from services.impact.render import report_csv, report_html, report_json
     from services.impact.report import build_report
@@ -60,8 +60,8 @@ def render_report(
                 return await build_report(
                     session,
                     window=parse_period(period),
-                    catalogue=_catalogue(catalogue),
-                    territory=_territory(),
+                    catalogue=requested_catalogue(catalogue),
+                    territory=configured_territory(),
                     min_cell=get_impact_settings().min_cell,
                 )
         finally:

@@ -80,3 +80,8 @@ def get_impact_settings() -> ImpactSettings:
 @lru_cache
 def territory_from(path: str) -> TerritoryConfig:
     return load_territory(Path(path))
+
+
+def configured_territory() -> TerritoryConfig:
+    """The territory the settings name (IMPACT_TERRITORY_FILE), read once."""
+    return territory_from(str(get_impact_settings().territory_file))

@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from libs.common.contracts import exchange as ex
 from libs.common.events import make_event
 from services.impact.aggregates import PEOPLE, refold
-from services.impact.api import _territory, catalogue_of
+from services.impact.api import catalogue_of
 from services.impact.app import create_app
-from services.impact.config import get_impact_settings
+from services.impact.config import configured_territory, get_impact_settings
 from services.impact.engine import Split, gather, split
 from services.impact.entries import indicator_entries
 from services.impact.handlers import LIVE
@@ -221,7 +221,7 @@ async def test_aggregates_answer_what_the_rows_answer(impact):
     # in one query): each value equals the one of a full gather of that period.
     settings = get_impact_settings()
     catalogue = catalogue_of(settings.catalogue_version)
-    population = _territory().population_of
+    population = configured_territory().population_of
     full: dict = {}
     for period, params in (
         ("month", {"from": "2026-01-01", "to": "2026-12-31"}),
