@@ -206,6 +206,20 @@ class Database:
                 if raw.dbapi_connection is not None:
                     sqlite_adapter.next_begin_reads(raw.dbapi_connection, read=False)
 
+    @asynccontextmanager
+    async def probe(self) -> AsyncIterator[AsyncSession]:
+        """A session for a few index probes (a cache check): on SQLite a read on the event
+        loop (no thread hop); on PostgreSQL autocommit, each statement its own snapshot (no
+        BEGIN, no COMMIT). Not for reads that must agree with each other: use `read`."""
+        if self._sqlite_writer is not None:
+            async with self.read() as session:
+                yield session
+            return
+        async with self.engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            async with AsyncSession(autocommit) as session:
+                yield session
+
     async def ping(self, timeout: float = 2.0) -> None:
         async with asyncio.timeout(timeout), self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

@@ -88,9 +88,7 @@ async def indicator_series(
     territory = configured_territory()
     # The periods (index probes) and the snapshot check, which answers most calls, in a
     # light read; the edition list groups facts: an offloaded read.
-    reading = (
-        runtime.db.read(offload=True) if period == "edition" else snapshots.light_read(runtime.db)
-    )
+    reading = runtime.db.read(offload=True) if period == "edition" else runtime.db.probe()
     async with reading as session:
         windows = await _windows(session, period, from_, to)
         snapshot = (
@@ -199,7 +197,7 @@ async def report(
         str(settings.territory_file),
     )
     rendered = (*snapshot, format, language)
-    async with snapshots.light_read(runtime.db) as session:
+    async with runtime.db.probe() as session:
         body = await snapshots.current(session, rendered)
     if body is None:  # build it (or render the kept data): never blocks the consumer
         async with runtime.db.read(offload=True) as session:

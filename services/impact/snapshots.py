@@ -13,7 +13,7 @@ newer than its version (an event committed meanwhile), never older, so it is nev
 stale. Snapshots live in the process (a bounded LRU): nothing to migrate, nothing to purge,
 a restarted process starts cold.
 
-A hit is checked with `current` in a light read of its own (`light_read`), before the
+A hit is checked with `current` in a light read of its own (`Database.probe`), before the
 offloaded read a build needs. Measured on a loaded 2-core machine (issue 18): an offloaded
 SQLite read hops to aiosqlite's thread for every statement and each hop may wait
 milliseconds for a core; a PostgreSQL transaction costs two more round trips (BEGIN,
@@ -23,14 +23,12 @@ COMMIT) than its one statement. Those waits, not the snapshot, were a warm call'
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.common.db import Database
 from services.impact import db
 
 T = TypeVar("T")
@@ -53,20 +51,6 @@ async def version(session: AsyncSession) -> Hashable | None:
         )
     ).one_or_none()
     return None if row is None else tuple(row)
-
-
-@asynccontextmanager
-async def light_read(database: Database) -> AsyncIterator[AsyncSession]:
-    """A session for a few index probes: on SQLite a read on the event loop (no thread
-    hop); on PostgreSQL autocommit, each statement its own snapshot (no BEGIN, no COMMIT)."""
-    if database.is_sqlite:
-        async with database.read() as session:
-            yield session
-        return
-    async with database.engine.connect() as conn:
-        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        async with AsyncSession(autocommit) as session:
-            yield session
 
 
 async def current(session: AsyncSession, key: Hashable) -> Any | None:
