@@ -41,3 +41,12 @@ def test_contracts_command_writes_the_asyncapi_document(tmp_path):
     assert "exchange_loan_returned" in written["channels"]
     printed = runner.invoke(app, ["contracts", "--asyncapi", "-"])
     assert json.loads(printed.output) == written
+
+
+def test_impact_report_refuses_an_unknown_catalogue_in_one_line():
+    result = runner.invoke(app, ["impact", "report", "--catalogue", "v9"])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for --catalogue" in result.output
+    assert "unknown catalogue version 'v9'" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output

@@ -185,6 +185,7 @@ async def add_reward(
 ) -> dict:
     row = await get_campaign(session, campaign_id)
     ensure_holder(row, principal)
+    domain.ensure_reward_addable(kind=row.kind)
     if row.state != domain.DRAFT:
         raise Conflict(
             "Rewards are set while the campaign is a draft.",

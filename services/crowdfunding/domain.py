@@ -335,6 +335,16 @@ def ensure_generic_edit(*, kind: str, changes: dict, owned: tuple[str, ...]) -> 
             )
 
 
+def ensure_reward_addable(*, kind: str) -> None:
+    """Refuse a reward added by hand to an energy campaign: its one reward IS its units."""
+    if kind == ENERGY:
+        raise StateRefused(
+            "An energy campaign sells its units as its one reward; no other reward is added.",
+            state=kind,
+            code="rewards.energy_units_only",
+        )
+
+
 def parse_month(text: str, *, field_name: str = "month") -> date:
     """`YYYY-MM` (or `YYYY-MM-01`) -> the first day of that month."""
     text = (text or "").strip()

@@ -88,9 +88,6 @@ async def create(
         duration_days=duration_days,
         now=now,
     )
-    await session.execute(
-        update(campaigns_table).where(campaigns_table.c.id == row.id).values(kind=domain.ENERGY)
-    )
     reward = await campaigns.add_reward(
         session,
         campaign_id=row.id,
@@ -99,6 +96,10 @@ async def create(
         description="",
         min_cents=unit_price_cents,
         stock=units,
+    )
+    # The kind last: from then on the units are the campaign's one reward.
+    await session.execute(
+        update(campaigns_table).where(campaigns_table.c.id == row.id).values(kind=domain.ENERGY)
     )
     await session.execute(
         insert(energy_installations).values(

@@ -85,9 +85,16 @@ def report(
     """Print the impact report of a period."""
     if format not in ("json", "csv", "html"):
         raise typer.BadParameter("json, csv or html", param_hint="--format")
+    if lang not in ("fr", "en"):
+        raise typer.BadParameter("fr or en", param_hint="--lang")
+    from libs.common.problems import Problem
+    from services.impact.api import requested_catalogue
+
     try:
-        if lang not in ("fr", "en"):
-            raise typer.BadParameter("fr or en", param_hint="--lang")
+        requested_catalogue(catalogue)
+    except Problem as exc:
+        raise typer.BadParameter(exc.detail, param_hint="--catalogue") from exc
+    try:
         typer.echo(render_report(period, format, catalogue, lang))  # type: ignore[arg-type]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--period") from exc

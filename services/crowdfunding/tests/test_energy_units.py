@@ -197,6 +197,13 @@ async def test_generic_edits_leave_an_energy_draft_goal_and_units_alone(service,
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
         assert r.json()["code"] == "campaigns.energy_fields_via_energy_route"
         assert r.json()["errors"][0]["field"] == f"body.{name}"
+    # Nor is a second way to pledge added beside the units.
+    extra = {"title": "Thank-you card", "min_cents": 5_00, "stock": None}
+    r = await service.client.post(f"/campaigns/{cid}/rewards", json=extra, headers=coop)
+    assert r.status_code == 409 and r.headers["content-type"] == PROBLEM, r.text
+    assert r.json()["code"] == "rewards.energy_units_only"
+    rewards = (await service.client.get(f"/campaigns/{cid}", headers=coop)).json()["rewards"]
+    assert [w["id"] for w in rewards] == [made["reward_id"]]
     # What the energy rules do not own is still edited the ordinary way.
     r = await service.client.patch(
         f"/campaigns/{cid}", json={"title": "Solar roof of the pool"}, headers=coop
