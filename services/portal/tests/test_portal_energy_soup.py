@@ -187,3 +187,41 @@ async def test_a_soup_evening_run_from_the_portal(town, clock):
     html = unescape((await town.client.get(page)).text)
     assert 'data-testid="soup-winner"' in html
     assert "15,20" in html and "0,80" in html  # 16 EUR less 5 %
+
+
+async def test_an_energy_draft_offers_no_reward_terms_nor_a_second_reward(town, clock):
+    holder = await make_account(town, email="coop@valmont.example", roles=("organisation",))
+    made = await town.cf.client.post(
+        "/energy-campaigns",
+        json={
+            "title": "Toit solaire de l'école",
+            "neighbourhood": "centre",
+            "duration_days": 30,
+            "technology": "solar_pv",
+            "kwp": "12",
+            "unit_price_cents": 250_00,
+            "units": 4,
+            "estimated_return_cents_per_unit_year": 20_00,
+        },
+        headers=town.cf.auth(holder.id, "organisation"),
+    )
+    assert made.status_code == 201, made.text
+    cid = made.json()["campaign_id"]
+    await log_in(town.client, holder.email)
+    page = unescape((await town.client.get(f"/campaigns/{cid}")).text)
+    assert 'data-testid="reward-form"' in page, "the title and description stay editable"
+    assert 'name="min"' not in page and 'name="stock"' not in page
+    assert f'action="/campaigns/{cid}/rewards"' not in page
+    assert 'data-testid="energy-reward-hint"' in page and "découlent de l'installation" in page
+    # Renaming the units from the portal keeps their price and stock.
+    [reward_id] = re.findall(rf'action="/campaigns/{cid}/rewards/([0-9a-f-]+)"', page)
+    renamed = await post_form(
+        town.client, f"/campaigns/{cid}", f"/campaigns/{cid}/rewards/{reward_id}",
+        title="Part solaire", description="",
+    )  # fmt: skip
+    assert any("enregistr" in f for f in flashes(await follow(town.client, renamed)))
+    auth = town.cf.auth(holder.id, "organisation")
+    energy = (await town.cf.client.get(f"/campaigns/{cid}/energy", headers=auth)).json()
+    assert energy["units_total"] == 4 and energy["unit_price_cents"] == 250_00, energy
+    [reward] = (await town.cf.client.get(f"/campaigns/{cid}", headers=auth)).json()["rewards"]
+    assert reward["title"] == "Part solaire" and reward["stock"] == 4
