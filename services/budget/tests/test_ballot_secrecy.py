@@ -10,6 +10,7 @@ By chance a pairing of 40 gets about 1 right; we fail above 8 (odds about 1 in 1
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from pathlib import Path
 
@@ -188,6 +189,29 @@ async def test_ballots_are_written_by_the_batch_and_wait_in_memory_until_then(se
     assert r.json()["status"] == "sealed"
     result = await desk.publish()  # closing voting writes what waits
     assert result["envelopes"][0]["ballots"] == 4 and await stored() == 4
+
+
+async def test_voters_do_not_queue_behind_a_flush_in_progress(service_factory):
+    """While one batch is being written, later ballots join the next batch: no voter's
+    answer waits for a flush it did not start (they queued up one flush each, for seconds)."""
+    service = await service_factory(
+        "budget", lambda s: create_app(s, BudgetSettings(BUDGET_BALLOT_BATCH=2))
+    )
+    desk = Desk(service)
+    await desk.edition()
+    (pid,) = await desk.to_voting({"a": 10_00})
+    box = service.app.state.budget.box
+    async with box._writing:  # a flush is writing (held here, so it lasts as long as we like)
+        # Generous: it only catches a vote that waits for the lock (it would wait forever).
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(desk.vote(f"v{n}", [pid]) for n in range(5))), timeout=60
+        )
+        assert [a.status_code for a in answers] == [201] * 5
+        assert len(box.waiting) == 5
+    assert await box.flush() == 5
+    assert (await desk.vote("v5", [pid])).status_code == 201  # alone: waits, no flush
+    assert (await desk.vote("v6", [pid])).status_code == 201  # completes a batch: written
+    assert box.waiting == []
 
 
 async def test_ballots_lost_in_a_crash_stop_the_count_until_staff_accept_the_gap(service_factory):
