@@ -8,7 +8,9 @@
    impact service's own consumer (libs.common.broker.EventConsumer +
    services.impact.handlers.apply: envelope parsing, inbox row, fact and activity rows, one
    transaction per batch) on SQLite. Both read the same
-   events in the same run; the ratio is impact events/s ÷ raw events/s (goal >= 50 %, issue 18).
+   events in the same run; the ratio is impact events/s ÷ raw events/s (goal >= 50 %, issue 18),
+   the median of --rounds alternating rounds (fresh durables, fresh databases), with the time
+   the consumer's flush (the projection's SQLite writes) took.
 2. Queries. A projection holding --facts events is filled IN BULK, bypassing NATS (ingesting
    1M events through NATS would take many minutes on its own): facts_of() of synthetic events,
    then the consumer's own flush (Projection.flush: facts, activity, and the aggregate tables
@@ -66,11 +68,14 @@ async def publish_all(url: str, payloads: list[tuple[str, bytes, str]]) -> float
     return elapsed
 
 
-async def raw_consume(url: str, count: int, batch_size: int) -> float:
+async def raw_consume(url: str, count: int, batch_size: int, durable: str = "raw") -> float:
     nc = await nats.connect(url)
     js = nc.jetstream()
     sub = await js.pull_subscribe(
-        "sharitories.>", durable="raw", stream=STREAM, config=ConsumerConfig(max_ack_pending=20_000)
+        "sharitories.>",
+        durable=durable,
+        stream=STREAM,
+        config=ConsumerConfig(max_ack_pending=20_000),
     )
     seen = 0
     started = time.perf_counter()
@@ -87,21 +92,33 @@ async def raw_consume(url: str, count: int, batch_size: int) -> float:
     return elapsed
 
 
-async def impact_consume(url: str, database: Database, count: int, batch_size: int) -> float:
+async def impact_consume(
+    url: str, database: Database, count: int, batch_size: int, name: str = "impact"
+) -> tuple[float, float]:
+    """Seconds to apply `count` events end to end, and the part spent in the consumer's
+    flush (the projection's SQLite writes: facts, activity, aggregates)."""
+    flushing = 0.0
+
+    async def timed_flush(session) -> None:
+        nonlocal flushing
+        started = time.perf_counter()
+        await flush(session)
+        flushing += time.perf_counter() - started
+
     broker = create_broker(url, name="bench-impact")
     await broker.connect()
     await ensure_streams(broker)
     consumer = subscribe_events(
         broker,
         db=database,
-        consumer="impact",
+        consumer=name,
         subject="sharitories.>",
         handle=apply,
-        flush=flush,
+        flush=timed_flush,
         batch_size=batch_size,
     )
 
-    labels = {"consumer": "impact", "outcome": "applied"}
+    labels = {"consumer": name, "outcome": "applied"}
 
     def committed() -> float:
         # The consumer counts a batch once committed and acked (polling the inbox would
@@ -124,10 +141,13 @@ async def impact_consume(url: str, database: Database, count: int, batch_size: i
     async with database.transaction() as session:
         done = await session.scalar(select(func.count()).select_from(inbox))
     assert done == count, f"{done} events in the inbox, expected {count}"
-    return elapsed
+    return elapsed, flushing
 
 
-async def bench_ingestion(workdir: Path, events: int, batch_size: int) -> None:
+async def bench_ingestion(workdir: Path, events: int, batch_size: int, rounds: int = 3) -> None:
+    """Alternating rounds over one stream: a fresh raw durable, then a fresh impact consumer
+    into a fresh database; the median ratio is quoted (one round of each is too short, about
+    a second, to stand a burst of background work on two shared cores)."""
     server = NatsServer(workdir / "nats").start()
     try:
         broker = create_broker(server.url)
@@ -139,16 +159,34 @@ async def bench_ingestion(workdir: Path, events: int, batch_size: int) -> None:
         ]
         published = await publish_all(server.url, payloads)
         print(f"published {events} events in {published:.2f}s")
-        raw = await raw_consume(server.url, events, batch_size)
-        url = f"sqlite+aiosqlite:///{workdir / 'ingest.db'}"
-        await upgrade_async("impact", url, None)
-        database = Database(url)
-        ingested = await impact_consume(server.url, database, events, batch_size)
-        await database.dispose()
-        raw_rate, impact_rate = events / raw, events / ingested
-        print(f"raw nats-py JetStream consumption : {raw_rate:10.0f} events/s ({raw:.2f}s)")
-        print(f"impact end-to-end into projections: {impact_rate:10.0f} events/s ({ingested:.2f}s)")
-        print(f"ratio impact / raw                : {impact_rate / raw_rate:10.1%}  (goal >= 50 %)")
+        results = []
+        for n in range(rounds):
+            raw = await raw_consume(server.url, events, batch_size, durable=f"raw{n}")
+            url = f"sqlite+aiosqlite:///{workdir / f'ingest{n}.db'}"
+            await upgrade_async("impact", url, None)
+            database = Database(url)
+            ingested, flushing = await impact_consume(
+                server.url, database, events, batch_size, name=f"impact{n}"
+            )
+            await database.dispose()
+            results.append((raw / ingested, raw, ingested, flushing))
+            print(
+                f"round {n + 1}: raw nats-py {events / raw:8.0f} events/s ({raw:.2f}s), impact "
+                f"{events / ingested:6.0f} events/s ({ingested:.2f}s, of which flush "
+                f"{flushing:.2f}s): {raw / ingested:.1%}"
+            )
+        ratio, raw, ingested, flushing = sorted(results)[(len(results) - 1) // 2]
+        print(f"raw nats-py JetStream consumption : {events / raw:10.0f} events/s ({raw:.2f}s)")
+        rate = events / ingested
+        print(f"impact end-to-end into projections: {rate:10.0f} events/s ({ingested:.2f}s)")
+        print(f"ratio impact / raw, median round  : {ratio:10.1%}  (goal >= 50 %)")
+        # At 50 % the impact consumer may spend on top of the raw consumption (which it
+        # pays too: the same fetches, the same acks) only as long as the raw one took.
+        print(
+            f"of which the projection's writes  : {flushing:9.2f}s in the consumer's flush "
+            f"({flushing / raw:.1f}x the raw consumption's {raw:.2f}s, which is all 50 % "
+            "leaves for parsing, the inbox and the writes together)"
+        )
     finally:
         server.stop()
 
@@ -341,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--facts", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--batch", type=int, default=BATCH_SIZE, help="consumer batch size")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating ingestion rounds")
     parser.add_argument(
         "--database-url",
         default=None,
@@ -364,7 +403,7 @@ async def _run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-impact-") as tmp:
         workdir = Path(tmp)
         if args.events:
-            await bench_ingestion(workdir, args.events, args.batch)
+            await bench_ingestion(workdir, args.events, args.batch, args.rounds)
         if args.facts:
             await bench_queries(
                 workdir, args.facts, args.queries, args.database_url, args.keep, args.builds
