@@ -22,10 +22,13 @@ def test_every_bench_main_is_callable_by_the_runner(name):
 def test_recorded_pabutools_times_are_scaled_by_the_machine_they_are_compared_on():
     from bench.bench_tally import calibrated
 
-    text = calibrated([2.0, 4.0, 3.0], [("France_Toulouse_2022.pb", 10.0, 0.5)])
+    text, met = calibrated(
+        [2.0, 4.0, 3.0], [("France_Toulouse_2022.pb", 10.0, 0.5), ("Big.pb", 100.0, 1.0)]
+    )
     assert "ran 3.00x its recorded time" in text and "median of 3 files" in text
     assert "30.000 s" in text and "60x" in text and "met NO" in text
-    assert "not calibrated" in calibrated([], [("a.pb", 1.0, 0.1)])
+    assert "300x  met yes" in text and met == {"Big.pb"}
+    assert "not calibrated" in calibrated([], [("a.pb", 1.0, 0.1)])[0]
 
 
 def test_alternating_rounds_quote_the_median_ratio_of_their_own_rounds():
