@@ -313,6 +313,13 @@ class LoadResult:
     seconds: float
     latencies: list[float] = field(repr=False)
     errors: int = 0
+    # CPU seconds the load generator itself spent (the server runs in its own process): the
+    # client shares the two cores, and near a core of its own it is what limits req/s.
+    client_cpu: float = 0.0
+
+    @property
+    def client_us_per_request(self) -> float:
+        return self.client_cpu / self.requests * 1e6 if self.requests else float("nan")
 
     @property
     def ops_per_second(self) -> float:
@@ -380,23 +387,32 @@ async def run_load(
         ]
         # Open every connection before the clock starts (any answer will do).
         await asyncio.gather(*(c.get("/healthz") for c in clients), return_exceptions=True)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker(c) for c in clients))
         seconds = time.perf_counter() - start
+        client_cpu = time.process_time() - start_cpu
     return LoadResult(
-        name or scenario.__name__, len(latencies), requests, seconds, latencies, errors
+        name or scenario.__name__,
+        len(latencies),
+        requests,
+        seconds,
+        latencies,
+        errors,
+        client_cpu,
     )
 
 
 def report(results: list[LoadResult], *, baseline: LoadResult) -> str:
     lines = [
         f"{'scenario':<28}{'ops':>7}{'req/s':>9}{'ops/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}{'req/s vs bare':>15}"
+        f"{'errors':>8}{'req/s vs bare':>15}  client: core, cpu/req"
     ]
     for r in [baseline, *results]:
         ratio = r.requests_per_second / baseline.requests_per_second
+        busy = r.client_cpu / r.seconds if r.seconds else 0.0
         lines.append(
             f"{r.name:<28}{r.operations:>7}{r.requests_per_second:>9.0f}{r.ops_per_second:>9.0f}"
             f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.errors:>8}{ratio:>14.0%}"
+            f"{busy:>11.0%} {r.client_us_per_request:.0f} µs/req"
         )
     return "\n".join(lines)
