@@ -155,7 +155,8 @@ class Rounds:
 
     def median_pair(self) -> tuple[LoadResult, LoadResult]:
         """The round whose ratio is the median (the lower one for an even count)."""
-        order = sorted(range(len(self.pairs)), key=lambda i: self.ratios[i])
+        ratios = self.ratios
+        order = sorted(range(len(self.pairs)), key=ratios.__getitem__)
         return self.pairs[order[(len(order) - 1) // 2]]
 
     def table(self) -> str:

@@ -93,14 +93,10 @@ async def indicator_series(
         windows = await _windows(session, period, from_, to)
         snapshot = (
             "series",
-            *_where(runtime),
+            *_scope(runtime, cat, settings),
             key,
             neighbourhood,
             tuple((w.label, w.start, w.end) for w in windows),
-            cat.version,
-            cat.sha256,
-            settings.min_cell,
-            str(settings.territory_file),
         )
         body = await snapshots.current(session, snapshot)
     if body is not None:
@@ -143,9 +139,18 @@ async def _windows(session, period: str, from_: date | None, to: date | None) ->
         raise Invalid(str(exc), field="query.from" if from_ else "query.to") from exc
 
 
-def _where(runtime) -> tuple[str, str | None]:
-    """Which database: snapshots of two projections never mix (tests run many)."""
-    return (str(runtime.db.url), runtime.db.schema)
+def _scope(runtime, cat: Catalogue, settings) -> tuple:
+    """What every snapshot depends on besides its query: which database (snapshots of two
+    projections never mix; tests run many), the factor catalogue, the suppression
+    threshold and the territory."""
+    return (
+        str(runtime.db.url),
+        runtime.db.schema,
+        cat.version,
+        cat.sha256,
+        settings.min_cell,
+        str(settings.territory_file),
+    )
 
 
 def _json(data: dict) -> bytes:
@@ -186,16 +191,7 @@ async def report(
     cat = requested_catalogue(catalogue)
     settings = get_impact_settings()
     language = language_of(lang, accept_language) if format == "html" else None
-    snapshot = (
-        "report",
-        *_where(runtime),
-        window,
-        neighbourhood,
-        cat.version,
-        cat.sha256,
-        settings.min_cell,
-        str(settings.territory_file),
-    )
+    snapshot = ("report", *_scope(runtime, cat, settings), window, neighbourhood)
     rendered = (*snapshot, format, language)
     async with runtime.db.probe() as session:
         body = await snapshots.current(session, rendered)
